@@ -29,7 +29,7 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 pub fn contain<T>(what: &str, call: impl FnOnce() -> Result<T, String>) -> RResult<T, RString> {
     let result = match catch_unwind(AssertUnwindSafe(call)) {
         Ok(result) => result,
-        Err(payload) => Err(format!("{what} panicked: {}", panic_message(&*payload))),
+        Err(payload) => Err(format!("panicked in {what}: {}", panic_message(&*payload))),
     };
     into_rresult(result)
 }

@@ -1,0 +1,80 @@
+//! The provider catalogue behind `cronhost providers`: what is installed, usable and selected.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::plugins::{Discovery, Rejected};
+use crate::provider::{resolve, ProviderHandle, BUILTIN_NAME};
+
+/// One selectable provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProviderRow {
+    /// Its name.
+    pub name: String,
+    /// The library's version.
+    pub version: String,
+    /// The provider-api version it was built against.
+    pub api_version: String,
+    /// The library file.
+    pub path: PathBuf,
+    /// Whether it constructs and reports itself available with the current config.
+    pub available: bool,
+}
+
+/// Everything `cronhost providers` shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Catalog {
+    /// The trigger `cronhost run` would use now.
+    pub selected: String,
+    /// Selectable providers, the built-in first.
+    pub providers: Vec<ProviderRow>,
+    /// Files and providers that were rejected, with reasons.
+    pub rejected: Vec<Rejected>,
+}
+
+impl Catalog {
+    /// Probe every discovered provider (construct with its config section and ask
+    /// `is_available`) and resolve the selection as `cronhost run` would.
+    pub fn build(config: &Config, discovery: &Discovery) -> Self {
+        let mut rows = vec![ProviderRow {
+            name: BUILTIN_NAME.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            api_version: cronhost_api_version(),
+            path: PathBuf::from("(built in)"),
+            available: true,
+        }];
+        let mut rejected = discovery.rejected.clone();
+        for discovered in &discovery.providers {
+            let library = &discovered.library;
+            let config_json = config.provider_section_json(discovered.name());
+            match ProviderHandle::construct(discovered, &config_json) {
+                Ok(provider) => rows.push(ProviderRow {
+                    name: discovered.name().to_owned(),
+                    version: library.library_version.clone(),
+                    api_version: library.api_version.clone(),
+                    path: library.path.clone(),
+                    available: provider.is_available().unwrap_or(false),
+                }),
+                Err(error) => rejected.push(Rejected {
+                    path: library.path.clone(),
+                    reason: error.to_string(),
+                }),
+            }
+        }
+        let selected = resolve(config, discovery).trigger.name().to_owned();
+        Self {
+            selected,
+            providers: rows,
+            rejected,
+        }
+    }
+}
+
+fn cronhost_api_version() -> String {
+    use cronhost_provider_api::abi_stable::library::RootModule;
+    cronhost_provider_api::ffi::ProviderLibraryRef::VERSION_STRINGS
+        .version
+        .to_string()
+}

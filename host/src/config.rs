@@ -1,0 +1,180 @@
+//! `cronhost.toml`: the operator's configuration.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::home::Home;
+
+/// The config file exists but cannot be used. Nothing is written back.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Reading the file failed.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or a key has the wrong type or an unknown name.
+    #[error("invalid config {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What toml said, with line and column.
+        message: String,
+    },
+}
+
+/// The whole configuration. A missing file, section or key means its default.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The `[cron]` section.
+    pub cron: CronConfig,
+    /// `[providers.NAME]` sections, each handed to its provider as JSON.
+    pub providers: toml::Table,
+}
+
+/// The `[cron]` section.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CronConfig {
+    /// Which provider drives the fires: `""`, `"builtin"` or `"in-process"` mean the built-in
+    /// ticker; any other name is looked up among the installed provider libraries.
+    pub provider: String,
+    /// Where provider libraries are found; relative paths are under the home. Default `plugins.d`.
+    pub plugins_dir: PathBuf,
+    /// The built-in ticker's longest wait between due scans, in milliseconds. Default 1000.
+    pub tick_interval_ms: u64,
+    /// How often the provider's `reconcile` runs, in seconds. Default 300.
+    pub reconcile_interval_secs: u64,
+    /// How long shutdown waits for the trigger thread, in milliseconds. Default 5000.
+    pub shutdown_timeout_ms: u64,
+}
+
+impl Default for CronConfig {
+    fn default() -> Self {
+        Self {
+            provider: String::new(),
+            plugins_dir: PathBuf::from("plugins.d"),
+            tick_interval_ms: 1000,
+            reconcile_interval_secs: 300,
+            shutdown_timeout_ms: 5000,
+        }
+    }
+}
+
+/// Names of `cron.provider` that select the built-in ticker.
+pub const BUILTIN_ALIASES: [&str; 3] = ["", "builtin", "in-process"];
+
+impl Config {
+    /// Read `HOME/cronhost.toml`; a missing file is the default config.
+    pub fn load(home: &Home) -> Result<Self, ConfigError> {
+        Self::load_file(&home.config_file())
+    }
+
+    /// Read one config file; a missing file is the default config.
+    pub fn load_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parse config text.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().replace('\n', " "))
+    }
+
+    /// The provider `cron.provider` names, or `None` for the built-in ticker.
+    pub fn selected_provider(&self) -> Option<&str> {
+        let name = self.cron.provider.trim();
+        (!BUILTIN_ALIASES.contains(&name)).then_some(name)
+    }
+
+    /// The plugins directory, resolved against the home.
+    pub fn plugins_dir(&self, home: &Home) -> PathBuf {
+        home.root().join(&self.cron.plugins_dir)
+    }
+
+    /// The built-in ticker's tick interval.
+    pub fn tick_interval(&self) -> Duration {
+        Duration::from_millis(self.cron.tick_interval_ms)
+    }
+
+    /// `[providers.NAME]` as a JSON object (empty when absent).
+    pub fn provider_section_json(&self, name: &str) -> String {
+        match self.providers.get(name) {
+            Some(section) => serde_json::to_string(section).unwrap_or_else(|_| "{}".into()),
+            None => "{}".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_provider_is_empty_and_means_builtin() {
+        let config = Config::default();
+        assert_eq!(config.cron.provider, "");
+        assert_eq!(config.selected_provider(), None);
+    }
+
+    #[test]
+    fn builtin_aliases_and_missing_sections_select_builtin() {
+        for text in [
+            "",
+            "[cron]",
+            "[cron]\nprovider = \"\"",
+            "[cron]\nprovider = \"builtin\"",
+            "[cron]\nprovider = \"in-process\"",
+        ] {
+            let config = Config::parse(text).unwrap();
+            assert_eq!(config.selected_provider(), None, "{text:?}");
+        }
+        let config = Config::parse("[cron]\nprovider = \"example\"").unwrap();
+        assert_eq!(config.selected_provider(), Some("example"));
+    }
+
+    #[test]
+    fn missing_file_is_default_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load_file(&dir.path().join("absent.toml")).unwrap();
+        assert_eq!(config, Config::default());
+    }
+
+    #[test]
+    fn malformed_file_names_the_file_and_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cronhost.toml");
+        std::fs::write(&path, "[cron]\nprovidr = \"x\"\n").unwrap();
+        let error = Config::load_file(&path).unwrap_err().to_string();
+        assert!(error.contains("cronhost.toml"), "{error}");
+        assert!(error.contains("providr"), "{error}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "[cron]\nprovidr = \"x\"\n");
+    }
+
+    #[test]
+    fn provider_section_is_handed_over_as_json() {
+        let config = Config::parse("[providers.example]\ninterval_ms = 250\n").unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&config.provider_section_json("example")).unwrap();
+        assert_eq!(json["interval_ms"], 250);
+        assert_eq!(config.provider_section_json("other"), "{}");
+    }
+}

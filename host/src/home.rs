@@ -1,0 +1,91 @@
+//! The host's home directory: where config, job set, state and plugins live.
+
+use std::path::{Path, PathBuf};
+
+/// The home directory could not be found or created.
+#[derive(Debug, thiserror::Error)]
+pub enum HomeError {
+    /// No `--home`, no `CRONHOST_HOME` and no `HOME` to derive `~/.cronhost` from.
+    #[error("no home directory: pass --home DIR or set CRONHOST_HOME")]
+    Unknown,
+    /// Creating the directory failed.
+    #[error("cannot create home directory {path}: {source}")]
+    Create {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The path exists but is not a directory.
+    #[error("home {path} exists but is not a directory")]
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
+    },
+}
+
+/// A cronhost home: `cronhost.toml`, `jobs.toml`, `plugins.d/` and `cron/` state beneath it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Home {
+    root: PathBuf,
+}
+
+impl Home {
+    /// The explicit directory, else `CRONHOST_HOME`, else `~/.cronhost`; created (mode 0700)
+    /// when missing.
+    pub fn resolve(explicit: Option<&Path>) -> Result<Self, HomeError> {
+        let root = match explicit {
+            Some(dir) => dir.to_path_buf(),
+            None => match std::env::var_os("CRONHOST_HOME").filter(|v| !v.is_empty()) {
+                Some(dir) => PathBuf::from(dir),
+                None => std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(|home| PathBuf::from(home).join(".cronhost"))
+                    .ok_or(HomeError::Unknown)?,
+            },
+        };
+        Self::open(root)
+    }
+
+    /// Use `root` as the home, creating it (mode 0700) when missing.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, HomeError> {
+        let root = root.into();
+        if root.exists() && !root.is_dir() {
+            return Err(HomeError::NotADirectory { path: root });
+        }
+        create_private_dir(&root).map_err(|source| HomeError::Create {
+            path: root.clone(),
+            source,
+        })?;
+        Ok(Self { root })
+    }
+
+    /// The home directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `HOME/cronhost.toml`.
+    pub fn config_file(&self) -> PathBuf {
+        self.root.join("cronhost.toml")
+    }
+
+    /// `HOME/jobs.toml`, the job set.
+    pub fn jobs_file(&self) -> PathBuf {
+        self.root.join("jobs.toml")
+    }
+
+    /// `HOME/cron`, the host's state directory.
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join("cron")
+    }
+}
+
+/// Create `dir` and its parents; a directory created here gets mode 0700.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}

@@ -1,0 +1,35 @@
+//! cronhost: a cron host whose trigger is a plug-in.
+//!
+//! The host owns what firing means (the [`engine`]); a *provider* decides when. Providers are
+//! shared libraries built on `cronhost-provider-api`, found in a plugins directory
+//! ([`plugins`]) and selected by the config key `cron.provider` ([`config`]). The built-in
+//! ticker ([`provider::run_builtin_ticker`]) is compiled in and takes over whenever a provider
+//! is missing, unavailable or failing; every call into a provider is guarded
+//! ([`provider::ProviderHandle`]).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use cronhost::{config::Config, engine::JobFileEngine, home::Home, Daemon};
+//!
+//! let home = Home::open("/tmp/cronhost-demo")?;
+//! let config = Config::load(&home)?;
+//! let engine = JobFileEngine::open(&home.jobs_file(), &home.state_dir().join("output"))?;
+//! let daemon = Daemon::start(&home, config, Arc::new(engine))?;
+//! daemon.stop_flag().set(); // from a signal handler, in a real program
+//! daemon.supervise();
+//! daemon.shutdown();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod catalog;
+pub mod config;
+mod daemon;
+pub mod engine;
+pub mod heartbeat;
+pub mod home;
+pub mod plugins;
+pub mod provider;
+pub mod run;
+
+pub use daemon::{Daemon, DaemonError};

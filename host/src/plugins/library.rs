@@ -1,0 +1,118 @@
+//! Loading one provider library through abi_stable, with a one-line reason when it fails.
+
+use std::path::{Path, PathBuf};
+
+use abi_stable::library::{lib_header_from_path, LibraryError};
+use cronhost_provider_api::{
+    abi_stable::std_types::RStr,
+    ffi::{LibraryMetadata, ProviderBox, ProviderLibraryRef},
+};
+
+/// A provider library, loaded and checked. Libraries are never unloaded.
+pub struct LoadedLibrary {
+    /// Where it was loaded from.
+    pub path: PathBuf,
+    /// The version of the crate that built it.
+    pub library_version: String,
+    /// The `cronhost-provider-api` version it was built against.
+    pub api_version: String,
+    /// What it says about itself.
+    pub metadata: LibraryMetadata,
+    module: ProviderLibraryRef,
+}
+
+impl std::fmt::Debug for LoadedLibrary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedLibrary")
+            .field("path", &self.path)
+            .field("library_version", &self.library_version)
+            .field("api_version", &self.api_version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedLibrary {
+    /// Call the library's constructor for provider `name` with its config section (JSON).
+    /// The SDK has already turned a panic into an error value; this call adds a host-side
+    /// unwind guard all the same.
+    pub fn new_provider(&self, name: &str, config_json: &str) -> Result<ProviderBox, String> {
+        let constructor = self.module.new_provider();
+        let call = || constructor(RStr::from_str(name), RStr::from_str(config_json));
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+            Ok(result) => result.into_result().map_err(|e| e.into_string()),
+            Err(payload) => Err(format!(
+                "constructor panicked: {}",
+                cronhost_provider_api::panic_message(&*payload)
+            )),
+        }
+    }
+}
+
+/// Load one file as a provider library: check its abi_stable header, version and every type
+/// layout, then read its metadata. The error is one line fit for `cronhost providers`.
+pub fn load_library(path: &Path) -> Result<LoadedLibrary, String> {
+    let header = lib_header_from_path(path).map_err(|e| reason(&e))?;
+    let module = header
+        .init_root_module::<ProviderLibraryRef>()
+        .map_err(|e| reason(&e))?;
+    let metadata_fn = module.metadata();
+    let metadata = std::panic::catch_unwind(|| metadata_fn())
+        .map_err(|_| "reading the library metadata panicked".to_owned())?;
+    if metadata.providers.is_empty() {
+        return Err("the library offers no providers".into());
+    }
+    Ok(LoadedLibrary {
+        path: path.to_path_buf(),
+        library_version: metadata.library_version.to_string(),
+        api_version: header.version_strings().version.to_string(),
+        metadata,
+        module,
+    })
+}
+
+/// A one-line reason for a load failure.
+fn reason(error: &LibraryError) -> String {
+    match error {
+        LibraryError::OpenError { err, .. } => {
+            format!("not a loadable shared library: {}", first_line(&err.to_string()))
+        }
+        LibraryError::GetSymbolError { .. } => {
+            "not a cronhost provider: the library exports no abi_stable root module".into()
+        }
+        LibraryError::IncompatibleVersionNumber {
+            expected_version,
+            actual_version,
+            ..
+        } => format!(
+            "built against cronhost-provider-api {actual_version}, this host needs {}.x; rebuild the provider against a compatible API",
+            expected_version.major
+        ),
+        LibraryError::AbiInstability(_) => format!(
+            "interface layout mismatch ({}); the library was built for another interface or an incompatible API",
+            first_line(&error.to_string())
+        ),
+        LibraryError::InvalidAbiHeader(_) | LibraryError::InvalidCAbi { .. } => format!(
+            "built with an incompatible abi_stable ({})",
+            first_line(&error.to_string())
+        ),
+        LibraryError::RootModule { err, .. } => {
+            format!("the root module failed to initialise: {}", first_line(&err.to_string()))
+        }
+        other => first_line(&other.to_string()),
+    }
+}
+
+fn first_line(text: &str) -> String {
+    const LIMIT: usize = 240;
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let mut line = line.to_owned();
+    if line.len() > LIMIT {
+        let mut cut = LIMIT;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line.truncate(cut);
+        line.push('…');
+    }
+    line
+}

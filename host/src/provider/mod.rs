@@ -1,0 +1,16 @@
+//! Providers as the host sees them: resolution, the guard around every call, the built-in
+//! ticker, the services handed to a provider, and the thread that drives the fires.
+
+mod builtin;
+mod guard;
+mod resolve;
+mod services;
+mod stop;
+mod supervisor;
+
+pub use builtin::{run_builtin_ticker, BUILTIN_NAME};
+pub use guard::{ProviderCallError, ProviderHandle};
+pub use resolve::{resolve, Resolution, Trigger};
+pub use services::{Core, Services};
+pub use stop::StopFlag;
+pub use supervisor::{spawn_ticker, Backoff, Ticker};

@@ -1,0 +1,123 @@
+//! The host services a provider calls back into: tick, fire_due, due ids, heartbeat, log, config.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use cronhost_provider_api::abi_stable::{
+    sabi_trait::TD_Opaque,
+    std_types::{RArc, RErr, ROk, RResult, RStr, RString, RVec},
+};
+use cronhost_provider_api::ffi::{HostServices, HostServicesBox, HostServices_TO};
+use cronhost_provider_api::{panic_message, FireOutcome, LogLevel, TickReport};
+
+use crate::engine::Engine;
+use crate::heartbeat::Heartbeat;
+
+/// The longest log message a provider may write; longer ones are cut.
+pub const MAX_PROVIDER_LOG_BYTES: usize = 4096;
+
+/// What every trigger shares: the engine it drives and the heartbeat it records.
+pub struct Core {
+    /// The engine.
+    pub engine: Arc<dyn Engine>,
+    /// The heartbeat recorder.
+    pub heartbeat: Heartbeat,
+}
+
+/// The services handed to one provider. Cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    core: Arc<Core>,
+    provider: Arc<str>,
+    config_json: Arc<str>,
+}
+
+impl Services {
+    /// Services for `provider`, whose config section is `config_json`.
+    pub fn new(core: Arc<Core>, provider: &str, config_json: &str) -> Self {
+        Self {
+            core,
+            provider: provider.into(),
+            config_json: config_json.into(),
+        }
+    }
+
+    /// As the trait object that crosses the boundary.
+    pub fn to_ffi(&self) -> HostServicesBox {
+        HostServices_TO::from_ptr(RArc::new(self.clone()), TD_Opaque)
+    }
+
+    /// Run `call` for the provider, containing a panic on the host side: this code runs
+    /// under an `extern "C"` frame, where an unwinding panic would abort the process.
+    fn contain<T>(&self, service: &str, call: impl FnOnce() -> Result<T, String>) -> RResult<T, RString> {
+        match catch_unwind(AssertUnwindSafe(call)) {
+            Ok(Ok(value)) => ROk(value),
+            Ok(Err(message)) => RErr(message.into()),
+            Err(payload) => {
+                let message = format!("host {service} panicked: {}", panic_message(&*payload));
+                log::error!("[{}] {message}", self.provider);
+                RErr(message.into())
+            }
+        }
+    }
+}
+
+impl HostServices for Services {
+    fn tick(&self) -> RResult<TickReport, RString> {
+        self.contain("tick", || self.core.engine.tick().map_err(|e| e.to_string()))
+    }
+
+    fn fire_due(&self, job_id: RStr<'_>) -> RResult<FireOutcome, RString> {
+        self.contain("fire_due", || {
+            self.core
+                .engine
+                .fire_due(job_id.as_str())
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn due_job_ids(&self) -> RResult<RVec<RString>, RString> {
+        self.contain("due_job_ids", || {
+            self.core
+                .engine
+                .due_job_ids()
+                .map(|ids| ids.into_iter().map(RString::from).collect())
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn record_heartbeat(&self, success: bool, error: RStr<'_>) {
+        let error = Some(error.as_str()).filter(|e| !e.is_empty());
+        let _ = self.contain("record_heartbeat", || {
+            self.core.heartbeat.record(&self.provider, success, error);
+            Ok(())
+        });
+    }
+
+    fn log(&self, level: LogLevel, message: RStr<'_>) {
+        let level = match level {
+            LogLevel::Error => log::Level::Error,
+            LogLevel::Warn => log::Level::Warn,
+            LogLevel::Info => log::Level::Info,
+            LogLevel::Debug => log::Level::Debug,
+            LogLevel::Trace => log::Level::Trace,
+        };
+        let message = truncate(message.as_str(), MAX_PROVIDER_LOG_BYTES);
+        log::log!(target: "cronhost::provider", level, "[{}] {message}", self.provider);
+    }
+
+    fn config_json(&self) -> RString {
+        RString::from(&*self.config_json)
+    }
+}
+
+fn truncate(text: &str, limit: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= limit {
+        return text.into();
+    }
+    let mut cut = limit;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… ({} bytes cut)", &text[..cut], text.len() - cut).into()
+}

@@ -1,0 +1,99 @@
+//! The stop signal: set once, waited on by the ticker and by providers across the boundary.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use cronhost_provider_api::abi_stable::{sabi_trait::TD_Opaque, std_types::RArc};
+use cronhost_provider_api::ffi::{StopSignal, StopSignalBox, StopSignal_TO};
+
+/// A one-way stop flag. Clones share it.
+#[derive(Debug, Clone, Default)]
+pub struct StopFlag {
+    inner: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl StopFlag {
+    /// A flag that is not set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Set the flag and wake every waiter.
+    pub fn set(&self) {
+        let (lock, wake) = &*self.inner;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        wake.notify_all();
+    }
+
+    /// Whether the flag is set.
+    pub fn is_set(&self) -> bool {
+        *self.inner.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wait until the flag is set or `timeout` passes; true when it is set.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        self.wait_until(Instant::now() + timeout)
+    }
+
+    /// Wait until the flag is set or `deadline` passes; true when it is set.
+    pub fn wait_until(&self, deadline: Instant) -> bool {
+        let (lock, wake) = &*self.inner;
+        let mut set = lock.lock().unwrap_or_else(|p| p.into_inner());
+        while !*set {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            set = wake
+                .wait_timeout(set, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        *set
+    }
+
+    /// The flag as the trait object handed to providers.
+    pub fn to_ffi(&self) -> StopSignalBox {
+        StopSignal_TO::from_ptr(RArc::new(self.clone()), TD_Opaque)
+    }
+}
+
+impl StopSignal for StopFlag {
+    fn is_set(&self) -> bool {
+        StopFlag::is_set(self)
+    }
+
+    fn wait(&self, timeout_ms: u64) -> bool {
+        let deadline = Instant::now()
+            .checked_add(Duration::from_millis(timeout_ms))
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
+        self.wait_until(deadline)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_returns_early_when_set_from_another_thread() {
+        let stop = StopFlag::new();
+        let setter = stop.clone();
+        let started = Instant::now();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            setter.set();
+        });
+        assert!(stop.wait(Duration::from_secs(30)));
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn wait_times_out_when_not_set() {
+        let stop = StopFlag::new();
+        assert!(!stop.wait(Duration::from_millis(5)));
+        assert!(!stop.to_ffi().is_set());
+        stop.set();
+        assert!(stop.to_ffi().wait(u64::MAX));
+    }
+}
