@@ -3,10 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use abi_stable::library::{lib_header_from_path, LibraryError};
-use cronhost_provider_api::{
-    abi_stable::std_types::RStr,
-    ffi::{LibraryMetadata, ProviderBox, ProviderLibraryRef},
-};
+use cronhost_provider_api::ffi::{AnyProvider, AnyProviderLibrary, LibraryMetadata};
 
 /// A provider library, loaded and checked. Libraries are never unloaded.
 pub struct LoadedLibrary {
@@ -18,7 +15,7 @@ pub struct LoadedLibrary {
     pub api_version: String,
     /// What it says about itself.
     pub metadata: LibraryMetadata,
-    module: ProviderLibraryRef,
+    module: AnyProviderLibrary,
 }
 
 impl std::fmt::Debug for LoadedLibrary {
@@ -35,9 +32,8 @@ impl LoadedLibrary {
     /// Call the library's constructor for provider `name` with its config section (JSON).
     /// The SDK has already turned a panic into an error value; this call adds a host-side
     /// unwind guard all the same.
-    pub fn new_provider(&self, name: &str, config_json: &str) -> Result<ProviderBox, String> {
-        let constructor = self.module.new_provider();
-        let call = || constructor(RStr::from_str(name), RStr::from_str(config_json));
+    pub fn new_provider(&self, name: &str, config_json: &str) -> Result<AnyProvider, String> {
+        let call = || self.module.new_provider(name, config_json);
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
             Ok(result) => result.into_result().map_err(|e| e.into_string()),
             Err(payload) => Err(format!(
@@ -52,10 +48,8 @@ impl LoadedLibrary {
 /// layout, then read its metadata. The error is one line fit for `cronhost providers`.
 pub fn load_library(path: &Path) -> Result<LoadedLibrary, String> {
     let header = lib_header_from_path(path).map_err(|e| reason(&e))?;
-    let module = header
-        .init_root_module::<ProviderLibraryRef>()
-        .map_err(|e| reason(&e))?;
-    let metadata_fn = module.metadata();
+    let module = AnyProviderLibrary::load(header).map_err(|e| reason(&e))?;
+    let metadata_fn = module.metadata_fn();
     let metadata = std::panic::catch_unwind(|| metadata_fn())
         .map_err(|_| "reading the library metadata panicked".to_owned())?;
     if metadata.providers.is_empty() {
@@ -89,7 +83,7 @@ fn reason(error: &LibraryError) -> String {
         ),
         LibraryError::AbiInstability(_) => format!(
             "interface layout mismatch ({}); the library was built for another interface or an incompatible API",
-            first_line(&error.to_string())
+            layout_error_summary(&error.to_string())
         ),
         LibraryError::InvalidAbiHeader(_) | LibraryError::InvalidCAbi { .. } => format!(
             "built with an incompatible abi_stable ({})",
@@ -100,6 +94,17 @@ fn reason(error: &LibraryError) -> String {
         }
         other => first_line(&other.to_string()),
     }
+}
+
+/// abi_stable's layout report runs to hundreds of lines; keep its `Error:` line and the
+/// expected/found values after it.
+fn layout_error_summary(report: &str) -> String {
+    let mut lines = report.lines().map(str::trim).skip_while(|l| !l.starts_with("Error:"));
+    let summary: Vec<&str> = lines.by_ref().take(5).filter(|l| !l.is_empty()).collect();
+    if summary.is_empty() {
+        return first_line(report);
+    }
+    first_line(&summary.join(" "))
 }
 
 fn first_line(text: &str) -> String {

@@ -4,7 +4,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use cronhost_provider_api::abi_stable::std_types::{RResult, RStr, RString};
-use cronhost_provider_api::ffi::{ProviderBox, StartOptions};
+use cronhost_provider_api::ffi::{AnyProvider, StartOptions};
 use cronhost_provider_api::{panic_message, FireOutcome};
 
 use super::services::Services;
@@ -42,7 +42,7 @@ pub struct ProviderHandle {
     name: String,
     start_blocks: bool,
     origin: PathBuf,
-    object: ProviderBox,
+    object: AnyProvider,
 }
 
 impl std::fmt::Debug for ProviderHandle {
@@ -80,7 +80,7 @@ impl ProviderHandle {
     }
 
     /// Wrap an already built provider object (for providers built into an embedding app).
-    pub fn from_object(name: String, start_blocks: bool, origin: &Path, object: ProviderBox) -> Self {
+    pub fn from_object(name: String, start_blocks: bool, origin: &Path, object: AnyProvider) -> Self {
         Self {
             name,
             start_blocks,
@@ -107,7 +107,7 @@ impl ProviderHandle {
     fn call<T>(
         &self,
         call: &'static str,
-        body: impl FnOnce(&ProviderBox) -> RResult<T, RString>,
+        body: impl FnOnce(&AnyProvider) -> RResult<T, RString>,
     ) -> Result<T, ProviderCallError> {
         let error = match catch_unwind(AssertUnwindSafe(|| body(&self.object))) {
             Ok(RResult::ROk(value)) => return Ok(value),

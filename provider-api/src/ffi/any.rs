@@ -1,0 +1,108 @@
+//! One handle over every 1.x layout the host understands: load a library whatever 1.y it was
+//! built against, and call its providers through one type.
+
+use abi_stable::library::{LibHeader, LibraryError};
+use abi_stable::std_types::{ROk, RResult, RStr, RString};
+
+use super::{v1_0, FireOutcome, HostServicesBox, LibraryMetadata, ProviderBox, ProviderLibraryRef, StartOptions, StopSignalBox};
+
+/// A provider library's root module, in the layout it was built with.
+#[derive(Clone, Copy)]
+pub enum AnyProviderLibrary {
+    /// Built against the current interface (or a newer 1.x).
+    Current(ProviderLibraryRef),
+    /// Built against 1.0.
+    V1_0(v1_0::ProviderLibraryRef),
+}
+
+impl AnyProviderLibrary {
+    /// Check the library's layout and initialise its root module: first against the current
+    /// interface, then, for a library that declares an older 1.x, against that version's
+    /// frozen layout. The error returned is the one for the version the library declares.
+    pub fn load(header: &LibHeader) -> Result<Self, LibraryError> {
+        let current = match header.init_root_module::<ProviderLibraryRef>() {
+            Ok(module) => return Ok(Self::Current(module)),
+            Err(error) => error,
+        };
+        let declared = header.version_strings();
+        if declared.version.as_str().starts_with("1.0.") {
+            return header
+                .init_root_module::<v1_0::ProviderLibraryRef>()
+                .map(Self::V1_0);
+        }
+        Err(current)
+    }
+
+    /// The library's metadata function.
+    pub fn metadata_fn(&self) -> extern "C" fn() -> LibraryMetadata {
+        match self {
+            Self::Current(module) => module.metadata(),
+            Self::V1_0(module) => module.metadata(),
+        }
+    }
+
+    /// Construct provider `name` from its config section (JSON).
+    pub fn new_provider(&self, name: &str, config_json: &str) -> RResult<AnyProvider, RString> {
+        let (name, config) = (RStr::from_str(name), RStr::from_str(config_json));
+        match self {
+            Self::Current(module) => module.new_provider()(name, config).map(AnyProvider::Current),
+            Self::V1_0(module) => module.new_provider()(name, config).map(AnyProvider::V1_0),
+        }
+    }
+}
+
+/// A provider instance, in the layout its library was built with. Methods a version lacks
+/// answer with that method's documented default.
+pub enum AnyProvider {
+    /// Current layout.
+    Current(ProviderBox),
+    /// 1.0 layout.
+    V1_0(v1_0::ProviderBox),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $provider:ident => $call:expr) => {
+        match $self {
+            AnyProvider::Current($provider) => $call,
+            AnyProvider::V1_0($provider) => $call,
+        }
+    };
+}
+
+impl AnyProvider {
+    /// The provider's name.
+    pub fn name(&self) -> RString {
+        dispatch!(self, p => p.name())
+    }
+    /// Whether it can run here.
+    pub fn is_available(&self) -> RResult<bool, RString> {
+        dispatch!(self, p => p.is_available())
+    }
+    /// Start it.
+    pub fn start(&self, host: HostServicesBox, stop: StopSignalBox, options: StartOptions) -> RResult<(), RString> {
+        dispatch!(self, p => p.start(host, stop, options))
+    }
+    /// Stop it.
+    pub fn stop(&self) -> RResult<(), RString> {
+        dispatch!(self, p => p.stop())
+    }
+    /// The job set changed.
+    pub fn on_jobs_changed(&self) -> RResult<(), RString> {
+        dispatch!(self, p => p.on_jobs_changed())
+    }
+    /// An external trigger says `job_id` is due.
+    pub fn fire_due(&self, host: HostServicesBox, job_id: RStr<'_>) -> RResult<FireOutcome, RString> {
+        dispatch!(self, p => p.fire_due(host, job_id))
+    }
+    /// Reconcile an external schedule.
+    pub fn reconcile(&self) -> RResult<(), RString> {
+        dispatch!(self, p => p.reconcile())
+    }
+    /// Status JSON (added in 1.1; empty for 1.0 providers).
+    pub fn status_json(&self) -> RResult<RString, RString> {
+        match self {
+            Self::Current(p) => p.status_json(),
+            Self::V1_0(_) => ROk(RString::new()),
+        }
+    }
+}
