@@ -41,7 +41,7 @@ impl Catalog {
         let mut rows = vec![ProviderRow {
             name: BUILTIN_NAME.into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            api_version: cronhost_api_version(),
+            api_version: cronhost_provider_api::API_VERSION.into(),
             path: PathBuf::from("(built in)"),
             available: true,
         }];
@@ -70,11 +70,4 @@ impl Catalog {
             rejected,
         }
     }
-}
-
-fn cronhost_api_version() -> String {
-    use cronhost_provider_api::abi_stable::library::RootModule;
-    cronhost_provider_api::ffi::ProviderLibraryRef::VERSION_STRINGS
-        .version
-        .to_string()
 }

@@ -75,6 +75,10 @@ pub mod ffi;
 mod sdk;
 
 pub use abi_stable;
+
+/// The version of this interface crate; a host built with it loads libraries built against any
+/// 1.x.
+pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub use adapter::{into_provider_box, panic_message};
 pub use ffi::{FireOutcome, LogLevel, StartOptions, TickReport};
 pub use sdk::{Host, HostError, Provider, ProviderConfig, ProviderError, Stop};

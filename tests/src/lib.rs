@@ -1,0 +1,271 @@
+//! Helpers for cronhost's end-to-end tests: built artifacts, temporary homes with plugins
+//! dirs, captured logs, a scriptable engine and deadline-bounded waiting.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use cronhost::engine::{Engine, EngineError, FireOutcome, TickReport};
+
+/// Paths of everything the tests load or run, freshly built.
+#[derive(Debug)]
+pub struct Artifacts {
+    /// The `cronhost` binary.
+    pub cronhost: PathBuf,
+    /// The bundled example provider.
+    pub example: PathBuf,
+    /// The zoo of faulty providers.
+    pub zoo: PathBuf,
+    /// A library duplicating a zoo provider name.
+    pub duplicate: PathBuf,
+    /// A real shared library that is not a provider.
+    pub not_a_plugin: PathBuf,
+    /// A provider built against the frozen 1.0 interface.
+    pub compat_1_0: PathBuf,
+}
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives inside the workspace")
+        .to_path_buf()
+}
+
+fn cargo_build(args: &[&str], target_dir: &Path) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo)
+        .current_dir(workspace_root())
+        .arg("build")
+        .arg("--quiet")
+        .args(args)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
+    assert!(status.success(), "cargo build {args:?} failed ({status})");
+}
+
+/// `libNAME.so` (or this platform's equivalent) for a crate named `name`.
+pub fn library_file_name(name: &str) -> String {
+    format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        name.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    )
+}
+
+/// Build the binary and every provider library once per test process, into target dirs of
+/// their own (so this never waits on the outer cargo's lock), and return their paths.
+pub fn artifacts() -> &'static Artifacts {
+    static ARTIFACTS: OnceLock<Artifacts> = OnceLock::new();
+    ARTIFACTS.get_or_init(|| {
+        let root = workspace_root();
+        let target = root.join("target").join("e2e");
+        cargo_build(
+            &[
+                "-p",
+                "cronhost",
+                "-p",
+                "cronhost-provider-example",
+                "-p",
+                "cronhost-fixture-zoo",
+                "-p",
+                "cronhost-fixture-duplicate",
+                "-p",
+                "cronhost-fixture-not-a-plugin",
+            ],
+            &target,
+        );
+        let compat_target = root.join("target").join("e2e-compat");
+        let compat_manifest = root.join("tests/fixtures/compat-1.0/Cargo.toml");
+        cargo_build(
+            &["--manifest-path", compat_manifest.to_str().expect("utf-8 path")],
+            &compat_target,
+        );
+        let debug = target.join("debug");
+        Artifacts {
+            cronhost: debug.join(format!("cronhost{}", std::env::consts::EXE_SUFFIX)),
+            example: debug.join(library_file_name("cronhost-provider-example")),
+            zoo: debug.join(library_file_name("cronhost-fixture-zoo")),
+            duplicate: debug.join(library_file_name("cronhost-fixture-duplicate")),
+            not_a_plugin: debug.join(library_file_name("cronhost-fixture-not-a-plugin")),
+            compat_1_0: compat_target
+                .join("debug")
+                .join(library_file_name("cronhost-fixture-compat")),
+        }
+    })
+}
+
+/// A temporary cronhost home with a `plugins.d/`.
+pub struct TestHome {
+    dir: tempfile::TempDir,
+}
+
+impl TestHome {
+    /// A new empty home with an empty plugins dir.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        std::fs::create_dir(dir.path().join("plugins.d")).expect("plugins.d");
+        Self { dir }
+    }
+
+    /// The home directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The plugins dir.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.dir.path().join("plugins.d")
+    }
+
+    /// The state dir (`cron/`).
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("cron")
+    }
+
+    /// Copy `library` into the plugins dir as `file_name`; returns the installed path.
+    pub fn install(&self, library: &Path, file_name: &str) -> PathBuf {
+        let to = self.plugins_dir().join(file_name);
+        std::fs::copy(library, &to)
+            .unwrap_or_else(|e| panic!("copy {} -> {}: {e}", library.display(), to.display()));
+        to
+    }
+
+    /// Write a file in the plugins dir.
+    pub fn write_plugin_file(&self, file_name: &str, contents: &[u8]) -> PathBuf {
+        let to = self.plugins_dir().join(file_name);
+        std::fs::write(&to, contents).expect("write plugin file");
+        to
+    }
+
+    /// Write `cronhost.toml`.
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.dir.path().join("cronhost.toml"), text).expect("write config");
+    }
+
+    /// Write `jobs.toml`.
+    pub fn write_jobs(&self, text: &str) {
+        std::fs::write(self.dir.path().join("jobs.toml"), text).expect("write jobs");
+    }
+
+    /// The home as cronhost's type.
+    pub fn home(&self) -> cronhost::home::Home {
+        cronhost::home::Home::open(self.path()).expect("open home")
+    }
+}
+
+impl Default for TestHome {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Poll `condition` until it holds; panic naming `what` after `timeout`. A bound on behaviour,
+/// not a timing assertion: timeouts are generous.
+pub fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A logger that keeps every record, so tests can assert on log lines.
+struct Capture;
+
+static LOG_LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+impl log::Log for Capture {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Debug
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let line = format!("{} {}", record.level(), record.args());
+            LOG_LINES.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Install the capturing logger (once per test process).
+pub fn capture_logs() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        log::set_boxed_logger(Box::new(Capture)).expect("no other logger installed");
+        log::set_max_level(log::LevelFilter::Debug);
+    });
+}
+
+/// Captured log lines (`LEVEL message`) containing `needle`.
+pub fn logs_containing(needle: &str) -> Vec<String> {
+    LOG_LINES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter(|line| line.contains(needle))
+        .cloned()
+        .collect()
+}
+
+/// What a [`ScriptedEngine`] does on tick number N (1-based).
+pub type TickScript = Box<dyn Fn(usize) -> Result<TickReport, EngineError> + Send + Sync>;
+
+/// An engine whose ticks follow a script and are counted; `fire_due` records the ids asked for.
+pub struct ScriptedEngine {
+    ticks: AtomicUsize,
+    fired: Mutex<Vec<String>>,
+    script: TickScript,
+}
+
+impl ScriptedEngine {
+    /// An engine running `script` on each tick.
+    pub fn new(script: impl Fn(usize) -> Result<TickReport, EngineError> + Send + Sync + 'static) -> Self {
+        Self {
+            ticks: AtomicUsize::new(0),
+            fired: Mutex::new(Vec::new()),
+            script: Box::new(script),
+        }
+    }
+
+    /// An engine whose every tick succeeds.
+    pub fn clean() -> Self {
+        Self::new(|_| Ok(TickReport::default()))
+    }
+
+    /// How many ticks ran (or started, for a panicking one).
+    pub fn ticks(&self) -> usize {
+        self.ticks.load(Ordering::SeqCst)
+    }
+
+    /// The job ids `fire_due` was called with.
+    pub fn fired(&self) -> Vec<String> {
+        self.fired.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Engine for ScriptedEngine {
+    fn tick(&self) -> Result<TickReport, EngineError> {
+        let n = self.ticks.fetch_add(1, Ordering::SeqCst) + 1;
+        (self.script)(n)
+    }
+
+    fn fire_due(&self, job_id: &str) -> Result<FireOutcome, EngineError> {
+        self.fired
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(job_id.to_owned());
+        Ok(FireOutcome::Fired)
+    }
+
+    fn due_job_ids(&self) -> Result<Vec<String>, EngineError> {
+        Ok(Vec::new())
+    }
+}

@@ -1,0 +1,254 @@
+//! The plugin host in-process: real provider libraries loaded from temporary plugins dirs,
+//! discovery and rejection, the resolver's fallbacks, the guard, and the 1.0 compatibility.
+
+use std::sync::Arc;
+
+use cronhost::config::Config;
+use cronhost::heartbeat::Heartbeat;
+use cronhost::plugins::{discover, Discovery};
+use cronhost::provider::{resolve, Core, ProviderCallError, ProviderHandle, Services, Trigger};
+use cronhost_e2e::{artifacts, capture_logs, logs_containing, ScriptedEngine, TestHome};
+use cronhost_provider_api::FireOutcome;
+
+const ZOO_NAMES: [&str; 12] = [
+    "zoo-ticker",
+    "zoo-panic-new",
+    "zoo-error-new",
+    "zoo-panic-is-available",
+    "zoo-unavailable",
+    "zoo-panic-start",
+    "zoo-fail-start",
+    "zoo-return-from-start",
+    "zoo-panic-stop",
+    "zoo-panic-on-jobs-changed",
+    "zoo-panic-fire-due",
+    "zoo-panic-reconcile",
+];
+
+fn zoo_home() -> (TestHome, Discovery) {
+    let home = TestHome::new();
+    home.install(&artifacts().zoo, "zoo.so");
+    let discovery = discover(&home.plugins_dir());
+    (home, discovery)
+}
+
+fn config(text: &str) -> Config {
+    Config::parse(text).expect("valid test config")
+}
+
+fn reason_for<'a>(discovery: &'a Discovery, file: &str) -> &'a str {
+    let found = discovery
+        .rejected
+        .iter()
+        .find(|r| r.path.file_name().and_then(|n| n.to_str()) == Some(file));
+    &found.unwrap_or_else(|| panic!("{file} not rejected: {:?}", discovery.rejected)).reason
+}
+
+#[test]
+fn discovery_loads_every_provider_and_rejects_garbage_with_a_reason() {
+    let home = TestHome::new();
+    home.write_plugin_file("00-empty.so", b"");
+    home.write_plugin_file("01-text.so", b"this is not a shared library\n");
+    home.install(&artifacts().not_a_plugin, "02-not-a-plugin.so");
+    home.install(&artifacts().zoo, "03-zoo.so");
+    home.write_plugin_file("notes.txt", b"ignored: wrong extension");
+    std::fs::create_dir(home.plugins_dir().join("04-directory.so")).unwrap();
+
+    let discovery = discover(&home.plugins_dir());
+
+    assert_eq!(discovery.names(), ZOO_NAMES, "every zoo provider, in library order");
+    assert!(reason_for(&discovery, "00-empty.so").contains("not a loadable shared library"));
+    assert!(reason_for(&discovery, "01-text.so").contains("not a loadable shared library"));
+    assert!(reason_for(&discovery, "02-not-a-plugin.so").contains("no abi_stable root module"));
+    assert!(reason_for(&discovery, "04-directory.so").contains("not a loadable shared library"));
+    assert_eq!(discovery.rejected.len(), 4, "{:?}", discovery.rejected);
+    for rejected in &discovery.rejected {
+        assert!(!rejected.reason.contains('\n'), "one-line reason: {}", rejected.reason);
+    }
+}
+
+#[test]
+fn a_missing_plugins_dir_is_an_empty_scan() {
+    let home = TestHome::new();
+    let discovery = discover(&home.path().join("no-such-dir"));
+    assert!(discovery.providers.is_empty() && discovery.rejected.is_empty());
+}
+
+#[test]
+fn duplicate_provider_names_first_file_in_sorted_order_wins() {
+    let home = TestHome::new();
+    let zoo = home.install(&artifacts().zoo, "10-zoo.so");
+    let dup = home.install(&artifacts().duplicate, "20-dup.so");
+    let discovery = discover(&home.plugins_dir());
+    let winner = discovery.find("zoo-ticker").expect("zoo-ticker offered");
+    assert_eq!(winner.library.path, zoo);
+    assert_eq!(winner.info.description.as_str(), "test fixture");
+    let reason = reason_for(&discovery, "20-dup.so");
+    assert!(reason.contains("duplicate provider name `zoo-ticker`"), "{reason}");
+    assert!(reason.contains("10-zoo.so"), "{reason}");
+    assert_eq!(discovery.find("dup-only").unwrap().library.path, dup, "the rest of the library stays usable");
+
+    // Swap the order: now the duplicate library's file sorts first and wins.
+    let home = TestHome::new();
+    home.install(&artifacts().duplicate, "10-dup.so");
+    home.install(&artifacts().zoo, "20-zoo.so");
+    let discovery = discover(&home.plugins_dir());
+    let winner = discovery.find("zoo-ticker").unwrap();
+    assert_eq!(winner.info.description.as_str(), "impostor from the duplicate fixture");
+    assert!(reason_for(&discovery, "20-zoo.so").contains("duplicate provider name `zoo-ticker`"));
+    assert!(discovery.find("zoo-panic-stop").is_some());
+}
+
+#[test]
+fn empty_builtin_and_missing_provider_settings_select_the_builtin_ticker() {
+    let (_home, discovery) = zoo_home();
+    for text in [
+        "",
+        "[cron]",
+        "[cron]\nprovider = \"\"",
+        "[cron]\nprovider = \"builtin\"",
+        "[cron]\nprovider = \"in-process\"",
+    ] {
+        let resolution = resolve(&config(text), &discovery);
+        assert!(matches!(resolution.trigger, Trigger::Builtin), "{text:?}");
+        assert_eq!(resolution.trigger.name(), "builtin");
+        assert_eq!(resolution.fallback_reason, None, "{text:?}");
+    }
+}
+
+#[test]
+fn an_unknown_provider_falls_back_naming_it_and_the_available_ones() {
+    capture_logs();
+    let (_home, discovery) = zoo_home();
+    let resolution = resolve(&config("[cron]\nprovider = \"nope-not-real\""), &discovery);
+    assert_eq!(resolution.trigger.name(), "builtin");
+    let reason = resolution.fallback_reason.unwrap();
+    assert!(reason.contains("`nope-not-real` is not installed"), "{reason}");
+    assert!(reason.contains("zoo-ticker") && reason.contains("zoo-panic-stop"), "{reason}");
+    let warnings = logs_containing("nope-not-real");
+    assert!(warnings.iter().any(|l| l.starts_with("WARN") && l.contains("using the built-in ticker")), "{warnings:?}");
+}
+
+#[test]
+fn broken_or_unavailable_providers_fall_back_to_the_builtin_with_the_reason() {
+    capture_logs();
+    let (_home, discovery) = zoo_home();
+    let cases = [
+        ("zoo-unavailable", "reports it is not available"),
+        ("zoo-panic-new", "panicked in constructor: zoo: constructor boom"),
+        ("zoo-error-new", "zoo: constructor refuses"),
+        ("zoo-panic-is-available", "panicked in is_available: zoo: is_available boom"),
+    ];
+    for (name, expected) in cases {
+        let resolution = resolve(&config(&format!("[cron]\nprovider = \"{name}\"")), &discovery);
+        assert_eq!(resolution.trigger.name(), "builtin", "{name}");
+        let reason = resolution.fallback_reason.unwrap();
+        assert!(reason.contains(expected) && reason.contains(name), "{name}: {reason}");
+        assert!(
+            logs_containing(expected).iter().any(|l| l.starts_with("WARN")),
+            "{name}: no WARN line with {expected:?}"
+        );
+    }
+}
+
+#[test]
+fn an_available_provider_is_selected() {
+    let (_home, discovery) = zoo_home();
+    let resolution = resolve(&config("[cron]\nprovider = \"zoo-ticker\""), &discovery);
+    assert_eq!(resolution.trigger.name(), "zoo-ticker");
+    assert!(matches!(resolution.trigger, Trigger::Provider(_)));
+    assert_eq!(resolution.fallback_reason, None);
+}
+
+fn handle(discovery: &Discovery, name: &str) -> ProviderHandle {
+    ProviderHandle::construct(discovery.find(name).unwrap(), "{}").unwrap()
+}
+
+fn services(name: &str, engine: Arc<ScriptedEngine>) -> Services {
+    let state = tempfile::tempdir().unwrap();
+    let core = Arc::new(Core {
+        engine,
+        heartbeat: Heartbeat::new(&state.path().join("cron")),
+    });
+    Services::new(core, name, "{}")
+}
+
+fn assert_contained(result: Result<impl std::fmt::Debug, ProviderCallError>, call: &str, name: &str) {
+    let expected = format!("panicked in {call}: zoo: {call} boom");
+    match result {
+        Err(ProviderCallError::Failed { provider, call: c, message }) => {
+            assert_eq!((provider.as_str(), c), (name, call));
+            assert!(message.contains(&expected), "{message}");
+        }
+        other => panic!("{name}.{call}: expected a contained panic, got {other:?}"),
+    }
+    let logged = logs_containing(&format!("provider `{name}` {call} failed: {expected}"));
+    assert!(logged.iter().any(|l| l.starts_with("ERROR")), "no ERROR line for {name}.{call}");
+}
+
+#[test]
+fn a_panic_in_any_provider_method_is_contained_and_the_provider_stays_callable() {
+    capture_logs();
+    let (_home, discovery) = zoo_home();
+    let engine = Arc::new(ScriptedEngine::clean());
+
+    let p = handle(&discovery, "zoo-panic-stop");
+    assert_contained(p.stop(), "stop", "zoo-panic-stop");
+    assert_eq!(p.is_available(), Ok(true), "still callable after the panic");
+
+    let p = handle(&discovery, "zoo-panic-on-jobs-changed");
+    assert_contained(p.on_jobs_changed(), "on_jobs_changed", "zoo-panic-on-jobs-changed");
+    assert_contained(p.on_jobs_changed(), "on_jobs_changed", "zoo-panic-on-jobs-changed");
+
+    let p = handle(&discovery, "zoo-panic-reconcile");
+    assert_contained(p.reconcile(), "reconcile", "zoo-panic-reconcile");
+    assert_eq!(p.stop(), Ok(()));
+
+    let p = handle(&discovery, "zoo-panic-fire-due");
+    let s = services("zoo-panic-fire-due", Arc::clone(&engine));
+    assert_contained(p.fire_due(&s, "job-1"), "fire_due", "zoo-panic-fire-due");
+    assert!(engine.fired().is_empty(), "the job was not fired");
+
+    let p = handle(&discovery, "zoo-panic-start");
+    let s = services("zoo-panic-start", Arc::clone(&engine));
+    let stop = cronhost::provider::StopFlag::new();
+    let options = cronhost_provider_api::StartOptions { tick_interval_ms: 10 };
+    assert_contained(p.start(&s, &stop, options), "start", "zoo-panic-start");
+
+    let p = handle(&discovery, "zoo-panic-is-available");
+    assert_contained(p.is_available(), "is_available", "zoo-panic-is-available");
+    assert_eq!(p.reconcile(), Ok(()));
+}
+
+#[test]
+fn the_default_fire_due_asks_the_host_to_claim_and_run() {
+    let (_home, discovery) = zoo_home();
+    let engine = Arc::new(ScriptedEngine::clean());
+    let p = handle(&discovery, "zoo-ticker");
+    let s = services("zoo-ticker", Arc::clone(&engine));
+    assert_eq!(p.fire_due(&s, "job-7"), Ok(FireOutcome::Fired));
+    assert_eq!(engine.fired(), ["job-7"]);
+}
+
+#[test]
+fn a_provider_built_against_the_frozen_1_0_interface_loads_in_the_current_host() {
+    let home = TestHome::new();
+    home.install(&artifacts().compat_1_0, "compat.so");
+    home.install(&artifacts().zoo, "zoo.so");
+    let discovery = discover(&home.plugins_dir());
+    assert!(discovery.rejected.is_empty(), "{:?}", discovery.rejected);
+
+    let compat = discovery.find("compat-1.0").expect("the 1.0 provider is offered");
+    assert_eq!(compat.library.api_version, "1.0.0");
+    let current = discovery.find("zoo-ticker").unwrap();
+    assert_eq!(current.library.api_version, cronhost_provider_api::API_VERSION);
+    assert_ne!(cronhost_provider_api::API_VERSION, "1.0.0", "the current interface has grown");
+
+    // The method added in 1.1 answers with its default for the 1.0 provider and with the
+    // provider's own answer for a current one.
+    let old = ProviderHandle::construct(compat, "{}").unwrap();
+    assert_eq!(old.status(), Ok(None));
+    assert_eq!(old.is_available(), Ok(true));
+    let new = ProviderHandle::construct(current, "{}").unwrap();
+    assert_eq!(new.status(), Ok(Some(serde_json::json!({ "zoo": "ok" }))));
+}
