@@ -138,9 +138,6 @@ impl JobFileEngine {
 
 impl Engine for JobFileEngine {
     fn tick(&self) -> Result<TickReport, EngineError> {
-        if let Err(e) = self.refresh() {
-            log::warn!("{e}; keeping the previous job set");
-        }
         let now = SystemTime::now();
         let mut report = TickReport::default();
         let mut state = self.lock();

@@ -47,7 +47,8 @@ pub trait Engine: Send + Sync {
         None
     }
 
-    /// Re-read the job set if it changed on disk; true when it did.
+    /// Re-read the job set if it changed on disk; true when it did. The daemon calls this
+    /// (not `tick`), so that it can tell the provider about the change.
     fn refresh(&self) -> Result<bool, EngineError> {
         Ok(false)
     }

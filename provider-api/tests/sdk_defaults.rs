@@ -1,0 +1,161 @@
+//! The SDK's contract as the host sees it through the ABI: only `NAME`, `new` and `start` are
+//! required, every other method has a safe default, and panics become error values.
+
+use std::sync::{Arc, Mutex};
+
+use cronhost_provider_api::abi_stable::sabi_trait::TD_Opaque;
+use cronhost_provider_api::abi_stable::std_types::{RArc, RErr, ROk, RResult, RStr, RString, RVec};
+use cronhost_provider_api::ffi::{HostServices, HostServices_TO, StopSignal, StopSignal_TO};
+use cronhost_provider_api::{
+    into_provider_box, FireOutcome, Host, LogLevel, Provider, ProviderConfig, ProviderError,
+    StartOptions, Stop, TickReport,
+};
+
+/// Implements only what is required.
+struct Minimal;
+
+impl Provider for Minimal {
+    const NAME: &'static str = "minimal";
+
+    fn new(_config: ProviderConfig) -> Result<Self, ProviderError> {
+        Ok(Minimal)
+    }
+
+    fn start(&self, host: Host, _stop: Stop, _options: StartOptions) -> Result<(), ProviderError> {
+        host.tick()?;
+        Ok(())
+    }
+}
+
+/// Panics wherever it can.
+struct Exploding;
+
+impl Provider for Exploding {
+    const NAME: &'static str = "exploding";
+
+    fn new(_config: ProviderConfig) -> Result<Self, ProviderError> {
+        Ok(Exploding)
+    }
+
+    fn is_available(&self) -> bool {
+        panic!("no availability today")
+    }
+
+    fn start(&self, _host: Host, _stop: Stop, _options: StartOptions) -> Result<(), ProviderError> {
+        panic!("{} went off", Self::NAME)
+    }
+}
+
+/// A host that records what the provider asked of it.
+#[derive(Clone, Default)]
+struct RecordingHost {
+    calls: Arc<Mutex<Vec<String>>>,
+    fail: bool,
+}
+
+impl HostServices for RecordingHost {
+    fn tick(&self) -> RResult<TickReport, RString> {
+        self.calls.lock().unwrap().push("tick".into());
+        ROk(TickReport::default())
+    }
+    fn fire_due(&self, job_id: RStr<'_>) -> RResult<FireOutcome, RString> {
+        self.calls.lock().unwrap().push(format!("fire_due {job_id}"));
+        if self.fail {
+            RErr("store is locked".into())
+        } else {
+            ROk(FireOutcome::Fired)
+        }
+    }
+    fn due_job_ids(&self) -> RResult<RVec<RString>, RString> {
+        ROk(RVec::new())
+    }
+    fn record_heartbeat(&self, _success: bool, _error: RStr<'_>) {}
+    fn log(&self, _level: LogLevel, _message: RStr<'_>) {}
+    fn config_json(&self) -> RString {
+        "{}".into()
+    }
+}
+
+#[derive(Clone)]
+struct NeverStop;
+
+impl StopSignal for NeverStop {
+    fn is_set(&self) -> bool {
+        false
+    }
+    fn wait(&self, _timeout_ms: u64) -> bool {
+        false
+    }
+}
+
+fn host(recorder: &RecordingHost) -> cronhost_provider_api::ffi::HostServicesBox {
+    HostServices_TO::from_ptr(RArc::new(recorder.clone()), TD_Opaque)
+}
+
+fn stop() -> cronhost_provider_api::ffi::StopSignalBox {
+    StopSignal_TO::from_ptr(RArc::new(NeverStop), TD_Opaque)
+}
+
+const OPTIONS: StartOptions = StartOptions { tick_interval_ms: 1 };
+
+#[test]
+fn a_minimal_provider_gets_safe_defaults() {
+    assert!(<Minimal as Provider>::START_BLOCKS, "a ticker by default");
+    assert_eq!(<Minimal as Provider>::DESCRIPTION, "");
+    let provider = into_provider_box(Minimal);
+    assert_eq!(provider.name().as_str(), "minimal");
+    assert_eq!(provider.is_available(), ROk(true), "available unless it says otherwise");
+    assert_eq!(provider.stop(), ROk(()));
+    assert_eq!(provider.on_jobs_changed(), ROk(()));
+    assert_eq!(provider.reconcile(), ROk(()));
+    assert_eq!(provider.status_json(), ROk(RString::new()));
+}
+
+#[test]
+fn the_default_fire_due_claims_through_the_host() {
+    let provider = into_provider_box(Minimal);
+    let recorder = RecordingHost::default();
+    assert_eq!(provider.fire_due(host(&recorder), "j1".into()), ROk(FireOutcome::Fired));
+    assert_eq!(*recorder.calls.lock().unwrap(), ["fire_due j1"]);
+
+    let failing = RecordingHost { fail: true, ..Default::default() };
+    let RErr(message) = provider.fire_due(host(&failing), "j2".into()) else {
+        panic!("a host error must reach the caller");
+    };
+    assert!(message.contains("store is locked"), "{message}");
+}
+
+#[test]
+fn start_reaches_the_host() {
+    let provider = into_provider_box(Minimal);
+    let recorder = RecordingHost::default();
+    assert_eq!(provider.start(host(&recorder), stop(), OPTIONS), ROk(()));
+    assert_eq!(*recorder.calls.lock().unwrap(), ["tick"]);
+}
+
+#[test]
+fn panics_become_error_values_with_the_message() {
+    let provider = into_provider_box(Exploding);
+    let RErr(message) = provider.is_available() else { panic!("expected an error") };
+    assert_eq!(message.as_str(), "panicked in is_available: no availability today");
+    let RErr(message) = provider.start(host(&RecordingHost::default()), stop(), OPTIONS) else {
+        panic!("expected an error")
+    };
+    assert_eq!(message.as_str(), "panicked in start: exploding went off");
+    assert_eq!(provider.stop(), ROk(()), "still callable after a panic");
+}
+
+#[test]
+fn config_sections_parse_and_bad_json_is_an_error() {
+    #[derive(serde::Deserialize)]
+    struct Settings {
+        interval_ms: u64,
+    }
+    let config = ProviderConfig::from_json(r#"{"interval_ms": 250}"#).unwrap();
+    assert_eq!(config.parse::<Settings>().unwrap().interval_ms, 250);
+    assert!(ProviderConfig::from_json("").unwrap().as_json().as_object().unwrap().is_empty());
+    let error = ProviderConfig::from_json("{nope").unwrap_err();
+    assert!(error.message().contains("not valid JSON"), "{error}");
+    let error = ProviderConfig::from_json("{}").unwrap().parse::<Settings>().err().unwrap();
+    assert!(error.message().contains("interval_ms"), "{error}");
+}

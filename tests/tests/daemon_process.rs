@@ -1,0 +1,254 @@
+//! The `cronhost` binary as an operator runs it: real processes, real jobs, real signals.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use cronhost_e2e::{artifacts, wait_for, TestHome};
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A running `cronhost run`, its stderr captured to a file.
+struct Running {
+    child: Child,
+    stderr: PathBuf,
+}
+
+impl Running {
+    fn start(home: &TestHome) -> Self {
+        let stderr = home.path().join("stderr.log");
+        let child = Command::new(&artifacts().cronhost)
+            .arg("--home")
+            .arg(home.path())
+            .arg("run")
+            .env("RUST_LOG", "info")
+            .env_remove("CRONHOST_HOME")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("cronhost starts");
+        Self { child, stderr }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn wait_for_log(&self, needle: &str) {
+        wait_for(&format!("{needle:?} in the log"), PATIENCE, || self.log().contains(needle));
+    }
+
+    /// Send SIGTERM and wait (bounded) for the exit.
+    fn terminate(mut self) -> (ExitStatus, String) {
+        let pid = i32::try_from(self.child.id()).unwrap();
+        // SAFETY: plain kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, self.log());
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("cronhost did not exit after SIGTERM; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn count_lines(path: &Path) -> usize {
+    std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
+}
+
+/// A job firing every second that appends a line to `marks/NAME`.
+fn job(home: &TestHome, name: &str) -> (String, PathBuf) {
+    let marks = home.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let out = marks.join(name);
+    let text = format!(
+        "[[job]]\nname = \"{name}\"\nevery = \"1s\"\ncommand = [\"sh\", \"-c\", \"echo fired >> '{}'\"]\n",
+        out.display()
+    );
+    (text, out)
+}
+
+#[test]
+fn run_fires_jobs_through_the_builtin_ticker_and_exits_0_on_sigterm() {
+    let home = TestHome::new();
+    let (jobs, out) = job(&home, "tick");
+    home.write_jobs(&jobs);
+    let running = Running::start(&home);
+    running.wait_for_log("the built-in ticker drives the fires");
+    wait_for("two fires", PATIENCE, || count_lines(&out) >= 2);
+    let (status, log) = running.terminate();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("received signal 15; stopping"), "{log}");
+    assert!(log.contains("fire job=tick scheduled="), "{log}");
+}
+
+#[test]
+fn the_example_provider_drives_the_fires() {
+    let home = TestHome::new();
+    home.install(&artifacts().example, "example.so");
+    home.write_config("[cron]\nprovider = \"example\"\n[providers.example]\ninterval_ms = 50\n");
+    let (jobs, out) = job(&home, "ex");
+    home.write_jobs(&jobs);
+    let running = Running::start(&home);
+    running.wait_for_log("provider `example` from");
+    running.wait_for_log("[example] example ticker started, every 50 ms");
+    wait_for("two fires", PATIENCE, || count_lines(&out) >= 2);
+    let (status, log) = running.terminate();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("[example] example ticker stopped"), "{log}");
+}
+
+#[test]
+fn an_unknown_provider_warns_and_jobs_still_fire() {
+    let home = TestHome::new();
+    home.install(&artifacts().example, "example.so");
+    home.write_config("[cron]\nprovider = \"nope\"\n");
+    let (jobs, out) = job(&home, "fallback");
+    home.write_jobs(&jobs);
+    let running = Running::start(&home);
+    running.wait_for_log("cron.provider `nope` is not installed");
+    running.wait_for_log("(available: example); using the built-in ticker");
+    wait_for("two fires", PATIENCE, || count_lines(&out) >= 2);
+    assert_eq!(running.terminate().0.code(), Some(0));
+}
+
+#[test]
+fn a_provider_failing_at_start_leaves_the_jobs_firing() {
+    let home = TestHome::new();
+    home.install(&artifacts().zoo, "zoo.so");
+    home.write_config("[cron]\nprovider = \"zoo-fail-start\"\n");
+    let (jobs, out) = job(&home, "survivor");
+    home.write_jobs(&jobs);
+    let running = Running::start(&home);
+    running.wait_for_log("zoo: start refuses; the builtin ticker takes over");
+    wait_for("two fires", PATIENCE, || count_lines(&out) >= 2);
+    running.wait_for_log("retrying provider `zoo-fail-start` (attempt 2)");
+    assert_eq!(running.terminate().0.code(), Some(0));
+}
+
+#[test]
+fn a_panicking_stop_does_not_spoil_shutdown() {
+    let home = TestHome::new();
+    home.install(&artifacts().zoo, "zoo.so");
+    home.write_config("[cron]\nprovider = \"zoo-panic-stop\"\n");
+    let (jobs, out) = job(&home, "stopper");
+    home.write_jobs(&jobs);
+    let running = Running::start(&home);
+    wait_for("a fire", PATIENCE, || count_lines(&out) >= 1);
+    let (status, log) = running.terminate();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("provider `zoo-panic-stop` stop failed: panicked in stop: zoo: stop boom"), "{log}");
+    assert!(log.contains("cronhost stopped"), "{log}");
+}
+
+#[test]
+fn a_panicking_reconcile_is_logged_and_the_jobs_keep_firing() {
+    let home = TestHome::new();
+    home.install(&artifacts().zoo, "zoo.so");
+    home.write_config("[cron]\nprovider = \"zoo-panic-reconcile\"\nreconcile_interval_secs = 1\n");
+    let (jobs, out) = job(&home, "steady");
+    home.write_jobs(&jobs);
+    let running = Running::start(&home);
+    running.wait_for_log("provider `zoo-panic-reconcile` reconcile failed: panicked in reconcile: zoo: reconcile boom");
+    let fired = count_lines(&out);
+    wait_for("fires after the panic", PATIENCE, || count_lines(&out) >= fired + 2);
+    assert_eq!(running.terminate().0.code(), Some(0));
+}
+
+#[test]
+fn a_panicking_on_jobs_changed_is_logged_and_the_new_job_fires() {
+    let home = TestHome::new();
+    home.install(&artifacts().zoo, "zoo.so");
+    home.write_config("[cron]\nprovider = \"zoo-panic-on-jobs-changed\"\n");
+    let (first, first_out) = job(&home, "first");
+    home.write_jobs(&first);
+    let running = Running::start(&home);
+    wait_for("the first job", PATIENCE, || count_lines(&first_out) >= 1);
+    let (second, second_out) = job(&home, "second");
+    home.write_jobs(&format!("{first}\n{second}"));
+    running.wait_for_log("on_jobs_changed failed: panicked in on_jobs_changed: zoo: on_jobs_changed boom");
+    wait_for("the added job", PATIENCE, || count_lines(&second_out) >= 1);
+    assert_eq!(running.terminate().0.code(), Some(0));
+}
+
+#[test]
+fn providers_json_lists_the_selection_the_providers_and_every_rejection() {
+    let home = TestHome::new();
+    home.install(&artifacts().zoo, "10-zoo.so");
+    home.install(&artifacts().duplicate, "20-dup.so");
+    home.install(&artifacts().compat_1_0, "30-compat.so");
+    home.write_plugin_file("00-empty.so", b"");
+    home.write_config("[cron]\nprovider = \"zoo-ticker\"\n");
+    let output = Command::new(&artifacts().cronhost)
+        .args(["--home", home.path().to_str().unwrap(), "providers", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "exit 0 even with rejected files");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    assert_eq!(json["selected"], "zoo-ticker");
+
+    let providers = json["providers"].as_array().unwrap();
+    let row = |name: &str| providers.iter().find(|p| p["name"] == name).cloned();
+    assert_eq!(row("builtin").unwrap()["available"], true);
+    let ticker = row("zoo-ticker").unwrap();
+    assert_eq!(ticker["available"], true);
+    assert_eq!(ticker["api_version"], cronhost_provider_api::API_VERSION);
+    assert!(ticker["path"].as_str().unwrap().ends_with("10-zoo.so"));
+    assert_eq!(row("zoo-unavailable").unwrap()["available"], false);
+    assert_eq!(row("zoo-panic-is-available").unwrap()["available"], false);
+    assert_eq!(row("compat-1.0").unwrap()["api_version"], "1.0.0");
+    assert!(row("dup-only").is_some());
+    assert!(row("zoo-panic-new").is_none(), "a provider whose constructor panics is rejected");
+
+    let rejected = json["rejected"].as_array().unwrap();
+    let reason = |file: &str, needle: &str| {
+        rejected.iter().any(|r| {
+            r["path"].as_str().unwrap().ends_with(file) && r["reason"].as_str().unwrap().contains(needle)
+        })
+    };
+    assert!(reason("00-empty.so", "not a loadable shared library"), "{rejected:?}");
+    assert!(reason("20-dup.so", "duplicate provider name `zoo-ticker`"), "{rejected:?}");
+    assert!(reason("10-zoo.so", "panicked in constructor: zoo: constructor boom"), "{rejected:?}");
+    assert!(reason("10-zoo.so", "zoo: constructor refuses"), "{rejected:?}");
+}
+
+#[test]
+fn a_malformed_config_is_refused_naming_the_file_and_left_untouched() {
+    let home = TestHome::new();
+    let text = "[cron]\nprovider = \"example\"\ntick_intervall_ms = 5\n";
+    home.write_config(text);
+    let output = Command::new(&artifacts().cronhost)
+        .args(["--home", home.path().to_str().unwrap(), "run"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cronhost.toml") && stderr.contains("tick_intervall_ms"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(home.path().join("cronhost.toml")).unwrap(), text);
+}
+
+#[test]
+fn a_missing_home_is_created() {
+    let parent = TestHome::new();
+    let home = parent.path().join("fresh").join("home");
+    let output = Command::new(&artifacts().cronhost)
+        .args(["--home", home.to_str().unwrap(), "providers"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(home.is_dir());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("selected:    builtin"));
+}
