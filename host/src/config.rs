@@ -166,7 +166,10 @@ mod tests {
         let error = Config::load_file(&path).unwrap_err().to_string();
         assert!(error.contains("cronhost.toml"), "{error}");
         assert!(error.contains("providr"), "{error}");
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "[cron]\nprovidr = \"x\"\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "[cron]\nprovidr = \"x\"\n"
+        );
     }
 
     #[test]

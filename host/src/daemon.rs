@@ -30,7 +30,11 @@ pub struct Daemon {
 
 impl Daemon {
     /// Discover providers, resolve `cron.provider` and start the ticker thread.
-    pub fn start(home: &Home, config: Config, engine: Arc<dyn Engine>) -> Result<Self, DaemonError> {
+    pub fn start(
+        home: &Home,
+        config: Config,
+        engine: Arc<dyn Engine>,
+    ) -> Result<Self, DaemonError> {
         let discovery = discover(&config.plugins_dir(home));
         let resolution = resolve(&config, &discovery);
         let core = Arc::new(Core {

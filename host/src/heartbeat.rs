@@ -38,12 +38,22 @@ impl HeartbeatState {
 }
 
 fn age(at_ms: u64, now: SystemTime) -> Duration {
-    let now_ms = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
-    Duration::from_millis(u64::try_from(now_ms).unwrap_or(u64::MAX).saturating_sub(at_ms))
+    let now_ms = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    Duration::from_millis(
+        u64::try_from(now_ms)
+            .unwrap_or(u64::MAX)
+            .saturating_sub(at_ms),
+    )
 }
 
 fn now_ms() -> u64 {
-    let ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
     u64::try_from(ms).unwrap_or(u64::MAX)
 }
 
@@ -162,12 +172,18 @@ mod tests {
         let heartbeat = Heartbeat::new(&blocker.join("cron"));
         heartbeat.record("builtin", true, None);
         assert_eq!(Heartbeat::read(&blocker.join("cron")), None);
-        assert!(heartbeat.current().success_at_ms.is_some(), "kept in memory");
+        assert!(
+            heartbeat.current().success_at_ms.is_some(),
+            "kept in memory"
+        );
         let leftovers: Vec<_> = walk(dir.path())
             .into_iter()
             .filter(|p| p.to_string_lossy().ends_with(".tmp"))
             .collect();
-        assert!(leftovers.is_empty(), "temporary files leaked: {leftovers:?}");
+        assert!(
+            leftovers.is_empty(),
+            "temporary files leaked: {leftovers:?}"
+        );
     }
 
     fn walk(dir: &Path) -> Vec<PathBuf> {

@@ -113,4 +113,3 @@ impl<P: Provider> ProviderObject for Adapter<P> {
         })
     }
 }
-

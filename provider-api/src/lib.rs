@@ -88,7 +88,7 @@ pub use sdk::{Host, HostError, Provider, ProviderConfig, ProviderError, Stop};
 pub mod __private {
     pub use crate::adapter::{construct, contain, info};
     pub use abi_stable::library::{
-        CheckTypeLayout, LibHeader, RootModuleResult, __call_root_module_loader,
+        __call_root_module_loader, CheckTypeLayout, LibHeader, RootModuleResult,
     };
     pub use abi_stable::std_types::{RResult, RStr, RString};
 

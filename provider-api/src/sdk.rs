@@ -132,7 +132,10 @@ impl std::fmt::Display for HostError {
 
 impl std::error::Error for HostError {}
 
-fn host_result<T>(service: &'static str, result: RResult<T, abi_stable::std_types::RString>) -> Result<T, HostError> {
+fn host_result<T>(
+    service: &'static str,
+    result: RResult<T, abi_stable::std_types::RString>,
+) -> Result<T, HostError> {
     result.into_result().map_err(|message| HostError {
         service,
         message: message.into_string(),

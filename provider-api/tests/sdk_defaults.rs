@@ -59,7 +59,10 @@ impl HostServices for RecordingHost {
         ROk(TickReport::default())
     }
     fn fire_due(&self, job_id: RStr<'_>) -> RResult<FireOutcome, RString> {
-        self.calls.lock().unwrap().push(format!("fire_due {job_id}"));
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("fire_due {job_id}"));
         if self.fail {
             RErr("store is locked".into())
         } else {
@@ -96,15 +99,21 @@ fn stop() -> cronhost_provider_api::ffi::StopSignalBox {
     StopSignal_TO::from_ptr(RArc::new(NeverStop), TD_Opaque)
 }
 
-const OPTIONS: StartOptions = StartOptions { tick_interval_ms: 1 };
+const OPTIONS: StartOptions = StartOptions {
+    tick_interval_ms: 1,
+};
 
 #[test]
 fn a_minimal_provider_gets_safe_defaults() {
-    assert!(<Minimal as Provider>::START_BLOCKS, "a ticker by default");
+    const { assert!(<Minimal as Provider>::START_BLOCKS, "a ticker by default") };
     assert_eq!(<Minimal as Provider>::DESCRIPTION, "");
     let provider = into_provider_box(Minimal);
     assert_eq!(provider.name().as_str(), "minimal");
-    assert_eq!(provider.is_available(), ROk(true), "available unless it says otherwise");
+    assert_eq!(
+        provider.is_available(),
+        ROk(true),
+        "available unless it says otherwise"
+    );
     assert_eq!(provider.stop(), ROk(()));
     assert_eq!(provider.on_jobs_changed(), ROk(()));
     assert_eq!(provider.reconcile(), ROk(()));
@@ -115,10 +124,16 @@ fn a_minimal_provider_gets_safe_defaults() {
 fn the_default_fire_due_claims_through_the_host() {
     let provider = into_provider_box(Minimal);
     let recorder = RecordingHost::default();
-    assert_eq!(provider.fire_due(host(&recorder), "j1".into()), ROk(FireOutcome::Fired));
+    assert_eq!(
+        provider.fire_due(host(&recorder), "j1".into()),
+        ROk(FireOutcome::Fired)
+    );
     assert_eq!(*recorder.calls.lock().unwrap(), ["fire_due j1"]);
 
-    let failing = RecordingHost { fail: true, ..Default::default() };
+    let failing = RecordingHost {
+        fail: true,
+        ..Default::default()
+    };
     let RErr(message) = provider.fire_due(host(&failing), "j2".into()) else {
         panic!("a host error must reach the caller");
     };
@@ -136,8 +151,13 @@ fn start_reaches_the_host() {
 #[test]
 fn panics_become_error_values_with_the_message() {
     let provider = into_provider_box(Exploding);
-    let RErr(message) = provider.is_available() else { panic!("expected an error") };
-    assert_eq!(message.as_str(), "panicked in is_available: no availability today");
+    let RErr(message) = provider.is_available() else {
+        panic!("expected an error")
+    };
+    assert_eq!(
+        message.as_str(),
+        "panicked in is_available: no availability today"
+    );
     let RErr(message) = provider.start(host(&RecordingHost::default()), stop(), OPTIONS) else {
         panic!("expected an error")
     };
@@ -153,9 +173,18 @@ fn config_sections_parse_and_bad_json_is_an_error() {
     }
     let config = ProviderConfig::from_json(r#"{"interval_ms": 250}"#).unwrap();
     assert_eq!(config.parse::<Settings>().unwrap().interval_ms, 250);
-    assert!(ProviderConfig::from_json("").unwrap().as_json().as_object().unwrap().is_empty());
+    assert!(ProviderConfig::from_json("")
+        .unwrap()
+        .as_json()
+        .as_object()
+        .unwrap()
+        .is_empty());
     let error = ProviderConfig::from_json("{nope").unwrap_err();
     assert!(error.message().contains("not valid JSON"), "{error}");
-    let error = ProviderConfig::from_json("{}").unwrap().parse::<Settings>().err().unwrap();
+    let error = ProviderConfig::from_json("{}")
+        .unwrap()
+        .parse::<Settings>()
+        .err()
+        .unwrap();
     assert!(error.message().contains("interval_ms"), "{error}");
 }

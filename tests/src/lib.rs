@@ -83,7 +83,10 @@ pub fn artifacts() -> &'static Artifacts {
         let compat_target = root.join("target").join("e2e-compat");
         let compat_manifest = root.join("tests/fixtures/compat-1.0/Cargo.toml");
         cargo_build(
-            &["--manifest-path", compat_manifest.to_str().expect("utf-8 path")],
+            &[
+                "--manifest-path",
+                compat_manifest.to_str().expect("utf-8 path"),
+            ],
             &compat_target,
         );
         let debug = target.join("debug");
@@ -170,7 +173,10 @@ impl Default for TestHome {
 pub fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !condition() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -188,7 +194,10 @@ impl log::Log for Capture {
     fn log(&self, record: &log::Record<'_>) {
         if self.enabled(record.metadata()) {
             let line = format!("{} {}", record.level(), record.args());
-            LOG_LINES.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            LOG_LINES
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(line);
         }
     }
 
@@ -227,7 +236,9 @@ pub struct ScriptedEngine {
 
 impl ScriptedEngine {
     /// An engine running `script` on each tick.
-    pub fn new(script: impl Fn(usize) -> Result<TickReport, EngineError> + Send + Sync + 'static) -> Self {
+    pub fn new(
+        script: impl Fn(usize) -> Result<TickReport, EngineError> + Send + Sync + 'static,
+    ) -> Self {
         Self {
             ticks: AtomicUsize::new(0),
             fired: Mutex::new(Vec::new()),

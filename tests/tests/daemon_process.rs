@@ -36,7 +36,9 @@ impl Running {
     }
 
     fn wait_for_log(&self, needle: &str) {
-        wait_for(&format!("{needle:?} in the log"), PATIENCE, || self.log().contains(needle));
+        wait_for(&format!("{needle:?} in the log"), PATIENCE, || {
+            self.log().contains(needle)
+        });
     }
 
     /// Send SIGTERM and wait (bounded) for the exit.
@@ -66,7 +68,9 @@ impl Drop for Running {
 }
 
 fn count_lines(path: &Path) -> usize {
-    std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
 }
 
 /// A job firing every second that appends a line to `marks/NAME`.
@@ -150,7 +154,10 @@ fn a_panicking_stop_does_not_spoil_shutdown() {
     wait_for("a fire", PATIENCE, || count_lines(&out) >= 1);
     let (status, log) = running.terminate();
     assert_eq!(status.code(), Some(0), "{log}");
-    assert!(log.contains("provider `zoo-panic-stop` stop failed: panicked in stop: zoo: stop boom"), "{log}");
+    assert!(
+        log.contains("provider `zoo-panic-stop` stop failed: panicked in stop: zoo: stop boom"),
+        "{log}"
+    );
     assert!(log.contains("cronhost stopped"), "{log}");
 }
 
@@ -164,7 +171,9 @@ fn a_panicking_reconcile_is_logged_and_the_jobs_keep_firing() {
     let running = Running::start(&home);
     running.wait_for_log("provider `zoo-panic-reconcile` reconcile failed: panicked in reconcile: zoo: reconcile boom");
     let fired = count_lines(&out);
-    wait_for("fires after the panic", PATIENCE, || count_lines(&out) >= fired + 2);
+    wait_for("fires after the panic", PATIENCE, || {
+        count_lines(&out) >= fired + 2
+    });
     assert_eq!(running.terminate().0.code(), Some(0));
 }
 
@@ -179,7 +188,9 @@ fn a_panicking_on_jobs_changed_is_logged_and_the_new_job_fires() {
     wait_for("the first job", PATIENCE, || count_lines(&first_out) >= 1);
     let (second, second_out) = job(&home, "second");
     home.write_jobs(&format!("{first}\n{second}"));
-    running.wait_for_log("on_jobs_changed failed: panicked in on_jobs_changed: zoo: on_jobs_changed boom");
+    running.wait_for_log(
+        "on_jobs_changed failed: panicked in on_jobs_changed: zoo: on_jobs_changed boom",
+    );
     wait_for("the added job", PATIENCE, || count_lines(&second_out) >= 1);
     assert_eq!(running.terminate().0.code(), Some(0));
 }
@@ -193,10 +204,19 @@ fn providers_json_lists_the_selection_the_providers_and_every_rejection() {
     home.write_plugin_file("00-empty.so", b"");
     home.write_config("[cron]\nprovider = \"zoo-ticker\"\n");
     let output = Command::new(&artifacts().cronhost)
-        .args(["--home", home.path().to_str().unwrap(), "providers", "--json"])
+        .args([
+            "--home",
+            home.path().to_str().unwrap(),
+            "providers",
+            "--json",
+        ])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "exit 0 even with rejected files");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "exit 0 even with rejected files"
+    );
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
     assert_eq!(json["selected"], "zoo-ticker");
 
@@ -211,18 +231,37 @@ fn providers_json_lists_the_selection_the_providers_and_every_rejection() {
     assert_eq!(row("zoo-panic-is-available").unwrap()["available"], false);
     assert_eq!(row("compat-1.0").unwrap()["api_version"], "1.0.0");
     assert!(row("dup-only").is_some());
-    assert!(row("zoo-panic-new").is_none(), "a provider whose constructor panics is rejected");
+    assert!(
+        row("zoo-panic-new").is_none(),
+        "a provider whose constructor panics is rejected"
+    );
 
     let rejected = json["rejected"].as_array().unwrap();
     let reason = |file: &str, needle: &str| {
         rejected.iter().any(|r| {
-            r["path"].as_str().unwrap().ends_with(file) && r["reason"].as_str().unwrap().contains(needle)
+            r["path"].as_str().unwrap().ends_with(file)
+                && r["reason"].as_str().unwrap().contains(needle)
         })
     };
-    assert!(reason("00-empty.so", "not a loadable shared library"), "{rejected:?}");
-    assert!(reason("20-dup.so", "duplicate provider name `zoo-ticker`"), "{rejected:?}");
-    assert!(reason("10-zoo.so", "panicked in constructor: zoo: constructor boom"), "{rejected:?}");
-    assert!(reason("10-zoo.so", "zoo: constructor refuses"), "{rejected:?}");
+    assert!(
+        reason("00-empty.so", "not a loadable shared library"),
+        "{rejected:?}"
+    );
+    assert!(
+        reason("20-dup.so", "duplicate provider name `zoo-ticker`"),
+        "{rejected:?}"
+    );
+    assert!(
+        reason(
+            "10-zoo.so",
+            "panicked in constructor: zoo: constructor boom"
+        ),
+        "{rejected:?}"
+    );
+    assert!(
+        reason("10-zoo.so", "zoo: constructor refuses"),
+        "{rejected:?}"
+    );
 }
 
 #[test]
@@ -236,8 +275,14 @@ fn a_malformed_config_is_refused_naming_the_file_and_left_untouched() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("cronhost.toml") && stderr.contains("tick_intervall_ms"), "{stderr}");
-    assert_eq!(std::fs::read_to_string(home.path().join("cronhost.toml")).unwrap(), text);
+    assert!(
+        stderr.contains("cronhost.toml") && stderr.contains("tick_intervall_ms"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(home.path().join("cronhost.toml")).unwrap(),
+        text
+    );
 }
 
 #[test]

@@ -41,7 +41,9 @@ fn reason_for<'a>(discovery: &'a Discovery, file: &str) -> &'a str {
         .rejected
         .iter()
         .find(|r| r.path.file_name().and_then(|n| n.to_str()) == Some(file));
-    &found.unwrap_or_else(|| panic!("{file} not rejected: {:?}", discovery.rejected)).reason
+    &found
+        .unwrap_or_else(|| panic!("{file} not rejected: {:?}", discovery.rejected))
+        .reason
 }
 
 #[test]
@@ -56,14 +58,22 @@ fn discovery_loads_every_provider_and_rejects_garbage_with_a_reason() {
 
     let discovery = discover(&home.plugins_dir());
 
-    assert_eq!(discovery.names(), ZOO_NAMES, "every zoo provider, in library order");
+    assert_eq!(
+        discovery.names(),
+        ZOO_NAMES,
+        "every zoo provider, in library order"
+    );
     assert!(reason_for(&discovery, "00-empty.so").contains("not a loadable shared library"));
     assert!(reason_for(&discovery, "01-text.so").contains("not a loadable shared library"));
     assert!(reason_for(&discovery, "02-not-a-plugin.so").contains("no abi_stable root module"));
     assert!(reason_for(&discovery, "04-directory.so").contains("not a loadable shared library"));
     assert_eq!(discovery.rejected.len(), 4, "{:?}", discovery.rejected);
     for rejected in &discovery.rejected {
-        assert!(!rejected.reason.contains('\n'), "one-line reason: {}", rejected.reason);
+        assert!(
+            !rejected.reason.contains('\n'),
+            "one-line reason: {}",
+            rejected.reason
+        );
     }
 }
 
@@ -84,9 +94,16 @@ fn duplicate_provider_names_first_file_in_sorted_order_wins() {
     assert_eq!(winner.library.path, zoo);
     assert_eq!(winner.info.description.as_str(), "test fixture");
     let reason = reason_for(&discovery, "20-dup.so");
-    assert!(reason.contains("duplicate provider name `zoo-ticker`"), "{reason}");
+    assert!(
+        reason.contains("duplicate provider name `zoo-ticker`"),
+        "{reason}"
+    );
     assert!(reason.contains("10-zoo.so"), "{reason}");
-    assert_eq!(discovery.find("dup-only").unwrap().library.path, dup, "the rest of the library stays usable");
+    assert_eq!(
+        discovery.find("dup-only").unwrap().library.path,
+        dup,
+        "the rest of the library stays usable"
+    );
 
     // Swap the order: now the duplicate library's file sorts first and wins.
     let home = TestHome::new();
@@ -94,7 +111,10 @@ fn duplicate_provider_names_first_file_in_sorted_order_wins() {
     home.install(&artifacts().zoo, "20-zoo.so");
     let discovery = discover(&home.plugins_dir());
     let winner = discovery.find("zoo-ticker").unwrap();
-    assert_eq!(winner.info.description.as_str(), "impostor from the duplicate fixture");
+    assert_eq!(
+        winner.info.description.as_str(),
+        "impostor from the duplicate fixture"
+    );
     assert!(reason_for(&discovery, "20-zoo.so").contains("duplicate provider name `zoo-ticker`"));
     assert!(discovery.find("zoo-panic-stop").is_some());
 }
@@ -123,10 +143,21 @@ fn an_unknown_provider_falls_back_naming_it_and_the_available_ones() {
     let resolution = resolve(&config("[cron]\nprovider = \"nope-not-real\""), &discovery);
     assert_eq!(resolution.trigger.name(), "builtin");
     let reason = resolution.fallback_reason.unwrap();
-    assert!(reason.contains("`nope-not-real` is not installed"), "{reason}");
-    assert!(reason.contains("zoo-ticker") && reason.contains("zoo-panic-stop"), "{reason}");
+    assert!(
+        reason.contains("`nope-not-real` is not installed"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("zoo-ticker") && reason.contains("zoo-panic-stop"),
+        "{reason}"
+    );
     let warnings = logs_containing("nope-not-real");
-    assert!(warnings.iter().any(|l| l.starts_with("WARN") && l.contains("using the built-in ticker")), "{warnings:?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|l| l.starts_with("WARN") && l.contains("using the built-in ticker")),
+        "{warnings:?}"
+    );
 }
 
 #[test]
@@ -135,17 +166,31 @@ fn broken_or_unavailable_providers_fall_back_to_the_builtin_with_the_reason() {
     let (_home, discovery) = zoo_home();
     let cases = [
         ("zoo-unavailable", "reports it is not available"),
-        ("zoo-panic-new", "panicked in constructor: zoo: constructor boom"),
+        (
+            "zoo-panic-new",
+            "panicked in constructor: zoo: constructor boom",
+        ),
         ("zoo-error-new", "zoo: constructor refuses"),
-        ("zoo-panic-is-available", "panicked in is_available: zoo: is_available boom"),
+        (
+            "zoo-panic-is-available",
+            "panicked in is_available: zoo: is_available boom",
+        ),
     ];
     for (name, expected) in cases {
-        let resolution = resolve(&config(&format!("[cron]\nprovider = \"{name}\"")), &discovery);
+        let resolution = resolve(
+            &config(&format!("[cron]\nprovider = \"{name}\"")),
+            &discovery,
+        );
         assert_eq!(resolution.trigger.name(), "builtin", "{name}");
         let reason = resolution.fallback_reason.unwrap();
-        assert!(reason.contains(expected) && reason.contains(name), "{name}: {reason}");
         assert!(
-            logs_containing(expected).iter().any(|l| l.starts_with("WARN")),
+            reason.contains(expected) && reason.contains(name),
+            "{name}: {reason}"
+        );
+        assert!(
+            logs_containing(expected)
+                .iter()
+                .any(|l| l.starts_with("WARN")),
             "{name}: no WARN line with {expected:?}"
         );
     }
@@ -173,17 +218,28 @@ fn services(name: &str, engine: Arc<ScriptedEngine>) -> Services {
     Services::new(core, name, "{}")
 }
 
-fn assert_contained(result: Result<impl std::fmt::Debug, ProviderCallError>, call: &str, name: &str) {
+fn assert_contained(
+    result: Result<impl std::fmt::Debug, ProviderCallError>,
+    call: &str,
+    name: &str,
+) {
     let expected = format!("panicked in {call}: zoo: {call} boom");
     match result {
-        Err(ProviderCallError::Failed { provider, call: c, message }) => {
+        Err(ProviderCallError::Failed {
+            provider,
+            call: c,
+            message,
+        }) => {
             assert_eq!((provider.as_str(), c), (name, call));
             assert!(message.contains(&expected), "{message}");
         }
         other => panic!("{name}.{call}: expected a contained panic, got {other:?}"),
     }
     let logged = logs_containing(&format!("provider `{name}` {call} failed: {expected}"));
-    assert!(logged.iter().any(|l| l.starts_with("ERROR")), "no ERROR line for {name}.{call}");
+    assert!(
+        logged.iter().any(|l| l.starts_with("ERROR")),
+        "no ERROR line for {name}.{call}"
+    );
 }
 
 #[test]
@@ -197,8 +253,16 @@ fn a_panic_in_any_provider_method_is_contained_and_the_provider_stays_callable()
     assert_eq!(p.is_available(), Ok(true), "still callable after the panic");
 
     let p = handle(&discovery, "zoo-panic-on-jobs-changed");
-    assert_contained(p.on_jobs_changed(), "on_jobs_changed", "zoo-panic-on-jobs-changed");
-    assert_contained(p.on_jobs_changed(), "on_jobs_changed", "zoo-panic-on-jobs-changed");
+    assert_contained(
+        p.on_jobs_changed(),
+        "on_jobs_changed",
+        "zoo-panic-on-jobs-changed",
+    );
+    assert_contained(
+        p.on_jobs_changed(),
+        "on_jobs_changed",
+        "zoo-panic-on-jobs-changed",
+    );
 
     let p = handle(&discovery, "zoo-panic-reconcile");
     assert_contained(p.reconcile(), "reconcile", "zoo-panic-reconcile");
@@ -212,7 +276,9 @@ fn a_panic_in_any_provider_method_is_contained_and_the_provider_stays_callable()
     let p = handle(&discovery, "zoo-panic-start");
     let s = services("zoo-panic-start", Arc::clone(&engine));
     let stop = cronhost::provider::StopFlag::new();
-    let options = cronhost_provider_api::StartOptions { tick_interval_ms: 10 };
+    let options = cronhost_provider_api::StartOptions {
+        tick_interval_ms: 10,
+    };
     assert_contained(p.start(&s, &stop, options), "start", "zoo-panic-start");
 
     let p = handle(&discovery, "zoo-panic-is-available");
@@ -238,11 +304,20 @@ fn a_provider_built_against_the_frozen_1_0_interface_loads_in_the_current_host()
     let discovery = discover(&home.plugins_dir());
     assert!(discovery.rejected.is_empty(), "{:?}", discovery.rejected);
 
-    let compat = discovery.find("compat-1.0").expect("the 1.0 provider is offered");
+    let compat = discovery
+        .find("compat-1.0")
+        .expect("the 1.0 provider is offered");
     assert_eq!(compat.library.api_version, "1.0.0");
     let current = discovery.find("zoo-ticker").unwrap();
-    assert_eq!(current.library.api_version, cronhost_provider_api::API_VERSION);
-    assert_ne!(cronhost_provider_api::API_VERSION, "1.0.0", "the current interface has grown");
+    assert_eq!(
+        current.library.api_version,
+        cronhost_provider_api::API_VERSION
+    );
+    assert_ne!(
+        cronhost_provider_api::API_VERSION,
+        "1.0.0",
+        "the current interface has grown"
+    );
 
     // The method added in 1.1 answers with its default for the 1.0 provider and with the
     // provider's own answer for a current one.

@@ -32,10 +32,23 @@ fn print_table(catalog: &Catalog, dir: &std::path::Path) {
     println!("plugins dir: {}", dir.display());
     println!("selected:    {}", catalog.selected);
     println!();
-    let name_width = catalog.providers.iter().map(|p| p.name.len()).max().unwrap_or(4).max(4);
-    println!("  {:name_width$}  {:9}  {:5}  {:9}  PATH", "NAME", "VERSION", "API", "AVAILABLE");
+    let name_width = catalog
+        .providers
+        .iter()
+        .map(|p| p.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!(
+        "  {:name_width$}  {:9}  {:5}  {:9}  PATH",
+        "NAME", "VERSION", "API", "AVAILABLE"
+    );
     for row in &catalog.providers {
-        let marker = if row.name == catalog.selected { '*' } else { ' ' };
+        let marker = if row.name == catalog.selected {
+            '*'
+        } else {
+            ' '
+        };
         println!(
             "{marker} {:name_width$}  {:9}  {:5}  {:9}  {}",
             row.name,

@@ -55,6 +55,13 @@ pub fn run(home: &Home) -> i32 {
     });
     daemon.supervise();
     let clean = daemon.shutdown();
-    log::info!("cronhost stopped{}", if clean { "" } else { " (ticker thread abandoned)" });
+    log::info!(
+        "cronhost stopped{}",
+        if clean {
+            ""
+        } else {
+            " (ticker thread abandoned)"
+        }
+    );
     EXIT_OK
 }

@@ -78,7 +78,9 @@ impl JobFileEngine {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn error(&self, message: String) -> EngineError {
@@ -232,12 +234,16 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
         "d" | "day" | "days" => Some(86_400),
         _ => None,
     };
-    let split = body.find(|c: char| !c.is_ascii_digit()).unwrap_or(body.len());
+    let split = body
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(body.len());
     let (digits, unit) = body.split_at(split);
     let count: u64 = if digits.is_empty() {
         1
     } else {
-        digits.parse().map_err(|_| format!("interval `{text}` is too large"))?
+        digits
+            .parse()
+            .map_err(|_| format!("interval `{text}` is too large"))?
     };
     match unit_seconds(unit.trim()) {
         Some(seconds) if count > 0 => count
@@ -252,7 +258,10 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
 
 /// The first multiple of `period` since the epoch strictly after `now`.
 fn next_multiple_after(now: SystemTime, period: Duration) -> SystemTime {
-    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let since = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
     let period_ns = period.as_nanos().max(1);
     let next = (since / period_ns + 1) * period_ns;
     UNIX_EPOCH + Duration::from_nanos(u64::try_from(next).unwrap_or(u64::MAX))
@@ -295,15 +304,31 @@ mod tests {
     fn a_bad_job_file_is_refused_and_the_previous_set_kept() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("jobs.toml");
-        std::fs::write(&path, "[[job]]\nname = \"a\"\nevery = \"1s\"\ncommand = [\"true\"]\n").unwrap();
+        std::fs::write(
+            &path,
+            "[[job]]\nname = \"a\"\nevery = \"1s\"\ncommand = [\"true\"]\n",
+        )
+        .unwrap();
         let engine = JobFileEngine::open(&path, dir.path()).unwrap();
         assert_eq!(engine.job_ids(), ["a"]);
-        std::fs::write(&path, "[[job]]\nname = \"../x\"\nevery = \"1s\"\ncommand = [\"true\"]\n").unwrap();
+        std::fs::write(
+            &path,
+            "[[job]]\nname = \"../x\"\nevery = \"1s\"\ncommand = [\"true\"]\n",
+        )
+        .unwrap();
         // Make sure the modification time differs even on coarse-grained file systems.
         let later = SystemTime::now() + Duration::from_secs(5);
-        std::fs::File::options().write(true).open(&path).unwrap().set_modified(later).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
         let error = engine.refresh().unwrap_err().to_string();
-        assert!(error.contains("../x") && error.contains("jobs.toml"), "{error}");
+        assert!(
+            error.contains("../x") && error.contains("jobs.toml"),
+            "{error}"
+        );
         assert_eq!(engine.job_ids(), ["a"]);
     }
 
@@ -311,9 +336,17 @@ mod tests {
     fn claiming_is_compare_and_set() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("jobs.toml");
-        std::fs::write(&path, "[[job]]\nname = \"a\"\nevery = \"1h\"\ncommand = [\"true\"]\n").unwrap();
+        std::fs::write(
+            &path,
+            "[[job]]\nname = \"a\"\nevery = \"1h\"\ncommand = [\"true\"]\n",
+        )
+        .unwrap();
         let engine = JobFileEngine::open(&path, dir.path()).unwrap();
-        assert_eq!(engine.fire_due("a").unwrap(), FireOutcome::ClaimLost, "not due yet");
+        assert_eq!(
+            engine.fire_due("a").unwrap(),
+            FireOutcome::ClaimLost,
+            "not due yet"
+        );
         assert_eq!(engine.fire_due("nope").unwrap(), FireOutcome::NoSuchJob);
         // Make it due, then two claims race: exactly one wins.
         engine.lock().jobs.get_mut("a").unwrap().next_run = SystemTime::now();

@@ -99,7 +99,10 @@ fn reason(error: &LibraryError) -> String {
 /// abi_stable's layout report runs to hundreds of lines; keep its `Error:` line and the
 /// expected/found values after it.
 fn layout_error_summary(report: &str) -> String {
-    let mut lines = report.lines().map(str::trim).skip_while(|l| !l.starts_with("Error:"));
+    let mut lines = report
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| !l.starts_with("Error:"));
     let summary: Vec<&str> = lines.by_ref().take(5).filter(|l| !l.is_empty()).collect();
     if summary.is_empty() {
         return first_line(report);
@@ -109,7 +112,11 @@ fn layout_error_summary(report: &str) -> String {
 
 fn first_line(text: &str) -> String {
     const LIMIT: usize = 240;
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     let mut line = line.to_owned();
     if line.len() > LIMIT {
         let mut cut = LIMIT;

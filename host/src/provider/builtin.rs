@@ -18,14 +18,20 @@ const MIN_WAIT: Duration = Duration::from_millis(1);
 /// tick, then tick, beat (success only after a clean tick, with the error text otherwise), and
 /// wait on `stop` until the next due instant or `interval`, whichever is sooner. A failing or
 /// panicking tick never ends the loop.
-pub fn run_builtin_ticker(core: &Core, stop: &StopFlag, interval: Duration, until: Option<Instant>) {
+pub fn run_builtin_ticker(
+    core: &Core,
+    stop: &StopFlag,
+    interval: Duration,
+    until: Option<Instant>,
+) {
     core.heartbeat.record(BUILTIN_NAME, false, None);
     while !stop.is_set() && until.is_none_or(|until| Instant::now() < until) {
         match catch_unwind(AssertUnwindSafe(|| core.engine.tick())) {
             Ok(Ok(_report)) => core.heartbeat.record(BUILTIN_NAME, true, None),
             Ok(Err(error)) => {
                 log::error!("tick failed: {error}");
-                core.heartbeat.record(BUILTIN_NAME, false, Some(&error.to_string()));
+                core.heartbeat
+                    .record(BUILTIN_NAME, false, Some(&error.to_string()));
             }
             Err(payload) => {
                 let message = format!("tick panicked: {}", panic_message(&*payload));
@@ -41,7 +47,9 @@ pub fn run_builtin_ticker(core: &Core, stop: &StopFlag, interval: Duration, unti
 fn next_wake(core: &Core, interval: Duration, until: Option<Instant>) -> Instant {
     let now = Instant::now();
     let mut wake = now + interval;
-    let next_due = catch_unwind(AssertUnwindSafe(|| core.engine.next_due())).ok().flatten();
+    let next_due = catch_unwind(AssertUnwindSafe(|| core.engine.next_due()))
+        .ok()
+        .flatten();
     if let Some(due) = next_due {
         let wait = due
             .duration_since(SystemTime::now())

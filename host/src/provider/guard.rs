@@ -57,7 +57,10 @@ impl std::fmt::Debug for ProviderHandle {
 
 impl ProviderHandle {
     /// Construct a discovered provider from its config section (JSON).
-    pub fn construct(discovered: &Discovered, config_json: &str) -> Result<Self, ProviderCallError> {
+    pub fn construct(
+        discovered: &Discovered,
+        config_json: &str,
+    ) -> Result<Self, ProviderCallError> {
         let name = discovered.name().to_owned();
         let object = discovered
             .library
@@ -80,7 +83,12 @@ impl ProviderHandle {
     }
 
     /// Wrap an already built provider object (for providers built into an embedding app).
-    pub fn from_object(name: String, start_blocks: bool, origin: &Path, object: AnyProvider) -> Self {
+    pub fn from_object(
+        name: String,
+        start_blocks: bool,
+        origin: &Path,
+        object: AnyProvider,
+    ) -> Self {
         Self {
             name,
             start_blocks,
@@ -138,7 +146,9 @@ impl ProviderHandle {
         stop: &StopFlag,
         options: StartOptions,
     ) -> Result<(), ProviderCallError> {
-        self.call("start", |p| p.start(services.to_ffi(), stop.to_ffi(), options))
+        self.call("start", |p| {
+            p.start(services.to_ffi(), stop.to_ffi(), options)
+        })
     }
 
     /// Tell the provider to release what it holds.
@@ -152,8 +162,14 @@ impl ProviderHandle {
     }
 
     /// Ask the provider to fire `job_id` (an external trigger arrived).
-    pub fn fire_due(&self, services: &Services, job_id: &str) -> Result<FireOutcome, ProviderCallError> {
-        self.call("fire_due", |p| p.fire_due(services.to_ffi(), RStr::from_str(job_id)))
+    pub fn fire_due(
+        &self,
+        services: &Services,
+        job_id: &str,
+    ) -> Result<FireOutcome, ProviderCallError> {
+        self.call("fire_due", |p| {
+            p.fire_due(services.to_ffi(), RStr::from_str(job_id))
+        })
     }
 
     /// Ask the provider to reconcile its external schedule.
@@ -167,6 +183,9 @@ impl ProviderHandle {
         if text.is_empty() {
             return Ok(None);
         }
-        Ok(Some(serde_json::from_str(text.as_str()).unwrap_or(serde_json::Value::String(text.into_string()))))
+        Ok(Some(
+            serde_json::from_str(text.as_str())
+                .unwrap_or(serde_json::Value::String(text.into_string())),
+        ))
     }
 }

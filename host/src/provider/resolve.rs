@@ -72,7 +72,11 @@ pub fn resolve(config: &Config, discovery: &Discovery) -> Resolution {
     }
 }
 
-fn try_provider(name: &str, config: &Config, discovery: &Discovery) -> Result<ProviderHandle, String> {
+fn try_provider(
+    name: &str,
+    config: &Config,
+    discovery: &Discovery,
+) -> Result<ProviderHandle, String> {
     let Some(discovered) = discovery.find(name) else {
         let available = discovery.names();
         let available = if available.is_empty() {

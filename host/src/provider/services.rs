@@ -49,7 +49,11 @@ impl Services {
 
     /// Run `call` for the provider, containing a panic on the host side: this code runs
     /// under an `extern "C"` frame, where an unwinding panic would abort the process.
-    fn contain<T>(&self, service: &str, call: impl FnOnce() -> Result<T, String>) -> RResult<T, RString> {
+    fn contain<T>(
+        &self,
+        service: &str,
+        call: impl FnOnce() -> Result<T, String>,
+    ) -> RResult<T, RString> {
         match catch_unwind(AssertUnwindSafe(call)) {
             Ok(Ok(value)) => ROk(value),
             Ok(Err(message)) => RErr(message.into()),
@@ -64,7 +68,9 @@ impl Services {
 
 impl HostServices for Services {
     fn tick(&self) -> RResult<TickReport, RString> {
-        self.contain("tick", || self.core.engine.tick().map_err(|e| e.to_string()))
+        self.contain("tick", || {
+            self.core.engine.tick().map_err(|e| e.to_string())
+        })
     }
 
     fn fire_due(&self, job_id: RStr<'_>) -> RResult<FireOutcome, RString> {

@@ -104,7 +104,13 @@ pub fn spawn_ticker(
     Ok(Ticker { handle, finished })
 }
 
-fn drive(core: &Arc<Core>, trigger: &Trigger, config_json: &str, stop: &StopFlag, interval: Duration) {
+fn drive(
+    core: &Arc<Core>,
+    trigger: &Trigger,
+    config_json: &str,
+    stop: &StopFlag,
+    interval: Duration,
+) {
     match trigger {
         Trigger::Builtin => {
             log::info!("the built-in ticker drives the fires (interval {interval:?})");
@@ -112,7 +118,14 @@ fn drive(core: &Arc<Core>, trigger: &Trigger, config_json: &str, stop: &StopFlag
         }
         Trigger::Provider(provider) => {
             let services = Services::new(Arc::clone(core), provider.name(), config_json);
-            drive_provider(core, provider, &services, stop, interval, Backoff::default());
+            drive_provider(
+                core,
+                provider,
+                &services,
+                stop,
+                interval,
+                Backoff::default(),
+            );
         }
     }
 }

@@ -4,7 +4,10 @@
 use abi_stable::library::{LibHeader, LibraryError};
 use abi_stable::std_types::{ROk, RResult, RStr, RString};
 
-use super::{v1_0, FireOutcome, HostServicesBox, LibraryMetadata, ProviderBox, ProviderLibraryRef, StartOptions, StopSignalBox};
+use super::{
+    v1_0, FireOutcome, HostServicesBox, LibraryMetadata, ProviderBox, ProviderLibraryRef,
+    StartOptions, StopSignalBox,
+};
 
 /// A provider library's root module, in the layout it was built with.
 #[derive(Clone, Copy)]
@@ -79,7 +82,12 @@ impl AnyProvider {
         dispatch!(self, p => p.is_available())
     }
     /// Start it.
-    pub fn start(&self, host: HostServicesBox, stop: StopSignalBox, options: StartOptions) -> RResult<(), RString> {
+    pub fn start(
+        &self,
+        host: HostServicesBox,
+        stop: StopSignalBox,
+        options: StartOptions,
+    ) -> RResult<(), RString> {
         dispatch!(self, p => p.start(host, stop, options))
     }
     /// Stop it.
@@ -91,7 +99,11 @@ impl AnyProvider {
         dispatch!(self, p => p.on_jobs_changed())
     }
     /// An external trigger says `job_id` is due.
-    pub fn fire_due(&self, host: HostServicesBox, job_id: RStr<'_>) -> RResult<FireOutcome, RString> {
+    pub fn fire_due(
+        &self,
+        host: HostServicesBox,
+        job_id: RStr<'_>,
+    ) -> RResult<FireOutcome, RString> {
         dispatch!(self, p => p.fire_due(host, job_id))
     }
     /// Reconcile an external schedule.

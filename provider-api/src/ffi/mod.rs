@@ -21,8 +21,7 @@ pub use any::{AnyProvider, AnyProviderLibrary};
 use abi_stable::{
     declare_root_module_statics,
     library::RootModule,
-    package_version_strings,
-    sabi_trait,
+    package_version_strings, sabi_trait,
     sabi_types::VersionStrings,
     std_types::{RArc, RBox, RErr, ROk, RResult, RStr, RString, RVec},
     StableAbi,

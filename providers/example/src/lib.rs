@@ -41,7 +41,8 @@ pub struct ExampleTicker {
 impl Provider for ExampleTicker {
     // The name operators write in `cron.provider`.
     const NAME: &'static str = "example";
-    const DESCRIPTION: &'static str = "example ticker with its own cadence ([providers.example] interval_ms)";
+    const DESCRIPTION: &'static str =
+        "example ticker with its own cadence ([providers.example] interval_ms)";
     // `start` blocks until the host says stop, like a ticker. A provider that arms an external
     // scheduler and returns would say `false` here.
     const START_BLOCKS: bool = true;
@@ -64,7 +65,10 @@ impl Provider for ExampleTicker {
     fn start(&self, host: Host, stop: Stop, _options: StartOptions) -> Result<(), ProviderError> {
         host.log(
             LogLevel::Info,
-            &format!("example ticker started, every {} ms", self.interval.as_millis()),
+            &format!(
+                "example ticker started, every {} ms",
+                self.interval.as_millis()
+            ),
         );
         // A liveness beat before the first tick: the host can tell "started" from "never ran".
         host.record_heartbeat(false, None);
