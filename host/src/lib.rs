@@ -31,5 +31,6 @@ pub mod home;
 pub mod plugins;
 pub mod provider;
 pub mod run;
+pub mod schedule;
 
 pub use daemon::{Daemon, DaemonError};

@@ -1,0 +1,88 @@
+//! The DST policy: one rule for every cron and phrase schedule, tested over whole years.
+//!
+//! Schedules are matched against local wall-clock time in the job's zone, then mapped to UTC:
+//! - **Fixed-time jobs** (the hour field names hours, e.g. `30 2 * * *`): a time that falls in
+//!   the spring-forward gap runs once, at the end of the gap, that day; a time in the repeated
+//!   fall-back hour runs once, at its first occurrence.
+//! - **Around-the-clock jobs** (hour field `*` or `*/N`, e.g. `*/15 * * * *`): they follow real
+//!   time. Local times in the gap do not exist and are not run; the repeated hour is run in both
+//!   passes, so a `*/15` job keeps its 15-minute rhythm through both transitions.
+//! - Interval jobs (`every 30m`) do not come here: they follow elapsed real time in UTC.
+
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// Offsets change by at most this much around a transition (real zones: ≤ 2 h).
+const SLACK: Duration = Duration::hours(3);
+
+/// Safety bound on the candidates examined for one answer.
+const MAX_CANDIDATES: usize = 100_000;
+
+/// The UTC instants at which local time `local` fires, under the policy.
+pub fn instants(zone: Tz, local: NaiveDateTime, fixed_hour: bool) -> Vec<DateTime<Utc>> {
+    match zone.from_local_datetime(&local) {
+        LocalResult::Single(at) => vec![at.with_timezone(&Utc)],
+        LocalResult::Ambiguous(first, second) => {
+            let (first, second) = (first.with_timezone(&Utc), second.with_timezone(&Utc));
+            let (early, late) = (first.min(second), first.max(second));
+            if fixed_hour {
+                vec![early]
+            } else {
+                vec![early, late]
+            }
+        }
+        LocalResult::None if fixed_hour => end_of_gap(zone, local).into_iter().collect(),
+        LocalResult::None => Vec::new(),
+    }
+}
+
+/// A fixed local time read in `zone`: the end of the gap if it is skipped, the first occurrence
+/// if it is repeated.
+pub fn resolve_fixed(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    instants(zone, local, true).into_iter().next()
+}
+
+/// The instant the clocks jump to, for a local time inside a spring-forward gap.
+fn end_of_gap(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    use chrono::Timelike;
+    let mut probe = local.with_second(0)?.with_nanosecond(0)?;
+    for _ in 0..(24 * 60) {
+        probe += Duration::minutes(1);
+        match zone.from_local_datetime(&probe) {
+            LocalResult::Single(at) => return Some(at.with_timezone(&Utc)),
+            LocalResult::Ambiguous(a, b) => {
+                return Some(a.with_timezone(&Utc).min(b.with_timezone(&Utc)))
+            }
+            LocalResult::None => {}
+        }
+    }
+    None
+}
+
+/// The first fire strictly after `after`: walk local candidates from a little before `after`'s
+/// local time (the repeated hour lies "behind" it), map each to UTC, keep the earliest.
+pub fn next_after(
+    next_local: impl Fn(&NaiveDateTime) -> Option<NaiveDateTime>,
+    fixed_hour: bool,
+    after: DateTime<Utc>,
+    zone: Tz,
+) -> Option<DateTime<Utc>> {
+    let mut cursor = zone.from_utc_datetime(&after.naive_utc()).naive_local() - SLACK;
+    let mut best: Option<DateTime<Utc>> = None;
+    for _ in 0..MAX_CANDIDATES {
+        let candidate = next_local(&cursor)?;
+        if let Some(best) = best {
+            let best_local = zone.from_utc_datetime(&best.naive_utc()).naive_local();
+            if candidate > best_local + SLACK {
+                break;
+            }
+        }
+        for at in instants(zone, candidate, fixed_hour) {
+            if at > after && best.is_none_or(|b| at < b) {
+                best = Some(at);
+            }
+        }
+        cursor = candidate;
+    }
+    best
+}

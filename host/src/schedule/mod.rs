@@ -1,0 +1,208 @@
+//! Schedules: parsing what an operator writes, and computing the next fire instant.
+//!
+//! Accepted forms (anything else is refused with [`ScheduleError`], which lists them):
+//! cron expressions (5 fields, 6 with seconds first, 7 with a year, `@daily` and friends),
+//! intervals (`every 30s`, `every hour`, bare `30m`), one-shots (`in 10m`, an RFC 3339 / ISO 8601
+//! timestamp) and phrases (`every day at 9am`, `weekdays at 9:30`,
+//! `every monday, wednesday at 21:00`, `noon`, `midnight`).
+//!
+//! Time policy: instants are UTC; cron and phrase schedules are read in the job's IANA zone.
+//! See [`dst`] for what happens when a local time is skipped or repeated.
+
+mod cron;
+pub mod dst;
+mod interval;
+mod phrase;
+
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use std::time::Duration;
+
+pub use cron::CronSchedule;
+pub use interval::parse_duration;
+
+/// How far in the past a one-shot may be and still be accepted (clock skew, typing time).
+pub const ONE_SHOT_PAST_TOLERANCE: Duration = Duration::from_secs(120);
+
+/// The forms `jobs add` accepts, shown in every schedule error.
+pub const ACCEPTED_FORMS: &str = "accepted schedules: a cron expression (`*/5 * * * *`, 6 fields with seconds first, 7 with a year, @yearly @monthly @weekly @daily @hourly); an interval (`every 30s`, `every 5m`, `every 2h`, `every 1d`, `every hour`, `30m`); a one-shot (`in 10m`, `2026-12-01T09:00:00Z`, or `2026-12-01 09:00` in the job's zone); a phrase (`every day at 9am`, `weekdays at 9:30`, `every monday, wednesday at 21:00`, `noon`, `midnight`)";
+
+/// A schedule was refused; nothing was stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    /// The text matches no accepted form.
+    #[error("schedule `{text}` is not understood: {detail}; {ACCEPTED_FORMS}")]
+    Unrecognised {
+        /// What was given.
+        text: String,
+        /// What the closest parser said.
+        detail: String,
+    },
+    /// A one-shot lies too far in the past.
+    #[error("schedule `{text}` is {ago_secs}s in the past (more than {}s): a one-shot must be in the future", ONE_SHOT_PAST_TOLERANCE.as_secs())]
+    InThePast {
+        /// What was given.
+        text: String,
+        /// How long ago it is.
+        ago_secs: i64,
+    },
+    /// The zone name is not an IANA zone.
+    #[error("time zone `{0}` is not an IANA zone name (for example `Europe/Berlin`, `America/New_York`, `UTC`)")]
+    UnknownZone(String),
+    /// The cron expression never fires.
+    #[error("schedule `{0}` never fires")]
+    NeverFires(String),
+}
+
+/// A parsed schedule, in a form that round-trips through the store.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Schedule {
+    /// A cron expression (phrases are translated to one), read in the job's zone.
+    Cron(CronSchedule),
+    /// A fixed interval of elapsed real time.
+    Every(Duration),
+    /// One instant.
+    Once(DateTime<Utc>),
+}
+
+/// Parse an IANA zone name.
+pub fn parse_zone(name: &str) -> Result<Tz, ScheduleError> {
+    name.trim()
+        .parse::<Tz>()
+        .map_err(|_| ScheduleError::UnknownZone(name.to_owned()))
+}
+
+impl Schedule {
+    /// Parse what an operator wrote. `now` anchors `in 10m`; `zone` reads naive timestamps.
+    pub fn parse(text: &str, zone: Tz, now: DateTime<Utc>) -> Result<Self, ScheduleError> {
+        let trimmed = text.trim();
+        let lower = trimmed.to_ascii_lowercase();
+        if let Some(rest) = lower.strip_prefix("in ") {
+            let delay = parse_duration(rest).map_err(|detail| unrecognised(text, detail))?;
+            let delay =
+                chrono::Duration::from_std(delay).map_err(|e| unrecognised(text, e.to_string()))?;
+            return Ok(Self::Once(now + delay));
+        }
+        if let Some(period) = interval::parse_interval(&lower) {
+            return period
+                .map(Self::Every)
+                .map_err(|detail| unrecognised(text, detail));
+        }
+        if let Some(at) = parse_timestamp(trimmed, zone) {
+            let ago = (now - at).num_seconds();
+            if ago > ONE_SHOT_PAST_TOLERANCE.as_secs() as i64 {
+                return Err(ScheduleError::InThePast {
+                    text: text.to_owned(),
+                    ago_secs: ago,
+                });
+            }
+            return Ok(Self::Once(at));
+        }
+        let expression = match phrase::to_cron(&lower) {
+            Some(result) => result.map_err(|detail| unrecognised(text, detail))?,
+            None => trimmed.to_owned(),
+        };
+        let cron = CronSchedule::parse(&expression).map_err(|detail| unrecognised(text, detail))?;
+        if cron.next_after(Utc::now(), zone).is_none() && cron.next_after(now, zone).is_none() {
+            return Err(ScheduleError::NeverFires(text.to_owned()));
+        }
+        Ok(Self::Cron(cron))
+    }
+
+    /// The stored, canonical form: `cron:EXPR`, `every:SECONDS` or `once:RFC3339`.
+    pub fn canonical(&self) -> String {
+        match self {
+            Self::Cron(cron) => format!("cron:{}", cron.expression()),
+            Self::Every(period) => format!("every:{}", period.as_secs()),
+            Self::Once(at) => format!("once:{}", at.to_rfc3339()),
+        }
+    }
+
+    /// Read back a canonical form.
+    pub fn from_canonical(text: &str) -> Result<Self, String> {
+        let (kind, body) = text
+            .split_once(':')
+            .ok_or_else(|| format!("stored schedule `{text}` has no kind"))?;
+        match kind {
+            "cron" => CronSchedule::parse(body).map(Self::Cron),
+            "every" => body
+                .parse::<u64>()
+                .ok()
+                .filter(|s| *s > 0)
+                .map(|s| Self::Every(Duration::from_secs(s)))
+                .ok_or_else(|| format!("stored interval `{body}` is invalid")),
+            "once" => DateTime::parse_from_rfc3339(body)
+                .map(|t| Self::Once(t.with_timezone(&Utc)))
+                .map_err(|e| format!("stored instant `{body}`: {e}")),
+            other => Err(format!("stored schedule kind `{other}` is unknown")),
+        }
+    }
+
+    /// Whether the schedule fires once only.
+    pub fn is_one_shot(&self) -> bool {
+        matches!(self, Self::Once(_))
+    }
+
+    /// The first fire instant strictly after `after`. For intervals, `after` is the previous
+    /// scheduled instant (or the creation time), so fires follow elapsed real time.
+    pub fn next_after(&self, after: DateTime<Utc>, zone: Tz) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Cron(cron) => cron.next_after(after, zone),
+            Self::Every(period) => chrono::Duration::from_std(*period).ok().map(|p| after + p),
+            Self::Once(at) => (*at > after).then_some(*at),
+        }
+    }
+
+    /// The typical gap between fires around `at`, for the lateness grace.
+    pub fn period_around(&self, at: DateTime<Utc>, zone: Tz) -> Option<Duration> {
+        match self {
+            Self::Every(period) => Some(*period),
+            Self::Once(_) => None,
+            Self::Cron(cron) => {
+                let next = cron.next_after(at, zone)?;
+                let after = cron.next_after(next, zone)?;
+                (after - next).to_std().ok()
+            }
+        }
+    }
+}
+
+/// How late a fire may be and still count as on time: clamp(period / 2, 120 s, 2 h).
+pub fn on_time_grace(period: Option<Duration>) -> Duration {
+    let (low, high) = (Duration::from_secs(120), Duration::from_secs(7200));
+    period.map(|p| (p / 2).clamp(low, high)).unwrap_or(low)
+}
+
+fn unrecognised(text: &str, detail: String) -> ScheduleError {
+    ScheduleError::Unrecognised {
+        text: text.to_owned(),
+        detail,
+    }
+}
+
+/// RFC 3339 with an offset, or a naive ISO 8601 date-time read in `zone` (DST policy applies).
+fn parse_timestamp(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Some(at.with_timezone(&Utc));
+    }
+    const NAIVE: [&str; 4] = [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ];
+    let naive = NAIVE
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())?;
+    dst::resolve_fixed(zone, naive)
+}
+
+/// Format an instant in `zone`, for people.
+pub fn format_local(at: DateTime<Utc>, zone: Tz) -> String {
+    zone.from_utc_datetime(&at.naive_utc())
+        .format("%Y-%m-%d %H:%M:%S %Z")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests;
