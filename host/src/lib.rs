@@ -32,5 +32,6 @@ pub mod plugins;
 pub mod provider;
 pub mod run;
 pub mod schedule;
+pub mod store;
 
 pub use daemon::{Daemon, DaemonError};

@@ -1,0 +1,281 @@
+//! Claiming an occurrence: one transaction decides, under the job's policies, whether the due
+//! occurrence runs, queues or is skipped, advances the job's next run, and records the run.
+//! Two claimers racing for one occurrence: exactly one wins (compare-and-set on next_run, plus
+//! the unique (job id, scheduled instant) run key).
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Transaction};
+
+use super::jobs::{get, CatchUp, Job, Overlap};
+use super::runs::{run_id, RunStatus};
+use super::{sql, to_ms, Store, StoreError};
+use crate::schedule::{on_time_grace, Schedule};
+
+/// Most missed occurrences `catch-up = all` runs after downtime; older ones are dropped.
+pub const CATCH_UP_ALL_CAP: u32 = 100;
+
+/// A claimed occurrence, ready to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    /// The run's id.
+    pub run_id: String,
+    /// The job as it was when claimed.
+    pub job: Job,
+    /// The nominal instant.
+    pub scheduled_at: DateTime<Utc>,
+}
+
+/// What a claim attempt did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClaimOutcome {
+    /// Won: start the command.
+    Run(Claim),
+    /// Won, but the previous run is still going: it starts when that one ends.
+    Queued(Claim),
+    /// Won, and recorded as skipped for this reason.
+    Skipped {
+        /// The job.
+        job_id: String,
+        /// The occurrence.
+        scheduled_at: DateTime<Utc>,
+        /// `overlap` or `missed`.
+        reason: &'static str,
+    },
+    /// Not due (any more): another claimer won, or the job is paused or completed.
+    Lost,
+    /// `cron.max_parallel_jobs` runs are going; the occurrence stays due.
+    AtCapacity,
+    /// No such job.
+    NoSuchJob,
+}
+
+/// Who is claiming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimer {
+    /// Host name.
+    pub host: String,
+    /// Process id.
+    pub pid: u32,
+    /// `cron.max_parallel_jobs` (0 = no cap).
+    pub max_parallel: u32,
+}
+
+/// The first occurrence strictly after `now`, walking from `from`.
+fn next_future(
+    schedule: &Schedule,
+    from: DateTime<Utc>,
+    now: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+) -> Option<DateTime<Utc>> {
+    match schedule {
+        Schedule::Every(period) => {
+            let period_ms = (period.as_millis() as i64).max(1);
+            let behind = (now - from).num_milliseconds().max(0);
+            Some(from + chrono::Duration::milliseconds((behind / period_ms + 1) * period_ms))
+        }
+        _ => schedule.next_after(now.max(from), zone),
+    }
+}
+
+impl Store {
+    /// Ids of the jobs due at `now` (active, next run at or before `now`), earliest first.
+    pub fn due_job_ids(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare(
+                    "SELECT id FROM jobs WHERE enabled = 1 AND paused_at IS NULL AND completed_at IS NULL
+                     AND next_run IS NOT NULL AND next_run <= ?1 ORDER BY next_run",
+                )
+                .map_err(sql)?;
+            let rows = statement.query_map(params![to_ms(now)], |r| r.get(0)).map_err(sql)?;
+            rows.collect::<Result<Vec<String>, _>>().map_err(sql)
+        })
+    }
+
+    /// The earliest next run among active jobs.
+    pub fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT min(next_run) FROM jobs WHERE enabled = 1 AND paused_at IS NULL AND completed_at IS NULL",
+                [],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .map(|ms| ms.map(super::from_ms))
+            .map_err(sql)
+        })
+    }
+
+    /// Runs claimed or running now, across all jobs.
+    pub fn active_run_count(&self) -> Result<u32, StoreError> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT count(*) FROM runs WHERE status IN ('claimed', 'running')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql)
+        })
+    }
+
+    /// Claim `job_id`'s due occurrence at `now`, applying its catch-up, overlap and repeat
+    /// policies, all in one transaction.
+    pub fn claim(
+        &self,
+        job_id: &str,
+        now: DateTime<Utc>,
+        claimer: &Claimer,
+    ) -> Result<ClaimOutcome, StoreError> {
+        self.write(|tx| claim_in(tx, job_id, now, claimer))
+    }
+}
+
+fn count(tx: &Transaction<'_>, sql_text: &str, job_id: &str) -> Result<u32, StoreError> {
+    tx.query_row(sql_text, params![job_id], |r| r.get(0))
+        .map_err(sql)
+}
+
+fn claim_in(
+    tx: &Transaction<'_>,
+    job_id: &str,
+    now: DateTime<Utc>,
+    claimer: &Claimer,
+) -> Result<ClaimOutcome, StoreError> {
+    let job = match get(tx, job_id) {
+        Ok(job) => job,
+        Err(StoreError::NoSuchJob(_)) => return Ok(ClaimOutcome::NoSuchJob),
+        Err(e) => return Err(e),
+    };
+    let Some(scheduled) = job.next_run.filter(|at| *at <= now && job.is_active()) else {
+        return Ok(ClaimOutcome::Lost);
+    };
+    let schedule = job
+        .parsed_schedule()
+        .map_err(|e| StoreError::Invalid(format!("job `{}`: {e}", job.id)))?;
+    let zone = job.zone();
+    let late = (now - scheduled).to_std().unwrap_or_default();
+    let missed = late > on_time_grace(schedule.period_around(scheduled, zone));
+    let natural = schedule.next_after(scheduled, zone);
+    let future = next_future(&schedule, scheduled, now, zone);
+
+    // Where next_run goes, and whether this occurrence runs.
+    let (mut next_run, mut skip_reason) = match (missed, job.catch_up) {
+        (true, CatchUp::Skip) => (future, Some("missed")),
+        (_, CatchUp::All) => {
+            let period = schedule.period_around(scheduled, zone).unwrap_or_default();
+            let too_old = !period.is_zero() && late > period * CATCH_UP_ALL_CAP;
+            if too_old {
+                log::warn!("job={} scheduled={scheduled}: more than {CATCH_UP_ALL_CAP} occurrences missed; older ones dropped", job.name);
+                (future, None)
+            } else {
+                (natural, None)
+            }
+        }
+        (_, _) => (
+            if natural.is_some_and(|n| n > now) {
+                natural
+            } else {
+                future
+            },
+            None,
+        ),
+    };
+
+    let mut status = RunStatus::Claimed;
+    if skip_reason.is_none() {
+        let running = count(
+            tx,
+            "SELECT count(*) FROM runs WHERE job_id = ?1 AND status IN ('claimed', 'running')",
+            &job.id,
+        )?;
+        if running > 0 {
+            match job.overlap {
+                Overlap::Allow => {}
+                Overlap::Skip => skip_reason = Some("overlap"),
+                Overlap::QueueOne => {
+                    let queued = count(
+                        tx,
+                        "SELECT count(*) FROM runs WHERE job_id = ?1 AND status = 'queued'",
+                        &job.id,
+                    )?;
+                    if queued > 0 {
+                        skip_reason = Some("overlap");
+                    } else {
+                        status = RunStatus::Queued;
+                    }
+                }
+            }
+        }
+        if status == RunStatus::Claimed && skip_reason.is_none() && claimer.max_parallel > 0 {
+            let active: u32 = tx
+                .query_row(
+                    "SELECT count(*) FROM runs WHERE status IN ('claimed', 'running')",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(sql)?;
+            if active >= claimer.max_parallel {
+                return Ok(ClaimOutcome::AtCapacity);
+            }
+        }
+    }
+
+    let fires = skip_reason.is_none();
+    let completed_count = job.completed_count + u32::from(fires);
+    if job
+        .repeat_limit
+        .is_some_and(|limit| completed_count >= limit)
+    {
+        next_run = None;
+    }
+    let completed_at = next_run.is_none().then_some(now);
+    let updated = tx
+        .execute(
+            "UPDATE jobs SET next_run = ?3, completed_count = ?4, completed_at = ?5, last_run = CASE WHEN ?6 THEN ?2 ELSE last_run END
+             WHERE id = ?1 AND next_run = ?2",
+            params![job.id, to_ms(scheduled), next_run.map(to_ms), completed_count, completed_at.map(to_ms), fires],
+        )
+        .map_err(sql)?;
+    if updated != 1 {
+        return Ok(ClaimOutcome::Lost);
+    }
+    let run_id = run_id(&job.id, scheduled);
+    let status = if fires { status } else { RunStatus::Skipped };
+    let inserted = tx.execute(
+        "INSERT INTO runs (id, job_id, scheduled_at, claimed_at, status, reason, host, pid, finished_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN ?5 = 'skipped' THEN ?4 END)",
+        params![run_id, job.id, to_ms(scheduled), to_ms(now), status.as_str(), skip_reason, claimer.host, claimer.pid],
+    );
+    match inserted {
+        Ok(_) => {}
+        // Someone already has this occurrence (e.g. after a backward clock jump): never twice.
+        Err(rusqlite::Error::SqliteFailure(f, _))
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            return Err(StoreError::Invalid(format!(
+                "occurrence {run_id} was already claimed"
+            )));
+        }
+        Err(e) => return Err(sql(e)),
+    }
+    if let Some(reason) = skip_reason {
+        tx.execute(
+            "UPDATE jobs SET last_status = 'skipped' WHERE id = ?1",
+            params![job.id],
+        )
+        .map_err(sql)?;
+        return Ok(ClaimOutcome::Skipped {
+            job_id: job.id,
+            scheduled_at: scheduled,
+            reason,
+        });
+    }
+    let claim = Claim {
+        run_id,
+        job,
+        scheduled_at: scheduled,
+    };
+    Ok(match status {
+        RunStatus::Queued => ClaimOutcome::Queued(claim),
+        _ => ClaimOutcome::Run(claim),
+    })
+}

@@ -1,0 +1,636 @@
+//! Jobs: definitions and runtime state; add, find by id or name, list, pause, resume, remove,
+//! export and import.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Row, Transaction};
+use serde::{Deserialize, Serialize};
+
+use super::{from_ms, sql, to_ms, Store, StoreError};
+use crate::schedule::{parse_zone, Schedule};
+
+/// What to do with occurrences missed while nothing was running.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CatchUp {
+    /// Run once, then continue from the next future occurrence.
+    #[default]
+    Once,
+    /// Record the missed occurrence as skipped and continue from the next future one.
+    Skip,
+    /// Run every missed occurrence (at most [`CATCH_UP_ALL_CAP`](super::CATCH_UP_ALL_CAP)).
+    All,
+}
+
+/// What to do when an occurrence is due while the job's previous run is still going.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Overlap {
+    /// Record the occurrence as skipped (reason `overlap`).
+    #[default]
+    Skip,
+    /// Start it anyway.
+    Allow,
+    /// Start it when the running one finishes; at most one waits.
+    QueueOne,
+}
+
+macro_rules! text_enum {
+    ($ty:ty { $($variant:ident = $text:literal),+ }) => {
+        impl $ty {
+            /// The stored and command-line spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+        }
+        impl std::str::FromStr for $ty {
+            type Err = String;
+            fn from_str(text: &str) -> Result<Self, String> {
+                match text {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(format!("`{other}` is not one of: {}", [$($text),+].join(", "))),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(CatchUp { Once = "once", Skip = "skip", All = "all" });
+text_enum!(Overlap { Skip = "skip", Allow = "allow", QueueOne = "queue-one" });
+
+/// How many times a job fires: a number, or forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Repeat {
+    /// Until removed.
+    Forever,
+    /// This many fires, then the job is completed.
+    Times(u32),
+}
+
+impl std::str::FromStr for Repeat {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "forever" => Ok(Self::Forever),
+            "once" => Ok(Self::Times(1)),
+            n => n
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(Self::Times)
+                .ok_or_else(|| {
+                    format!("repeat `{text}` must be `forever`, `once` or a positive number")
+                }),
+        }
+    }
+}
+
+/// A job as the operator describes it (`jobs add`, `jobs import`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// Unique name (case-insensitive); generated from the id when absent.
+    pub name: Option<String>,
+    /// The schedule as written.
+    pub schedule: String,
+    /// argv, or one shell command line when `shell` is set.
+    pub command: Vec<String>,
+    /// Run `command` through `sh -c`.
+    #[serde(default)]
+    pub shell: bool,
+    /// Working directory.
+    #[serde(default)]
+    pub workdir: Option<String>,
+    /// Extra environment.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// IANA zone; the host's `cron.timezone` when absent.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// Fires before completion; one-shots default to once, others to forever.
+    #[serde(default)]
+    pub repeat: Option<Repeat>,
+    /// Kill the run after this many seconds.
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+    /// Missed-occurrence policy.
+    #[serde(default)]
+    pub catch_up: CatchUp,
+    /// Overlap policy.
+    #[serde(default)]
+    pub overlap: Overlap,
+}
+
+/// A stored job: definition and runtime state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// Short, stable, never reused.
+    pub id: String,
+    /// Unique, case-insensitive.
+    pub name: String,
+    /// argv (or the shell line).
+    pub command: Vec<String>,
+    /// Through `sh -c`.
+    pub shell: bool,
+    /// Working directory.
+    pub workdir: Option<String>,
+    /// Extra environment.
+    pub env: BTreeMap<String, String>,
+    /// The schedule as written.
+    pub schedule_text: String,
+    /// Its parsed, canonical form.
+    pub schedule: String,
+    /// IANA zone.
+    pub timezone: String,
+    /// `None` = forever.
+    pub repeat_limit: Option<u32>,
+    /// Fires so far.
+    pub completed_count: u32,
+    /// False once completed or disabled.
+    pub enabled: bool,
+    /// When it was paused.
+    pub paused_at: Option<DateTime<Utc>>,
+    /// Why.
+    pub pause_reason: Option<String>,
+    /// The next scheduled instant.
+    pub next_run: Option<DateTime<Utc>>,
+    /// The last scheduled instant that was claimed.
+    pub last_run: Option<DateTime<Utc>>,
+    /// The last run's status.
+    pub last_status: Option<String>,
+    /// The last run's error.
+    pub last_error: Option<String>,
+    /// Consecutive failed runs.
+    pub failure_streak: u32,
+    /// Seconds before the run is killed.
+    pub timeout_secs: Option<u64>,
+    /// Missed-occurrence policy.
+    pub catch_up: CatchUp,
+    /// Overlap policy.
+    pub overlap: Overlap,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+    /// When its last repeat fired.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl Job {
+    /// The parsed schedule.
+    pub fn parsed_schedule(&self) -> Result<Schedule, String> {
+        Schedule::from_canonical(&self.schedule)
+    }
+
+    /// The parsed zone (UTC if the stored name is somehow invalid).
+    pub fn zone(&self) -> chrono_tz::Tz {
+        parse_zone(&self.timezone).unwrap_or(chrono_tz::UTC)
+    }
+
+    /// Active = enabled, not paused, not completed.
+    pub fn is_active(&self) -> bool {
+        self.enabled && self.paused_at.is_none() && self.completed_at.is_none()
+    }
+
+    /// The argv to execute.
+    pub fn argv(&self) -> Vec<String> {
+        if self.shell {
+            vec!["sh".into(), "-c".into(), self.command.join(" ")]
+        } else {
+            self.command.clone()
+        }
+    }
+}
+
+pub(crate) const JOB_COLUMNS: &str = "id, name, command, shell, workdir, env, schedule_text, schedule, timezone, repeat_limit, completed_count, enabled, paused_at, pause_reason, next_run, last_run, last_status, last_error, failure_streak, timeout_secs, catch_up, overlap, created_at, completed_at";
+
+pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
+    let json_err = |i: usize, e: serde_json::Error| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    };
+    let text_err = |i: usize, e: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    };
+    let ms = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        Ok(row.get::<_, Option<i64>>(i)?.map(from_ms))
+    };
+    Ok(Job {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        command: serde_json::from_str(&row.get::<_, String>(2)?).map_err(|e| json_err(2, e))?,
+        shell: row.get(3)?,
+        workdir: row.get(4)?,
+        env: serde_json::from_str(&row.get::<_, String>(5)?).map_err(|e| json_err(5, e))?,
+        schedule_text: row.get(6)?,
+        schedule: row.get(7)?,
+        timezone: row.get(8)?,
+        repeat_limit: row.get(9)?,
+        completed_count: row.get(10)?,
+        enabled: row.get(11)?,
+        paused_at: ms(12)?,
+        pause_reason: row.get(13)?,
+        next_run: ms(14)?,
+        last_run: ms(15)?,
+        last_status: row.get(16)?,
+        last_error: row.get(17)?,
+        failure_streak: row.get(18)?,
+        timeout_secs: row.get(19)?,
+        catch_up: row
+            .get::<_, String>(20)?
+            .parse()
+            .map_err(|e| text_err(20, e))?,
+        overlap: row
+            .get::<_, String>(21)?
+            .parse()
+            .map_err(|e| text_err(21, e))?,
+        created_at: from_ms(row.get(22)?),
+        completed_at: ms(23)?,
+    })
+}
+
+/// A job id from a sequence number: `j` and base-36 digits.
+fn id_for(sequence: i64) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut n = sequence.max(0) as u64;
+    let mut digits = Vec::new();
+    loop {
+        digits.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    format!("j{}", String::from_utf8(digits).unwrap_or_default())
+}
+
+/// The sequence number inside an id made by [`id_for`], if it is one.
+fn sequence_of(id: &str) -> Option<i64> {
+    i64::from_str_radix(id.strip_prefix('j')?, 36).ok()
+}
+
+/// Whether `name` is acceptable: printable, not blank, at most 200 characters.
+fn check_name(name: &str) -> Result<(), StoreError> {
+    if name.trim().is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+        return Err(StoreError::Invalid(format!(
+            "job name `{name}` is not allowed: use 1 to 200 printable characters"
+        )));
+    }
+    Ok(())
+}
+
+/// A job validated and ready to insert.
+struct Prepared {
+    schedule: Schedule,
+    zone: String,
+    repeat_limit: Option<u32>,
+    next_run: Option<DateTime<Utc>>,
+}
+
+fn prepare(spec: &JobSpec, default_zone: &str, now: DateTime<Utc>) -> Result<Prepared, StoreError> {
+    if spec.command.is_empty() || spec.command[0].trim().is_empty() {
+        return Err(StoreError::Invalid(
+            "the job has no command: give it after `--`".into(),
+        ));
+    }
+    if let Some(name) = &spec.name {
+        check_name(name)?;
+    }
+    if spec.timeout_secs == Some(0) {
+        return Err(StoreError::Invalid(
+            "timeout must be at least 1 second".into(),
+        ));
+    }
+    let zone_name = spec
+        .timezone
+        .clone()
+        .unwrap_or_else(|| default_zone.to_owned());
+    let zone = parse_zone(&zone_name).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let schedule = Schedule::parse(&spec.schedule, zone, now)
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let repeat_limit = match spec.repeat {
+        Some(Repeat::Times(n)) => Some(n),
+        Some(Repeat::Forever) => None,
+        None if schedule.is_one_shot() => Some(1),
+        None => None,
+    };
+    let next_run = match &schedule {
+        // A one-shot up to the tolerance in the past fires at once.
+        Schedule::Once(at) => Some(*at),
+        other => other.next_after(now, zone),
+    };
+    Ok(Prepared {
+        schedule,
+        zone: zone.name().to_owned(),
+        repeat_limit,
+        next_run,
+    })
+}
+
+impl Store {
+    /// Add a job; returns it with its new id. Refused (nothing stored) on a bad schedule, zone,
+    /// command or a name already taken.
+    pub fn add_job(
+        &self,
+        spec: &JobSpec,
+        default_zone: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let prepared = prepare(spec, default_zone, now)?;
+        self.write(|tx| {
+            let sequence: i64 = tx
+                .query_row(
+                    "UPDATE sequence SET value = value + 1 WHERE name = 'job' RETURNING value",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(sql)?;
+            let id = id_for(sequence);
+            let job = Job {
+                name: spec.name.clone().unwrap_or_else(|| id.clone()),
+                id,
+                command: spec.command.clone(),
+                shell: spec.shell,
+                workdir: spec.workdir.clone(),
+                env: spec.env.clone(),
+                schedule_text: spec.schedule.trim().to_owned(),
+                schedule: prepared.schedule.canonical(),
+                timezone: prepared.zone.clone(),
+                repeat_limit: prepared.repeat_limit,
+                completed_count: 0,
+                enabled: true,
+                paused_at: None,
+                pause_reason: None,
+                next_run: prepared.next_run,
+                last_run: None,
+                last_status: None,
+                last_error: None,
+                failure_streak: 0,
+                timeout_secs: spec.timeout_secs,
+                catch_up: spec.catch_up,
+                overlap: spec.overlap,
+                created_at: now,
+                completed_at: None,
+            };
+            insert_row(tx, &job)?;
+            get(tx, &job.id)
+        })
+    }
+
+    /// Find a job by id, or by name (case-insensitive).
+    pub fn job(&self, id_or_name: &str) -> Result<Job, StoreError> {
+        self.read(|conn| resolve(conn, id_or_name))
+    }
+
+    /// Every job, active first by next run, then the rest by name.
+    pub fn jobs(&self) -> Result<Vec<Job>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare(&format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs ORDER BY next_run IS NULL, next_run, name_key"
+                ))
+                .map_err(sql)?;
+            let rows = statement.query_map([], job_from_row).map_err(sql)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(sql)
+        })
+    }
+
+    /// Pause a job.
+    pub fn pause_job(
+        &self,
+        id_or_name: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        self.write(|tx| {
+            let job = resolve(tx, id_or_name)?;
+            tx.execute(
+                "UPDATE jobs SET paused_at = ?2, pause_reason = ?3 WHERE id = ?1",
+                params![job.id, to_ms(now), reason],
+            )
+            .map_err(sql)?;
+            get(tx, &job.id)
+        })
+    }
+
+    /// Resume a paused job: from its next future occurrence, at `at`, or at once (`at = now`).
+    pub fn resume_job(
+        &self,
+        id_or_name: &str,
+        at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        self.write(|tx| {
+            let job = resolve(tx, id_or_name)?;
+            let schedule = job.parsed_schedule().map_err(StoreError::Invalid)?;
+            let next_run = match at {
+                Some(at) => Some(at),
+                None => match job.next_run {
+                    Some(next) if next > now => Some(next),
+                    _ => schedule.next_after(now, job.zone()),
+                },
+            };
+            tx.execute(
+                "UPDATE jobs SET paused_at = NULL, pause_reason = NULL, next_run = ?2 WHERE id = ?1",
+                params![job.id, next_run.map(to_ms)],
+            )
+            .map_err(sql)?;
+            get(tx, &job.id)
+        })
+    }
+
+    /// Make a job due now (for `jobs run`): its next run becomes `now`.
+    pub fn make_due(&self, id_or_name: &str, now: DateTime<Utc>) -> Result<Job, StoreError> {
+        self.write(|tx| {
+            let job = resolve(tx, id_or_name)?;
+            tx.execute(
+                "UPDATE jobs SET next_run = ?2 WHERE id = ?1",
+                params![job.id, to_ms(now)],
+            )
+            .map_err(sql)?;
+            get(tx, &job.id)
+        })
+    }
+
+    /// Remove a job; its run history stays.
+    pub fn remove_job(&self, id_or_name: &str) -> Result<Job, StoreError> {
+        self.write(|tx| {
+            let job = resolve(tx, id_or_name)?;
+            tx.execute("DELETE FROM jobs WHERE id = ?1", params![job.id])
+                .map_err(sql)?;
+            Ok(job)
+        })
+    }
+
+    /// Delete jobs completed before `cutoff`; returns how many.
+    pub fn prune_completed(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM jobs WHERE completed_at IS NOT NULL AND completed_at < ?1",
+                params![to_ms(cutoff)],
+            )
+            .map_err(sql)
+        })
+    }
+
+    /// Import jobs exported by `jobs export`, keeping their ids. All or nothing: a file with a
+    /// bad job, or a job whose id or name is taken here by a different job, changes nothing.
+    /// Jobs already present with the same id are left as they are (import is idempotent).
+    pub fn import_jobs(&self, jobs: &[Job], now: DateTime<Utc>) -> Result<usize, StoreError> {
+        for job in jobs {
+            if sequence_of(&job.id).is_none() {
+                return Err(StoreError::Invalid(format!(
+                    "job id `{}` is not a cronhost id",
+                    job.id
+                )));
+            }
+            check_name(&job.name)?;
+            job.parsed_schedule()
+                .map_err(|e| StoreError::Invalid(format!("job `{}`: {e}", job.id)))?;
+            parse_zone(&job.timezone)
+                .map_err(|e| StoreError::Invalid(format!("job `{}`: {e}", job.id)))?;
+            if job.command.is_empty() {
+                return Err(StoreError::Invalid(format!(
+                    "job `{}` has no command",
+                    job.id
+                )));
+            }
+        }
+        self.write(|tx| {
+            let mut added = 0;
+            for job in jobs {
+                let existing = tx
+                    .query_row(
+                        "SELECT name_key FROM jobs WHERE id = ?1",
+                        params![job.id],
+                        |r| r.get::<_, String>(0),
+                    )
+                    .optional()
+                    .map_err(sql)?;
+                match existing {
+                    Some(key) if key == job.name.to_lowercase() => continue,
+                    Some(_) => {
+                        return Err(StoreError::Invalid(format!(
+                            "job id `{}` exists here with another name; nothing was imported",
+                            job.id
+                        )))
+                    }
+                    None => {}
+                }
+                let schedule = job.parsed_schedule().map_err(StoreError::Invalid)?;
+                let next_run = if job.completed_at.is_some() {
+                    None
+                } else {
+                    job.next_run
+                        .or_else(|| schedule.next_after(now, job.zone()))
+                };
+                insert_row(
+                    tx,
+                    &Job {
+                        next_run,
+                        ..job.clone()
+                    },
+                )?;
+                added += 1;
+                // Never hand out an imported id again.
+                if let Some(sequence) = sequence_of(&job.id) {
+                    tx.execute(
+                        "UPDATE sequence SET value = max(value, ?1) WHERE name = 'job'",
+                        params![sequence],
+                    )
+                    .map_err(sql)?;
+                }
+            }
+            Ok(added)
+        })
+    }
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+fn insert_row(tx: &Transaction<'_>, job: &Job) -> Result<(), StoreError> {
+    let result = tx.execute(
+        &format!(
+            "INSERT INTO jobs ({JOB_COLUMNS}, name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
+        ),
+        params![
+            job.id,
+            job.name,
+            serde_json::to_string(&job.command).unwrap_or_default(),
+            job.shell,
+            job.workdir,
+            serde_json::to_string(&job.env).unwrap_or_default(),
+            job.schedule_text,
+            job.schedule,
+            job.timezone,
+            job.repeat_limit,
+            job.completed_count,
+            job.enabled,
+            job.paused_at.map(to_ms),
+            job.pause_reason,
+            job.next_run.map(to_ms),
+            job.last_run.map(to_ms),
+            job.last_status,
+            job.last_error,
+            job.failure_streak,
+            job.timeout_secs,
+            job.catch_up.as_str(),
+            job.overlap.as_str(),
+            to_ms(job.created_at),
+            job.completed_at.map(to_ms),
+            job.name.to_lowercase(),
+        ],
+    );
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(StoreError::NameTaken(job.name.clone())),
+        Err(e) => Err(sql(e)),
+    }
+}
+
+pub(crate) fn get(conn: &rusqlite::Connection, id: &str) -> Result<Job, StoreError> {
+    conn.query_row(
+        &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
+        params![id],
+        job_from_row,
+    )
+    .optional()
+    .map_err(sql)?
+    .ok_or_else(|| StoreError::NoSuchJob(id.to_owned()))
+}
+
+/// By id or by case-insensitive name; an input that is one job's id and another's name is
+/// ambiguous.
+pub(crate) fn resolve(conn: &rusqlite::Connection, id_or_name: &str) -> Result<Job, StoreError> {
+    let by_id = get(conn, id_or_name).ok();
+    let by_name = conn
+        .query_row(
+            &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE name_key = ?1"),
+            params![id_or_name.to_lowercase()],
+            job_from_row,
+        )
+        .optional()
+        .map_err(sql)?;
+    match (by_id, by_name) {
+        (Some(a), Some(b)) if a.id != b.id => Err(StoreError::Ambiguous {
+            name: id_or_name.to_owned(),
+            ids: format!("{} (by id) and {} (by name)", a.id, b.id),
+        }),
+        (Some(job), _) | (None, Some(job)) => Ok(job),
+        (None, None) => Err(StoreError::NoSuchJob(id_or_name.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip() {
+        for n in [1, 35, 36, 1_000_000] {
+            assert_eq!(sequence_of(&id_for(n)), Some(n));
+        }
+        assert_eq!(id_for(1), "j1");
+        assert_eq!(sequence_of("backup"), None);
+    }
+}

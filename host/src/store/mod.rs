@@ -1,0 +1,206 @@
+//! The job store: one SQLite file (`HOME/cron/cronhost.db`, WAL) shared by the daemon and any
+//! number of CLI processes. Every mutation is one transaction.
+
+mod claim;
+mod jobs;
+mod runs;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+pub use claim::{Claim, ClaimOutcome, Claimer, CATCH_UP_ALL_CAP};
+pub use jobs::{CatchUp, Job, JobSpec, Overlap, Repeat};
+pub use runs::{run_id, Run, RunStatus};
+
+/// The store's file name under the state directory.
+pub const DB_FILE: &str = "cronhost.db";
+
+/// A store operation failed. Nothing was written unless it says so.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file cannot be opened or is not a cronhost database; it was not modified.
+    #[error("cannot use the job store {path}: {message}. The file was not modified; move it aside to start afresh, or restore it from a backup")]
+    Unusable {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite said.
+        message: String,
+    },
+    /// The file was written by a newer cronhost.
+    #[error("the job store {path} has schema version {found}, newer than this cronhost understands ({supported}); upgrade cronhost")]
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+        /// Ours.
+        supported: i64,
+    },
+    /// No job has that id or name.
+    #[error("no job `{0}`: give a job id or name (see `cronhost jobs list`)")]
+    NoSuchJob(String),
+    /// A name matches more than one job.
+    #[error("job name `{name}` is ambiguous: it matches {ids}; give the id instead")]
+    Ambiguous {
+        /// The name given.
+        name: String,
+        /// The matching ids.
+        ids: String,
+    },
+    /// A job with that name (case-insensitively) or id exists already.
+    #[error("a job named `{0}` already exists; choose another name or remove it first")]
+    NameTaken(String),
+    /// The input is not valid; nothing was stored.
+    #[error("{0}")]
+    Invalid(String),
+    /// SQLite failed.
+    #[error("job store {path}: {message}")]
+    Sqlite {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite said.
+        message: String,
+    },
+}
+
+/// The store. Cheap to share behind an `Arc`; calls serialise on one connection.
+#[derive(Debug)]
+pub struct Store {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    /// Open (creating it when missing) and migrate the store at `path`. A file that is not a
+    /// cronhost database is refused, never overwritten.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent() {
+            crate::home::create_private_dir(dir).map_err(|e| StoreError::Unusable {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        }
+        let existed = path.exists();
+        let unusable = |e: rusqlite::Error| StoreError::Unusable {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(unusable)?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(unusable)?;
+        // Reading the schema first makes SQLite validate the header before anything is written.
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(unusable)?;
+        if existed && version == 0 {
+            let tables: i64 = conn
+                .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
+                .map_err(unusable)?;
+            if tables > 0 {
+                return Err(StoreError::Unusable {
+                    path: path.to_path_buf(),
+                    message: "it is an SQLite database, but not a cronhost job store".into(),
+                });
+            }
+        }
+        if version > schema::VERSION {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: version,
+                supported: schema::VERSION,
+            });
+        }
+        conn.pragma_update(None, "journal_mode", "wal")
+            .map_err(unusable)?;
+        conn.pragma_update(None, "synchronous", "normal")
+            .map_err(unusable)?;
+        conn.pragma_update(None, "foreign_keys", "on")
+            .map_err(unusable)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
+        let store = Self {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        };
+        store.write(|tx| schema::migrate(tx))?;
+        Ok(store)
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn sqlite(&self, e: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Run `body` in one write transaction (taken at once, so writers queue instead of failing
+    /// halfway); commit when it returns `Ok`.
+    pub(crate) fn write<T>(
+        &self,
+        body: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sqlite(e))?;
+        let value = body(&tx)?;
+        tx.commit().map_err(|e| self.sqlite(e))?;
+        Ok(value)
+    }
+
+    /// Run `body` with a read connection.
+    pub(crate) fn read<T>(
+        &self,
+        body: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        body(&self.lock())
+    }
+
+    /// SQLite's data version: changes when another connection commits. Cheap to poll.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        self.lock()
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .map_err(|e| self.sqlite(e))
+    }
+}
+
+/// Map an SQLite error inside a transaction body.
+pub(crate) fn sql(e: rusqlite::Error) -> StoreError {
+    StoreError::Sqlite {
+        path: PathBuf::from("(job store)"),
+        message: e.to_string(),
+    }
+}
+
+/// Milliseconds since the epoch, as stored.
+pub(crate) fn to_ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+/// An instant from stored milliseconds.
+pub(crate) fn from_ms(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

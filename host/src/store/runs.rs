@@ -1,0 +1,252 @@
+//! Run history: one row per occurrence, from claim to outcome.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Row};
+use serde::Serialize;
+
+use super::{from_ms, sql, to_ms, Store, StoreError};
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Claimed; the command is being started.
+    Claimed,
+    /// Waiting for the job's previous run to finish (overlap `queue-one`).
+    Queued,
+    /// The command is running.
+    Running,
+    /// Exited 0.
+    Succeeded,
+    /// Exited non-zero, was killed by a signal, or could not start.
+    Failed,
+    /// Killed at its timeout.
+    TimedOut,
+    /// Not run, by policy (`reason` says which).
+    Skipped,
+    /// Its owner died while it was claimed or running; never re-run by itself.
+    Unknown,
+}
+
+impl RunStatus {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Claimed => "claimed",
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::TimedOut => "timed_out",
+            Self::Skipped => "skipped",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "claimed" => Self::Claimed,
+            "queued" => Self::Queued,
+            "running" => Self::Running,
+            "succeeded" => Self::Succeeded,
+            "failed" => Self::Failed,
+            "timed_out" => Self::TimedOut,
+            "skipped" => Self::Skipped,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// Whether the run has an outcome.
+    pub fn is_final(self) -> bool {
+        !matches!(self, Self::Claimed | Self::Queued | Self::Running)
+    }
+}
+
+/// One occurrence of a job.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Run {
+    /// `JOB-ID@SCHEDULED-MS`: derived from the occurrence, so it is unique per occurrence.
+    pub id: String,
+    /// The job.
+    pub job_id: String,
+    /// The nominal instant.
+    pub scheduled_at: DateTime<Utc>,
+    /// When it was claimed.
+    pub claimed_at: DateTime<Utc>,
+    /// When the command started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// Why it was skipped (`overlap`, `missed`).
+    pub reason: Option<String>,
+    /// The command's exit code.
+    pub exit_code: Option<i32>,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// The host that claimed it.
+    pub host: String,
+    /// The cronhost process that claimed it.
+    pub pid: u32,
+    /// Started minus scheduled, in milliseconds.
+    pub lateness_ms: Option<i64>,
+}
+
+/// The run id for an occurrence.
+pub fn run_id(job_id: &str, scheduled_at: DateTime<Utc>) -> String {
+    format!("{job_id}@{}", to_ms(scheduled_at))
+}
+
+const RUN_COLUMNS: &str = "id, job_id, scheduled_at, claimed_at, started_at, finished_at, status, reason, exit_code, error, host, pid, lateness_ms";
+
+fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
+    Ok(Run {
+        id: row.get(0)?,
+        job_id: row.get(1)?,
+        scheduled_at: from_ms(row.get(2)?),
+        claimed_at: from_ms(row.get(3)?),
+        started_at: row.get::<_, Option<i64>>(4)?.map(from_ms),
+        finished_at: row.get::<_, Option<i64>>(5)?.map(from_ms),
+        status: RunStatus::parse(&row.get::<_, String>(6)?),
+        reason: row.get(7)?,
+        exit_code: row.get(8)?,
+        error: row.get(9)?,
+        host: row.get(10)?,
+        pid: row.get(11)?,
+        lateness_ms: row.get(12)?,
+    })
+}
+
+impl Store {
+    /// The newest `limit` runs, of one job (id or name) or of all.
+    pub fn runs(&self, job: Option<&str>, limit: usize) -> Result<Vec<Run>, StoreError> {
+        let job_id = match job {
+            Some(job) => Some(self.job(job).map(|j| j.id).or_else(|e| match e {
+                // History outlives its job: accept a removed job's id.
+                StoreError::NoSuchJob(id) => Ok(id),
+                other => Err(other),
+            })?),
+            None => None,
+        };
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare(&format!(
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE ?1 IS NULL OR job_id = ?1 ORDER BY scheduled_at DESC, id DESC LIMIT ?2"
+                ))
+                .map_err(sql)?;
+            let rows = statement
+                .query_map(params![job_id, limit as i64], run_from_row)
+                .map_err(sql)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(sql)
+        })
+    }
+
+    /// One run by id.
+    pub fn run(&self, run_id: &str) -> Result<Option<Run>, StoreError> {
+        self.read(|conn| {
+            conn.query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+                params![run_id],
+                run_from_row,
+            )
+            .optional()
+            .map_err(sql)
+        })
+    }
+
+    /// The command started: record the start and the lateness.
+    pub fn mark_started(
+        &self,
+        run_id: &str,
+        child_pid: u32,
+        started_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE runs SET status = 'running', started_at = ?2, child_pid = ?3, lateness_ms = ?2 - scheduled_at WHERE id = ?1",
+                params![run_id, to_ms(started_at), child_pid],
+            )
+            .map_err(sql)?;
+            Ok(())
+        })
+    }
+
+    /// The run ended: record its outcome on the run and on the job.
+    pub fn finish_run(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        exit_code: Option<i32>,
+        error: Option<&str>,
+        finished_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE runs SET status = ?2, exit_code = ?3, error = ?4, finished_at = ?5 WHERE id = ?1",
+                params![run_id, status.as_str(), exit_code, error, to_ms(finished_at)],
+            )
+            .map_err(sql)?;
+            let streak = if status == RunStatus::Succeeded { "0" } else { "failure_streak + 1" };
+            tx.execute(
+                &format!(
+                    "UPDATE jobs SET last_status = ?2, last_error = ?3, failure_streak = {streak}
+                     WHERE id = (SELECT job_id FROM runs WHERE id = ?1)"
+                ),
+                params![run_id, status.as_str(), error],
+            )
+            .map_err(sql)?;
+            Ok(())
+        })
+    }
+
+    /// Take the job's queued run (overlap `queue-one`), marking it claimed; `None` if none.
+    pub fn take_queued(&self, job_id: &str) -> Result<Option<Run>, StoreError> {
+        self.write(|tx| {
+            let run = tx
+                .query_row(
+                    &format!("SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?1 AND status = 'queued' ORDER BY scheduled_at LIMIT 1"),
+                    params![job_id],
+                    run_from_row,
+                )
+                .optional()
+                .map_err(sql)?;
+            if let Some(run) = &run {
+                tx.execute("UPDATE runs SET status = 'claimed' WHERE id = ?1", params![run.id])
+                    .map_err(sql)?;
+            }
+            Ok(run)
+        })
+    }
+
+    /// Runs left claimed, queued or running by a process that is gone become `unknown`; they
+    /// are never re-run by themselves. `alive(host, pid)` says whether an owner still runs.
+    pub fn settle_orphaned_runs(
+        &self,
+        alive: impl Fn(&str, u32) -> bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Run>, StoreError> {
+        self.write(|tx| {
+            let mut statement = tx
+                .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE status IN ('claimed', 'queued', 'running')"))
+                .map_err(sql)?;
+            let open = statement
+                .query_map([], run_from_row)
+                .map_err(sql)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(sql)?;
+            let mut settled = Vec::new();
+            for run in open.into_iter().filter(|r| !alive(&r.host, r.pid)) {
+                tx.execute(
+                    "UPDATE runs SET status = 'unknown', finished_at = ?2, error = ?3 WHERE id = ?1",
+                    params![run.id, to_ms(now), format!("its owner (pid {} on {}) died while it was {}", run.pid, run.host, run.status.as_str())],
+                )
+                .map_err(sql)?;
+                tx.execute("UPDATE jobs SET last_status = 'unknown' WHERE id = ?1", params![run.job_id])
+                    .map_err(sql)?;
+                settled.push(run);
+            }
+            Ok(settled)
+        })
+    }
+}

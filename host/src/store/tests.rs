@@ -1,0 +1,502 @@
+//! Store tests against real SQLite files: CRUD, refusals, concurrent writers, claims and the
+//! catch-up, overlap and repeat policies.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::*;
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("cron").join(DB_FILE)).unwrap();
+    (dir, store)
+}
+
+fn spec(schedule: &str, name: &str) -> JobSpec {
+    JobSpec {
+        name: Some(name.into()),
+        schedule: schedule.into(),
+        command: vec!["true".into()],
+        shell: false,
+        workdir: None,
+        env: Default::default(),
+        timezone: None,
+        repeat: None,
+        timeout_secs: None,
+        catch_up: CatchUp::Once,
+        overlap: Overlap::Skip,
+    }
+}
+
+fn claimer(pid: u32) -> Claimer {
+    Claimer {
+        host: "test-host".into(),
+        pid,
+        max_parallel: 0,
+    }
+}
+
+const T0: &str = "2026-05-01T12:00:00Z";
+
+#[test]
+fn jobs_are_found_by_id_or_case_insensitive_name() {
+    let (_dir, store) = temp_store();
+    let job = store
+        .add_job(&spec("every 5m", "Backup"), "UTC", at(T0))
+        .unwrap();
+    assert_eq!(job.id, "j1");
+    assert_eq!(store.job("j1").unwrap().name, "Backup");
+    assert_eq!(store.job("backup").unwrap().id, "j1");
+    assert_eq!(store.job("BACKUP").unwrap().id, "j1");
+    assert_eq!(job.next_run, Some(at(T0) + Duration::minutes(5)));
+    let taken = store
+        .add_job(&spec("every 5m", "backup"), "UTC", at(T0))
+        .unwrap_err();
+    assert!(matches!(taken, StoreError::NameTaken(_)), "{taken}");
+    // A name that is another job's id is ambiguous.
+    store
+        .add_job(&spec("every 5m", "j1"), "UTC", at(T0))
+        .unwrap();
+    assert!(matches!(store.job("j1"), Err(StoreError::Ambiguous { .. })));
+    assert!(matches!(store.job("nope"), Err(StoreError::NoSuchJob(_))));
+}
+
+#[test]
+fn ids_are_never_reused() {
+    let (_dir, store) = temp_store();
+    let first = store
+        .add_job(&spec("every 5m", "a"), "UTC", at(T0))
+        .unwrap();
+    store.remove_job("a").unwrap();
+    let second = store
+        .add_job(&spec("every 5m", "a"), "UTC", at(T0))
+        .unwrap();
+    assert_ne!(first.id, second.id);
+}
+
+#[test]
+fn bad_input_is_refused_and_nothing_is_stored() {
+    let (_dir, store) = temp_store();
+    let bad = [
+        spec("every fortnight", "a"),
+        spec("2026-05-01T11:00:00Z", "past-one-shot"),
+        JobSpec {
+            timezone: Some("Mars/Base".into()),
+            ..spec("every 5m", "b")
+        },
+        JobSpec {
+            command: vec![],
+            ..spec("every 5m", "c")
+        },
+        JobSpec {
+            timeout_secs: Some(0),
+            ..spec("every 5m", "d")
+        },
+    ];
+    for spec in bad {
+        assert!(store.add_job(&spec, "UTC", at(T0)).is_err(), "{spec:?}");
+    }
+    assert!(store.jobs().unwrap().is_empty());
+}
+
+#[test]
+fn a_file_that_is_not_a_store_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DB_FILE);
+    let garbage = b"this is not an sqlite database, but it is somebody's file".repeat(100);
+    std::fs::write(&path, &garbage).unwrap();
+    let error = Store::open(&path).unwrap_err().to_string();
+    assert!(error.contains(&path.display().to_string()), "{error}");
+    assert!(error.contains("not modified"), "{error}");
+    assert_eq!(std::fs::read(&path).unwrap(), garbage);
+}
+
+#[test]
+fn concurrent_writers_lose_no_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DB_FILE);
+    Store::open(&path).unwrap();
+    let writers: Vec<_> = (0..10)
+        .map(|w| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let store = Store::open(&path).unwrap();
+                for n in 0..50 {
+                    store
+                        .add_job(&spec("every 5m", &format!("w{w}-{n}")), "UTC", Utc::now())
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let jobs = Store::open(&path).unwrap().jobs().unwrap();
+    assert_eq!(jobs.len(), 500);
+    let mut ids: Vec<_> = jobs.iter().map(|j| j.id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 500, "ids are unique");
+}
+
+#[test]
+fn two_claimers_racing_for_one_occurrence_one_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DB_FILE);
+    let first = Arc::new(Store::open(&path).unwrap());
+    first
+        .add_job(&spec("every 1m", "race"), "UTC", at(T0))
+        .unwrap();
+    let due = at(T0) + Duration::minutes(1);
+    let second = Arc::new(Store::open(&path).unwrap());
+    let outcomes: Vec<_> = [(first, 1), (second, 2)]
+        .into_iter()
+        .map(|(store, pid)| {
+            std::thread::spawn(move || store.claim("j1", due, &claimer(pid)).unwrap())
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let won = outcomes
+        .iter()
+        .filter(|o| matches!(o, ClaimOutcome::Run(_)))
+        .count();
+    let lost = outcomes
+        .iter()
+        .filter(|o| matches!(o, ClaimOutcome::Lost))
+        .count();
+    assert_eq!((won, lost), (1, 1), "{outcomes:?}");
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.runs(Some("j1"), 10).unwrap().len(), 1);
+    assert_eq!(
+        store.job("j1").unwrap().next_run,
+        Some(due + Duration::minutes(1)),
+        "advanced in the same transaction"
+    );
+}
+
+#[test]
+fn catch_up_once_runs_one_occurrence_and_reanchors() {
+    let (_dir, store) = temp_store();
+    store
+        .add_job(&spec("0 * * * *", "hourly"), "UTC", at(T0))
+        .unwrap();
+    let now = at(T0) + Duration::hours(5) + Duration::minutes(30); // 5 occurrences missed
+    let ClaimOutcome::Run(claim) = store.claim("j1", now, &claimer(1)).unwrap() else {
+        panic!()
+    };
+    assert_eq!(claim.scheduled_at, at("2026-05-01T13:00:00Z"));
+    assert_eq!(
+        store.job("j1").unwrap().next_run,
+        Some(at("2026-05-01T18:00:00Z"))
+    );
+    assert_eq!(
+        store.claim("j1", now, &claimer(1)).unwrap(),
+        ClaimOutcome::Lost
+    );
+}
+
+#[test]
+fn catch_up_skip_records_a_missed_skip_and_reanchors() {
+    let (_dir, store) = temp_store();
+    store
+        .add_job(
+            &JobSpec {
+                catch_up: CatchUp::Skip,
+                ..spec("0 * * * *", "hourly")
+            },
+            "UTC",
+            at(T0),
+        )
+        .unwrap();
+    let now = at(T0) + Duration::hours(5) + Duration::minutes(30);
+    let outcome = store.claim("j1", now, &claimer(1)).unwrap();
+    assert!(
+        matches!(
+            outcome,
+            ClaimOutcome::Skipped {
+                reason: "missed",
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        store.job("j1").unwrap().next_run,
+        Some(at("2026-05-01T18:00:00Z"))
+    );
+    let runs = store.runs(Some("j1"), 10).unwrap();
+    assert_eq!(runs[0].status, RunStatus::Skipped);
+    assert_eq!(runs[0].reason.as_deref(), Some("missed"));
+}
+
+#[test]
+fn catch_up_all_runs_every_missed_occurrence() {
+    let (_dir, store) = temp_store();
+    store
+        .add_job(
+            &JobSpec {
+                catch_up: CatchUp::All,
+                overlap: Overlap::Allow,
+                ..spec("0 * * * *", "hourly")
+            },
+            "UTC",
+            at(T0),
+        )
+        .unwrap();
+    let now = at(T0) + Duration::hours(5) + Duration::minutes(30);
+    let mut scheduled = Vec::new();
+    while let ClaimOutcome::Run(claim) = store.claim("j1", now, &claimer(1)).unwrap() {
+        scheduled.push(claim.scheduled_at);
+    }
+    assert_eq!(scheduled.len(), 5);
+    assert_eq!(scheduled[4], at("2026-05-01T17:00:00Z"));
+    assert_eq!(
+        store.job("j1").unwrap().next_run,
+        Some(at("2026-05-01T18:00:00Z"))
+    );
+}
+
+#[test]
+fn a_slightly_late_fire_is_on_time_and_not_a_miss() {
+    let (_dir, store) = temp_store();
+    store
+        .add_job(
+            &JobSpec {
+                catch_up: CatchUp::Skip,
+                ..spec("0 * * * *", "hourly")
+            },
+            "UTC",
+            at(T0),
+        )
+        .unwrap();
+    let now = at("2026-05-01T13:29:00Z"); // 29 min late, grace is 30 min for an hourly job
+    assert!(matches!(
+        store.claim("j1", now, &claimer(1)).unwrap(),
+        ClaimOutcome::Run(_)
+    ));
+}
+
+#[test]
+fn overlap_policies() {
+    let (_dir, store) = temp_store();
+    for (name, overlap) in [
+        ("skip", Overlap::Skip),
+        ("allow", Overlap::Allow),
+        ("queue", Overlap::QueueOne),
+    ] {
+        store
+            .add_job(
+                &JobSpec {
+                    overlap,
+                    ..spec("every 1m", name)
+                },
+                "UTC",
+                at(T0),
+            )
+            .unwrap();
+    }
+    let first = at(T0) + Duration::minutes(1);
+    let second = first + Duration::minutes(1);
+    let third = second + Duration::minutes(1);
+    for id in ["j1", "j2", "j3"] {
+        assert!(matches!(
+            store.claim(id, first, &claimer(1)).unwrap(),
+            ClaimOutcome::Run(_)
+        ));
+    }
+    // The first runs are still going (claimed, never finished).
+    assert!(matches!(
+        store.claim("j1", second, &claimer(1)).unwrap(),
+        ClaimOutcome::Skipped {
+            reason: "overlap",
+            ..
+        }
+    ));
+    assert!(matches!(
+        store.claim("j2", second, &claimer(1)).unwrap(),
+        ClaimOutcome::Run(_)
+    ));
+    assert!(matches!(
+        store.claim("j3", second, &claimer(1)).unwrap(),
+        ClaimOutcome::Queued(_)
+    ));
+    assert!(
+        matches!(
+            store.claim("j3", third, &claimer(1)).unwrap(),
+            ClaimOutcome::Skipped {
+                reason: "overlap",
+                ..
+            }
+        ),
+        "one waits at most"
+    );
+    let queued = store.take_queued("j3").unwrap().unwrap();
+    assert_eq!(queued.scheduled_at, second);
+    assert_eq!(store.take_queued("j3").unwrap(), None);
+}
+
+#[test]
+fn max_parallel_leaves_the_occurrence_due() {
+    let (_dir, store) = temp_store();
+    store
+        .add_job(&spec("every 1m", "a"), "UTC", at(T0))
+        .unwrap();
+    store
+        .add_job(&spec("every 1m", "b"), "UTC", at(T0))
+        .unwrap();
+    let due = at(T0) + Duration::minutes(1);
+    let capped = Claimer {
+        max_parallel: 1,
+        ..claimer(1)
+    };
+    assert!(matches!(
+        store.claim("j1", due, &capped).unwrap(),
+        ClaimOutcome::Run(_)
+    ));
+    assert_eq!(
+        store.claim("j2", due, &capped).unwrap(),
+        ClaimOutcome::AtCapacity
+    );
+    assert_eq!(store.due_job_ids(due).unwrap(), ["j2"]);
+}
+
+#[test]
+fn one_shots_complete_and_never_fire_again() {
+    let (_dir, store) = temp_store();
+    let job = store
+        .add_job(&spec("in 10m", "once"), "UTC", at(T0))
+        .unwrap();
+    assert_eq!(job.repeat_limit, Some(1));
+    let due = at(T0) + Duration::minutes(10);
+    assert!(matches!(
+        store.claim("j1", due, &claimer(1)).unwrap(),
+        ClaimOutcome::Run(_)
+    ));
+    let job = store.job("j1").unwrap();
+    assert_eq!(job.next_run, None);
+    assert!(job.completed_at.is_some() && !job.is_active());
+    assert_eq!(
+        store
+            .claim("j1", due + Duration::days(1), &claimer(1))
+            .unwrap(),
+        ClaimOutcome::Lost
+    );
+    assert_eq!(store.prune_completed(due + Duration::days(1)).unwrap(), 1);
+    assert!(store.jobs().unwrap().is_empty());
+}
+
+#[test]
+fn repeat_n_completes_after_n_fires() {
+    let (_dir, store) = temp_store();
+    store
+        .add_job(
+            &JobSpec {
+                repeat: Some(Repeat::Times(2)),
+                overlap: Overlap::Allow,
+                ..spec("every 1m", "twice")
+            },
+            "UTC",
+            at(T0),
+        )
+        .unwrap();
+    let mut now = at(T0);
+    let mut fires = 0;
+    for _ in 0..5 {
+        now += Duration::minutes(1);
+        if let ClaimOutcome::Run(_) = store.claim("j1", now, &claimer(1)).unwrap() {
+            fires += 1;
+        }
+    }
+    assert_eq!(fires, 2);
+    assert_eq!(store.job("j1").unwrap().completed_count, 2);
+}
+
+#[test]
+fn paused_jobs_are_not_due_and_resume_from_the_next_occurrence() {
+    let (_dir, store) = temp_store();
+    store
+        .add_job(&spec("every 1m", "p"), "UTC", at(T0))
+        .unwrap();
+    store.pause_job("p", Some("maintenance"), at(T0)).unwrap();
+    let later = at(T0) + Duration::minutes(10);
+    assert!(store.due_job_ids(later).unwrap().is_empty());
+    assert_eq!(
+        store.claim("j1", later, &claimer(1)).unwrap(),
+        ClaimOutcome::Lost
+    );
+    let resumed = store.resume_job("p", None, later).unwrap();
+    assert!(resumed.paused_at.is_none());
+    assert!(resumed.next_run.unwrap() > later);
+}
+
+#[test]
+fn orphaned_runs_become_unknown_and_are_not_rerun() {
+    let (_dir, store) = temp_store();
+    store
+        .add_job(&spec("every 1m", "o"), "UTC", at(T0))
+        .unwrap();
+    let due = at(T0) + Duration::minutes(1);
+    let ClaimOutcome::Run(claim) = store.claim("j1", due, &claimer(4242)).unwrap() else {
+        panic!()
+    };
+    store.mark_started(&claim.run_id, 99, due).unwrap();
+    let settled = store
+        .settle_orphaned_runs(|_, pid| pid != 4242, due)
+        .unwrap();
+    assert_eq!(settled.len(), 1);
+    let run = store.run(&claim.run_id).unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Unknown);
+    assert!(run.error.unwrap().contains("4242"));
+    assert_eq!(
+        store.job("j1").unwrap().next_run,
+        Some(due + Duration::minutes(1)),
+        "not rescheduled to re-run"
+    );
+}
+
+#[test]
+fn export_and_import_keep_ids_and_a_conflict_changes_nothing() {
+    let (_dir, source) = temp_store();
+    source
+        .add_job(&spec("every 5m", "a"), "UTC", at(T0))
+        .unwrap();
+    source
+        .add_job(&spec("0 9 * * *", "b"), "UTC", at(T0))
+        .unwrap();
+    let exported = source.jobs().unwrap();
+    let (_dir2, target) = temp_store();
+    assert_eq!(target.import_jobs(&exported, at(T0)).unwrap(), 2);
+    assert_eq!(
+        target.import_jobs(&exported, at(T0)).unwrap(),
+        0,
+        "idempotent"
+    );
+    let ids: Vec<_> = target.jobs().unwrap().into_iter().map(|j| j.id).collect();
+    assert!(ids.contains(&"j1".to_owned()) && ids.contains(&"j2".to_owned()));
+    let next = target
+        .add_job(&spec("every 5m", "c"), "UTC", at(T0))
+        .unwrap();
+    assert_eq!(next.id, "j3", "imported ids are never handed out again");
+
+    let (_dir3, other) = temp_store();
+    other
+        .add_job(&spec("every 5m", "clash"), "UTC", at(T0))
+        .unwrap(); // takes id j1
+    let before = other.jobs().unwrap();
+    assert!(other.import_jobs(&exported, at(T0)).is_err());
+    assert_eq!(
+        other.jobs().unwrap(),
+        before,
+        "nothing imported, nothing overwritten"
+    );
+}
