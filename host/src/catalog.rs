@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::plugins::{Discovery, Rejected};
-use crate::provider::{resolve, ProviderHandle, BUILTIN_NAME};
+use crate::provider::{ProviderHandle, BUILTIN_NAME};
 
 /// One selectable provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,20 +50,38 @@ impl Catalog {
             let library = &discovered.library;
             let config_json = config.provider_section_json(discovered.name());
             match ProviderHandle::construct(discovered, &config_json) {
-                Ok(provider) => rows.push(ProviderRow {
-                    name: discovered.name().to_owned(),
-                    version: library.library_version.clone(),
-                    api_version: library.api_version.clone(),
-                    path: library.path.clone(),
-                    available: provider.is_available().unwrap_or(false),
-                }),
+                Ok(provider) => {
+                    let available = match provider.is_available() {
+                        Ok(available) => available,
+                        Err(error) => {
+                            rejected.push(Rejected {
+                                path: library.path.clone(),
+                                reason: error.to_string(),
+                            });
+                            false
+                        }
+                    };
+                    rows.push(ProviderRow {
+                        name: discovered.name().to_owned(),
+                        version: library.library_version.clone(),
+                        api_version: library.api_version.clone(),
+                        path: library.path.clone(),
+                        available,
+                    });
+                }
                 Err(error) => rejected.push(Rejected {
                     path: library.path.clone(),
                     reason: error.to_string(),
                 }),
             }
         }
-        let selected = resolve(config, discovery).trigger.name().to_owned();
+        // The resolver's rule, applied to the probes above (without constructing again).
+        let selected = match config.selected_provider() {
+            Some(name) if rows.iter().any(|row| row.name == name && row.available) => {
+                name.to_owned()
+            }
+            _ => BUILTIN_NAME.to_owned(),
+        };
         Self {
             selected,
             providers: rows,

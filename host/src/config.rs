@@ -53,6 +53,14 @@ pub struct CronConfig {
     pub reconcile_interval_secs: u64,
     /// How long shutdown waits for the trigger thread, in milliseconds. Default 5000.
     pub shutdown_timeout_ms: u64,
+    /// The zone of jobs added without `--tz` (IANA name). Default `UTC`.
+    pub timezone: String,
+    /// Most runs going at once across all jobs; 0 means no cap. Default 0.
+    pub max_parallel_jobs: u32,
+    /// Days a completed one-shot is kept before it is pruned. Default 7.
+    pub completed_retention_days: u64,
+    /// Output files kept per job (newest first). Default 50.
+    pub output_retention: usize,
 }
 
 impl Default for CronConfig {
@@ -63,6 +71,10 @@ impl Default for CronConfig {
             tick_interval_ms: 1000,
             reconcile_interval_secs: 300,
             shutdown_timeout_ms: 5000,
+            timezone: "UTC".into(),
+            max_parallel_jobs: 0,
+            completed_retention_days: 7,
+            output_retention: 50,
         }
     }
 }
@@ -88,10 +100,15 @@ impl Config {
                 })
             }
         };
-        Self::parse(&text).map_err(|message| ConfigError::Parse {
+        let config = Self::parse(&text).map_err(|message| ConfigError::Parse {
             path: path.to_path_buf(),
             message,
-        })
+        })?;
+        crate::schedule::parse_zone(&config.cron.timezone).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: format!("cron.timezone: {e}"),
+        })?;
+        Ok(config)
     }
 
     /// Parse config text.
@@ -110,9 +127,15 @@ impl Config {
         home.root().join(&self.cron.plugins_dir)
     }
 
-    /// The built-in ticker's tick interval.
+    /// The built-in ticker's tick interval (at least 1 ms).
     pub fn tick_interval(&self) -> Duration {
-        Duration::from_millis(self.cron.tick_interval_ms)
+        Duration::from_millis(self.cron.tick_interval_ms.max(1))
+    }
+
+    /// After how long without a heartbeat the ticker counts as stalled: 3 × the tick interval
+    /// + 20 s.
+    pub fn stale_after(&self) -> Duration {
+        self.tick_interval() * 3 + Duration::from_secs(20)
     }
 
     /// `[providers.NAME]` as a JSON object (empty when absent).

@@ -1,5 +1,7 @@
-//! The running host: resolve the trigger, start the ticker thread, supervise, shut down.
+//! The running host: take the home's daemon lock, resolve the trigger, start the ticker thread,
+//! supervise the provider, shut down within a deadline.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -7,12 +9,18 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::heartbeat::Heartbeat;
 use crate::home::Home;
+use crate::lock::{DaemonLock, LockError};
 use crate::plugins::{discover, Discovery};
-use crate::provider::{resolve, spawn_ticker, Core, Resolution, StopFlag, Ticker, Trigger};
+use crate::provider::{
+    resolve, spawn_ticker, Core, ProviderHandle, Resolution, StopFlag, Ticker, Trigger,
+};
 
 /// The host could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
+    /// Another daemon runs on this home, or the lock file is unusable.
+    #[error(transparent)]
+    Lock(#[from] LockError),
     /// The ticker thread could not be spawned.
     #[error("cannot start the ticker thread: {0}")]
     Spawn(#[from] std::io::Error),
@@ -26,21 +34,26 @@ pub struct Daemon {
     resolution: Resolution,
     stop: StopFlag,
     ticker: Ticker,
+    maintenance_busy: Arc<AtomicBool>,
+    _lock: DaemonLock,
 }
 
 impl Daemon {
-    /// Discover providers, resolve `cron.provider` and start the ticker thread.
+    /// Take the home's daemon lock, discover providers, resolve `cron.provider` and start the
+    /// ticker thread.
     pub fn start(
         home: &Home,
         config: Config,
         engine: Arc<dyn Engine>,
     ) -> Result<Self, DaemonError> {
+        let lock = DaemonLock::acquire(&home.state_dir())?;
         let discovery = discover(&config.plugins_dir(home));
         let resolution = resolve(&config, &discovery);
-        let core = Arc::new(Core {
-            engine,
-            heartbeat: Heartbeat::new(&home.state_dir()),
-        });
+        let heartbeat = Heartbeat::new(&home.state_dir());
+        heartbeat.reset();
+        let core = Arc::new(Core { engine, heartbeat });
+        // Remember the store's version now, so only later changes count as changes.
+        let _ = core.engine.refresh();
         let stop = StopFlag::new();
         let config_json = config.provider_section_json(resolution.trigger.name());
         let ticker = spawn_ticker(
@@ -57,6 +70,8 @@ impl Daemon {
             resolution,
             stop,
             ticker,
+            maintenance_busy: Arc::new(AtomicBool::new(false)),
+            _lock: lock,
         })
     }
 
@@ -75,14 +90,15 @@ impl Daemon {
         &self.core
     }
 
-    /// A handle that stops the host when set (from a signal handler, say).
+    /// A handle that stops the host when set, and wakes it when nudged (the job set changed).
     pub fn stop_flag(&self) -> StopFlag {
         self.stop.clone()
     }
 
-    /// Run the host's housekeeping on the calling thread until the stop flag is set: tell the
-    /// provider when the job set changes and ask it to reconcile periodically. Every provider
-    /// call is guarded; a failure is logged and the loop goes on.
+    /// Run the host's housekeeping on the calling thread until the stop flag is set: when the
+    /// job set changes (another process wrote the store, or a nudge says so) wake the ticker and
+    /// tell the provider; ask the provider to reconcile periodically. Provider calls run on a
+    /// worker thread, one at a time, so a provider that hangs in them cannot hold up shutdown.
     pub fn supervise(&self) {
         let reconcile_every = Duration::from_secs(self.config.cron.reconcile_interval_secs.max(1));
         let mut next_reconcile = Instant::now() + reconcile_every;
@@ -90,39 +106,88 @@ impl Daemon {
             let changed = match self.core.engine.refresh() {
                 Ok(changed) => changed,
                 Err(e) => {
-                    log::warn!("{e}; keeping the previous job set");
+                    log::warn!("cannot check the job set for changes: {e}");
                     false
                 }
             };
+            if changed {
+                self.stop.nudge(); // the ticker recomputes its next wake-up
+            }
             let Trigger::Provider(provider) = &self.resolution.trigger else {
                 continue;
             };
             if changed {
-                let _ = provider.on_jobs_changed();
+                self.call_in_background(provider, "on_jobs_changed", |p| p.on_jobs_changed());
             }
             if Instant::now() >= next_reconcile {
-                let _ = provider.reconcile();
+                self.call_in_background(provider, "reconcile", |p| p.reconcile());
                 next_reconcile = Instant::now() + reconcile_every;
             }
         }
     }
 
-    /// Stop: set the stop flag, call the provider's `stop`, and wait for the ticker thread up
-    /// to `cron.shutdown_timeout_ms`. Returns whether the thread finished in time (one that did
-    /// not is abandoned).
+    fn call_in_background(
+        &self,
+        provider: &Arc<ProviderHandle>,
+        what: &'static str,
+        call: impl FnOnce(&ProviderHandle) -> Result<(), crate::provider::ProviderCallError>
+            + Send
+            + 'static,
+    ) {
+        if self.maintenance_busy.swap(true, Ordering::SeqCst) {
+            log::warn!(
+                "provider `{}`: skipping {what}: its previous call has not returned",
+                provider.name()
+            );
+            return;
+        }
+        let provider = Arc::clone(provider);
+        let busy = Arc::clone(&self.maintenance_busy);
+        let spawned = std::thread::Builder::new()
+            .name(format!("provider-{what}"))
+            .spawn(move || {
+                let _ = call(&provider); // failures are logged by the guard
+                busy.store(false, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            self.maintenance_busy.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// Stop: set the stop flag, call the provider's `stop`, and wait for the ticker thread; the
+    /// whole sequence is bounded by `cron.shutdown_timeout_ms`. Returns whether everything
+    /// finished in time (a thread that did not is abandoned, not joined).
     pub fn shutdown(self) -> bool {
         self.stop.set();
+        let deadline = Instant::now() + Duration::from_millis(self.config.cron.shutdown_timeout_ms);
+        let mut clean = true;
         if let Trigger::Provider(provider) = &self.resolution.trigger {
-            let _ = provider.stop();
+            let provider = Arc::clone(provider);
+            let (done, finished) = std::sync::mpsc::channel();
+            let _ = std::thread::Builder::new()
+                .name("provider-stop".into())
+                .spawn(move || {
+                    let _ = provider.stop();
+                    let _ = done.send(());
+                });
+            if finished
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .is_err()
+            {
+                log::error!(
+                    "provider `{}` stop did not return in time; abandoning it",
+                    self.resolution.trigger.name()
+                );
+                clean = false;
+            }
         }
-        let timeout = Duration::from_millis(self.config.cron.shutdown_timeout_ms);
-        let finished = self.ticker.join_timeout(timeout);
-        if !finished {
-            log::error!(
-                "the ticker thread did not stop within {}ms; abandoning it",
-                timeout.as_millis()
-            );
+        if !self
+            .ticker
+            .join_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            log::error!("the ticker thread did not stop in time; abandoning it");
+            clean = false;
         }
-        finished
+        clean
     }
 }

@@ -1,19 +1,30 @@
 //! The trigger's heartbeat: proof of life after every tick, kept apart from proof of success.
 //!
-//! A ticker that is alive but failing must not look healthy, so the file records two instants:
-//! the last sign of life and the last clean tick, plus the last error.
+//! A ticker that is alive but failing must not look healthy, so separate files under
+//! `HOME/cron/` record each fact, each written atomically (temporary file + rename):
+//! `ticker_heartbeat` (every loop iteration, with the trigger's name), `ticker_last_success`
+//! (after a clean tick only), `ticker_last_error` (after a failed tick; removed by the next clean
+//! one) and `ticker_fallback` (while the built-in ticker stands in for a failed provider).
+//! A missing file means "unknown", not "dead". A failed write is logged at DEBUG, never raised,
+//! and leaves no temporary file.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// The file name under the state directory.
-pub const HEARTBEAT_FILE: &str = "heartbeat.json";
+/// Liveness: written on every loop iteration.
+pub const HEARTBEAT_FILE: &str = "ticker_heartbeat";
+/// Written after a clean tick only.
+pub const SUCCESS_FILE: &str = "ticker_last_success";
+/// Written after a failed tick; removed after the next clean one.
+pub const ERROR_FILE: &str = "ticker_last_error";
+/// Written while the built-in ticker stands in for a provider that stopped driving the fires.
+pub const FALLBACK_FILE: &str = "ticker_fallback";
 
-/// What the heartbeat file holds.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What the heartbeat files say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct HeartbeatState {
     /// The trigger recording the beats (`builtin` or a provider's name).
     pub trigger: String,
@@ -21,8 +32,10 @@ pub struct HeartbeatState {
     pub alive_at_ms: Option<u64>,
     /// Last clean tick, milliseconds since the epoch.
     pub success_at_ms: Option<u64>,
-    /// The text of the last failure, if the last tick failed.
+    /// The text of the last failure, while no clean tick has followed it.
     pub last_error: Option<String>,
+    /// Why the built-in ticker stands in for the selected provider, if it does.
+    pub fallback: Option<String>,
 }
 
 impl HeartbeatState {
@@ -57,11 +70,31 @@ fn now_ms() -> u64 {
     u64::try_from(ms).unwrap_or(u64::MAX)
 }
 
-/// Records beats to `STATE_DIR/heartbeat.json`, atomically (write a temporary file, rename).
-/// Recording never fails the caller: a write error is logged and the beat is kept in memory.
+/// `<epoch seconds>` then optional text lines, as the files hold them.
+fn encode(at_ms: u64, text: Option<&str>) -> String {
+    let mut out = format!("{}.{:03}\n", at_ms / 1000, at_ms % 1000);
+    if let Some(text) = text {
+        out.push_str(text);
+        out.push('\n');
+    }
+    out
+}
+
+fn decode(text: &str) -> Option<(u64, String)> {
+    let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let seconds: f64 = first.trim().parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| {
+        (
+            (seconds * 1000.0).round() as u64,
+            rest.trim_end().to_owned(),
+        )
+    })
+}
+
+/// Records beats under a state directory. Recording never fails the caller.
 #[derive(Debug)]
 pub struct Heartbeat {
-    path: PathBuf,
+    dir: PathBuf,
     state: Mutex<HeartbeatState>,
 }
 
@@ -69,7 +102,7 @@ impl Heartbeat {
     /// A recorder writing under `state_dir`. Starts empty: a new process has not beaten yet.
     pub fn new(state_dir: &Path) -> Self {
         Self {
-            path: state_dir.join(HEARTBEAT_FILE),
+            dir: state_dir.to_path_buf(),
             state: Mutex::new(HeartbeatState::default()),
         }
     }
@@ -77,21 +110,35 @@ impl Heartbeat {
     /// Record a beat from `trigger`. `success` marks a clean tick; otherwise `error` is the
     /// failure's text (or `None` for a liveness-only beat, e.g. before the first tick).
     pub fn record(&self, trigger: &str, success: bool, error: Option<&str>) {
-        let snapshot = {
-            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            let now = now_ms();
-            state.trigger = trigger.to_owned();
-            state.alive_at_ms = Some(now);
-            if success {
-                state.success_at_ms = Some(now);
-                state.last_error = None;
-            } else if let Some(error) = error {
-                state.last_error = Some(error.to_owned());
-            }
-            state.clone()
-        };
-        if let Err(e) = write_atomically(&self.path, &snapshot) {
-            log::debug!("heartbeat not written to {}: {e}", self.path.display());
+        // Files are written under the lock, so beats from two threads land in order.
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = now_ms();
+        state.trigger = trigger.to_owned();
+        state.alive_at_ms = Some(now);
+        self.write(HEARTBEAT_FILE, &encode(now, Some(trigger)));
+        if success {
+            state.success_at_ms = Some(now);
+            state.last_error = None;
+            self.write(SUCCESS_FILE, &encode(now, None));
+            self.remove(ERROR_FILE);
+        } else if let Some(error) = error {
+            state.last_error = Some(error.to_owned());
+            self.write(ERROR_FILE, &encode(now, Some(error)));
+        }
+    }
+
+    /// The built-in ticker stands in for a provider that stopped driving the fires.
+    pub fn record_fallback(&self, reason: &str) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.fallback = Some(reason.to_owned());
+        self.write(FALLBACK_FILE, &encode(now_ms(), Some(reason)));
+    }
+
+    /// The provider drives the fires again.
+    pub fn clear_fallback(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.fallback.take().is_some() {
+            self.remove(FALLBACK_FILE);
         }
     }
 
@@ -100,21 +147,64 @@ impl Heartbeat {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Read the heartbeat file under `state_dir`; `None` when there is none (or it is unreadable).
+    /// Forget the previous daemon's beats (at start-up, so its files cannot pass for ours).
+    pub fn reset(&self) {
+        let _lock = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        for file in [HEARTBEAT_FILE, SUCCESS_FILE, ERROR_FILE, FALLBACK_FILE] {
+            self.remove(file);
+        }
+    }
+
+    /// Read the heartbeat files under `state_dir`; every missing file is an unknown.
     pub fn read(state_dir: &Path) -> Option<HeartbeatState> {
-        let text = std::fs::read_to_string(state_dir.join(HEARTBEAT_FILE)).ok()?;
-        serde_json::from_str(&text).ok()
+        let read = |name: &str| {
+            std::fs::read_to_string(state_dir.join(name))
+                .ok()
+                .and_then(|t| decode(&t))
+        };
+        let heartbeat = read(HEARTBEAT_FILE);
+        let success = read(SUCCESS_FILE);
+        let error = read(ERROR_FILE);
+        let fallback = read(FALLBACK_FILE);
+        if heartbeat.is_none() && success.is_none() && error.is_none() {
+            return None;
+        }
+        Some(HeartbeatState {
+            trigger: heartbeat
+                .as_ref()
+                .map(|(_, t)| t.clone())
+                .unwrap_or_default(),
+            alive_at_ms: heartbeat.map(|(at, _)| at),
+            success_at_ms: success.map(|(at, _)| at),
+            last_error: error.map(|(_, text)| text),
+            fallback: fallback.map(|(_, text)| text),
+        })
+    }
+
+    fn write(&self, name: &str, contents: &str) {
+        if let Err(e) = write_atomically(&self.dir.join(name), contents) {
+            log::debug!(
+                "heartbeat file {} not written: {e}",
+                self.dir.join(name).display()
+            );
+        }
+    }
+
+    fn remove(&self, name: &str) {
+        let _ = std::fs::remove_file(self.dir.join(name));
     }
 }
 
-fn write_atomically(path: &Path, state: &HeartbeatState) -> std::io::Result<()> {
+/// Write `contents` to `path` through a temporary file in the same directory and a rename.
+pub fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     crate::home::create_private_dir(dir)?;
     let mut file = tempfile::Builder::new()
-        .prefix(".heartbeat-")
+        .prefix(".hb_")
         .suffix(".tmp")
         .tempfile_in(dir)?;
-    serde_json::to_writer(&mut file, state)?;
+    file.write_all(contents.as_bytes())?;
     file.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
@@ -122,6 +212,26 @@ fn write_atomically(path: &Path, state: &HeartbeatState) -> std::io::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clean_tick_removes_the_error_file_and_fallback_is_separate() {
+        let dir = tempfile::tempdir().unwrap();
+        let heartbeat = Heartbeat::new(dir.path());
+        heartbeat.record("builtin", false, Some("boom"));
+        assert!(dir.path().join(ERROR_FILE).exists());
+        heartbeat.record_fallback("provider `x` start failed");
+        heartbeat.record("builtin", true, None);
+        assert!(!dir.path().join(ERROR_FILE).exists());
+        let state = Heartbeat::read(dir.path()).unwrap();
+        assert_eq!(state.last_error, None);
+        assert_eq!(
+            state.fallback.as_deref(),
+            Some("provider `x` start failed"),
+            "a clean built-in tick keeps the fallback"
+        );
+        heartbeat.clear_fallback();
+        assert_eq!(Heartbeat::read(dir.path()).unwrap().fallback, None);
+    }
 
     #[test]
     fn missing_heartbeat_reads_as_unknown() {

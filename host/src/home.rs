@@ -1,4 +1,4 @@
-//! The host's home directory: where config, job set, state and plugins live.
+//! The host's home directory: where config, job store, state and plugins live.
 
 use std::path::{Path, PathBuf};
 
@@ -24,7 +24,7 @@ pub enum HomeError {
     },
 }
 
-/// A cronhost home: `cronhost.toml`, `jobs.toml`, `plugins.d/` and `cron/` state beneath it.
+/// A cronhost home: `cronhost.toml`, `plugins.d/` and `cron/` (job store, heartbeat, output).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Home {
     root: PathBuf,
@@ -70,9 +70,14 @@ impl Home {
         self.root.join("cronhost.toml")
     }
 
-    /// `HOME/jobs.toml`, the job set.
-    pub fn jobs_file(&self) -> PathBuf {
-        self.root.join("jobs.toml")
+    /// `HOME/cron/cronhost.db`, the job store.
+    pub fn store_file(&self) -> PathBuf {
+        self.state_dir().join(crate::store::DB_FILE)
+    }
+
+    /// `HOME/cron/output`, job output files.
+    pub fn output_dir(&self) -> PathBuf {
+        self.state_dir().join("output")
     }
 
     /// `HOME/cron`, the host's state directory.

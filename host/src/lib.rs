@@ -9,11 +9,11 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use cronhost::{config::Config, engine::JobFileEngine, home::Home, Daemon};
+//! use cronhost::{config::Config, engine::CronEngine, home::Home, Daemon};
 //!
 //! let home = Home::open("/tmp/cronhost-demo")?;
 //! let config = Config::load(&home)?;
-//! let engine = JobFileEngine::open(&home.jobs_file(), &home.state_dir().join("output"))?;
+//! let engine = CronEngine::open(&home, &config)?;
 //! let daemon = Daemon::start(&home, config, Arc::new(engine))?;
 //! daemon.stop_flag().set(); // from a signal handler, in a real program
 //! daemon.supervise();
@@ -28,10 +28,12 @@ mod daemon;
 pub mod engine;
 pub mod heartbeat;
 pub mod home;
+pub mod lock;
 pub mod plugins;
 pub mod provider;
 pub mod run;
 pub mod schedule;
+pub mod status;
 pub mod store;
 
 pub use daemon::{Daemon, DaemonError};

@@ -1,54 +1,278 @@
-//! Running a job: its command as a child process, output appended to its log file.
+//! Running a claimed occurrence: the command as a child process in its own process group,
+//! output to `output/<job-id>/<scheduled-instant>.log` (0600), a timeout that kills the group,
+//! and the outcome recorded on the run and the job.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
-/// Whether `id` is safe as a job id and as a file name: letters, digits, `-`, `_`, `.`, not
-/// starting with `.`, at most 128 bytes.
-pub fn valid_job_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 128
-        && !id.starts_with('.')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+use chrono::{DateTime, Utc};
+
+use crate::store::{Claim, RunStatus, Store};
+
+/// How long a timed-out group gets between SIGTERM and SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// Starts claimed runs and watches them to the end.
+#[derive(Clone)]
+pub struct Runner {
+    store: Arc<Store>,
+    output_dir: PathBuf,
+    keep_outputs: usize,
+    inflight: Arc<(Mutex<usize>, Condvar)>,
 }
 
-/// Start `argv` (no shell) with output appended to `output_dir/JOB.log`; a reaper thread logs
-/// the exit. Returns once the child has started.
-pub fn spawn_job(job: &str, argv: &[String], output_dir: &Path) -> Result<(), String> {
-    if !valid_job_id(job) {
-        return Err(format!("job id `{job}` is not a safe file name"));
+/// The output file of an occurrence.
+pub fn output_path(output_dir: &Path, job_id: &str, scheduled_at: DateTime<Utc>) -> PathBuf {
+    output_dir
+        .join(job_id)
+        .join(format!("{}.log", scheduled_at.format("%Y%m%dT%H%M%S%.3fZ")))
+}
+
+impl Runner {
+    /// A runner recording into `store`, keeping the newest `keep_outputs` output files per job.
+    pub fn new(store: Arc<Store>, output_dir: PathBuf, keep_outputs: usize) -> Self {
+        Self {
+            store,
+            output_dir,
+            keep_outputs: keep_outputs.max(1),
+            inflight: Arc::new((Mutex::new(0), Condvar::new())),
+        }
     }
-    let (program, args) = argv.split_first().ok_or("empty command")?;
-    crate::home::create_private_dir(output_dir)
-        .map_err(|e| format!("cannot create {}: {e}", output_dir.display()))?;
-    let log_path = output_dir.join(format!("{job}.log"));
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
+
+    /// Runs started by this runner that have not finished.
+    pub fn inflight(&self) -> usize {
+        *self.inflight.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wait until every run this runner started has finished, or `timeout` passes.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        let (count, idle) = &*self.inflight;
+        let guard = count.lock().unwrap_or_else(|p| p.into_inner());
+        let (guard, _) = idle
+            .wait_timeout_while(guard, timeout, |n| *n > 0)
+            .unwrap_or_else(|p| p.into_inner());
+        *guard == 0
+    }
+
+    /// Start the claimed run and watch it on a thread of its own. A command that cannot start
+    /// is recorded as failed.
+    pub fn start(&self, claim: Claim) -> Result<(), String> {
+        let job = &claim.job;
+        let child = match self.spawn(&claim) {
+            Ok(child) => child,
+            Err(error) => {
+                let _ = self.store.finish_run(
+                    &claim.run_id,
+                    RunStatus::Failed,
+                    None,
+                    Some(&error),
+                    Utc::now(),
+                );
+                log::warn!(
+                    "job={} scheduled={} failed to start: {error}",
+                    job.name,
+                    claim.scheduled_at
+                );
+                return Err(error);
+            }
+        };
+        if let Err(e) = self
+            .store
+            .mark_started(&claim.run_id, child.id(), Utc::now())
+        {
+            log::warn!("job={}: cannot record the start: {e}", job.name);
+        }
+        *self.inflight.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        let runner = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("run-{}", job.id))
+            .spawn(move || {
+                runner.watch(child, &claim);
+                runner.start_queued(&claim.job.id);
+                let (count, idle) = &*runner.inflight;
+                *count.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+                idle.notify_all();
+            });
+        spawned
+            .map(|_| ())
+            .map_err(|e| format!("cannot start a watcher thread: {e}"))
+    }
+
+    fn spawn(&self, claim: &Claim) -> Result<Child, String> {
+        let job = &claim.job;
+        let argv = job.argv();
+        let (program, args) = argv.split_first().ok_or("the job has no command")?;
+        let path = output_path(&self.output_dir, &job.id, claim.scheduled_at);
+        let dir = path.parent().unwrap_or(&self.output_dir);
+        crate::home::create_private_dir(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let output = options
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let errors = output
+            .try_clone()
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .envs(&job.env)
+            .env("CRONHOST_JOB_ID", &job.id)
+            .env("CRONHOST_SCHEDULED_AT", claim.scheduled_at.to_rfc3339())
+            .stdin(Stdio::null())
+            .stdout(output)
+            .stderr(errors);
+        if let Some(dir) = &job.workdir {
+            command.current_dir(dir);
+        }
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        command
+            .spawn()
+            .map_err(|e| format!("cannot start `{program}`: {e}"))
+    }
+
+    fn watch(&self, mut child: Child, claim: &Claim) {
+        let job = &claim.job;
+        let deadline = job
+            .timeout_secs
+            .map(|s| Instant::now() + Duration::from_secs(s));
+        let outcome = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Ok(status),
+                Ok(None) => {}
+                Err(e) => break Err(format!("cannot wait for the child: {e}")),
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                kill_group(&mut child);
+                let _ = child.wait();
+                break Err("timed out".into());
+            }
+            std::thread::sleep(Duration::from_millis(if deadline.is_some() {
+                20
+            } else {
+                50
+            }));
+        };
+        let (status, exit_code, error) = match outcome {
+            Ok(status) if status.success() => (RunStatus::Succeeded, Some(0), None),
+            Ok(status) => match status.code() {
+                Some(code) => (
+                    RunStatus::Failed,
+                    Some(code),
+                    Some(format!("exited with {code}")),
+                ),
+                None => (RunStatus::Failed, None, Some(format!("killed: {status}"))),
+            },
+            Err(e) if e == "timed out" => (
+                RunStatus::TimedOut,
+                None,
+                Some(format!(
+                    "timed out after {}s; process group killed",
+                    job.timeout_secs.unwrap_or(0)
+                )),
+            ),
+            Err(e) => (RunStatus::Failed, None, Some(e)),
+        };
+        match status {
+            RunStatus::Succeeded => log::info!(
+                "done job={} scheduled={} status=succeeded",
+                job.name,
+                claim.scheduled_at
+            ),
+            _ => log::warn!(
+                "done job={} scheduled={} status={} {}",
+                job.name,
+                claim.scheduled_at,
+                status.as_str(),
+                error.as_deref().unwrap_or("")
+            ),
+        }
+        if let Err(e) = self.store.finish_run(
+            &claim.run_id,
+            status,
+            exit_code,
+            error.as_deref(),
+            Utc::now(),
+        ) {
+            log::error!("job={}: cannot record the outcome: {e}", job.name);
+        }
+        prune_outputs(&self.output_dir.join(&job.id), self.keep_outputs);
+    }
+
+    /// After a run ends, start the one waiting behind it (overlap `queue-one`).
+    fn start_queued(&self, job_id: &str) {
+        let queued = match self.store.take_queued(job_id) {
+            Ok(Some(run)) => run,
+            Ok(None) => return,
+            Err(e) => return log::warn!("job={job_id}: cannot read its queued run: {e}"),
+        };
+        match self.store.job(job_id) {
+            Ok(job) => {
+                log::info!(
+                    "fire job={} scheduled={} (queued behind the previous run)",
+                    job.name,
+                    queued.scheduled_at
+                );
+                let _ = self.start(Claim {
+                    run_id: queued.id,
+                    job,
+                    scheduled_at: queued.scheduled_at,
+                });
+            }
+            Err(e) => {
+                let _ = self.store.finish_run(
+                    &queued.id,
+                    RunStatus::Failed,
+                    None,
+                    Some(&e.to_string()),
+                    Utc::now(),
+                );
+            }
+        }
+    }
+}
+
+fn kill_group(child: &mut Child) {
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let log = options
-        .open(&log_path)
-        .map_err(|e| format!("cannot open {}: {e}", log_path.display()))?;
-    let log_err = log
-        .try_clone()
-        .map_err(|e| format!("cannot open {}: {e}", log_path.display()))?;
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err)
-        .spawn()
-        .map_err(|e| format!("cannot start `{program}`: {e}"))?;
-    let job = job.to_owned();
-    std::thread::Builder::new()
-        .name(format!("reap-{job}"))
-        .spawn(move || match child.wait() {
-            Ok(status) if status.success() => log::debug!("job={job} exited 0"),
-            Ok(status) => log::warn!("job={job} failed: {status}"),
-            Err(e) => log::warn!("job={job}: cannot wait for the child: {e}"),
-        })
-        .map_err(|e| format!("cannot start a reaper thread: {e}"))?;
-    Ok(())
+    {
+        let group = -(child.id() as i32);
+        // SAFETY: kill(2) on the child's own process group, created by `process_group(0)`.
+        unsafe { libc::kill(group, libc::SIGTERM) };
+        let until = Instant::now() + KILL_GRACE;
+        while Instant::now() < until {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                // The leader is gone; make sure nothing else in the group survives.
+                unsafe { libc::kill(group, libc::SIGKILL) };
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        unsafe { libc::kill(group, libc::SIGKILL) };
+    }
+    #[cfg(not(unix))]
+    let _ = child.kill();
+}
+
+/// Keep the newest `keep` files in `dir` (names sort by scheduled instant).
+fn prune_outputs(dir: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    if files.len() <= keep {
+        return;
+    }
+    files.sort();
+    for old in &files[..files.len() - keep] {
+        let _ = std::fs::remove_file(old);
+    }
 }

@@ -1,5 +1,6 @@
 //! Adapts a safe [`Provider`] to the stable ABI, containing every panic on the provider side.
 
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use abi_stable::{
@@ -53,10 +54,27 @@ pub fn construct<P: Provider>(config_json: &str) -> Result<ProviderBox, String> 
 
 /// Box an already built provider as the ABI trait object.
 pub fn into_provider_box<P: Provider>(provider: P) -> ProviderBox {
-    ProviderObject_TO::from_value(Adapter(provider), TD_Opaque)
+    ProviderObject_TO::from_value(Adapter(ManuallyDrop::new(provider)), TD_Opaque)
 }
 
-struct Adapter<P>(P);
+/// The provider behind the ABI. `ManuallyDrop` so that dropping it (which the host triggers
+/// through an `extern "C"` vtable entry) happens inside `catch_unwind` too.
+struct Adapter<P>(ManuallyDrop<P>);
+
+impl<P> Drop for Adapter<P> {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` is taken exactly once, here, and never used again.
+        let inner = unsafe { ManuallyDrop::take(&mut self.0) };
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(inner))) {
+            eprintln!(
+                "cronhost provider: drop panicked: {}",
+                panic_message(&*payload)
+            );
+            // Dropping the payload could panic again; leak it instead.
+            std::mem::forget(payload);
+        }
+    }
+}
 
 fn text<E: std::fmt::Display>(error: E) -> String {
     error.to_string()

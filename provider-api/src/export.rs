@@ -54,7 +54,7 @@ macro_rules! export_provider {
         extern "C" fn __cronhost_metadata() -> $crate::ffi::LibraryMetadata {
             $crate::__private::metadata(
                 env!("CARGO_PKG_VERSION"),
-                ::std::vec![$($crate::__private::info::<$provider>()),+],
+                || ::std::vec![$($crate::__private::info::<$provider>()),+],
             )
         }
 

@@ -110,11 +110,14 @@ pub mod __private {
         .leak_into_prefix()
     }
 
-    /// Build the library metadata.
+    /// Build the library metadata. `providers` runs inside `catch_unwind`: a panic yields a
+    /// library that offers nothing (and so is rejected by the host with a reason).
     pub fn metadata(
         library_version: &str,
-        providers: Vec<crate::ffi::ProviderInfo>,
+        providers: impl FnOnce() -> Vec<crate::ffi::ProviderInfo>,
     ) -> LibraryMetadata {
+        let providers =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(providers)).unwrap_or_default();
         LibraryMetadata {
             library_version: library_version.into(),
             providers: RVec::from(providers),

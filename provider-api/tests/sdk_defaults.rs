@@ -188,3 +188,32 @@ fn config_sections_parse_and_bad_json_is_an_error() {
         .unwrap();
     assert!(error.message().contains("interval_ms"), "{error}");
 }
+
+/// Panics when dropped.
+struct DropBomb;
+
+impl Provider for DropBomb {
+    const NAME: &'static str = "drop-bomb";
+
+    fn new(_config: ProviderConfig) -> Result<Self, ProviderError> {
+        Ok(DropBomb)
+    }
+
+    fn start(&self, _host: Host, _stop: Stop, _options: StartOptions) -> Result<(), ProviderError> {
+        Ok(())
+    }
+}
+
+impl Drop for DropBomb {
+    fn drop(&mut self) {
+        panic!("drop bomb");
+    }
+}
+
+#[test]
+fn a_panic_while_dropping_the_provider_is_contained() {
+    // Dropping goes through an `extern "C"` vtable entry: an escaping panic would abort.
+    let provider = into_provider_box(DropBomb);
+    assert_eq!(provider.is_available(), ROk(true));
+    drop(provider);
+}

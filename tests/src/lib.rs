@@ -151,9 +151,29 @@ impl TestHome {
         std::fs::write(self.dir.path().join("cronhost.toml"), text).expect("write config");
     }
 
-    /// Write `jobs.toml`.
-    pub fn write_jobs(&self, text: &str) {
-        std::fs::write(self.dir.path().join("jobs.toml"), text).expect("write jobs");
+    /// Run `cronhost --home HOME ARGS...` to completion.
+    pub fn cronhost(&self, args: &[&str]) -> std::process::Output {
+        Command::new(&artifacts().cronhost)
+            .arg("--home")
+            .arg(self.path())
+            .args(args)
+            .env_remove("CRONHOST_HOME")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("cronhost runs")
+    }
+
+    /// Add a job through the CLI; returns its id. Panics with the CLI's message on failure.
+    pub fn add_job(&self, args: &[&str]) -> String {
+        let mut full = vec!["jobs", "add"];
+        full.extend_from_slice(args);
+        let output = self.cronhost(&full);
+        assert!(
+            output.status.success(),
+            "jobs add {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
     /// The home as cronhost's type.

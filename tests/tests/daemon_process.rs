@@ -73,23 +73,20 @@ fn count_lines(path: &Path) -> usize {
         .unwrap_or(0)
 }
 
-/// A job firing every second that appends a line to `marks/NAME`.
-fn job(home: &TestHome, name: &str) -> (String, PathBuf) {
+/// Add a job firing every second that appends a line to `marks/NAME`; returns that file.
+fn job(home: &TestHome, name: &str) -> PathBuf {
     let marks = home.path().join("marks");
     std::fs::create_dir_all(&marks).unwrap();
     let out = marks.join(name);
-    let text = format!(
-        "[[job]]\nname = \"{name}\"\nevery = \"1s\"\ncommand = [\"sh\", \"-c\", \"echo fired >> '{}'\"]\n",
-        out.display()
-    );
-    (text, out)
+    let line = format!("echo fired >> '{}'", out.display());
+    home.add_job(&["*/1 * * * * *", "--name", name, "--", "sh", "-c", &line]);
+    out
 }
 
 #[test]
 fn run_fires_jobs_through_the_builtin_ticker_and_exits_0_on_sigterm() {
     let home = TestHome::new();
-    let (jobs, out) = job(&home, "tick");
-    home.write_jobs(&jobs);
+    let out = job(&home, "tick");
     let running = Running::start(&home);
     running.wait_for_log("the built-in ticker drives the fires");
     wait_for("two fires", PATIENCE, || count_lines(&out) >= 2);
@@ -104,8 +101,7 @@ fn the_example_provider_drives_the_fires() {
     let home = TestHome::new();
     home.install(&artifacts().example, "example.so");
     home.write_config("[cron]\nprovider = \"example\"\n[providers.example]\ninterval_ms = 50\n");
-    let (jobs, out) = job(&home, "ex");
-    home.write_jobs(&jobs);
+    let out = job(&home, "ex");
     let running = Running::start(&home);
     running.wait_for_log("provider `example` from");
     running.wait_for_log("[example] example ticker started, every 50 ms");
@@ -120,8 +116,7 @@ fn an_unknown_provider_warns_and_jobs_still_fire() {
     let home = TestHome::new();
     home.install(&artifacts().example, "example.so");
     home.write_config("[cron]\nprovider = \"nope\"\n");
-    let (jobs, out) = job(&home, "fallback");
-    home.write_jobs(&jobs);
+    let out = job(&home, "fallback");
     let running = Running::start(&home);
     running.wait_for_log("cron.provider `nope` is not installed");
     running.wait_for_log("(available: example); using the built-in ticker");
@@ -134,8 +129,7 @@ fn a_provider_failing_at_start_leaves_the_jobs_firing() {
     let home = TestHome::new();
     home.install(&artifacts().zoo, "zoo.so");
     home.write_config("[cron]\nprovider = \"zoo-fail-start\"\n");
-    let (jobs, out) = job(&home, "survivor");
-    home.write_jobs(&jobs);
+    let out = job(&home, "survivor");
     let running = Running::start(&home);
     running.wait_for_log("zoo: start refuses; the builtin ticker takes over");
     wait_for("two fires", PATIENCE, || count_lines(&out) >= 2);
@@ -148,8 +142,7 @@ fn a_panicking_stop_does_not_spoil_shutdown() {
     let home = TestHome::new();
     home.install(&artifacts().zoo, "zoo.so");
     home.write_config("[cron]\nprovider = \"zoo-panic-stop\"\n");
-    let (jobs, out) = job(&home, "stopper");
-    home.write_jobs(&jobs);
+    let out = job(&home, "stopper");
     let running = Running::start(&home);
     wait_for("a fire", PATIENCE, || count_lines(&out) >= 1);
     let (status, log) = running.terminate();
@@ -166,8 +159,7 @@ fn a_panicking_reconcile_is_logged_and_the_jobs_keep_firing() {
     let home = TestHome::new();
     home.install(&artifacts().zoo, "zoo.so");
     home.write_config("[cron]\nprovider = \"zoo-panic-reconcile\"\nreconcile_interval_secs = 1\n");
-    let (jobs, out) = job(&home, "steady");
-    home.write_jobs(&jobs);
+    let out = job(&home, "steady");
     let running = Running::start(&home);
     running.wait_for_log("provider `zoo-panic-reconcile` reconcile failed: panicked in reconcile: zoo: reconcile boom");
     let fired = count_lines(&out);
@@ -182,12 +174,10 @@ fn a_panicking_on_jobs_changed_is_logged_and_the_new_job_fires() {
     let home = TestHome::new();
     home.install(&artifacts().zoo, "zoo.so");
     home.write_config("[cron]\nprovider = \"zoo-panic-on-jobs-changed\"\n");
-    let (first, first_out) = job(&home, "first");
-    home.write_jobs(&first);
+    let first_out = job(&home, "first");
     let running = Running::start(&home);
     wait_for("the first job", PATIENCE, || count_lines(&first_out) >= 1);
-    let (second, second_out) = job(&home, "second");
-    home.write_jobs(&format!("{first}\n{second}"));
+    let second_out = job(&home, "second");
     running.wait_for_log(
         "on_jobs_changed failed: panicked in on_jobs_changed: zoo: on_jobs_changed boom",
     );

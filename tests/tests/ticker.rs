@@ -121,7 +121,10 @@ fn a_failing_tick_records_liveness_but_never_success() {
         state.success_at_ms, None,
         "a failing tick bumped the success marker"
     );
-    assert_eq!(state.last_error.as_deref(), Some("every tick fails"));
+    assert_eq!(
+        state.last_error.as_deref(),
+        Some("tick failed: every tick fails")
+    );
 }
 
 #[test]

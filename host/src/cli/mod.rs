@@ -1,30 +1,97 @@
 //! The command line: `cronhost [--home DIR] COMMAND`.
 
+mod jobs;
+mod notify;
 mod providers;
 mod run;
+mod runs;
+mod status;
+mod tick;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use cronhost::config::Config;
+use cronhost::engine::CronEngine;
 use cronhost::home::Home;
+use cronhost::store::StoreError;
 
 /// Exit code: success.
 pub const EXIT_OK: i32 = 0;
-/// Exit code: the command ran and failed.
+/// Exit code: the command ran and failed (a job failed, a claim was lost, the store failed).
 pub const EXIT_FAILURE: i32 = 1;
-/// Exit code: bad usage, config or home; nothing was done.
+/// Exit code: bad usage, input, config or home; nothing was changed.
 pub const EXIT_USAGE: i32 = 2;
+
+/// A command failed: what to print and the exit code.
+#[derive(Debug)]
+pub struct CliError {
+    /// The exit code.
+    pub code: i32,
+    /// The message, printed after `cronhost: `.
+    pub message: String,
+}
+
+impl CliError {
+    /// Bad input: exit 2.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: EXIT_USAGE,
+            message: message.into(),
+        }
+    }
+
+    /// A failure: exit 1.
+    pub fn failure(message: impl Into<String>) -> Self {
+        Self {
+            code: EXIT_FAILURE,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(error: StoreError) -> Self {
+        let code = match error {
+            StoreError::NoSuchJob(_)
+            | StoreError::Ambiguous { .. }
+            | StoreError::NameTaken(_)
+            | StoreError::Invalid(_) => EXIT_USAGE,
+            StoreError::Unusable { .. } | StoreError::TooNew { .. } => EXIT_USAGE,
+            StoreError::Sqlite { .. } => EXIT_FAILURE,
+        };
+        Self {
+            code,
+            message: error.to_string(),
+        }
+    }
+}
+
+/// What every command gets: the home and its config.
+pub struct Context {
+    /// The home.
+    pub home: Home,
+    /// Its config.
+    pub config: Config,
+}
+
+impl Context {
+    /// Open the engine over the home's store.
+    pub fn engine(&self) -> Result<CronEngine, CliError> {
+        Ok(CronEngine::open(&self.home, &self.config)?)
+    }
+}
 
 /// cronhost: a cron host whose trigger is a plug-in.
 #[derive(Debug, Parser)]
 #[command(
     version,
     about,
-    after_help = "Exit codes: 0 success, 1 the command failed, 2 bad usage, config or home."
+    after_help = "Exit codes: 0 success; 1 the command ran and failed (a job failed, a claim was lost, the store failed); 2 bad usage, input, config or home (nothing was changed)."
 )]
 struct Cli {
-    /// The home directory (config, jobs, state, plugins.d); created when missing.
+    /// The home directory (config, job store, state, plugins.d); created when missing.
     #[arg(long, global = true, env = "CRONHOST_HOME", value_name = "DIR")]
     home: Option<PathBuf>,
 
@@ -34,6 +101,26 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Manage jobs: add, list, show, pause, resume, run, remove, preview, export, import.
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
+    /// Show the run history, newest first.
+    Runs(runs::RunsArgs),
+    /// Is the daemon running, alive and ticking? Exit 0 only when jobs will fire.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one synchronous tick (for system cron or an external trigger): fire every due job and
+    /// wait for those runs to finish.
+    Tick,
+    /// Claim and run JOB's due occurrence (the host's fire_due, for external schedulers); waits
+    /// for the run.
+    Fire {
+        /// Job id or name.
+        job: String,
+    },
     /// List installed providers, which one is selected, and rejected files with reasons.
     Providers {
         /// Print JSON instead of a table.
@@ -54,8 +141,36 @@ pub fn main() -> i32 {
             return EXIT_USAGE;
         }
     };
-    match cli.command {
-        Command::Providers { json } => providers::run(&home, json),
-        Command::Run => run::run(&home),
+    let config = match Config::load(&home) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("cronhost: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let context = Context { home, config };
+    let result = match cli.command {
+        Command::Jobs(command) => jobs::run(&context, command),
+        Command::Runs(args) => runs::run(&context, args),
+        Command::Status { json } => status::run(&context, json),
+        Command::Tick => tick::tick(&context),
+        Command::Fire { job } => tick::fire(&context, &job),
+        Command::Providers { json } => providers::run(&context, json),
+        Command::Run => run::run(&context),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("cronhost: {}", error.message);
+            error.code
+        }
     }
+}
+
+/// Print `value` as pretty JSON.
+pub fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::failure(format!("cannot encode JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
 }

@@ -1,31 +1,19 @@
 //! `cronhost providers`: what is installed, what is selected, what was rejected and why.
 
 use cronhost::catalog::Catalog;
-use cronhost::config::Config;
-use cronhost::home::Home;
 use cronhost::plugins::discover;
 
-use super::{EXIT_OK, EXIT_USAGE};
+use super::{print_json, CliError, Context, EXIT_OK};
 
-pub fn run(home: &Home, json: bool) -> i32 {
-    let config = match Config::load(home) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("cronhost: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let discovery = discover(&config.plugins_dir(home));
-    let catalog = Catalog::build(&config, &discovery);
+pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
+    let discovery = discover(&context.config.plugins_dir(&context.home));
+    let catalog = Catalog::build(&context.config, &discovery);
     if json {
-        match serde_json::to_string_pretty(&catalog) {
-            Ok(text) => println!("{text}"),
-            Err(e) => eprintln!("cronhost: cannot encode JSON: {e}"),
-        }
+        print_json(&catalog)?;
     } else {
         print_table(&catalog, &discovery.dir);
     }
-    EXIT_OK
+    Ok(EXIT_OK)
 }
 
 fn print_table(catalog: &Catalog, dir: &std::path::Path) {

@@ -1,56 +1,62 @@
-//! `cronhost run`: the daemon, until SIGINT or SIGTERM.
+//! `cronhost run`: the daemon, until SIGINT or SIGTERM (a second one exits at once).
 
 use std::sync::Arc;
 
-use cronhost::config::Config;
-use cronhost::engine::JobFileEngine;
-use cronhost::home::Home;
 use cronhost::Daemon;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
-use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+use super::{CliError, Context, EXIT_OK, EXIT_USAGE};
 
-pub fn run(home: &Home) -> i32 {
-    let config = match Config::load(home) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("cronhost: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let engine = match JobFileEngine::open(&home.jobs_file(), &home.state_dir().join("output")) {
-        Ok(engine) => engine,
-        Err(e) => {
-            eprintln!("cronhost: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let mut signals = match Signals::new([SIGINT, SIGTERM]) {
-        Ok(signals) => signals,
-        Err(e) => {
-            eprintln!("cronhost: cannot install signal handlers: {e}");
-            return EXIT_FAILURE;
-        }
-    };
+pub fn run(context: &Context) -> Result<i32, CliError> {
+    let engine = context.engine()?;
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGUSR1])
+        .map_err(|e| CliError::failure(format!("cannot install signal handlers: {e}")))?;
+    let engine = Arc::new(engine);
+    let daemon = Daemon::start(
+        &context.home,
+        context.config.clone(),
+        Arc::clone(&engine) as Arc<dyn cronhost::engine::Engine>,
+    )
+    .map_err(|e| match e {
+        cronhost::DaemonError::Lock(lock) => CliError {
+            code: EXIT_USAGE,
+            message: lock.to_string(),
+        },
+        other => CliError::failure(other.to_string()),
+    })?;
+    // Holding the lock, no other daemon runs here: runs left open by dead processes are settled.
+    if let Err(e) = engine.settle_orphaned_runs() {
+        log::warn!("cannot settle runs left by a previous daemon: {e}");
+    }
+    let active = engine
+        .store()
+        .jobs()
+        .map(|jobs| jobs.iter().filter(|j| j.is_active()).count())
+        .unwrap_or(0);
     log::info!(
-        "cronhost {} starting in {} with {} job(s)",
+        "cronhost {} running in {} (pid {}) with {active} active job(s); trigger: {}",
         env!("CARGO_PKG_VERSION"),
-        home.root().display(),
-        engine.job_ids().len()
+        context.home.root().display(),
+        std::process::id(),
+        daemon.resolution().trigger.name()
     );
-    let daemon = match Daemon::start(home, config, Arc::new(engine)) {
-        Ok(daemon) => daemon,
-        Err(e) => {
-            eprintln!("cronhost: {e}");
-            return EXIT_FAILURE;
-        }
-    };
     let stop = daemon.stop_flag();
     std::thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            log::info!("received signal {signal}; stopping");
-            stop.set();
+        let mut stopping = false;
+        for signal in signals.forever() {
+            match signal {
+                SIGUSR1 => stop.nudge(),
+                _ if stopping => {
+                    log::warn!("received signal {signal} again; exiting at once");
+                    std::process::exit(130);
+                }
+                _ => {
+                    log::info!("received signal {signal}; stopping");
+                    stopping = true;
+                    stop.set();
+                }
+            }
         }
     });
     daemon.supervise();
@@ -60,8 +66,8 @@ pub fn run(home: &Home) -> i32 {
         if clean {
             ""
         } else {
-            " (ticker thread abandoned)"
+            " (some threads abandoned)"
         }
     );
-    EXIT_OK
+    Ok(EXIT_OK)
 }

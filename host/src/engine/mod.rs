@@ -1,23 +1,15 @@
 //! The engine: what firing means — due scan, claims, running jobs — shared by every provider.
 
-mod jobfile;
+mod cron;
 
 use std::time::SystemTime;
 
+pub use cron::{host_name, CronEngine, CronEngineSettings};
 pub use cronhost_provider_api::{FireOutcome, TickReport};
-pub use jobfile::{JobFileEngine, JobSpec};
 
 /// An engine operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {
-    /// The job set could not be read; the previous job set stays in force.
-    #[error("job set {path}: {message}")]
-    JobSet {
-        /// The file.
-        path: String,
-        /// What is wrong, naming the job or line where possible.
-        message: String,
-    },
     /// One job could not be run.
     #[error("job `{job}`: {message}")]
     Job {
@@ -47,8 +39,8 @@ pub trait Engine: Send + Sync {
         None
     }
 
-    /// Re-read the job set if it changed on disk; true when it did. The daemon calls this
-    /// (not `tick`), so that it can tell the provider about the change.
+    /// Whether the job set changed since the last call (another process wrote to the store).
+    /// The daemon polls this to tell the provider.
     fn refresh(&self) -> Result<bool, EngineError> {
         Ok(false)
     }

@@ -26,21 +26,35 @@ pub fn run_builtin_ticker(
 ) {
     core.heartbeat.record(BUILTIN_NAME, false, None);
     while !stop.is_set() && until.is_none_or(|until| Instant::now() < until) {
-        match catch_unwind(AssertUnwindSafe(|| core.engine.tick())) {
-            Ok(Ok(_report)) => core.heartbeat.record(BUILTIN_NAME, true, None),
-            Ok(Err(error)) => {
-                log::error!("tick failed: {error}");
-                core.heartbeat
-                    .record(BUILTIN_NAME, false, Some(&error.to_string()));
-            }
-            Err(payload) => {
-                let message = format!("tick panicked: {}", panic_message(&*payload));
-                log::error!("{message}");
-                core.heartbeat.record(BUILTIN_NAME, false, Some(&message));
-            }
-        }
-        stop.wait_until(next_wake(core, interval, until));
+        let clean = tick_once(core, BUILTIN_NAME);
+        // After a failure, wait the whole interval: a due job that keeps failing must not spin.
+        let wake = if clean {
+            next_wake(core, interval, until)
+        } else {
+            let full = Instant::now() + interval;
+            until.map_or(full, |until| until.min(full))
+        };
+        stop.wait_until(wake);
     }
+}
+
+/// One guarded tick and its heartbeat; true when it was clean. A tick is clean only when it
+/// returned a report without errors: jobs that could not be started make it a failed tick.
+pub fn tick_once(core: &Core, trigger: &str) -> bool {
+    let failure = match catch_unwind(AssertUnwindSafe(|| core.engine.tick())) {
+        Ok(Ok(report)) if report.errors == 0 => None,
+        Ok(Ok(report)) => Some(format!("{} job(s) could not be started", report.errors)),
+        Ok(Err(error)) => Some(format!("tick failed: {error}")),
+        Err(payload) => Some(format!("tick panicked: {}", panic_message(&*payload))),
+    };
+    match &failure {
+        None => core.heartbeat.record(trigger, true, None),
+        Some(message) => {
+            log::error!("{message}");
+            core.heartbeat.record(trigger, false, Some(message));
+        }
+    }
+    failure.is_none()
 }
 
 /// The sooner of: the engine's next due instant, `interval` from now, and `until`.

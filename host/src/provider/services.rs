@@ -96,6 +96,8 @@ impl HostServices for Services {
         let error = Some(error.as_str()).filter(|e| !e.is_empty());
         let _ = self.contain("record_heartbeat", || {
             self.core.heartbeat.record(&self.provider, success, error);
+            // The provider drives the fires again: the built-in ticker no longer stands in.
+            self.core.heartbeat.clear_fallback();
             Ok(())
         });
     }
@@ -108,12 +110,16 @@ impl HostServices for Services {
             LogLevel::Debug => log::Level::Debug,
             LogLevel::Trace => log::Level::Trace,
         };
-        let message = truncate(message.as_str(), MAX_PROVIDER_LOG_BYTES);
-        log::log!(target: "cronhost::provider", level, "[{}] {message}", self.provider);
+        let _ = self.contain("log", || {
+            let message = truncate(message.as_str(), MAX_PROVIDER_LOG_BYTES);
+            log::log!(target: "cronhost::provider", level, "[{}] {message}", self.provider);
+            Ok(())
+        });
     }
 
     fn config_json(&self) -> RString {
-        RString::from(&*self.config_json)
+        self.contain("config_json", || Ok(RString::from(&*self.config_json)))
+            .unwrap_or_else(|_| RString::from("{}"))
     }
 }
 

@@ -6,10 +6,17 @@ use std::time::{Duration, Instant};
 use cronhost_provider_api::abi_stable::{sabi_trait::TD_Opaque, std_types::RArc};
 use cronhost_provider_api::ffi::{StopSignal, StopSignalBox, StopSignal_TO};
 
-/// A one-way stop flag. Clones share it.
+/// A one-way stop flag that can also be nudged: a nudge wakes every waiter without stopping,
+/// so a ticker recomputes its next wake-up (the job set changed). Clones share it.
 #[derive(Debug, Clone, Default)]
 pub struct StopFlag {
-    inner: Arc<(Mutex<bool>, Condvar)>,
+    inner: Arc<(Mutex<State>, Condvar)>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    set: bool,
+    nudges: u64,
 }
 
 impl StopFlag {
@@ -21,13 +28,20 @@ impl StopFlag {
     /// Set the flag and wake every waiter.
     pub fn set(&self) {
         let (lock, wake) = &*self.inner;
-        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        lock.lock().unwrap_or_else(|p| p.into_inner()).set = true;
+        wake.notify_all();
+    }
+
+    /// Wake every waiter without setting the flag.
+    pub fn nudge(&self) {
+        let (lock, wake) = &*self.inner;
+        lock.lock().unwrap_or_else(|p| p.into_inner()).nudges += 1;
         wake.notify_all();
     }
 
     /// Whether the flag is set.
     pub fn is_set(&self) -> bool {
-        *self.inner.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.0.lock().unwrap_or_else(|p| p.into_inner()).set
     }
 
     /// Wait until the flag is set or `timeout` passes; true when it is set.
@@ -35,21 +49,22 @@ impl StopFlag {
         self.wait_until(Instant::now() + timeout)
     }
 
-    /// Wait until the flag is set or `deadline` passes; true when it is set.
+    /// Wait until the flag is set, a nudge arrives, or `deadline` passes; true when it is set.
     pub fn wait_until(&self, deadline: Instant) -> bool {
         let (lock, wake) = &*self.inner;
-        let mut set = lock.lock().unwrap_or_else(|p| p.into_inner());
-        while !*set {
+        let mut state = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let nudges = state.nudges;
+        while !state.set && state.nudges == nudges {
             let now = Instant::now();
             if now >= deadline {
                 break;
             }
-            set = wake
-                .wait_timeout(set, deadline - now)
+            state = wake
+                .wait_timeout(state, deadline - now)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
-        *set
+        state.set
     }
 
     /// The flag as the trait object handed to providers.
@@ -86,6 +101,19 @@ mod tests {
         });
         assert!(stop.wait(Duration::from_secs(30)));
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_nudge_wakes_a_waiter_without_stopping() {
+        let stop = StopFlag::new();
+        let nudger = stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            nudger.nudge();
+        });
+        let started = Instant::now();
+        assert!(!stop.wait(Duration::from_secs(30)), "not stopped");
+        assert!(started.elapsed() < Duration::from_secs(10), "woken early");
     }
 
     #[test]

@@ -169,6 +169,7 @@ fn drive_provider(
             delay.as_secs_f32()
         );
         core.heartbeat.record(BUILTIN_NAME, false, Some(&failure));
+        core.heartbeat.record_fallback(&failure);
         run_builtin_ticker(core, stop, interval, Some(Instant::now() + delay));
         if stop.is_set() {
             return;

@@ -58,7 +58,7 @@ pub enum ScheduleError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Schedule {
     /// A cron expression (phrases are translated to one), read in the job's zone.
-    Cron(CronSchedule),
+    Cron(Box<CronSchedule>),
     /// A fixed interval of elapsed real time.
     Every(Duration),
     /// One instant.
@@ -106,7 +106,7 @@ impl Schedule {
         if cron.next_after(Utc::now(), zone).is_none() && cron.next_after(now, zone).is_none() {
             return Err(ScheduleError::NeverFires(text.to_owned()));
         }
-        Ok(Self::Cron(cron))
+        Ok(Self::Cron(Box::new(cron)))
     }
 
     /// The stored, canonical form: `cron:EXPR`, `every:SECONDS` or `once:RFC3339`.
@@ -124,7 +124,7 @@ impl Schedule {
             .split_once(':')
             .ok_or_else(|| format!("stored schedule `{text}` has no kind"))?;
         match kind {
-            "cron" => CronSchedule::parse(body).map(Self::Cron),
+            "cron" => CronSchedule::parse(body).map(|c| Self::Cron(Box::new(c))),
             "every" => body
                 .parse::<u64>()
                 .ok()

@@ -36,6 +36,8 @@ pub enum ClaimOutcome {
     Skipped {
         /// The job.
         job_id: String,
+        /// Its name, for log lines.
+        job_name: String,
         /// The occurrence.
         scheduled_at: DateTime<Utc>,
         /// `overlap` or `missed`.
@@ -265,6 +267,7 @@ fn claim_in(
         .map_err(sql)?;
         return Ok(ClaimOutcome::Skipped {
             job_id: job.id,
+            job_name: job.name,
             scheduled_at: scheduled,
             reason,
         });

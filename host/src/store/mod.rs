@@ -133,7 +133,7 @@ impl Store {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
         };
-        store.write(|tx| schema::migrate(tx))?;
+        store.write(schema::migrate)?;
         Ok(store)
     }
 

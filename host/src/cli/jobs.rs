@@ -1,0 +1,433 @@
+//! `cronhost jobs ...`: add, list, show, pause, resume, run, remove, next, export, import.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::Utc;
+use clap::{Args, Subcommand};
+use cronhost::engine::{Engine, FireOutcome};
+use cronhost::schedule::{format_local, parse_zone, Schedule};
+use cronhost::status::relative;
+use cronhost::store::{CatchUp, Job, JobSpec, Overlap, Repeat, Store};
+
+use super::notify::jobs_changed;
+use super::{print_json, CliError, Context, EXIT_FAILURE, EXIT_OK};
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Add a job; prints its id. Example: `cronhost jobs add '*/5 * * * *' --name sync -- rsync -a src/ dst/`
+    Add(AddArgs),
+    /// List jobs (active ones; `--all` adds paused and completed).
+    List {
+        /// Include paused and completed jobs.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one job.
+    Show {
+        /// Job id or name.
+        job: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause a job: it does not fire until resumed.
+    Pause {
+        /// Job id or name.
+        job: String,
+        /// Why (shown by `jobs show`).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Resume a paused job from its next occurrence, at once, or at a given time.
+    Resume {
+        /// Job id or name.
+        job: String,
+        /// Fire it at once.
+        #[arg(long, conflicts_with = "at")]
+        run_now: bool,
+        /// Fire it next at TIME (RFC 3339, `2026-12-01 09:00` in the job's zone, or `in 10m`).
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+    },
+    /// Fire a job now (the daemon runs it if one is running; otherwise it runs here).
+    Run {
+        /// Job id or name.
+        job: String,
+    },
+    /// Remove a job; its run history stays.
+    Remove {
+        /// Job id or name.
+        job: String,
+    },
+    /// Preview the next fire times of a schedule.
+    Next {
+        /// The schedule, as for `jobs add`.
+        schedule: String,
+        /// Time zone (default `cron.timezone`).
+        #[arg(long, value_name = "ZONE")]
+        tz: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 5)]
+        count: usize,
+    },
+    /// Print every job as JSON (ids kept), for `jobs import` on this or another host.
+    Export,
+    /// Import jobs from a `jobs export` file. All or nothing; jobs already here are kept.
+    Import {
+        /// The JSON file (`-` for standard input).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The schedule: a cron expression, `every 5m`, `in 10m`, a timestamp, or a phrase such as
+    /// `weekdays at 9:30`.
+    schedule: String,
+    /// A unique name (default: the id).
+    #[arg(long)]
+    name: Option<String>,
+    /// `forever`, `once` or a number (one-shots default to once, the rest to forever).
+    #[arg(long)]
+    repeat: Option<Repeat>,
+    /// IANA time zone (default `cron.timezone`).
+    #[arg(long, value_name = "ZONE")]
+    tz: Option<String>,
+    /// Kill the run's process group after SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
+    /// After downtime: run the missed occurrence once, skip it, or run all of them.
+    #[arg(long, default_value = "once")]
+    catch_up: CatchUp,
+    /// When the previous run is still going: skip, allow, or queue one.
+    #[arg(long, default_value = "skip")]
+    overlap: Overlap,
+    /// Run the command through `sh -c`.
+    #[arg(long)]
+    shell: bool,
+    /// Working directory.
+    #[arg(long, value_name = "DIR")]
+    workdir: Option<String>,
+    /// Extra environment, KEY=VALUE (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
+}
+
+pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
+    match command {
+        JobsCommand::Next {
+            schedule,
+            tz,
+            count,
+        } => return next(context, &schedule, tz.as_deref(), count),
+        JobsCommand::Add(args) => return add(context, args),
+        _ => {}
+    }
+    let store = Store::open(&context.home.store_file())?;
+    let now = Utc::now();
+    match command {
+        JobsCommand::List { all, json } => list(context, &store, all, json),
+        JobsCommand::Show { job, json } => {
+            let job = store.job(&job)?;
+            if json {
+                print_json(&job)?;
+            } else {
+                print_job(context, &job);
+            }
+            Ok(EXIT_OK)
+        }
+        JobsCommand::Pause { job, reason } => {
+            let job = store.pause_job(&job, reason.as_deref(), now)?;
+            jobs_changed(&context.home);
+            println!("paused {} ({})", job.name, job.id);
+            Ok(EXIT_OK)
+        }
+        JobsCommand::Resume { job, run_now, at } => {
+            let found = store.job(&job)?;
+            let at = match (run_now, at) {
+                (true, _) => Some(now),
+                (false, Some(text)) => match Schedule::parse(&text, found.zone(), now)
+                    .map_err(|e| CliError::usage(e.to_string()))?
+                {
+                    Schedule::Once(at) => Some(at),
+                    _ => {
+                        return Err(CliError::usage(format!(
+                            "--at `{text}` is not a single time"
+                        )))
+                    }
+                },
+                (false, None) => None,
+            };
+            let job = store.resume_job(&job, at, now)?;
+            jobs_changed(&context.home);
+            println!(
+                "resumed {} ({}); next run {}",
+                job.name,
+                job.id,
+                describe_next(context, &job)
+            );
+            Ok(EXIT_OK)
+        }
+        JobsCommand::Run { job } => run_now(context, &store, &job),
+        JobsCommand::Remove { job } => {
+            let job = store.remove_job(&job)?;
+            jobs_changed(&context.home);
+            println!("removed {} ({})", job.name, job.id);
+            Ok(EXIT_OK)
+        }
+        JobsCommand::Export => {
+            print_json(&store.jobs()?)?;
+            Ok(EXIT_OK)
+        }
+        JobsCommand::Import { file } => {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(&file)
+            }
+            .map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
+            let jobs: Vec<Job> = serde_json::from_str(&text).map_err(|e| {
+                CliError::usage(format!(
+                    "{} is not a `jobs export` file: {e}",
+                    file.display()
+                ))
+            })?;
+            let added = store.import_jobs(&jobs, now)?;
+            jobs_changed(&context.home);
+            println!(
+                "imported {added} job(s); {} already present",
+                jobs.len() - added
+            );
+            Ok(EXIT_OK)
+        }
+        JobsCommand::Add(_) | JobsCommand::Next { .. } => unreachable!("handled above"),
+    }
+}
+
+fn add(context: &Context, args: AddArgs) -> Result<i32, CliError> {
+    let mut env = BTreeMap::new();
+    for pair in &args.env {
+        let (key, value) = pair
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| CliError::usage(format!("--env `{pair}` must be KEY=VALUE")))?;
+        env.insert(key.to_owned(), value.to_owned());
+    }
+    let spec = JobSpec {
+        name: args.name,
+        schedule: args.schedule,
+        command: args.command,
+        shell: args.shell,
+        workdir: args.workdir,
+        env,
+        timezone: args.tz,
+        repeat: args.repeat,
+        timeout_secs: args.timeout,
+        catch_up: args.catch_up,
+        overlap: args.overlap,
+    };
+    let store = Store::open(&context.home.store_file())?;
+    let job = store.add_job(&spec, &context.config.cron.timezone, Utc::now())?;
+    jobs_changed(&context.home);
+    println!("{}", job.id);
+    Ok(EXIT_OK)
+}
+
+fn describe_next(context: &Context, job: &Job) -> String {
+    let zone = parse_zone(&context.config.cron.timezone).unwrap_or(chrono_tz::UTC);
+    match job.next_run {
+        Some(at) => format!("{} ({})", format_local(at, zone), relative(at, Utc::now())),
+        None => "none".into(),
+    }
+}
+
+fn list(context: &Context, store: &Store, all: bool, json: bool) -> Result<i32, CliError> {
+    let jobs: Vec<Job> = store
+        .jobs()?
+        .into_iter()
+        .filter(|j| all || j.is_active())
+        .collect();
+    if json {
+        print_json(&jobs)?;
+        return Ok(EXIT_OK);
+    }
+    let zone = parse_zone(&context.config.cron.timezone).unwrap_or(chrono_tz::UTC);
+    let now = Utc::now();
+    let rows: Vec<[String; 6]> = jobs
+        .iter()
+        .map(|job| {
+            let next = match (job.paused_at, job.completed_at, job.next_run) {
+                (Some(_), _, _) => "paused".into(),
+                (_, Some(_), _) => "completed".into(),
+                (_, _, Some(at)) => format!("{} ({})", format_local(at, zone), relative(at, now)),
+                _ => "-".into(),
+            };
+            [
+                job.id.clone(),
+                job.name.clone(),
+                job.schedule_text.clone(),
+                next,
+                job.last_status.clone().unwrap_or_else(|| "-".into()),
+                job.last_run
+                    .map(|at| relative(at, now))
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let header = [
+        "ID",
+        "NAME",
+        "SCHEDULE",
+        "NEXT RUN",
+        "LAST STATUS",
+        "LAST RUN",
+    ]
+    .map(str::to_owned);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:width$}"))
+            .collect();
+        println!("{}", cells.join("  ").trim_end());
+    }
+    Ok(EXIT_OK)
+}
+
+fn print_job(context: &Context, job: &Job) {
+    let zone = parse_zone(&context.config.cron.timezone).unwrap_or(chrono_tz::UTC);
+    let when = |at: Option<chrono::DateTime<Utc>>| {
+        at.map(|at| format_local(at, zone))
+            .unwrap_or_else(|| "-".into())
+    };
+    println!("id:            {}", job.id);
+    println!("name:          {}", job.name);
+    println!(
+        "command:       {}{}",
+        job.command.join(" "),
+        if job.shell { "  (through sh -c)" } else { "" }
+    );
+    println!(
+        "schedule:      {}  ({}, {})",
+        job.schedule_text, job.schedule, job.timezone
+    );
+    println!(
+        "repeat:        {} (fired {})",
+        job.repeat_limit
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "forever".into()),
+        job.completed_count
+    );
+    println!("next run:      {}", describe_next(context, job));
+    println!(
+        "last run:      {}  status {}",
+        when(job.last_run),
+        job.last_status.as_deref().unwrap_or("-")
+    );
+    if let Some(error) = &job.last_error {
+        println!("last error:    {error}");
+    }
+    println!("failures:      {} in a row", job.failure_streak);
+    if let Some(paused) = job.paused_at {
+        println!(
+            "paused:        {} ({})",
+            format_local(paused, zone),
+            job.pause_reason.as_deref().unwrap_or("no reason given")
+        );
+    }
+    if let Some(done) = job.completed_at {
+        println!("completed:     {}", format_local(done, zone));
+    }
+    println!(
+        "policies:      catch-up {}, overlap {}, timeout {}",
+        job.catch_up.as_str(),
+        job.overlap.as_str(),
+        job.timeout_secs
+            .map(|s| format!("{s}s"))
+            .unwrap_or_else(|| "none".into())
+    );
+    if let Some(dir) = &job.workdir {
+        println!("workdir:       {dir}");
+    }
+    for (key, value) in &job.env {
+        println!("env:           {key}={value}");
+    }
+    println!("created:       {}", format_local(job.created_at, zone));
+}
+
+fn run_now(context: &Context, store: &Store, job: &str) -> Result<i32, CliError> {
+    let job = store.make_due(job, Utc::now())?;
+    if cronhost::lock::DaemonLock::holder(&context.home.state_dir()).is_some() {
+        jobs_changed(&context.home);
+        println!(
+            "{} ({}) is due now; the running daemon fires it",
+            job.name, job.id
+        );
+        return Ok(EXIT_OK);
+    }
+    let engine = context.engine()?;
+    let outcome = engine
+        .fire_due(&job.id)
+        .map_err(|e| CliError::failure(e.to_string()))?;
+    engine.runner().wait_idle(Duration::from_secs(24 * 3600));
+    match outcome {
+        FireOutcome::Fired => {
+            let run = store.runs(Some(&job.id), 1)?.into_iter().next();
+            let status = run.as_ref().map(|r| r.status.as_str()).unwrap_or("unknown");
+            println!("ran {} ({}): {status}", job.name, job.id);
+            Ok(if status == "succeeded" {
+                EXIT_OK
+            } else {
+                EXIT_FAILURE
+            })
+        }
+        other => {
+            println!("not run: {other:?}");
+            Ok(EXIT_FAILURE)
+        }
+    }
+}
+
+fn next(
+    context: &Context,
+    schedule: &str,
+    tz: Option<&str>,
+    count: usize,
+) -> Result<i32, CliError> {
+    let zone_name = tz.unwrap_or(&context.config.cron.timezone);
+    let zone = parse_zone(zone_name).map_err(|e| CliError::usage(e.to_string()))?;
+    let now = Utc::now();
+    let parsed =
+        Schedule::parse(schedule, zone, now).map_err(|e| CliError::usage(e.to_string()))?;
+    let mut at = match &parsed {
+        Schedule::Once(at) => *at - chrono::Duration::milliseconds(1),
+        _ => now,
+    };
+    for _ in 0..count {
+        let Some(next) = parsed.next_after(at, zone) else {
+            break;
+        };
+        println!(
+            "{}  {}  ({})",
+            next.to_rfc3339(),
+            format_local(next, zone),
+            relative(next, now)
+        );
+        at = next;
+    }
+    Ok(EXIT_OK)
+}

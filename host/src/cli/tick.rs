@@ -1,0 +1,64 @@
+//! `cronhost tick` and `cronhost fire`: one synchronous pass, for system cron or an external
+//! scheduler. Claims go through the same store, so they never double-run an occurrence the
+//! daemon ran.
+
+use std::time::Duration;
+
+use cronhost::engine::{Engine, FireOutcome};
+use cronhost::heartbeat::Heartbeat;
+use cronhost::provider::BUILTIN_NAME;
+
+use super::{CliError, Context, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+
+/// Longest a synchronous command waits for the runs it started.
+const WAIT_FOR_RUNS: Duration = Duration::from_secs(24 * 3600);
+
+pub fn tick(context: &Context) -> Result<i32, CliError> {
+    let engine = context.engine()?;
+    let heartbeat = Heartbeat::new(&context.home.state_dir());
+    let report = match engine.tick() {
+        Ok(report) => report,
+        Err(e) => {
+            heartbeat.record(BUILTIN_NAME, false, Some(&e.to_string()));
+            return Err(CliError::failure(e.to_string()));
+        }
+    };
+    let clean = report.errors == 0;
+    heartbeat.record(
+        BUILTIN_NAME,
+        clean,
+        (!clean).then_some("jobs could not be started"),
+    );
+    println!(
+        "fired {}, skipped {}, errors {}",
+        report.fired, report.skipped, report.errors
+    );
+    engine.runner().wait_idle(WAIT_FOR_RUNS);
+    Ok(if clean { EXIT_OK } else { EXIT_FAILURE })
+}
+
+pub fn fire(context: &Context, job: &str) -> Result<i32, CliError> {
+    let engine = context.engine()?;
+    let outcome = engine
+        .fire_due(job)
+        .map_err(|e| CliError::failure(e.to_string()))?;
+    engine.runner().wait_idle(WAIT_FOR_RUNS);
+    Ok(match outcome {
+        FireOutcome::Fired => {
+            println!("fired");
+            EXIT_OK
+        }
+        FireOutcome::Skipped => {
+            println!("skipped by policy (see `cronhost runs {job}`)");
+            EXIT_OK
+        }
+        FireOutcome::ClaimLost => {
+            println!("not fired: the occurrence is not due or another ticker claimed it");
+            EXIT_FAILURE
+        }
+        FireOutcome::NoSuchJob => {
+            eprintln!("cronhost: no job `{job}`");
+            EXIT_USAGE
+        }
+    })
+}

@@ -1,0 +1,114 @@
+//! The daemon lock: `HOME/cron/daemon.lock`, held exclusively by the running daemon for its whole
+//! life with its pid inside. How `status` knows the daemon runs, and why a second one refuses.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// The lock file's name under the state directory.
+pub const LOCK_FILE: &str = "daemon.lock";
+
+/// The lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another daemon holds it.
+    #[error("another cronhost daemon (pid {pid}) already runs on this home ({path}); stop it first, or use another --home")]
+    Held {
+        /// Its pid, as written in the file (0 if unreadable).
+        pid: u32,
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// The file could not be opened or written.
+    #[error("cannot use the daemon lock {path}: {source}")]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The held lock; released when dropped (or when the process dies).
+#[derive(Debug)]
+pub struct DaemonLock {
+    _file: File,
+}
+
+fn open(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+fn read_pid(file: &mut File) -> u32 {
+    let mut text = String::new();
+    let _ = file.seek(SeekFrom::Start(0));
+    let _ = file.read_to_string(&mut text);
+    text.trim().parse().unwrap_or(0)
+}
+
+impl DaemonLock {
+    /// Take the lock under `state_dir` and write our pid into it.
+    pub fn acquire(state_dir: &Path) -> Result<Self, LockError> {
+        let path = state_dir.join(LOCK_FILE);
+        let io = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
+        crate::home::create_private_dir(state_dir).map_err(io)?;
+        let mut file = open(&path).map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(LockError::Held {
+                    pid: read_pid(&mut file),
+                    path,
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(io(e)),
+        }
+        file.set_len(0).map_err(io)?;
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        writeln!(file, "{}", std::process::id()).map_err(io)?;
+        file.flush().map_err(io)?;
+        Ok(Self { _file: file })
+    }
+
+    /// The pid of the daemon holding the lock under `state_dir`, or `None` when no daemon runs.
+    pub fn holder(state_dir: &Path) -> Option<u32> {
+        let path = state_dir.join(LOCK_FILE);
+        let mut file = File::open(&path).ok()?;
+        match file.try_lock_shared() {
+            Ok(()) => {
+                let _ = file.unlock();
+                None
+            }
+            Err(TryLockError::WouldBlock) => Some(read_pid(&mut file)),
+            Err(TryLockError::Error(_)) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_is_refused_and_the_holder_is_visible() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(DaemonLock::holder(dir.path()), None);
+        let lock = DaemonLock::acquire(dir.path()).unwrap();
+        assert_eq!(DaemonLock::holder(dir.path()), Some(std::process::id()));
+        let error = DaemonLock::acquire(dir.path()).unwrap_err();
+        assert!(
+            matches!(error, LockError::Held { pid, .. } if pid == std::process::id()),
+            "{error}"
+        );
+        drop(lock);
+        assert_eq!(DaemonLock::holder(dir.path()), None);
+        DaemonLock::acquire(dir.path()).unwrap();
+    }
+}

@@ -1,0 +1,247 @@
+//! The honest status: is the daemon running, is its ticker alive, are ticks succeeding.
+
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::heartbeat::{Heartbeat, HeartbeatState};
+use crate::home::Home;
+use crate::lock::DaemonLock;
+use crate::store::{Store, StoreError};
+
+/// The verdict, worst first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// No daemon holds the home's lock: nothing fires.
+    NotRunning,
+    /// The daemon runs but its ticker's heartbeat is stale or missing.
+    Stalled,
+    /// The ticker is alive but no tick has succeeded recently.
+    Failing,
+    /// Alive and ticking cleanly: jobs will fire.
+    Healthy,
+}
+
+/// Everything `cronhost status` reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusReport {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Whether a daemon holds the lock.
+    pub running: bool,
+    /// Its pid.
+    pub pid: Option<u32>,
+    /// The trigger beating the heartbeat (`builtin` or a provider).
+    pub provider: Option<String>,
+    /// Seconds since the last heartbeat.
+    pub heartbeat_age_secs: Option<f64>,
+    /// Seconds since the last clean tick.
+    pub success_age_secs: Option<f64>,
+    /// The last tick error, while no clean tick has followed it.
+    pub last_error: Option<String>,
+    /// Why the built-in ticker stands in for the selected provider.
+    pub fallback: Option<String>,
+    /// Enabled, unpaused, uncompleted jobs.
+    pub active_jobs: usize,
+    /// The earliest next run among them.
+    pub next_run: Option<DateTime<Utc>>,
+    /// Heartbeats older than this many seconds count as stale.
+    pub stale_after_secs: f64,
+}
+
+/// Gather the status of `home`.
+pub fn gather(home: &Home, config: &Config, store: &Store) -> Result<StatusReport, StoreError> {
+    let pid = DaemonLock::holder(&home.state_dir());
+    let heartbeat = Heartbeat::read(&home.state_dir()).unwrap_or_default();
+    let jobs = store.jobs()?;
+    let active: Vec<_> = jobs.iter().filter(|j| j.is_active()).collect();
+    let next_run = active.iter().filter_map(|j| j.next_run).min();
+    Ok(judge(
+        pid,
+        &heartbeat,
+        config.stale_after(),
+        active.len(),
+        next_run,
+        SystemTime::now(),
+    ))
+}
+
+/// The verdict from the facts (pure, for testing every branch).
+pub fn judge(
+    pid: Option<u32>,
+    heartbeat: &HeartbeatState,
+    stale_after: Duration,
+    active_jobs: usize,
+    next_run: Option<DateTime<Utc>>,
+    now: SystemTime,
+) -> StatusReport {
+    let alive_age = heartbeat.alive_age(now);
+    let success_age = heartbeat.success_age(now);
+    let verdict = if pid.is_none() {
+        Verdict::NotRunning
+    } else if alive_age.is_none_or(|age| age > stale_after) {
+        Verdict::Stalled
+    } else if success_age.map_or(heartbeat.last_error.is_some(), |age| age > stale_after) {
+        Verdict::Failing
+    } else {
+        Verdict::Healthy
+    };
+    StatusReport {
+        verdict,
+        running: pid.is_some(),
+        pid,
+        provider: Some(heartbeat.trigger.clone()).filter(|t| !t.is_empty()),
+        heartbeat_age_secs: alive_age.map(|a| a.as_secs_f64()),
+        success_age_secs: success_age.map(|a| a.as_secs_f64()),
+        last_error: heartbeat.last_error.clone(),
+        fallback: heartbeat.fallback.clone(),
+        active_jobs,
+        next_run,
+        stale_after_secs: stale_after.as_secs_f64(),
+    }
+}
+
+fn secs(age: Option<f64>) -> String {
+    age.map_or_else(|| "never".to_owned(), |a| format!("{a:.0}s ago"))
+}
+
+impl StatusReport {
+    /// The report for people. The first line is the verdict.
+    pub fn render(&self, zone: chrono_tz::Tz, now: DateTime<Utc>) -> String {
+        let pid = self.pid.unwrap_or(0);
+        let mut lines = vec![match self.verdict {
+            Verdict::NotRunning => "cronhost is not running — jobs will NOT fire. Start it with `cronhost run`.".to_owned(),
+            Verdict::Stalled => format!(
+                "STALLED: cronhost runs (pid {pid}) but its ticker's last heartbeat was {} (stale after {:.0}s) — jobs may not fire; restart the daemon.",
+                secs(self.heartbeat_age_secs),
+                self.stale_after_secs
+            ),
+            Verdict::Failing => format!(
+                "cronhost runs (pid {pid}) and its ticker is alive, but no tick has succeeded (last success {}); last error: {}",
+                secs(self.success_age_secs),
+                self.last_error.as_deref().unwrap_or("none recorded")
+            ),
+            Verdict::Healthy => format!("cronhost runs (pid {pid}) — jobs will fire automatically."),
+        }];
+        if let Some(provider) = &self.provider {
+            lines.push(format!("provider:    {provider}"));
+        }
+        if let Some(fallback) = &self.fallback {
+            lines.push(format!(
+                "fallback:    the built-in ticker stands in: {fallback}"
+            ));
+        }
+        lines.push(format!("heartbeat:   {}", secs(self.heartbeat_age_secs)));
+        lines.push(format!("last success: {}", secs(self.success_age_secs)));
+        lines.push(format!("active jobs: {}", self.active_jobs));
+        lines.push(format!(
+            "next run:    {}",
+            self.next_run
+                .map(|at| format!(
+                    "{} ({})",
+                    crate::schedule::format_local(at, zone),
+                    relative(at, now)
+                ))
+                .unwrap_or_else(|| "none".into())
+        ));
+        lines.join("\n")
+    }
+}
+
+/// "in 3m", "5s ago", "now".
+pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let delta = (at - now).num_seconds();
+    let span = |s: i64| match s {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        s => format!("{}d{}h", s / 86_400, (s % 86_400) / 3600),
+    };
+    match delta {
+        0 => "now".into(),
+        d if d > 0 => format!("in {}", span(d)),
+        d => format!("{} ago", span(-d)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn beat(
+        alive_ago: Option<u64>,
+        success_ago: Option<u64>,
+        error: Option<&str>,
+        now: SystemTime,
+    ) -> HeartbeatState {
+        let ms = |ago: u64| {
+            (now - Duration::from_secs(ago))
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64
+        };
+        HeartbeatState {
+            trigger: "builtin".into(),
+            alive_at_ms: alive_ago.map(ms),
+            success_at_ms: success_ago.map(ms),
+            last_error: error.map(str::to_owned),
+            fallback: None,
+        }
+    }
+
+    #[test]
+    fn the_four_verdicts() {
+        let now = SystemTime::now();
+        let stale = Duration::from_secs(23);
+        let utc_now = Utc::now();
+        let verdict = |pid, hb: HeartbeatState| judge(pid, &hb, stale, 1, None, now);
+
+        let report = verdict(None, beat(Some(1), Some(1), None, now));
+        assert_eq!(report.verdict, Verdict::NotRunning);
+        assert!(report
+            .render(chrono_tz::UTC, utc_now)
+            .contains("cronhost is not running — jobs will NOT fire"));
+
+        for hb in [
+            beat(Some(9_999), Some(9_999), None, now),
+            beat(None, None, None, now),
+        ] {
+            let report = verdict(Some(42), hb);
+            assert_eq!(report.verdict, Verdict::Stalled);
+            let text = report.render(chrono_tz::UTC, utc_now);
+            assert!(
+                text.contains("STALLED") && !text.contains("will fire automatically"),
+                "{text}"
+            );
+        }
+
+        let report = verdict(
+            Some(42),
+            beat(Some(5), Some(9_999), Some("store locked"), now),
+        );
+        assert_eq!(report.verdict, Verdict::Failing);
+        let text = report.render(chrono_tz::UTC, utc_now);
+        assert!(
+            text.contains("no tick has succeeded") && text.contains("store locked"),
+            "{text}"
+        );
+        assert!(!text.contains("will fire automatically"));
+
+        let report = verdict(Some(42), beat(Some(5), Some(5), None, now));
+        assert_eq!(report.verdict, Verdict::Healthy);
+        assert!(report
+            .render(chrono_tz::UTC, utc_now)
+            .contains("will fire automatically"));
+    }
+
+    #[test]
+    fn relative_times() {
+        let now = Utc::now();
+        assert_eq!(relative(now + chrono::Duration::seconds(180), now), "in 3m");
+        assert_eq!(relative(now - chrono::Duration::seconds(5), now), "5s ago");
+        assert_eq!(relative(now, now), "now");
+    }
+}
