@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the host and the bundled providers, install the providers into plugins.d/, and run
-# the host on the demo job set (demo/). Stops on Ctrl-C, or after DEMO_SECONDS if set.
+# the host on the sample job set in demo/ (home: demo/, store: demo/cron/cronhost.db). Stops on Ctrl-C, or after DEMO_SECONDS if set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,17 +16,25 @@ for lib in target/release/*cronhost_provider_*."$ext"; do
 done
 echo "installed into plugins.d/: $(cd plugins.d && ls ./*."$ext" | tr '\n' ' ')"
 
-./target/release/cronhost --home demo providers
+cronhost="./target/release/cronhost --home demo"
+$cronhost providers
+
+# The sample job set (added once; the store in demo/cron/ keeps it between runs).
+add() { $cronhost jobs show "$1" >/dev/null 2>&1 || $cronhost jobs add --name "$1" "${@:2}" >/dev/null; }
+add hello '*/2 * * * * *' --shell -- 'echo "$(date -u +%H:%M:%S.%N) hello from cronhost"'
+add disk-usage 'every 5s' -- df -h /
+add nightly 'every day at 3am' --tz Europe/Berlin --timeout 600 -- sh -c 'echo nightly work'
+$cronhost jobs list
 
 if [ -z "${DEMO_SECONDS:-}" ]; then
   echo "running the host on demo/jobs.toml; Ctrl-C stops it"
-  exec ./target/release/cronhost --home demo run
+  exec $cronhost run
 fi
 
-./target/release/cronhost --home demo run &
+$cronhost run &
 pid=$!
 sleep "$DEMO_SECONDS"
 kill -TERM "$pid"
 wait "$pid"
-echo "demo output:"
-tail -n 3 demo/cron/output/heartbeat.log
+$cronhost runs --limit 5
+$cronhost status || true

@@ -1,0 +1,414 @@
+//! The cron engine through the real binary: a daemon in the background and the CLI against a
+//! temporary home, real SQLite file, real child processes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cronhost_e2e::{artifacts, wait_for, TestHome};
+use serde_json::Value;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn spawn_daemon(home: &TestHome, log_name: &str) -> (Child, PathBuf) {
+    let log = home.path().join(log_name);
+    let child = Command::new(&artifacts().cronhost)
+        .arg("--home")
+        .arg(home.path())
+        .arg("run")
+        .env("RUST_LOG", "info")
+        .env_remove("CRONHOST_HOME")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("cronhost run starts");
+    (child, log)
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn json(home: &TestHome, args: &[&str]) -> Value {
+    let output = home.cronhost(args);
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{args:?}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+fn runs(home: &TestHome, job: &str) -> Vec<Value> {
+    json(home, &["runs", job, "--limit", "1000", "--json"])
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn terminate(mut child: Child) -> std::process::ExitStatus {
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "daemon did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn wait_daemon_running(home: &TestHome) {
+    wait_for("the daemon to report healthy", PATIENCE, || {
+        home.cronhost(&["status"]).status.success()
+    });
+}
+
+#[test]
+fn a_per_second_job_fires_once_per_second() {
+    let home = TestHome::new();
+    let marks = home.path().join("marks");
+    home.add_job(&[
+        "*/1 * * * * *",
+        "--name",
+        "second",
+        "--shell",
+        "--",
+        &format!("echo $CRONHOST_SCHEDULED_AT >> '{}'", marks.display()),
+    ]);
+    let (daemon, log) = spawn_daemon(&home, "daemon.log");
+    wait_for("six fires", PATIENCE, || {
+        runs(&home, "second")
+            .iter()
+            .filter(|r| r["status"] == "succeeded")
+            .count()
+            >= 6
+    });
+    assert!(terminate(daemon).success(), "{}", read(&log));
+
+    let runs = runs(&home, "second");
+    let mut scheduled: Vec<String> = runs
+        .iter()
+        .map(|r| r["scheduled_at"].as_str().unwrap().to_owned())
+        .collect();
+    scheduled.sort();
+    let instants: Vec<chrono::DateTime<chrono::Utc>> =
+        scheduled.iter().map(|s| s.parse().unwrap()).collect();
+    for pair in instants.windows(2) {
+        assert_eq!(
+            (pair[1] - pair[0]).num_milliseconds(),
+            1000,
+            "one fire per second, none missed: {scheduled:?}"
+        );
+    }
+    let lines: Vec<String> = read(&marks).lines().map(str::to_owned).collect();
+    let mut unique = lines.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        lines.len(),
+        "no occurrence ran twice: {lines:?}"
+    );
+    for run in &runs {
+        assert!(run["lateness_ms"].as_i64().is_some() || run["status"] != "succeeded");
+        assert!(
+            run["job_id"].is_string()
+                && run.get("exit_code").is_some()
+                && run.get("finished_at").is_some()
+                && run.get("started_at").is_some()
+        );
+    }
+}
+
+#[test]
+fn a_second_daemon_on_the_same_home_refuses_and_tick_never_double_fires() {
+    let home = TestHome::new();
+    let marks = home.path().join("marks");
+    home.add_job(&[
+        "*/1 * * * * *",
+        "--name",
+        "shared",
+        "--shell",
+        "--",
+        &format!("echo $CRONHOST_SCHEDULED_AT >> '{}'", marks.display()),
+    ]);
+    let (daemon, log) = spawn_daemon(&home, "first.log");
+    wait_daemon_running(&home);
+
+    let second = home.cronhost(&["run"]);
+    assert_eq!(second.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("another cronhost daemon") && stderr.contains(&daemon.id().to_string()),
+        "{stderr}"
+    );
+
+    // `cronhost tick` racing the daemon: claims go through the same store.
+    let deadline = Instant::now() + PATIENCE;
+    while read(&marks).lines().count() < 3 {
+        assert!(Instant::now() < deadline, "the job did not fire");
+        let tick = home.cronhost(&["tick"]);
+        assert!(
+            tick.status.success(),
+            "{}",
+            String::from_utf8_lossy(&tick.stderr)
+        );
+    }
+    assert!(terminate(daemon).success(), "{}", read(&log));
+    let lines: Vec<String> = read(&marks).lines().map(str::to_owned).collect();
+    let mut unique = lines.clone();
+    unique.sort();
+    unique.dedup();
+    assert!(lines.len() >= 2, "the job fired: {lines:?}");
+    assert_eq!(
+        unique.len(),
+        lines.len(),
+        "an occurrence ran twice: {lines:?}"
+    );
+    assert_eq!(
+        runs(&home, "shared").len(),
+        lines.len(),
+        "one run row per execution"
+    );
+}
+
+#[test]
+fn kill_9_mid_run_leaves_the_run_unknown_and_the_next_occurrence_fires() {
+    let home = TestHome::new();
+    home.write_config("[cron]\ntick_interval_ms = 200\n");
+    let started = home.path().join("started");
+    let id = home.add_job(&[
+        "every 3s",
+        "--name",
+        "long",
+        "--shell",
+        "--",
+        &format!("echo go >> '{}'; sleep 30", started.display()),
+    ]);
+    let (mut daemon, _log) = spawn_daemon(&home, "first.log");
+    wait_for("the run to start", PATIENCE, || {
+        runs(&home, "long").iter().any(|r| r["status"] == "running")
+    });
+    daemon.kill().unwrap(); // SIGKILL
+    daemon.wait().unwrap();
+
+    let (restarted, log) = spawn_daemon(&home, "second.log");
+    wait_for("the orphaned run to be settled", PATIENCE, || {
+        runs(&home, &id).iter().any(|r| r["status"] == "unknown")
+    });
+    wait_for("the next occurrence to start", PATIENCE, || {
+        runs(&home, &id)
+            .iter()
+            .filter(|r| r["status"] == "running")
+            .count()
+            >= 1
+    });
+    assert!(terminate(restarted).success(), "{}", read(&log));
+    let runs = runs(&home, &id);
+    let unknown: Vec<_> = runs.iter().filter(|r| r["status"] == "unknown").collect();
+    assert_eq!(unknown.len(), 1, "{runs:?}");
+    let unknown_at = unknown[0]["scheduled_at"].as_str().unwrap();
+    assert_eq!(
+        runs.iter()
+            .filter(|r| r["scheduled_at"] == unknown_at)
+            .count(),
+        1,
+        "the lost run was not re-run"
+    );
+    assert!(read(&log).contains("recorded as unknown"));
+    // The killed daemon's children are in their own process groups; clean them up.
+    let _ = Command::new("pkill")
+        .args(["-f", &format!("echo go >> '{}'", started.display())])
+        .status();
+}
+
+#[test]
+fn a_one_shot_in_the_past_is_refused_and_nothing_is_stored() {
+    let home = TestHome::new();
+    let output = home.cronhost(&[
+        "jobs",
+        "add",
+        "2020-01-01T00:00:00Z",
+        "--name",
+        "late",
+        "--",
+        "true",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("in the past"), "{stderr}");
+    let output = home.cronhost(&["jobs", "add", "every fortnight", "--", "true"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("accepted schedules:"));
+    assert_eq!(
+        json(&home, &["jobs", "list", "--all", "--json"]),
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn ten_processes_adding_fifty_jobs_each_leave_exactly_five_hundred() {
+    let home = TestHome::new();
+    home.cronhost(&["jobs", "list"]); // create the store once
+    let writers: Vec<_> = (0..10)
+        .map(|w| {
+            let script = format!(
+                "for n in $(seq 1 50); do '{}' --home '{}' jobs add 'every 1h' --name w{w}-$n -- true >/dev/null || exit 1; done",
+                artifacts().cronhost.display(),
+                home.path().display()
+            );
+            Command::new("sh").args(["-c", &script]).spawn().unwrap()
+        })
+        .collect();
+    for mut writer in writers {
+        assert!(writer.wait().unwrap().success());
+    }
+    let jobs = json(&home, &["jobs", "list", "--all", "--json"]);
+    assert_eq!(jobs.as_array().unwrap().len(), 500);
+}
+
+#[test]
+fn a_job_added_for_two_seconds_from_now_fires_on_time_despite_a_long_tick_interval() {
+    let home = TestHome::new();
+    home.write_config("[cron]\ntick_interval_ms = 600000\n");
+    let (daemon, log) = spawn_daemon(&home, "daemon.log");
+    wait_daemon_running(&home);
+    let id = home.add_job(&["in 2s", "--name", "soon", "--", "true"]);
+    wait_for("the one-shot to run", PATIENCE, || {
+        runs(&home, &id).iter().any(|r| r["status"] == "succeeded")
+    });
+    assert!(terminate(daemon).success(), "{}", read(&log));
+    let run = &runs(&home, &id)[0];
+    let lateness = run["lateness_ms"].as_i64().unwrap();
+    assert!(
+        lateness < 1000,
+        "fired {lateness} ms late: the daemon waited for its tick interval"
+    );
+    let job = json(&home, &["jobs", "show", &id, "--json"]);
+    assert!(job["completed_at"].is_string(), "one-shot completed");
+    assert_eq!(job["next_run"], Value::Null);
+}
+
+#[test]
+fn export_import_gives_another_home_the_same_jobs_with_the_same_ids() {
+    let source = TestHome::new();
+    source.add_job(&["every 5m", "--name", "a", "--", "true"]);
+    source.add_job(&[
+        "weekdays at 9:30",
+        "--name",
+        "b",
+        "--tz",
+        "Europe/Berlin",
+        "--",
+        "true",
+    ]);
+    let exported = source.cronhost(&["jobs", "export"]);
+    assert!(exported.status.success());
+    let file = source.path().join("jobs.json");
+    std::fs::write(&file, &exported.stdout).unwrap();
+
+    let target = TestHome::new();
+    let imported = target.cronhost(&["jobs", "import", file.to_str().unwrap()]);
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let ids = |home: &TestHome| {
+        let mut ids: Vec<String> = json(home, &["jobs", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&source), ids(&target));
+
+    std::fs::write(&file, "[{\"not\": \"a job\"}]").unwrap();
+    let bad = target.cronhost(&["jobs", "import", file.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(ids(&source), ids(&target), "nothing changed");
+}
+
+#[test]
+fn status_reports_each_verdict() {
+    let home = TestHome::new();
+    home.add_job(&["every 1h", "--name", "x", "--", "true"]);
+    let status = home.cronhost(&["status"]);
+    assert_eq!(status.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&status.stdout)
+        .contains("cronhost is not running — jobs will NOT fire"));
+
+    let (daemon, log) = spawn_daemon(&home, "daemon.log");
+    wait_daemon_running(&home);
+    let text = String::from_utf8_lossy(&home.cronhost(&["status"]).stdout).into_owned();
+    assert!(
+        text.contains("will fire automatically")
+            && text.contains("builtin")
+            && text.contains("active jobs: 1"),
+        "{text}"
+    );
+    let report = json(&home, &["status", "--json"]);
+    for key in [
+        "running",
+        "pid",
+        "provider",
+        "heartbeat_age_secs",
+        "success_age_secs",
+        "last_error",
+        "active_jobs",
+        "next_run",
+    ] {
+        assert!(
+            report.get(key).is_some(),
+            "status JSON lacks {key}: {report}"
+        );
+    }
+    assert_eq!(report["running"], true);
+    assert_eq!(report["active_jobs"], 1);
+
+    // Freeze the daemon (it keeps its lock) and age its heartbeat: STALLED.
+    let pid = daemon.id() as i32;
+    // SAFETY: signals to our own child.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let state = home.state_dir();
+    let old = format!("{}\nbuiltin\n", chrono::Utc::now().timestamp() - 10_000);
+    std::fs::write(state.join("ticker_heartbeat"), &old).unwrap();
+    let stalled = home.cronhost(&["status"]);
+    let text = String::from_utf8_lossy(&stalled.stdout).into_owned();
+    assert!(
+        text.contains("STALLED") && !text.contains("will fire automatically"),
+        "{text}"
+    );
+
+    // Alive but failing: fresh heartbeat, old success, an error.
+    let now = chrono::Utc::now().timestamp();
+    std::fs::write(state.join("ticker_heartbeat"), format!("{now}\nbuiltin\n")).unwrap();
+    std::fs::write(
+        state.join("ticker_last_success"),
+        format!("{}\n", now - 10_000),
+    )
+    .unwrap();
+    std::fs::write(
+        state.join("ticker_last_error"),
+        format!("{now}\ndisk full\n"),
+    )
+    .unwrap();
+    let text = String::from_utf8_lossy(&home.cronhost(&["status"]).stdout).into_owned();
+    assert!(
+        text.contains("no tick has succeeded") && text.contains("disk full"),
+        "{text}"
+    );
+    assert!(!text.contains("will fire automatically"), "{text}");
+
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    assert!(terminate(daemon).success(), "{}", read(&log));
+}
