@@ -24,6 +24,10 @@ pub struct Artifacts {
     pub not_a_plugin: PathBuf,
     /// A provider built against the frozen 1.0 interface.
     pub compat_1_0: PathBuf,
+    /// A provider built against a 2.0 interface (refused by version).
+    pub api_v2: PathBuf,
+    /// A provider built against another application's interface (refused by layout).
+    pub foreign: PathBuf,
 }
 
 /// The workspace root.
@@ -81,7 +85,7 @@ pub fn artifacts() -> &'static Artifacts {
             &target,
         );
         let compat_target = root.join("target").join("e2e-compat");
-        let compat_manifest = root.join("tests/fixtures/compat-1.0/Cargo.toml");
+        let compat_manifest = root.join("tests/fixtures/other-apis/Cargo.toml");
         cargo_build(
             &[
                 "--manifest-path",
@@ -99,6 +103,12 @@ pub fn artifacts() -> &'static Artifacts {
             compat_1_0: compat_target
                 .join("debug")
                 .join(library_file_name("cronhost-fixture-compat")),
+            api_v2: compat_target
+                .join("debug")
+                .join(library_file_name("cronhost-fixture-v2")),
+            foreign: compat_target
+                .join("debug")
+                .join(library_file_name("cronhost-fixture-foreign")),
         }
     })
 }

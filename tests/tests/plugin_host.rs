@@ -78,6 +78,28 @@ fn discovery_loads_every_provider_and_rejects_garbage_with_a_reason() {
 }
 
 #[test]
+fn libraries_built_for_another_major_version_or_interface_are_rejected_by_name() {
+    let home = TestHome::new();
+    home.install(&artifacts().api_v2, "v2.so");
+    home.install(&artifacts().foreign, "foreign.so");
+    home.install(&artifacts().zoo, "zoo.so");
+    let discovery = discover(&home.plugins_dir());
+    let v2 = reason_for(&discovery, "v2.so");
+    assert!(
+        v2.contains("built against cronhost-provider-api 2.0.0") && v2.contains("needs 1.x"),
+        "{v2}"
+    );
+    let foreign = reason_for(&discovery, "foreign.so");
+    assert!(foreign.contains("interface layout mismatch"), "{foreign}");
+    assert!(
+        !foreign.contains('\n') && foreign.len() < 400,
+        "one short line: {foreign}"
+    );
+    assert!(discovery.find("zoo-ticker").is_some(), "the scan went on");
+    assert!(discovery.find("refused-v2").is_none() && discovery.find("refused-foreign").is_none());
+}
+
+#[test]
 fn a_missing_plugins_dir_is_an_empty_scan() {
     let home = TestHome::new();
     let discovery = discover(&home.path().join("no-such-dir"));
