@@ -62,7 +62,8 @@ pub trait Provider: Send + Sync + Sized + 'static {
         Ok(())
     }
 
-    /// Extra facts for `cronhost status` (a JSON object), if any.
+    /// Facts about the provider's own health for the host's status reporting (a JSON
+    /// object), if any.
     fn status(&self) -> Result<Option<serde_json::Value>, ProviderError> {
         Ok(None)
     }

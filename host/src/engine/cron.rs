@@ -247,3 +247,124 @@ pub fn host_name() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "localhost".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{CatchUp, JobSpec, Overlap, RunStatus};
+
+    fn spec(schedule: &str, name: &str, command: &[&str]) -> JobSpec {
+        JobSpec {
+            name: Some(name.into()),
+            schedule: schedule.into(),
+            command: command.iter().map(|s| s.to_string()).collect(),
+            shell: false,
+            workdir: None,
+            env: Default::default(),
+            timezone: None,
+            repeat: None,
+            timeout_secs: None,
+            catch_up: CatchUp::Once,
+            overlap: Overlap::Skip,
+        }
+    }
+
+    fn engine(dir: &std::path::Path) -> CronEngine {
+        let store = Arc::new(Store::open(&dir.join("cronhost.db")).unwrap());
+        let runner = Runner::new(Arc::clone(&store), dir.join("output"), 3);
+        CronEngine::new(
+            store,
+            runner,
+            CronEngineSettings {
+                max_parallel_jobs: 0,
+                completed_retention: Duration::from_secs(7 * 86_400),
+            },
+        )
+    }
+
+    #[test]
+    fn a_broken_job_never_stops_the_scan_of_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path());
+        let past = Utc::now() - chrono::Duration::seconds(10);
+        engine
+            .store
+            .add_job(&spec("every 1s", "broken", &["true"]), "UTC", past)
+            .unwrap();
+        engine
+            .store
+            .add_job(&spec("every 1s", "healthy", &["true"]), "UTC", past)
+            .unwrap();
+        // Corrupt the first job's stored schedule behind the store's back.
+        let conn = rusqlite::Connection::open(dir.path().join("cronhost.db")).unwrap();
+        conn.execute(
+            "UPDATE jobs SET schedule = 'cron:not a schedule' WHERE name = 'broken'",
+            [],
+        )
+        .unwrap();
+        let report = engine.tick().unwrap();
+        assert_eq!((report.fired, report.errors), (1, 1), "{report:?}");
+        assert!(engine.runner().wait_idle(Duration::from_secs(30)));
+        let runs = engine.store.runs(Some("healthy"), 10).unwrap();
+        assert_eq!(runs[0].status, RunStatus::Succeeded);
+    }
+
+    #[test]
+    fn a_timeout_kills_the_whole_process_group_and_records_timed_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path());
+        let marker = dir.path().join("grandchild-alive");
+        let script = format!("(sleep 3; touch '{}') & sleep 30", marker.display());
+        let job = JobSpec {
+            timeout_secs: Some(1),
+            ..spec("every 1h", "slow", &["sh", "-c", &script])
+        };
+        let job = engine.store.add_job(&job, "UTC", Utc::now()).unwrap();
+        engine.store.make_due(&job.id, Utc::now()).unwrap();
+        assert_eq!(engine.fire_due(&job.id).unwrap(), FireOutcome::Fired);
+        assert!(engine.runner().wait_idle(Duration::from_secs(30)));
+        let run = &engine.store.runs(Some(&job.id), 1).unwrap()[0];
+        assert_eq!(run.status, RunStatus::TimedOut, "{run:?}");
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(
+            !marker.exists(),
+            "the background grandchild survived the timeout"
+        );
+    }
+
+    #[test]
+    fn output_goes_to_one_private_file_per_occurrence_and_old_ones_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path());
+        let job = engine
+            .store
+            .add_job(
+                &spec("every 1h", "talk", &["echo", "hello"]),
+                "UTC",
+                Utc::now(),
+            )
+            .unwrap();
+        for _ in 0..5 {
+            engine.store.make_due(&job.id, Utc::now()).unwrap();
+            assert_eq!(engine.fire_due(&job.id).unwrap(), FireOutcome::Fired);
+            assert!(engine.runner().wait_idle(Duration::from_secs(30)));
+            std::thread::sleep(Duration::from_millis(5)); // distinct scheduled instants
+        }
+        let files: Vec<_> = std::fs::read_dir(dir.path().join("output").join(&job.id))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 3, "newest 3 kept: {files:?}");
+        for file in files {
+            assert_eq!(std::fs::read_to_string(&file).unwrap(), "hello\n");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                assert_eq!(
+                    std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+                    0o600
+                );
+            }
+        }
+    }
+}

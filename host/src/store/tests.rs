@@ -500,3 +500,28 @@ fn export_and_import_keep_ids_and_a_conflict_changes_nothing() {
         "nothing imported, nothing overwritten"
     );
 }
+
+#[test]
+fn a_backward_clock_jump_never_reruns_an_occurrence() {
+    let (_dir, store) = temp_store();
+    store
+        .add_job(&spec("every 1m", "b"), "UTC", at(T0))
+        .unwrap();
+    let due = at(T0) + Duration::minutes(1);
+    assert!(matches!(
+        store.claim("j1", due, &claimer(1)).unwrap(),
+        ClaimOutcome::Run(_)
+    ));
+    // The wall clock steps back ten minutes: nothing already run is due again.
+    let earlier = due - Duration::minutes(10);
+    assert!(store.due_job_ids(earlier).unwrap().is_empty());
+    assert_eq!(
+        store.claim("j1", earlier, &claimer(1)).unwrap(),
+        ClaimOutcome::Lost
+    );
+    assert_eq!(
+        store.claim("j1", due, &claimer(1)).unwrap(),
+        ClaimOutcome::Lost
+    );
+    assert_eq!(store.runs(Some("j1"), 10).unwrap().len(), 1);
+}

@@ -168,7 +168,8 @@ pub trait ProviderObject: Send + Sync {
 
     // ---- added in 1.1 (defaulted, so 1.0 libraries keep loading) ----
 
-    /// Lines the provider wants shown in `cronhost status` (a JSON object, or empty).
+    /// Facts about the provider's own health for the host's status reporting (a JSON object,
+    /// or empty).
     fn status_json(&self) -> RResult<RString, RString> {
         ROk(RString::new())
     }
