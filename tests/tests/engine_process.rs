@@ -255,7 +255,6 @@ fn a_one_shot_in_the_past_is_refused_and_nothing_is_stored() {
 #[test]
 fn ten_processes_adding_fifty_jobs_each_leave_exactly_five_hundred() {
     let home = TestHome::new();
-    home.cronhost(&["jobs", "list"]); // create the store once
     let writers: Vec<_> = (0..10)
         .map(|w| {
             let script = format!(

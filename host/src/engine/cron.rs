@@ -207,7 +207,7 @@ impl Engine for CronEngine {
         {
             return None; // wait for a slot: the tick interval paces the retries
         }
-        let next = self.store.next_due().ok().flatten()?;
+        let next = self.store.next_due(Utc::now()).ok().flatten()?;
         Some(
             SystemTime::UNIX_EPOCH
                 + Duration::from_millis(u64::try_from(next.timestamp_millis()).unwrap_or(0)),

@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+/// The longest interval or delay accepted: 100 years.
+const MAX_SECS: u64 = 100 * 366 * 86_400;
+
 /// Parse a duration: a count and a unit (`30s`, `5 m`, `2h`, `1d`, `90 seconds`), or a bare unit
 /// (`hour`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -34,8 +37,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     count
         .checked_mul(unit_secs)
+        .filter(|secs| *secs <= MAX_SECS)
         .map(Duration::from_secs)
-        .ok_or_else(|| format!("`{text}` is too large"))
+        .ok_or_else(|| format!("`{text}` is too large: at most 100 years"))
 }
 
 /// `Some(result)` when `text` (lower case) is meant as an interval: `every <duration>` or a bare
@@ -65,7 +69,14 @@ mod tests {
         assert_eq!(parse_duration("5 m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("hour"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
-        for bad in ["", "0s", "5 parsecs", "99999999999999999999s", "-5m"] {
+        for bad in [
+            "",
+            "0s",
+            "5 parsecs",
+            "99999999999999999999s",
+            "9000000000000s",
+            "-5m",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
     }

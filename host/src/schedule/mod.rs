@@ -81,7 +81,10 @@ impl Schedule {
             let delay = parse_duration(rest).map_err(|detail| unrecognised(text, detail))?;
             let delay =
                 chrono::Duration::from_std(delay).map_err(|e| unrecognised(text, e.to_string()))?;
-            return Ok(Self::Once(now + delay));
+            let at = now
+                .checked_add_signed(delay)
+                .ok_or_else(|| unrecognised(text, "that is too far in the future".into()))?;
+            return Ok(Self::Once(whole_millis(at)));
         }
         if let Some(period) = interval::parse_interval(&lower) {
             return period
@@ -96,7 +99,7 @@ impl Schedule {
                     ago_secs: ago,
                 });
             }
-            return Ok(Self::Once(at));
+            return Ok(Self::Once(whole_millis(at)));
         }
         let expression = match phrase::to_cron(&lower) {
             Some(result) => result.map_err(|detail| unrecognised(text, detail))?,
@@ -148,7 +151,9 @@ impl Schedule {
     pub fn next_after(&self, after: DateTime<Utc>, zone: Tz) -> Option<DateTime<Utc>> {
         match self {
             Self::Cron(cron) => cron.next_after(after, zone),
-            Self::Every(period) => chrono::Duration::from_std(*period).ok().map(|p| after + p),
+            Self::Every(period) => chrono::Duration::from_std(*period)
+                .ok()
+                .and_then(|p| after.checked_add_signed(p)),
             Self::Once(at) => (*at > after).then_some(*at),
         }
     }
@@ -171,6 +176,13 @@ impl Schedule {
 pub fn on_time_grace(period: Option<Duration>) -> Duration {
     let (low, high) = (Duration::from_secs(120), Duration::from_secs(7200));
     period.map(|p| (p / 2).clamp(low, high)).unwrap_or(low)
+}
+
+/// Instants are stored to the millisecond; one-shots are cut to it so that what is stored is
+/// exactly what was scheduled.
+fn whole_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    at.trunc_subsecs(3)
 }
 
 fn unrecognised(text: &str, detail: String) -> ScheduleError {

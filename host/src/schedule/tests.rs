@@ -178,6 +178,19 @@ fn refusals_list_the_accepted_forms_and_name_the_input() {
         Schedule::parse("0 0 30 2 *", chrono_tz::UTC, now),
         Err(ScheduleError::NeverFires(_))
     ));
+    for huge in [
+        "every 9000000000000s",
+        "in 9000000000000s",
+        "9000000000000s",
+    ] {
+        assert!(
+            Schedule::parse(huge, chrono_tz::UTC, now).is_err(),
+            "{huge} accepted"
+        );
+    }
+    // A stored interval too large to add never panics: it just never fires again.
+    let stored = Schedule::from_canonical("every:9000000000000").unwrap();
+    assert_eq!(stored.next_after(now, chrono_tz::UTC), None);
 }
 
 /// A daily fixed-time job runs exactly once every local day of the year.

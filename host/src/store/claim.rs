@@ -73,7 +73,8 @@ fn next_future(
         Schedule::Every(period) => {
             let period_ms = (period.as_millis() as i64).max(1);
             let behind = (now - from).num_milliseconds().max(0);
-            Some(from + chrono::Duration::milliseconds((behind / period_ms + 1) * period_ms))
+            let ahead = (behind / period_ms + 1).checked_mul(period_ms)?;
+            from.checked_add_signed(chrono::Duration::try_milliseconds(ahead)?)
         }
         _ => schedule.next_after(now.max(from), zone),
     }
@@ -94,12 +95,16 @@ impl Store {
         })
     }
 
-    /// The earliest next run among active jobs.
-    pub fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+    /// The earliest next run among active jobs, leaving out jobs that are due but wait for
+    /// their running run (catch-up `all`), so a ticker does not wake for them in a loop.
+    pub fn next_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.read(|conn| {
             conn.query_row(
-                "SELECT min(next_run) FROM jobs WHERE enabled = 1 AND paused_at IS NULL AND completed_at IS NULL",
-                [],
+                "SELECT min(next_run) FROM jobs j
+                 WHERE enabled = 1 AND paused_at IS NULL AND completed_at IS NULL
+                 AND (next_run > ?1 OR NOT EXISTS (
+                     SELECT 1 FROM runs r WHERE r.job_id = j.id AND r.status IN ('claimed', 'running')))",
+                params![to_ms(now)],
                 |r| r.get::<_, Option<i64>>(0),
             )
             .map(|ms| ms.map(super::from_ms))
@@ -159,19 +164,45 @@ fn claim_in(
     let natural = schedule.next_after(scheduled, zone);
     let future = next_future(&schedule, scheduled, now, zone);
 
+    let running = count(
+        tx,
+        "SELECT count(*) FROM runs WHERE job_id = ?1 AND status IN ('claimed', 'running')",
+        &job.id,
+    )?;
+    if missed && job.catch_up == CatchUp::All {
+        // Catching up runs the missed occurrences one after another, oldest first.
+        if running > 0 {
+            return Ok(ClaimOutcome::Lost);
+        }
+        let period = schedule.period_around(scheduled, zone).unwrap_or_default();
+        let window = period
+            .checked_mul(CATCH_UP_ALL_CAP)
+            .unwrap_or(std::time::Duration::MAX);
+        if !period.is_zero() && late > window {
+            // Drop the occurrences older than the cap; continue from the first inside it.
+            let window_start = chrono::Duration::from_std(window)
+                .ok()
+                .and_then(|w| now.checked_sub_signed(w))
+                .unwrap_or(scheduled);
+            let resume = next_future(&schedule, scheduled, window_start, zone)
+                .filter(|at| *at <= now)
+                .or(future);
+            log::warn!(
+                "job={} scheduled={scheduled}: more than {CATCH_UP_ALL_CAP} occurrences missed; the older ones are dropped",
+                job.name
+            );
+            tx.execute(
+                "UPDATE jobs SET next_run = ?3 WHERE id = ?1 AND next_run = ?2",
+                params![job.id, to_ms(scheduled), resume.map(to_ms)],
+            )
+            .map_err(sql)?;
+            return Ok(ClaimOutcome::Lost);
+        }
+    }
     // Where next_run goes, and whether this occurrence runs.
     let (mut next_run, mut skip_reason) = match (missed, job.catch_up) {
         (true, CatchUp::Skip) => (future, Some("missed")),
-        (_, CatchUp::All) => {
-            let period = schedule.period_around(scheduled, zone).unwrap_or_default();
-            let too_old = !period.is_zero() && late > period * CATCH_UP_ALL_CAP;
-            if too_old {
-                log::warn!("job={} scheduled={scheduled}: more than {CATCH_UP_ALL_CAP} occurrences missed; older ones dropped", job.name);
-                (future, None)
-            } else {
-                (natural, None)
-            }
-        }
+        (_, CatchUp::All) => (natural, None),
         (_, _) => (
             if natural.is_some_and(|n| n > now) {
                 natural
@@ -184,11 +215,6 @@ fn claim_in(
 
     let mut status = RunStatus::Claimed;
     if skip_reason.is_none() {
-        let running = count(
-            tx,
-            "SELECT count(*) FROM runs WHERE job_id = ?1 AND status IN ('claimed', 'running')",
-            &job.id,
-        )?;
         if running > 0 {
             match job.overlap {
                 Overlap::Allow => {}
@@ -249,13 +275,14 @@ fn claim_in(
     );
     match inserted {
         Ok(_) => {}
-        // Someone already has this occurrence (e.g. after a backward clock jump): never twice.
+        // Someone already has this occurrence (e.g. after a backward clock jump, or an
+        // instant given again by `jobs resume --at`): never twice. The advance of next_run
+        // stays, so the job does not stay stuck on it.
         Err(rusqlite::Error::SqliteFailure(f, _))
             if f.code == rusqlite::ErrorCode::ConstraintViolation =>
         {
-            return Err(StoreError::Invalid(format!(
-                "occurrence {run_id} was already claimed"
-            )));
+            log::warn!("job={} scheduled={scheduled}: occurrence {run_id} was already claimed; not running it again", job.name);
+            return Ok(ClaimOutcome::Lost);
         }
         Err(e) => return Err(sql(e)),
     }

@@ -85,7 +85,6 @@ impl Store {
                 message: e.to_string(),
             })?;
         }
-        let existed = path.exists();
         let unusable = |e: rusqlite::Error| StoreError::Unusable {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -96,33 +95,12 @@ impl Store {
         let conn = Connection::open_with_flags(path, flags).map_err(unusable)?;
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(unusable)?;
-        // Reading the schema first makes SQLite validate the header before anything is written.
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
+        // Reading the schema makes SQLite validate the header before anything is written, so a
+        // file that is not a database is refused untouched.
+        conn.query_row("PRAGMA schema_version", [], |row| row.get::<_, i64>(0))
             .map_err(unusable)?;
-        if existed && version == 0 {
-            let tables: i64 = conn
-                .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
-                .map_err(unusable)?;
-            if tables > 0 {
-                return Err(StoreError::Unusable {
-                    path: path.to_path_buf(),
-                    message: "it is an SQLite database, but not a cronhost job store".into(),
-                });
-            }
-        }
-        if version > schema::VERSION {
-            return Err(StoreError::TooNew {
-                path: path.to_path_buf(),
-                found: version,
-                supported: schema::VERSION,
-            });
-        }
-        conn.pragma_update(None, "journal_mode", "wal")
-            .map_err(unusable)?;
+        set_wal(&conn).map_err(unusable)?;
         conn.pragma_update(None, "synchronous", "normal")
-            .map_err(unusable)?;
-        conn.pragma_update(None, "foreign_keys", "on")
             .map_err(unusable)?;
         #[cfg(unix)]
         {
@@ -133,7 +111,32 @@ impl Store {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
         };
-        store.write(schema::migrate)?;
+        // Check and migrate in one write transaction: processes opening a fresh store at once
+        // queue here, and each sees the schema either absent or complete.
+        store.write(|tx| {
+            let version: i64 = tx
+                .query_row("PRAGMA user_version", [], |row| row.get(0))
+                .map_err(sql)?;
+            if version == 0 {
+                let tables: i64 = tx
+                    .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
+                    .map_err(sql)?;
+                if tables > 0 {
+                    return Err(StoreError::Unusable {
+                        path: path.to_path_buf(),
+                        message: "it is an SQLite database, but not a cronhost job store".into(),
+                    });
+                }
+            }
+            if version > schema::VERSION {
+                return Err(StoreError::TooNew {
+                    path: path.to_path_buf(),
+                    found: version,
+                    supported: schema::VERSION,
+                });
+            }
+            schema::migrate(tx)
+        })?;
         Ok(store)
     }
 
@@ -181,6 +184,23 @@ impl Store {
         self.lock()
             .query_row("PRAGMA data_version", [], |row| row.get(0))
             .map_err(|e| self.sqlite(e))
+    }
+}
+
+/// Switch to WAL. Changing the journal mode needs a moment alone with the file, which the busy
+/// handler does not always wait for; retry while another process holds it.
+fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let mut attempt = 0;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "wal") {
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::DatabaseBusy && attempt < 200 =>
+            {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
     }
 }
 

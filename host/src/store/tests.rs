@@ -239,24 +239,46 @@ fn catch_up_skip_records_a_missed_skip_and_reanchors() {
     assert_eq!(runs[0].reason.as_deref(), Some("missed"));
 }
 
+fn finish(store: &Store, claim: &Claim) {
+    store
+        .finish_run(
+            &claim.run_id,
+            RunStatus::Succeeded,
+            Some(0),
+            None,
+            claim.scheduled_at,
+        )
+        .unwrap();
+}
+
 #[test]
-fn catch_up_all_runs_every_missed_occurrence() {
+fn catch_up_all_runs_every_missed_occurrence_one_after_another() {
     let (_dir, store) = temp_store();
     store
         .add_job(
             &JobSpec {
                 catch_up: CatchUp::All,
-                overlap: Overlap::Allow,
                 ..spec("0 * * * *", "hourly")
             },
             "UTC",
             at(T0),
         )
         .unwrap();
-    let now = at(T0) + Duration::hours(5) + Duration::minutes(30);
+    // 45 minutes past the fifth missed occurrence: all five are beyond the 30-minute grace.
+    let now = at(T0) + Duration::hours(5) + Duration::minutes(45);
     let mut scheduled = Vec::new();
     while let ClaimOutcome::Run(claim) = store.claim("j1", now, &claimer(1)).unwrap() {
         scheduled.push(claim.scheduled_at);
+        // While it runs, the next missed occurrence waits (and is not skipped as an overlap).
+        assert_eq!(
+            store.claim("j1", now, &claimer(1)).unwrap(),
+            ClaimOutcome::Lost
+        );
+        assert!(
+            store.next_due(now).unwrap().is_none_or(|at| at > now),
+            "a waiting job does not wake the ticker"
+        );
+        finish(&store, &claim);
     }
     assert_eq!(scheduled.len(), 5);
     assert_eq!(scheduled[4], at("2026-05-01T17:00:00Z"));
@@ -264,6 +286,45 @@ fn catch_up_all_runs_every_missed_occurrence() {
         store.job("j1").unwrap().next_run,
         Some(at("2026-05-01T18:00:00Z"))
     );
+    assert!(store
+        .runs(Some("j1"), 10)
+        .unwrap()
+        .iter()
+        .all(|r| r.status == RunStatus::Succeeded));
+}
+
+#[test]
+fn catch_up_all_beyond_the_cap_keeps_the_newest_occurrences() {
+    let (_dir, store) = temp_store();
+    store
+        .add_job(
+            &JobSpec {
+                catch_up: CatchUp::All,
+                ..spec("every 1m", "minutely")
+            },
+            "UTC",
+            at(T0),
+        )
+        .unwrap();
+    let now = at(T0) + Duration::minutes(300) + Duration::seconds(30); // 300 missed
+    let mut scheduled = Vec::new();
+    for _ in 0..400 {
+        match store.claim("j1", now, &claimer(1)).unwrap() {
+            ClaimOutcome::Run(claim) => {
+                scheduled.push(claim.scheduled_at);
+                finish(&store, &claim);
+            }
+            ClaimOutcome::Lost if store.due_job_ids(now).unwrap().is_empty() => break,
+            ClaimOutcome::Lost => {} // re-anchored into the window
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        scheduled.len(),
+        CATCH_UP_ALL_CAP as usize,
+        "the newest {CATCH_UP_ALL_CAP}"
+    );
+    assert_eq!(*scheduled.last().unwrap(), at(T0) + Duration::minutes(300));
 }
 
 #[test]
