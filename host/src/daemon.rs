@@ -15,6 +15,10 @@ use crate::provider::{
     resolve, spawn_ticker, Core, ProviderHandle, Resolution, StopFlag, Ticker, Trigger,
 };
 
+/// How often the daemon looks for job-set changes made by other processes (a cheap SQLite
+/// pragma), so a job added for two seconds from now still fires on time.
+const CHANGE_POLL: Duration = Duration::from_millis(200);
+
 /// The host could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -90,19 +94,19 @@ impl Daemon {
         &self.core
     }
 
-    /// A handle that stops the host when set, and wakes it when nudged (the job set changed).
+    /// A handle that stops the host when set (and wakes the ticker when nudged).
     pub fn stop_flag(&self) -> StopFlag {
         self.stop.clone()
     }
 
     /// Run the host's housekeeping on the calling thread until the stop flag is set: when the
-    /// job set changes (another process wrote the store, or a nudge says so) wake the ticker and
+    /// job set changes (another process wrote the store) wake the ticker and
     /// tell the provider; ask the provider to reconcile periodically. Provider calls run on a
     /// worker thread, one at a time, so a provider that hangs in them cannot hold up shutdown.
     pub fn supervise(&self) {
         let reconcile_every = Duration::from_secs(self.config.cron.reconcile_interval_secs.max(1));
         let mut next_reconcile = Instant::now() + reconcile_every;
-        while !self.stop.wait(Duration::from_secs(1)) {
+        while !self.stop.wait(CHANGE_POLL) {
             let changed = match self.core.engine.refresh() {
                 Ok(changed) => changed,
                 Err(e) => {
@@ -188,6 +192,7 @@ impl Daemon {
             log::error!("the ticker thread did not stop in time; abandoning it");
             clean = false;
         }
+        self.core.engine.shutdown(deadline);
         clean
     }
 }

@@ -77,6 +77,14 @@ impl DaemonLock {
         Ok(Self { _file: file })
     }
 
+    /// When the daemon holding the lock started (the lock file is rewritten at start-up).
+    pub fn started_at(state_dir: &Path) -> Option<std::time::SystemTime> {
+        std::fs::metadata(state_dir.join(LOCK_FILE))
+            .ok()?
+            .modified()
+            .ok()
+    }
+
     /// The pid of the daemon holding the lock under `state_dir`, or `None` when no daemon runs.
     pub fn holder(state_dir: &Path) -> Option<u32> {
         let path = state_dir.join(LOCK_FILE);

@@ -3,6 +3,12 @@
 mod cli;
 
 fn main() {
+    // Die quietly on a closed pipe (`cronhost jobs list | head`), as command-line tools do.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format_target(false)
         .init();

@@ -21,6 +21,7 @@ pub struct Runner {
     output_dir: PathBuf,
     keep_outputs: usize,
     inflight: Arc<(Mutex<usize>, Condvar)>,
+    groups: Arc<Mutex<std::collections::HashSet<u32>>>,
 }
 
 /// The output file of an occurrence.
@@ -38,6 +39,7 @@ impl Runner {
             output_dir,
             keep_outputs: keep_outputs.max(1),
             inflight: Arc::new((Mutex::new(0), Condvar::new())),
+            groups: Arc::new(Mutex::new(std::collections::HashSet::new())),
         }
     }
 
@@ -84,20 +86,66 @@ impl Runner {
         {
             log::warn!("job={}: cannot record the start: {e}", job.name);
         }
+        let group = child.id();
         *self.inflight.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(group);
         let runner = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("run-{}", job.id))
-            .spawn(move || {
-                runner.watch(child, &claim);
-                runner.start_queued(&claim.job.id);
-                let (count, idle) = &*runner.inflight;
-                *count.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-                idle.notify_all();
-            });
-        spawned
-            .map(|_| ())
-            .map_err(|e| format!("cannot start a watcher thread: {e}"))
+        let run_id = claim.run_id.clone();
+        let thread_name = format!("run-{}", job.id);
+        let watcher = move || {
+            runner.watch(child, &claim);
+            runner.finished(group);
+            runner.start_queued(&claim.job.id);
+        };
+        if let Err(e) = std::thread::Builder::new().name(thread_name).spawn(watcher) {
+            // The closure (and the child handle in it) is gone; end the group and the run.
+            signal_group(group, true);
+            self.finished(group);
+            let error = format!("cannot start a watcher thread: {e}");
+            let _ =
+                self.store
+                    .finish_run(&run_id, RunStatus::Failed, None, Some(&error), Utc::now());
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    fn finished(&self, group: u32) {
+        self.groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&group);
+        let (count, idle) = &*self.inflight;
+        *count.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+        idle.notify_all();
+    }
+
+    /// The host is stopping: wait for running jobs until `deadline`, then end their process
+    /// groups (SIGTERM, then SIGKILL after a grace) and wait for their outcomes to be recorded.
+    pub fn stop_all(&self, deadline: Instant) {
+        if self.wait_idle(deadline.saturating_duration_since(Instant::now())) {
+            return;
+        }
+        let groups: Vec<u32> = self
+            .groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect();
+        log::warn!("ending {} run(s) still going at shutdown", groups.len());
+        for group in &groups {
+            signal_group(*group, false);
+        }
+        if !self.wait_idle(KILL_GRACE) {
+            for group in &groups {
+                signal_group(*group, true);
+            }
+            self.wait_idle(KILL_GRACE);
+        }
     }
 
     fn spawn(&self, claim: &Claim) -> Result<Child, String> {
@@ -235,6 +283,18 @@ impl Runner {
                 );
             }
         }
+    }
+}
+
+/// SIGTERM (or SIGKILL) to a process group.
+fn signal_group(group: u32, kill: bool) {
+    #[cfg(unix)]
+    // SAFETY: kill(2) on a process group this runner created with `process_group(0)`.
+    unsafe {
+        libc::kill(
+            -(group as i32),
+            if kill { libc::SIGKILL } else { libc::SIGTERM },
+        );
     }
 }
 

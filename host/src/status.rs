@@ -59,8 +59,10 @@ pub fn gather(home: &Home, config: &Config, store: &Store) -> Result<StatusRepor
     let jobs = store.jobs()?;
     let active: Vec<_> = jobs.iter().filter(|j| j.is_active()).collect();
     let next_run = active.iter().filter_map(|j| j.next_run).min();
+    let since = pid.and(DaemonLock::started_at(&home.state_dir()));
     Ok(judge(
         pid,
+        since,
         &heartbeat,
         config.stale_after(),
         active.len(),
@@ -72,6 +74,7 @@ pub fn gather(home: &Home, config: &Config, store: &Store) -> Result<StatusRepor
 /// The verdict from the facts (pure, for testing every branch).
 pub fn judge(
     pid: Option<u32>,
+    running_since: Option<SystemTime>,
     heartbeat: &HeartbeatState,
     stale_after: Duration,
     active_jobs: usize,
@@ -84,7 +87,17 @@ pub fn judge(
         Verdict::NotRunning
     } else if alive_age.is_none_or(|age| age > stale_after) {
         Verdict::Stalled
-    } else if success_age.map_or(heartbeat.last_error.is_some(), |age| age > stale_after) {
+    } else if success_age.map_or_else(
+        // No clean tick yet: failing once there is an error, or once the daemon has run longer
+        // than the stale limit without one.
+        || {
+            heartbeat.last_error.is_some()
+                || running_since.is_some_and(|since| {
+                    now.duration_since(since).unwrap_or_default() > stale_after
+                })
+        },
+        |age| age > stale_after,
+    ) {
         Verdict::Failing
     } else {
         Verdict::Healthy
@@ -197,7 +210,7 @@ mod tests {
         let now = SystemTime::now();
         let stale = Duration::from_secs(23);
         let utc_now = Utc::now();
-        let verdict = |pid, hb: HeartbeatState| judge(pid, &hb, stale, 1, None, now);
+        let verdict = |pid, hb: HeartbeatState| judge(pid, None, &hb, stale, 1, None, now);
 
         let report = verdict(None, beat(Some(1), Some(1), None, now));
         assert_eq!(report.verdict, Verdict::NotRunning);
@@ -229,6 +242,33 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("will fire automatically"));
+
+        // Alive but never a clean tick, for longer than the stale limit: failing, not healthy.
+        let long_ago = now - Duration::from_secs(600);
+        let report = judge(
+            Some(42),
+            Some(long_ago),
+            &beat(Some(5), None, None, now),
+            stale,
+            1,
+            None,
+            now,
+        );
+        assert_eq!(report.verdict, Verdict::Failing);
+        let just_started = judge(
+            Some(42),
+            Some(now),
+            &beat(Some(0), None, None, now),
+            stale,
+            1,
+            None,
+            now,
+        );
+        assert_eq!(
+            just_started.verdict,
+            Verdict::Healthy,
+            "the first tick is moments away"
+        );
 
         let report = verdict(Some(42), beat(Some(5), Some(5), None, now));
         assert_eq!(report.verdict, Verdict::Healthy);

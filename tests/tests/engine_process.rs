@@ -411,3 +411,109 @@ fn status_reports_each_verdict() {
     unsafe { libc::kill(pid, libc::SIGCONT) };
     assert!(terminate(daemon).success(), "{}", read(&log));
 }
+
+#[test]
+fn sigterm_ends_running_jobs_within_the_shutdown_deadline_and_records_them() {
+    let home = TestHome::new();
+    home.write_config("[cron]\nshutdown_timeout_ms = 1000\n");
+    let marker = home.path().join("still-running");
+    let id = home.add_job(&[
+        "*/1 * * * * *",
+        "--name",
+        "sleepy",
+        "--shell",
+        "--",
+        &format!("sleep 30; touch '{}'", marker.display()),
+    ]);
+    let (daemon, log) = spawn_daemon(&home, "daemon.log");
+    wait_for("the run to start", PATIENCE, || {
+        runs(&home, &id).iter().any(|r| r["status"] == "running")
+    });
+    let began = Instant::now();
+    assert!(terminate(daemon).success(), "{}", read(&log));
+    assert!(
+        began.elapsed() < Duration::from_secs(15),
+        "shutdown took {:?}",
+        began.elapsed()
+    );
+    let runs = runs(&home, &id);
+    assert!(
+        runs.iter()
+            .all(|r| r["status"] != "running" && r["status"] != "claimed"),
+        "{runs:?}"
+    );
+    assert!(
+        runs.iter().any(|r| r["status"] == "failed"),
+        "the ended run is recorded: {runs:?}"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let alive = Command::new("pgrep")
+        .args(["-f", &format!("touch '{}'", marker.display())])
+        .output()
+        .unwrap();
+    assert!(
+        alive.stdout.is_empty(),
+        "the job's process group outlived the daemon"
+    );
+}
+
+#[test]
+fn a_run_left_by_a_killed_cli_is_settled_by_the_next_command() {
+    let home = TestHome::new();
+    let id = home.add_job(&["every 1h", "--name", "manual", "--", "sleep", "29.7"]);
+    let mut cli = Command::new(&artifacts().cronhost)
+        .args([
+            "--home",
+            home.path().to_str().unwrap(),
+            "jobs",
+            "run",
+            "manual",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the manual run to start", PATIENCE, || {
+        runs(&home, &id).iter().any(|r| r["status"] == "running")
+    });
+    cli.kill().unwrap(); // SIGKILL: nobody records the outcome
+    cli.wait().unwrap();
+    // The orphaned child lives on in its own process group; end it.
+    let _ = Command::new("pkill")
+        .args(["-x", "-f", "sleep 29.7"])
+        .status();
+    // The next command settles it, so it holds no overlap slot.
+    let output = home.cronhost(&["tick"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let runs = runs(&home, &id);
+    assert_eq!(runs[0]["status"], "unknown", "{runs:?}");
+    assert!(
+        runs[0]["error"].as_str().unwrap().contains("died"),
+        "{runs:?}"
+    );
+}
+
+#[test]
+fn jobs_run_runs_now_and_leaves_the_schedule_alone() {
+    let home = TestHome::new();
+    let id = home.add_job(&["every 1h", "--name", "hourly", "--", "true"]);
+    let before = json(&home, &["jobs", "show", &id, "--json"]);
+    let output = home.cronhost(&["jobs", "run", "hourly"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("succeeded"));
+    let after = json(&home, &["jobs", "show", &id, "--json"]);
+    assert_eq!(before["next_run"], after["next_run"]);
+    assert_eq!(after["last_status"], "succeeded");
+    home.cronhost(&["jobs", "pause", "hourly"]);
+    let paused = home.cronhost(&["jobs", "run", "hourly"]);
+    assert_eq!(paused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&paused.stderr).contains("paused"));
+}

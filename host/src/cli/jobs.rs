@@ -6,12 +6,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use clap::{Args, Subcommand};
-use cronhost::engine::{Engine, FireOutcome};
 use cronhost::schedule::{format_local, parse_zone, Schedule};
 use cronhost::status::relative;
 use cronhost::store::{CatchUp, Job, JobSpec, Overlap, Repeat, Store};
 
-use super::notify::jobs_changed;
 use super::{print_json, CliError, Context, EXIT_FAILURE, EXIT_OK};
 
 #[derive(Debug, Subcommand)]
@@ -54,7 +52,8 @@ pub enum JobsCommand {
         #[arg(long, value_name = "TIME")]
         at: Option<String>,
     },
-    /// Fire a job now (the daemon runs it if one is running; otherwise it runs here).
+    /// Run a job now, here, outside its schedule (its next run and repeat count stay); waits
+    /// for it and exits 0 when it succeeded.
     Run {
         /// Job id or name.
         job: String,
@@ -146,7 +145,6 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
         }
         JobsCommand::Pause { job, reason } => {
             let job = store.pause_job(&job, reason.as_deref(), now)?;
-            jobs_changed(&context.home);
             println!("paused {} ({})", job.name, job.id);
             Ok(EXIT_OK)
         }
@@ -167,7 +165,6 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
                 (false, None) => None,
             };
             let job = store.resume_job(&job, at, now)?;
-            jobs_changed(&context.home);
             println!(
                 "resumed {} ({}); next run {}",
                 job.name,
@@ -176,10 +173,9 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
             );
             Ok(EXIT_OK)
         }
-        JobsCommand::Run { job } => run_now(context, &store, &job),
+        JobsCommand::Run { job } => run_now(context, &job),
         JobsCommand::Remove { job } => {
             let job = store.remove_job(&job)?;
-            jobs_changed(&context.home);
             println!("removed {} ({})", job.name, job.id);
             Ok(EXIT_OK)
         }
@@ -201,7 +197,6 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
                 ))
             })?;
             let added = store.import_jobs(&jobs, now)?;
-            jobs_changed(&context.home);
             println!(
                 "imported {added} job(s); {} already present",
                 jobs.len() - added
@@ -236,7 +231,6 @@ fn add(context: &Context, args: AddArgs) -> Result<i32, CliError> {
     };
     let store = Store::open(&context.home.store_file())?;
     let job = store.add_job(&spec, &context.config.cron.timezone, Utc::now())?;
-    jobs_changed(&context.home);
     println!("{}", job.id);
     Ok(EXIT_OK)
 }
@@ -369,37 +363,20 @@ fn print_job(context: &Context, job: &Job) {
     println!("created:       {}", format_local(job.created_at, zone));
 }
 
-fn run_now(context: &Context, store: &Store, job: &str) -> Result<i32, CliError> {
-    let job = store.make_due(job, Utc::now())?;
-    if cronhost::lock::DaemonLock::holder(&context.home.state_dir()).is_some() {
-        jobs_changed(&context.home);
-        println!(
-            "{} ({}) is due now; the running daemon fires it",
-            job.name, job.id
-        );
-        return Ok(EXIT_OK);
-    }
+fn run_now(context: &Context, job: &str) -> Result<i32, CliError> {
     let engine = context.engine()?;
-    let outcome = engine
-        .fire_due(&job.id)
-        .map_err(|e| CliError::failure(e.to_string()))?;
+    let run_id = engine
+        .run_now(job)
+        .map_err(|e| CliError::usage(e.to_string()))?;
     engine.runner().wait_idle(Duration::from_secs(24 * 3600));
-    match outcome {
-        FireOutcome::Fired => {
-            let run = store.runs(Some(&job.id), 1)?.into_iter().next();
-            let status = run.as_ref().map(|r| r.status.as_str()).unwrap_or("unknown");
-            println!("ran {} ({}): {status}", job.name, job.id);
-            Ok(if status == "succeeded" {
-                EXIT_OK
-            } else {
-                EXIT_FAILURE
-            })
-        }
-        other => {
-            println!("not run: {other:?}");
-            Ok(EXIT_FAILURE)
-        }
-    }
+    let run = engine.store().run(&run_id)?;
+    let status = run.as_ref().map(|r| r.status.as_str()).unwrap_or("unknown");
+    println!("ran {job}: {status} (run {run_id})");
+    Ok(if status == "succeeded" {
+        EXIT_OK
+    } else {
+        EXIT_FAILURE
+    })
 }
 
 fn next(

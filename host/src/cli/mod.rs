@@ -1,7 +1,6 @@
 //! The command line: `cronhost [--home DIR] COMMAND`.
 
 mod jobs;
-mod notify;
 mod providers;
 mod run;
 mod runs;
@@ -78,8 +77,14 @@ pub struct Context {
 
 impl Context {
     /// Open the engine over the home's store.
+    /// Runs left open by processes that died are settled first, so they neither hold an
+    /// overlap slot nor count against `cron.max_parallel_jobs`.
     pub fn engine(&self) -> Result<CronEngine, CliError> {
-        Ok(CronEngine::open(&self.home, &self.config)?)
+        let engine = CronEngine::open(&self.home, &self.config)?;
+        if let Err(e) = engine.settle_orphaned_runs() {
+            log::warn!("cannot settle runs left by dead processes: {e}");
+        }
+        Ok(engine)
     }
 }
 

@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use cronhost::Daemon;
-use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use super::{CliError, Context, EXIT_OK, EXIT_USAGE};
 
 pub fn run(context: &Context) -> Result<i32, CliError> {
     let engine = context.engine()?;
-    let mut signals = Signals::new([SIGINT, SIGTERM, SIGUSR1])
+    let mut signals = Signals::new([SIGINT, SIGTERM])
         .map_err(|e| CliError::failure(format!("cannot install signal handlers: {e}")))?;
     let engine = Arc::new(engine);
     let daemon = Daemon::start(
@@ -25,10 +25,6 @@ pub fn run(context: &Context) -> Result<i32, CliError> {
         },
         other => CliError::failure(other.to_string()),
     })?;
-    // Holding the lock, no other daemon runs here: runs left open by dead processes are settled.
-    if let Err(e) = engine.settle_orphaned_runs() {
-        log::warn!("cannot settle runs left by a previous daemon: {e}");
-    }
     let active = engine
         .store()
         .jobs()
@@ -46,7 +42,6 @@ pub fn run(context: &Context) -> Result<i32, CliError> {
         let mut stopping = false;
         for signal in signals.forever() {
             match signal {
-                SIGUSR1 => stop.nudge(),
                 _ if stopping => {
                     log::warn!("received signal {signal} again; exiting at once");
                     std::process::exit(130);

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use cronhost::engine::{Engine, FireOutcome};
 use cronhost::heartbeat::Heartbeat;
+use cronhost::lock::DaemonLock;
 use cronhost::provider::BUILTIN_NAME;
 
 use super::{CliError, Context, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
@@ -15,20 +16,27 @@ const WAIT_FOR_RUNS: Duration = Duration::from_secs(24 * 3600);
 
 pub fn tick(context: &Context) -> Result<i32, CliError> {
     let engine = context.engine()?;
-    let heartbeat = Heartbeat::new(&context.home.state_dir());
+    // With a daemon running, its heartbeat is its own: a `tick` from system cron must not make
+    // a stalled daemon look alive, nor put its errors on the daemon's record.
+    let daemon_runs = DaemonLock::holder(&context.home.state_dir()).is_some();
+    let heartbeat = (!daemon_runs).then(|| Heartbeat::new(&context.home.state_dir()));
     let report = match engine.tick() {
         Ok(report) => report,
         Err(e) => {
-            heartbeat.record(BUILTIN_NAME, false, Some(&e.to_string()));
+            if let Some(heartbeat) = &heartbeat {
+                heartbeat.record(BUILTIN_NAME, false, Some(&e.to_string()));
+            }
             return Err(CliError::failure(e.to_string()));
         }
     };
     let clean = report.errors == 0;
-    heartbeat.record(
-        BUILTIN_NAME,
-        clean,
-        (!clean).then_some("jobs could not be started"),
-    );
+    if let Some(heartbeat) = &heartbeat {
+        heartbeat.record(
+            BUILTIN_NAME,
+            clean,
+            (!clean).then_some("jobs could not be started"),
+        );
+    }
     println!(
         "fired {}, skipped {}, errors {}",
         report.fired, report.skipped, report.errors

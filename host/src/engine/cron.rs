@@ -57,10 +57,12 @@ impl CronEngine {
     }
 
     /// Runs left open by processes that are gone (on this host) become `unknown`; never re-run.
+    /// A pid that now belongs to a process started after the claim (pid reuse, a restarted
+    /// container's pid 1) counts as gone.
     pub fn settle_orphaned_runs(&self) -> Result<usize, crate::store::StoreError> {
         let this_host = self.claimer.host.clone();
         let settled = self.store.settle_orphaned_runs(
-            |host, pid| host != this_host || process_alive(pid),
+            |host, pid, claimed_at| host != this_host || owner_alive(pid, claimed_at),
             Utc::now(),
         )?;
         for run in &settled {
@@ -145,6 +147,32 @@ impl CronEngine {
         )
     }
 
+    /// Run a job now, outside its schedule (`jobs run`): a manual occurrence that leaves the
+    /// schedule and the repeat count alone. Returns the run id.
+    pub fn run_now(&self, id_or_name: &str) -> Result<String, EngineError> {
+        match self
+            .store
+            .claim_manual(id_or_name, Utc::now(), &self.claimer)
+            .map_err(store_error)?
+        {
+            ClaimOutcome::Run(claim) => {
+                log::info!(
+                    "fire job={} scheduled={} (manual)",
+                    claim.job.name,
+                    claim.scheduled_at
+                );
+                let (run_id, name) = (claim.run_id.clone(), claim.job.name.clone());
+                self.runner
+                    .start(claim)
+                    .map_err(|message| EngineError::Job { job: name, message })?;
+                Ok(run_id)
+            }
+            _ => Err(EngineError::Failed(
+                "another manual run of this job started this very millisecond".into(),
+            )),
+        }
+    }
+
     fn prune_if_due(&self) {
         let mut last = self.last_prune.lock().unwrap_or_else(|p| p.into_inner());
         if last.is_some_and(|at| at.elapsed() < PRUNE_EVERY) {
@@ -214,6 +242,10 @@ impl Engine for CronEngine {
         )
     }
 
+    fn shutdown(&self, deadline: Instant) {
+        self.runner.stop_all(deadline);
+    }
+
     fn refresh(&self) -> Result<bool, EngineError> {
         let version = self.store.data_version().map_err(store_error)?;
         let mut seen = self.seen_version.lock().unwrap_or_else(|p| p.into_inner());
@@ -223,19 +255,45 @@ impl Engine for CronEngine {
     }
 }
 
-/// Whether a process with this pid exists (ours counts as alive).
-fn process_alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
+/// Whether the process that claimed a run at `claimed_at` with `pid` still runs: a process
+/// with that pid exists and started before the claim.
+fn owner_alive(pid: u32, claimed_at: chrono::DateTime<Utc>) -> bool {
     #[cfg(unix)]
     {
         // SAFETY: signal 0 only checks for existence and permission.
-        let result = unsafe { libc::kill(pid as i32, 0) };
-        result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+        let exists = unsafe { libc::kill(pid as i32, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if !exists {
+            return false;
+        }
     }
-    #[cfg(not(unix))]
-    true
+    match process_started_at(pid) {
+        // One second of slack for clock granularity.
+        Some(started) => started <= claimed_at + chrono::Duration::seconds(1),
+        None => true,
+    }
+}
+
+/// When process `pid` started, from /proc (Linux); `None` where that is not known.
+fn process_started_at(pid: u32) -> Option<chrono::DateTime<Utc>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 22 (starttime, in clock ticks since boot) counts from after the `)` closing field 2.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let ticks: u64 = after_name.split_whitespace().nth(19)?.parse().ok()?;
+    let boot: i64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|line| line.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if per_second <= 0 {
+        return None;
+    }
+    let millis = boot * 1000 + (ticks as i64 * 1000) / per_second as i64;
+    chrono::DateTime::from_timestamp_millis(millis)
 }
 
 /// This machine's host name (for run rows and cluster membership).
@@ -283,6 +341,18 @@ mod tests {
     }
 
     #[test]
+    fn the_owner_check_tells_a_live_claimer_from_a_reused_pid() {
+        let me = std::process::id();
+        assert!(owner_alive(me, Utc::now()), "we claimed it just now");
+        let before_we_started = Utc::now() - chrono::Duration::days(365 * 30);
+        assert!(
+            !owner_alive(me, before_we_started),
+            "our pid, but we did not exist then"
+        );
+        assert!(!owner_alive(u32::MAX / 2, Utc::now()), "no such process");
+    }
+
+    #[test]
     fn a_broken_job_never_stops_the_scan_of_the_others() {
         let dir = tempfile::tempdir().unwrap();
         let engine = engine(dir.path());
@@ -320,10 +390,9 @@ mod tests {
             ..spec("every 1h", "slow", &["sh", "-c", &script])
         };
         let job = engine.store.add_job(&job, "UTC", Utc::now()).unwrap();
-        engine.store.make_due(&job.id, Utc::now()).unwrap();
-        assert_eq!(engine.fire_due(&job.id).unwrap(), FireOutcome::Fired);
+        let run_id = engine.run_now(&job.id).unwrap();
         assert!(engine.runner().wait_idle(Duration::from_secs(30)));
-        let run = &engine.store.runs(Some(&job.id), 1).unwrap()[0];
+        let run = engine.store.run(&run_id).unwrap().unwrap();
         assert_eq!(run.status, RunStatus::TimedOut, "{run:?}");
         std::thread::sleep(Duration::from_secs(3));
         assert!(
@@ -345,11 +414,16 @@ mod tests {
             )
             .unwrap();
         for _ in 0..5 {
-            engine.store.make_due(&job.id, Utc::now()).unwrap();
-            assert_eq!(engine.fire_due(&job.id).unwrap(), FireOutcome::Fired);
+            engine.run_now(&job.id).unwrap();
             assert!(engine.runner().wait_idle(Duration::from_secs(30)));
             std::thread::sleep(Duration::from_millis(5)); // distinct scheduled instants
         }
+        let job_after = engine.store.job(&job.id).unwrap();
+        assert_eq!(
+            job_after.next_run, job.next_run,
+            "manual runs leave the schedule alone"
+        );
+        assert_eq!(job_after.completed_count, 0);
         let files: Vec<_> = std::fs::read_dir(dir.path().join("output").join(&job.id))
             .unwrap()
             .map(|e| e.unwrap().path())

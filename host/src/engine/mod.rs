@@ -39,6 +39,9 @@ pub trait Engine: Send + Sync {
         None
     }
 
+    /// The host is stopping: give running jobs until `deadline` to finish, then end them.
+    fn shutdown(&self, _deadline: std::time::Instant) {}
+
     /// Whether the job set changed since the last call (another process wrote to the store).
     /// The daemon polls this to tell the provider.
     fn refresh(&self) -> Result<bool, EngineError> {

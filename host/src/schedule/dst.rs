@@ -9,7 +9,7 @@
 //!   passes, so a `*/15` job keeps its 15-minute rhythm through both transitions.
 //! - Interval jobs (`every 30m`) do not come here: they follow elapsed real time in UTC.
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// Offsets change by at most this much around a transition (real zones: ≤ 2 h).
@@ -67,7 +67,26 @@ pub fn next_after(
     after: DateTime<Utc>,
     zone: Tz,
 ) -> Option<DateTime<Utc>> {
-    let mut cursor = zone.from_utc_datetime(&after.naive_utc()).naive_local() - SLACK;
+    let local_after = zone.from_utc_datetime(&after.naive_utc()).naive_local();
+    // Fast path: no offset change within SLACK of `after` means no repeated hour lies behind
+    // it, and beyond it local and UTC order agree: the first candidate with an instant is the
+    // answer. (A per-second job would otherwise walk hours of candidates on every call.)
+    let offset_at = |at: DateTime<Utc>| zone.offset_from_utc_datetime(&at.naive_utc()).fix();
+    if offset_at(after - SLACK) == offset_at(after + SLACK) {
+        let mut cursor = local_after;
+        for _ in 0..MAX_CANDIDATES {
+            let candidate = next_local(&cursor)?;
+            if let Some(at) = instants(zone, candidate, fixed_hour)
+                .into_iter()
+                .find(|at| *at > after)
+            {
+                return Some(at);
+            }
+            cursor = candidate;
+        }
+        return None;
+    }
+    let mut cursor = local_after - SLACK;
     let mut best: Option<DateTime<Utc>> = None;
     for _ in 0..MAX_CANDIDATES {
         let candidate = next_local(&cursor)?;

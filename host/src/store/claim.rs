@@ -124,6 +124,63 @@ impl Store {
         })
     }
 
+    /// Claim a manual run of a job (`jobs run`) at `now`: its own occurrence, outside the
+    /// schedule, so next_run and the repeat count stay as they are. Refused for a paused or
+    /// completed job, and while the job runs unless its overlap policy is `allow`.
+    pub fn claim_manual(
+        &self,
+        id_or_name: &str,
+        now: DateTime<Utc>,
+        claimer: &Claimer,
+    ) -> Result<ClaimOutcome, StoreError> {
+        self.write(|tx| {
+            let job = super::jobs::resolve(tx, id_or_name)?;
+            if job.paused_at.is_some() {
+                return Err(StoreError::Invalid(format!(
+                    "job `{}` is paused; resume it first",
+                    job.name
+                )));
+            }
+            if job.completed_at.is_some() {
+                return Err(StoreError::Invalid(format!(
+                    "job `{}` has completed its repeats",
+                    job.name
+                )));
+            }
+            let running = count(
+                tx,
+                "SELECT count(*) FROM runs WHERE job_id = ?1 AND status IN ('claimed', 'running')",
+                &job.id,
+            )?;
+            if running > 0 && job.overlap != Overlap::Allow {
+                return Err(StoreError::Invalid(format!(
+                    "job `{}` is running now; wait for it to finish (its overlap policy is {})",
+                    job.name,
+                    job.overlap.as_str()
+                )));
+            }
+            let run_id = run_id(&job.id, now);
+            let inserted = tx.execute(
+                "INSERT INTO runs (id, job_id, scheduled_at, claimed_at, status, reason, host, pid)
+                 VALUES (?1, ?2, ?3, ?3, 'claimed', 'manual', ?4, ?5)",
+                params![run_id, job.id, to_ms(now), claimer.host, claimer.pid],
+            );
+            match inserted {
+                Ok(_) => Ok(ClaimOutcome::Run(Claim {
+                    run_id,
+                    job,
+                    scheduled_at: now,
+                })),
+                Err(rusqlite::Error::SqliteFailure(f, _))
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    Ok(ClaimOutcome::Lost)
+                }
+                Err(e) => Err(sql(e)),
+            }
+        })
+    }
+
     /// Claim `job_id`'s due occurrence at `now`, applying its catch-up, overlap and repeat
     /// policies, all in one transaction.
     pub fn claim(

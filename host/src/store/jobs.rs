@@ -268,10 +268,18 @@ fn sequence_of(id: &str) -> Option<i64> {
 }
 
 /// Whether `name` is acceptable: printable, not blank, at most 200 characters.
-fn check_name(name: &str) -> Result<(), StoreError> {
+/// Whether `name` is acceptable for the job with id `id`: 1 to 200 printable characters, and
+/// not shaped like a job id (`j` and base-36 digits) unless it is the job's own id (the name an
+/// unnamed job gets).
+fn check_name(name: &str, id: Option<&str>) -> Result<(), StoreError> {
     if name.trim().is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
         return Err(StoreError::Invalid(format!(
             "job name `{name}` is not allowed: use 1 to 200 printable characters"
+        )));
+    }
+    if sequence_of(&name.to_lowercase()).is_some() && Some(name) != id {
+        return Err(StoreError::Invalid(format!(
+            "job name `{name}` looks like a job id; choose a name that does not start with `j` followed only by letters and digits"
         )));
     }
     Ok(())
@@ -292,7 +300,7 @@ fn prepare(spec: &JobSpec, default_zone: &str, now: DateTime<Utc>) -> Result<Pre
         ));
     }
     if let Some(name) = &spec.name {
-        check_name(name)?;
+        check_name(name, None)?;
     }
     if spec.timeout_secs == Some(0) {
         return Err(StoreError::Invalid(
@@ -437,19 +445,6 @@ impl Store {
         })
     }
 
-    /// Make a job due now (for `jobs run`): its next run becomes `now`.
-    pub fn make_due(&self, id_or_name: &str, now: DateTime<Utc>) -> Result<Job, StoreError> {
-        self.write(|tx| {
-            let job = resolve(tx, id_or_name)?;
-            tx.execute(
-                "UPDATE jobs SET next_run = ?2 WHERE id = ?1",
-                params![job.id, to_ms(now)],
-            )
-            .map_err(sql)?;
-            get(tx, &job.id)
-        })
-    }
-
     /// Remove a job; its run history stays.
     pub fn remove_job(&self, id_or_name: &str) -> Result<Job, StoreError> {
         self.write(|tx| {
@@ -482,7 +477,7 @@ impl Store {
                     job.id
                 )));
             }
-            check_name(&job.name)?;
+            check_name(&job.name, Some(&job.id))?;
             job.parsed_schedule()
                 .map_err(|e| StoreError::Invalid(format!("job `{}`: {e}", job.id)))?;
             parse_zone(&job.timezone)

@@ -220,10 +220,11 @@ impl Store {
     }
 
     /// Runs left claimed, queued or running by a process that is gone become `unknown`; they
-    /// are never re-run by themselves. `alive(host, pid)` says whether an owner still runs.
+    /// are never re-run by themselves. `alive(host, pid, claimed_at)` says whether the process
+    /// that claimed the run at `claimed_at` still runs.
     pub fn settle_orphaned_runs(
         &self,
-        alive: impl Fn(&str, u32) -> bool,
+        alive: impl Fn(&str, u32, DateTime<Utc>) -> bool,
         now: DateTime<Utc>,
     ) -> Result<Vec<Run>, StoreError> {
         self.write(|tx| {
@@ -236,7 +237,7 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(sql)?;
             let mut settled = Vec::new();
-            for run in open.into_iter().filter(|r| !alive(&r.host, r.pid)) {
+            for run in open.into_iter().filter(|r| !alive(&r.host, r.pid, r.claimed_at)) {
                 tx.execute(
                     "UPDATE runs SET status = 'unknown', finished_at = ?2, error = ?3 WHERE id = ?1",
                     params![run.id, to_ms(now), format!("its owner (pid {} on {}) died while it was {}", run.pid, run.host, run.status.as_str())],

@@ -60,11 +60,25 @@ fn jobs_are_found_by_id_or_case_insensitive_name() {
         .add_job(&spec("every 5m", "backup"), "UTC", at(T0))
         .unwrap_err();
     assert!(matches!(taken, StoreError::NameTaken(_)), "{taken}");
-    // A name that is another job's id is ambiguous.
-    store
-        .add_job(&spec("every 5m", "j1"), "UTC", at(T0))
+    // A name shaped like an id is refused, so names and ids never collide.
+    let refused = store
+        .add_job(&spec("every 5m", "j2"), "UTC", at(T0))
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("looks like a job id"),
+        "{refused}"
+    );
+    let unnamed = store
+        .add_job(
+            &JobSpec {
+                name: None,
+                ..spec("every 5m", "x")
+            },
+            "UTC",
+            at(T0),
+        )
         .unwrap();
-    assert!(matches!(store.job("j1"), Err(StoreError::Ambiguous { .. })));
+    assert_eq!((unnamed.id.as_str(), unnamed.name.as_str()), ("j2", "j2"));
     assert!(matches!(store.job("nope"), Err(StoreError::NoSuchJob(_))));
 }
 
@@ -512,7 +526,7 @@ fn orphaned_runs_become_unknown_and_are_not_rerun() {
     };
     store.mark_started(&claim.run_id, 99, due).unwrap();
     let settled = store
-        .settle_orphaned_runs(|_, pid| pid != 4242, due)
+        .settle_orphaned_runs(|_, pid, _| pid != 4242, due)
         .unwrap();
     assert_eq!(settled.len(), 1);
     let run = store.run(&claim.run_id).unwrap().unwrap();
