@@ -37,7 +37,8 @@ pub trait Provider: Send + Sync + Sized + 'static {
     }
 
     /// Drive the fires: call [`Host::tick`] (or [`Host::fire_due`]) when jobs are due, until
-    /// `stop` is set. Returning while the host is not stopping counts as a failure for a
+    /// `stop` is set. Check `stop` before acquiring anything: when shutdown races a retry,
+    /// `start` can be entered with the signal already set (and after `stop` was called). Returning while the host is not stopping counts as a failure for a
     /// blocking provider: the host falls back to its built-in ticker and retries later.
     fn start(&self, host: Host, stop: Stop, options: StartOptions) -> Result<(), ProviderError>;
 

@@ -8,7 +8,9 @@
 //! # Evolution rules
 //! Additive only. New trait methods and new root-module fields go after the
 //! `#[sabi(last_prefix_field)]` marker and carry a default; nothing is ever removed, renamed or
-//! reordered. A 1.x host loads every 1.y library: abi_stable's load-time check would refuse a
+//! reordered. The plain `#[repr(C)]` structs and `#[repr(u8)]` enums here ([`FireOutcome`],
+//! [`LogLevel`], [`TickReport`], [`StartOptions`], [`ProviderInfo`]) can never grow: a new field
+//! or variant means a new type reached through a new method. A 1.x host loads every 1.y library: abi_stable's load-time check would refuse a
 //! library older than the host (abi_stable issue #118), so every published layout is kept
 //! frozen ([`v1_0`]) and [`AnyProviderLibrary::load`] checks an older library against its own.
 #![allow(non_local_definitions)] // `#[sabi_trait]` expansion trips this lint (abi_stable #96).

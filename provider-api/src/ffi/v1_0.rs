@@ -6,6 +6,12 @@
 //! layout it ever shipped and checks an older library against the copy of its own version.
 //! Never edit this module; when a later 1.x adds a method, freeze the then-current types as
 //! `v1_N` and add a variant to [`AnyProvider`](super::AnyProvider).
+//!
+//! Only the provider object and the root module differ from the current layout so far, so the
+//! types they reach (`HostServicesBox`, `StopSignalBox`, `StartOptions`, `LibraryMetadata`,
+//! `FireOutcome`) are shared with the current interface. The same check applies to them: the day
+//! any of them grows (a new host service, say), its 1.0 layout must be frozen here too and the
+//! host must hand 1.0 providers an object of the frozen type.
 #![allow(non_local_definitions)] // `#[sabi_trait]` expansion trips this lint (abi_stable #96).
 
 use abi_stable::{
