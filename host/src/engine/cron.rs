@@ -104,47 +104,56 @@ impl CronEngine {
 
     fn fire_one(&self, job_id: &str) -> Result<FireOutcome, EngineError> {
         let now = Utc::now();
-        Ok(
-            match self
-                .store
-                .claim(job_id, now, &self.claimer)
-                .map_err(store_error)?
-            {
-                ClaimOutcome::Run(claim) => {
-                    let late = (now - claim.scheduled_at).num_milliseconds();
-                    log::info!(
-                        "fire job={} scheduled={} late={late}ms",
-                        claim.job.name,
-                        claim.scheduled_at
-                    );
-                    let name = claim.job.name.clone();
-                    self.runner
-                        .start(claim)
-                        .map_err(|message| EngineError::Job { job: name, message })?;
-                    FireOutcome::Fired
-                }
-                ClaimOutcome::Queued(claim) => {
-                    log::info!(
-                        "queue job={} scheduled={} behind its running run",
-                        claim.job.name,
-                        claim.scheduled_at
-                    );
-                    FireOutcome::Fired
-                }
-                ClaimOutcome::Skipped {
-                    job_name,
-                    scheduled_at,
-                    reason,
-                    ..
-                } => {
-                    let late = (now - scheduled_at).num_milliseconds();
-                    log::warn!("skip job={job_name} scheduled={scheduled_at} late={late}ms reason={reason}");
-                    FireOutcome::Skipped
-                }
-                ClaimOutcome::Lost | ClaimOutcome::AtCapacity => FireOutcome::ClaimLost,
-                ClaimOutcome::NoSuchJob => FireOutcome::NoSuchJob,
-            },
-        )
+        let outcome = self
+            .store
+            .claim(job_id, now, &self.claimer)
+            .map_err(store_error)?;
+        self.act_on(outcome, now)
+    }
+
+    /// Start, log or report what a claim decided.
+    fn act_on(
+        &self,
+        outcome: ClaimOutcome,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<FireOutcome, EngineError> {
+        Ok(match outcome {
+            ClaimOutcome::Run(claim) => {
+                let late = (now - claim.scheduled_at).num_milliseconds();
+                log::info!(
+                    "fire job={} scheduled={} late={late}ms",
+                    claim.job.name,
+                    claim.scheduled_at
+                );
+                let name = claim.job.name.clone();
+                self.runner
+                    .start(claim)
+                    .map_err(|message| EngineError::Job { job: name, message })?;
+                FireOutcome::Fired
+            }
+            ClaimOutcome::Queued(claim) => {
+                log::info!(
+                    "queue job={} scheduled={} behind its running run",
+                    claim.job.name,
+                    claim.scheduled_at
+                );
+                FireOutcome::Fired
+            }
+            ClaimOutcome::Skipped {
+                job_name,
+                scheduled_at,
+                reason,
+                ..
+            } => {
+                let late = (now - scheduled_at).num_milliseconds();
+                log::warn!(
+                    "skip job={job_name} scheduled={scheduled_at} late={late}ms reason={reason}"
+                );
+                FireOutcome::Skipped
+            }
+            ClaimOutcome::Lost | ClaimOutcome::AtCapacity => FireOutcome::ClaimLost,
+            ClaimOutcome::NoSuchJob => FireOutcome::NoSuchJob,
+        })
     }
 
     /// Run a job now, outside its schedule (`jobs run`): a manual occurrence that leaves the
@@ -223,6 +232,51 @@ impl Engine for CronEngine {
             Err(e) => return Err(store_error(e)),
         };
         self.fire_one(&id)
+    }
+
+    fn due_occurrences(&self) -> Result<Vec<(String, chrono::DateTime<Utc>)>, EngineError> {
+        self.store.due_occurrences(Utc::now()).map_err(store_error)
+    }
+
+    fn fire_occurrence(
+        &self,
+        job_id: &str,
+        scheduled_at: chrono::DateTime<Utc>,
+    ) -> Result<FireOutcome, EngineError> {
+        let now = Utc::now();
+        let outcome = self
+            .store
+            .claim_occurrence(job_id, scheduled_at, now, &self.claimer)
+            .map_err(store_error)?;
+        self.act_on(outcome, now)
+    }
+
+    fn skip_occurrence(
+        &self,
+        job_id: &str,
+        scheduled_at: chrono::DateTime<Utc>,
+        reason: &str,
+    ) -> Result<FireOutcome, EngineError> {
+        let now = Utc::now();
+        let outcome = self
+            .store
+            .skip_occurrence(job_id, scheduled_at, reason, now, &self.claimer)
+            .map_err(store_error)?;
+        match &outcome {
+            // Another host ran it: an ordinary event, not a warning.
+            ClaimOutcome::Skipped { .. } => Ok(FireOutcome::Skipped),
+            _ => self.act_on(outcome, now),
+        }
+    }
+
+    fn run_report(
+        &self,
+        job_id: &str,
+        scheduled_at: chrono::DateTime<Utc>,
+    ) -> Result<Option<crate::store::Run>, EngineError> {
+        self.store
+            .run(&crate::store::run_id(job_id, scheduled_at))
+            .map_err(store_error)
     }
 
     fn due_job_ids(&self) -> Result<Vec<String>, EngineError> {

@@ -4,6 +4,10 @@ mod cron;
 
 use std::time::SystemTime;
 
+use chrono::{DateTime, Utc};
+
+use crate::store::Run;
+
 pub use cron::{host_name, CronEngine, CronEngineSettings};
 pub use cronhost_provider_api::{FireOutcome, TickReport};
 
@@ -37,6 +41,50 @@ pub trait Engine: Send + Sync {
     /// The earliest instant a job is due, if known; the built-in ticker wakes for it.
     fn next_due(&self) -> Option<SystemTime> {
         None
+    }
+
+    /// The due occurrences: (job id, nominal instant), earliest first.
+    fn due_occurrences(&self) -> Result<Vec<(String, DateTime<Utc>)>, EngineError> {
+        Err(EngineError::Failed(
+            "this engine does not list occurrences".into(),
+        ))
+    }
+
+    /// Claim and run exactly this occurrence, if it is the job's due one.
+    fn fire_occurrence(
+        &self,
+        job_id: &str,
+        scheduled_at: DateTime<Utc>,
+    ) -> Result<FireOutcome, EngineError> {
+        let _ = (job_id, scheduled_at);
+        Err(EngineError::Failed(
+            "this engine does not fire single occurrences".into(),
+        ))
+    }
+
+    /// Move past this occurrence without running it, recorded as skipped with `reason`.
+    fn skip_occurrence(
+        &self,
+        job_id: &str,
+        scheduled_at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<FireOutcome, EngineError> {
+        let _ = (job_id, scheduled_at, reason);
+        Err(EngineError::Failed(
+            "this engine does not skip single occurrences".into(),
+        ))
+    }
+
+    /// The run of this occurrence on this host, if any.
+    fn run_report(
+        &self,
+        job_id: &str,
+        scheduled_at: DateTime<Utc>,
+    ) -> Result<Option<Run>, EngineError> {
+        let _ = (job_id, scheduled_at);
+        Err(EngineError::Failed(
+            "this engine keeps no run history".into(),
+        ))
     }
 
     /// The host is stopping: give running jobs until `deadline` to finish, then end them.

@@ -146,9 +146,7 @@ impl ProviderHandle {
         stop: &StopFlag,
         options: StartOptions,
     ) -> Result<(), ProviderCallError> {
-        self.call("start", |p| {
-            p.start(services.to_ffi(), stop.to_ffi(), options)
-        })
+        self.call("start", |p| p.start(services, stop.to_ffi(), options))
     }
 
     /// Tell the provider to release what it holds.
@@ -167,9 +165,7 @@ impl ProviderHandle {
         services: &Services,
         job_id: &str,
     ) -> Result<FireOutcome, ProviderCallError> {
-        self.call("fire_due", |p| {
-            p.fire_due(services.to_ffi(), RStr::from_str(job_id))
-        })
+        self.call("fire_due", |p| p.fire_due(services, RStr::from_str(job_id)))
     }
 
     /// Ask the provider to reconcile its external schedule.

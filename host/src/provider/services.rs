@@ -3,11 +3,14 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+use cronhost_provider_api::abi_stable::std_types::{RNone, ROption, RSome};
 use cronhost_provider_api::abi_stable::{
     sabi_trait::TD_Opaque,
     std_types::{RArc, RErr, ROk, RResult, RStr, RString, RVec},
 };
-use cronhost_provider_api::ffi::{HostServices, HostServicesBox, HostServices_TO};
+use cronhost_provider_api::ffi::{
+    v1_0, HostServices, HostServicesBox, HostServices_TO, Occurrence, RunReport,
+};
 use cronhost_provider_api::{panic_message, FireOutcome, LogLevel, TickReport};
 
 use crate::engine::Engine;
@@ -121,6 +124,104 @@ impl HostServices for Services {
         self.contain("config_json", || Ok(RString::from(&*self.config_json)))
             .unwrap_or_else(|_| RString::from("{}"))
     }
+    fn due_occurrences(&self) -> RResult<RVec<Occurrence>, RString> {
+        self.contain("due_occurrences", || {
+            let due = self
+                .core
+                .engine
+                .due_occurrences()
+                .map_err(|e| e.to_string())?;
+            Ok(due
+                .into_iter()
+                .map(|(job_id, at)| Occurrence {
+                    job_id: job_id.into(),
+                    scheduled_at_ms: at.timestamp_millis(),
+                })
+                .collect())
+        })
+    }
+
+    fn fire_occurrence(
+        &self,
+        job_id: RStr<'_>,
+        scheduled_at_ms: i64,
+    ) -> RResult<FireOutcome, RString> {
+        self.contain("fire_occurrence", || {
+            let at = instant(scheduled_at_ms)?;
+            self.core
+                .engine
+                .fire_occurrence(job_id.as_str(), at)
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn skip_occurrence(
+        &self,
+        job_id: RStr<'_>,
+        scheduled_at_ms: i64,
+        reason: RStr<'_>,
+    ) -> RResult<FireOutcome, RString> {
+        self.contain("skip_occurrence", || {
+            let at = instant(scheduled_at_ms)?;
+            let reason = truncate(reason.as_str(), 512);
+            self.core
+                .engine
+                .skip_occurrence(job_id.as_str(), at, &reason)
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn run_report(
+        &self,
+        job_id: RStr<'_>,
+        scheduled_at_ms: i64,
+    ) -> RResult<ROption<RunReport>, RString> {
+        self.contain("run_report", || {
+            let at = instant(scheduled_at_ms)?;
+            let run = self
+                .core
+                .engine
+                .run_report(job_id.as_str(), at)
+                .map_err(|e| e.to_string())?;
+            Ok(match run {
+                Some(run) => RSome(RunReport {
+                    status: run.status.as_str().into(),
+                    exit_code: run.exit_code.into(),
+                    started_at_ms: run.started_at.map(|t| t.timestamp_millis()).into(),
+                    finished_at_ms: run.finished_at.map(|t| t.timestamp_millis()).into(),
+                    error: run.error.or(run.reason).unwrap_or_default().into(),
+                }),
+                None => RNone,
+            })
+        })
+    }
+}
+
+/// The services as 1.0 providers see them: the same, without the 1.1 additions.
+impl v1_0::HostServices for Services {
+    fn tick(&self) -> RResult<TickReport, RString> {
+        HostServices::tick(self)
+    }
+    fn fire_due(&self, job_id: RStr<'_>) -> RResult<FireOutcome, RString> {
+        HostServices::fire_due(self, job_id)
+    }
+    fn due_job_ids(&self) -> RResult<RVec<RString>, RString> {
+        HostServices::due_job_ids(self)
+    }
+    fn record_heartbeat(&self, success: bool, error: RStr<'_>) {
+        HostServices::record_heartbeat(self, success, error)
+    }
+    fn log(&self, level: LogLevel, message: RStr<'_>) {
+        HostServices::log(self, level, message)
+    }
+    fn config_json(&self) -> RString {
+        HostServices::config_json(self)
+    }
+}
+
+fn instant(ms: i64) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| format!("{ms} is not a valid instant"))
 }
 
 fn truncate(text: &str, limit: usize) -> std::borrow::Cow<'_, str> {

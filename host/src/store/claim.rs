@@ -41,7 +41,7 @@ pub enum ClaimOutcome {
         /// The occurrence.
         scheduled_at: DateTime<Utc>,
         /// `overlap` or `missed`.
-        reason: &'static str,
+        reason: String,
     },
     /// Not due (any more): another claimer won, or the job is paused or completed.
     Lost,
@@ -189,8 +189,69 @@ impl Store {
         now: DateTime<Utc>,
         claimer: &Claimer,
     ) -> Result<ClaimOutcome, StoreError> {
-        self.write(|tx| claim_in(tx, job_id, now, claimer))
+        self.write(|tx| claim_in(tx, job_id, now, claimer, &Target::Due))
     }
+
+    /// Claim exactly the occurrence of `job_id` at `scheduled` (it must be the job's due one).
+    pub fn claim_occurrence(
+        &self,
+        job_id: &str,
+        scheduled: DateTime<Utc>,
+        now: DateTime<Utc>,
+        claimer: &Claimer,
+    ) -> Result<ClaimOutcome, StoreError> {
+        self.write(|tx| claim_in(tx, job_id, now, claimer, &Target::Exactly(scheduled)))
+    }
+
+    /// Move past the occurrence of `job_id` at `scheduled` without running it: it advances as
+    /// if claimed, and is recorded as `skipped` with `reason` (e.g. it ran on another host).
+    pub fn skip_occurrence(
+        &self,
+        job_id: &str,
+        scheduled: DateTime<Utc>,
+        reason: &str,
+        now: DateTime<Utc>,
+        claimer: &Claimer,
+    ) -> Result<ClaimOutcome, StoreError> {
+        self.write(|tx| {
+            claim_in(
+                tx,
+                job_id,
+                now,
+                claimer,
+                &Target::Skip(scheduled, reason.to_owned()),
+            )
+        })
+    }
+
+    /// The due occurrences at `now`: (job id, scheduled instant), earliest first.
+    pub fn due_occurrences(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare(
+                    "SELECT id, next_run FROM jobs WHERE enabled = 1 AND paused_at IS NULL AND completed_at IS NULL
+                     AND next_run IS NOT NULL AND next_run <= ?1 ORDER BY next_run",
+                )
+                .map_err(sql)?;
+            let rows = statement
+                .query_map(params![to_ms(now)], |r| Ok((r.get::<_, String>(0)?, super::from_ms(r.get(1)?))))
+                .map_err(sql)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(sql)
+        })
+    }
+}
+
+/// Which occurrence a claim is for.
+enum Target {
+    /// Whatever is due.
+    Due,
+    /// This one only.
+    Exactly(DateTime<Utc>),
+    /// This one, recorded as skipped with this reason.
+    Skip(DateTime<Utc>, String),
 }
 
 fn count(tx: &Transaction<'_>, sql_text: &str, job_id: &str) -> Result<u32, StoreError> {
@@ -203,6 +264,7 @@ fn claim_in(
     job_id: &str,
     now: DateTime<Utc>,
     claimer: &Claimer,
+    target: &Target,
 ) -> Result<ClaimOutcome, StoreError> {
     let job = match get(tx, job_id) {
         Ok(job) => job,
@@ -211,6 +273,12 @@ fn claim_in(
     };
     let Some(scheduled) = job.next_run.filter(|at| *at <= now && job.is_active()) else {
         return Ok(ClaimOutcome::Lost);
+    };
+    let forced_skip = match target {
+        Target::Due => None,
+        Target::Exactly(at) if *at == scheduled => None,
+        Target::Skip(at, reason) if *at == scheduled => Some(reason.clone()),
+        Target::Exactly(_) | Target::Skip(..) => return Ok(ClaimOutcome::Lost),
     };
     let schedule = job
         .parsed_schedule()
@@ -226,7 +294,7 @@ fn claim_in(
         "SELECT count(*) FROM runs WHERE job_id = ?1 AND status IN ('claimed', 'running')",
         &job.id,
     )?;
-    if missed && job.catch_up == CatchUp::All {
+    if missed && job.catch_up == CatchUp::All && forced_skip.is_none() {
         // Catching up runs the missed occurrences one after another, oldest first.
         if running > 0 {
             return Ok(ClaimOutcome::Lost);
@@ -258,7 +326,7 @@ fn claim_in(
     }
     // Where next_run goes, and whether this occurrence runs.
     let (mut next_run, mut skip_reason) = match (missed, job.catch_up) {
-        (true, CatchUp::Skip) => (future, Some("missed")),
+        (true, CatchUp::Skip) => (future, Some("missed".to_owned())),
         (_, CatchUp::All) => (natural, None),
         (_, _) => (
             if natural.is_some_and(|n| n > now) {
@@ -270,12 +338,15 @@ fn claim_in(
         ),
     };
 
+    if forced_skip.is_some() {
+        skip_reason = forced_skip;
+    }
     let mut status = RunStatus::Claimed;
     if skip_reason.is_none() {
         if running > 0 {
             match job.overlap {
                 Overlap::Allow => {}
-                Overlap::Skip => skip_reason = Some("overlap"),
+                Overlap::Skip => skip_reason = Some("overlap".to_owned()),
                 Overlap::QueueOne => {
                     let queued = count(
                         tx,
@@ -283,7 +354,7 @@ fn claim_in(
                         &job.id,
                     )?;
                     if queued > 0 {
-                        skip_reason = Some("overlap");
+                        skip_reason = Some("overlap".to_owned());
                     } else {
                         status = RunStatus::Queued;
                     }

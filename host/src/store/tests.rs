@@ -237,10 +237,7 @@ fn catch_up_skip_records_a_missed_skip_and_reanchors() {
     assert!(
         matches!(
             outcome,
-            ClaimOutcome::Skipped {
-                reason: "missed",
-                ..
-            }
+            ClaimOutcome::Skipped { ref reason, .. } if reason == "missed"
         ),
         "{outcome:?}"
     );
@@ -392,10 +389,7 @@ fn overlap_policies() {
     // The first runs are still going (claimed, never finished).
     assert!(matches!(
         store.claim("j1", second, &claimer(1)).unwrap(),
-        ClaimOutcome::Skipped {
-            reason: "overlap",
-            ..
-        }
+        ClaimOutcome::Skipped { ref reason, .. } if reason == "overlap"
     ));
     assert!(matches!(
         store.claim("j2", second, &claimer(1)).unwrap(),
@@ -408,10 +402,7 @@ fn overlap_policies() {
     assert!(
         matches!(
             store.claim("j3", third, &claimer(1)).unwrap(),
-            ClaimOutcome::Skipped {
-                reason: "overlap",
-                ..
-            }
+            ClaimOutcome::Skipped { ref reason, .. } if reason == "overlap"
         ),
         "one waits at most"
     );
@@ -599,4 +590,49 @@ fn a_backward_clock_jump_never_reruns_an_occurrence() {
         ClaimOutcome::Lost
     );
     assert_eq!(store.runs(Some("j1"), 10).unwrap().len(), 1);
+}
+
+#[test]
+fn a_named_occurrence_is_claimed_or_skipped_only_when_it_is_the_due_one() {
+    let (_dir, store) = temp_store();
+    store
+        .add_job(&spec("every 1m", "o"), "UTC", at(T0))
+        .unwrap();
+    let due = at(T0) + Duration::minutes(1);
+    let now = due + Duration::seconds(1);
+    assert_eq!(
+        store.due_occurrences(now).unwrap(),
+        [("j1".to_owned(), due)]
+    );
+    let wrong = due - Duration::minutes(1);
+    assert_eq!(
+        store
+            .claim_occurrence("j1", wrong, now, &claimer(1))
+            .unwrap(),
+        ClaimOutcome::Lost
+    );
+    let skipped = store
+        .skip_occurrence("j1", due, "ran on host-b", now, &claimer(1))
+        .unwrap();
+    assert!(
+        matches!(skipped, ClaimOutcome::Skipped { ref reason, .. } if reason == "ran on host-b"),
+        "{skipped:?}"
+    );
+    assert_eq!(
+        store.job("j1").unwrap().next_run,
+        Some(due + Duration::minutes(1)),
+        "advanced past it"
+    );
+    assert_eq!(
+        store.job("j1").unwrap().completed_count,
+        0,
+        "a skip is not a fire"
+    );
+    let next = due + Duration::minutes(1);
+    assert!(matches!(
+        store
+            .claim_occurrence("j1", next, next, &claimer(1))
+            .unwrap(),
+        ClaimOutcome::Run(_)
+    ));
 }

@@ -2,11 +2,12 @@
 //! built against, and call its providers through one type.
 
 use abi_stable::library::{LibHeader, LibraryError};
-use abi_stable::std_types::{ROk, RResult, RStr, RString};
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{RArc, ROk, RResult, RStr, RString};
 
 use super::{
-    v1_0, FireOutcome, HostServicesBox, LibraryMetadata, ProviderBox, ProviderLibraryRef,
-    StartOptions, StopSignalBox,
+    v1_0, FireOutcome, HostServices, HostServices_TO, LibraryMetadata, ProviderBox,
+    ProviderLibraryRef, StartOptions, StopSignalBox,
 };
 
 /// A provider library's root module, in the layout it was built with.
@@ -54,6 +55,19 @@ impl AnyProviderLibrary {
     }
 }
 
+/// Host services that can be handed to a provider of any supported layout.
+pub trait AnyHost: HostServices + v1_0::HostServices + Clone + Send + Sync + 'static {}
+
+impl<H: HostServices + v1_0::HostServices + Clone + Send + Sync + 'static> AnyHost for H {}
+
+fn current_host<H: AnyHost>(host: &H) -> super::HostServicesBox {
+    HostServices_TO::from_ptr(RArc::new(host.clone()), TD_Opaque)
+}
+
+fn v1_0_host<H: AnyHost>(host: &H) -> v1_0::HostServicesBox {
+    v1_0::HostServices_TO::from_ptr(RArc::new(host.clone()), TD_Opaque)
+}
+
 /// A provider instance, in the layout its library was built with. Methods a version lacks
 /// answer with that method's documented default.
 pub enum AnyProvider {
@@ -82,13 +96,16 @@ impl AnyProvider {
         dispatch!(self, p => p.is_available())
     }
     /// Start it.
-    pub fn start(
+    pub fn start<H: AnyHost>(
         &self,
-        host: HostServicesBox,
+        host: &H,
         stop: StopSignalBox,
         options: StartOptions,
     ) -> RResult<(), RString> {
-        dispatch!(self, p => p.start(host, stop, options))
+        match self {
+            Self::Current(p) => p.start(current_host(host), stop, options),
+            Self::V1_0(p) => p.start(v1_0_host(host), stop, options),
+        }
     }
     /// Stop it.
     pub fn stop(&self) -> RResult<(), RString> {
@@ -99,12 +116,15 @@ impl AnyProvider {
         dispatch!(self, p => p.on_jobs_changed())
     }
     /// An external trigger says `job_id` is due.
-    pub fn fire_due(
+    pub fn fire_due<H: AnyHost>(
         &self,
-        host: HostServicesBox,
+        host: &H,
         job_id: RStr<'_>,
     ) -> RResult<FireOutcome, RString> {
-        dispatch!(self, p => p.fire_due(host, job_id))
+        match self {
+            Self::Current(p) => p.fire_due(current_host(host), job_id),
+            Self::V1_0(p) => p.fire_due(v1_0_host(host), job_id),
+        }
     }
     /// Reconcile an external schedule.
     pub fn reconcile(&self) -> RResult<(), RString> {

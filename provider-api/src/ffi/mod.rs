@@ -18,14 +18,14 @@
 mod any;
 pub mod v1_0;
 
-pub use any::{AnyProvider, AnyProviderLibrary};
+pub use any::{AnyHost, AnyProvider, AnyProviderLibrary};
 
 use abi_stable::{
     declare_root_module_statics,
     library::RootModule,
     package_version_strings, sabi_trait,
     sabi_types::VersionStrings,
-    std_types::{RArc, RBox, RErr, ROk, RResult, RStr, RString, RVec},
+    std_types::{RArc, RBox, RErr, ROk, ROption, RResult, RStr, RString, RVec},
     StableAbi,
 };
 
@@ -122,6 +122,72 @@ pub trait HostServices: Clone + Send + Sync {
     /// The provider's own config section (`[providers.NAME]`) as a JSON object.
     #[sabi(last_prefix_field)]
     fn config_json(&self) -> RString;
+
+    // ---- added in 1.1 (defaulted: a 1.0 host answers that it does not offer them) ----
+
+    /// The due occurrences: each due job with the nominal instant it is due for. A provider
+    /// that coordinates several hosts claims these (by job id and instant) before firing.
+    fn due_occurrences(&self) -> RResult<RVec<Occurrence>, RString> {
+        RErr(NOT_OFFERED.into())
+    }
+    /// Claim and run exactly this occurrence, if it is the job's due one.
+    fn fire_occurrence(
+        &self,
+        job_id: RStr<'_>,
+        scheduled_at_ms: i64,
+    ) -> RResult<FireOutcome, RString> {
+        let _ = (job_id, scheduled_at_ms);
+        RErr(NOT_OFFERED.into())
+    }
+    /// Move past this occurrence without running it (it ran elsewhere, say); recorded as a
+    /// `skipped` run with `reason`.
+    fn skip_occurrence(
+        &self,
+        job_id: RStr<'_>,
+        scheduled_at_ms: i64,
+        reason: RStr<'_>,
+    ) -> RResult<FireOutcome, RString> {
+        let _ = (job_id, scheduled_at_ms, reason);
+        RErr(NOT_OFFERED.into())
+    }
+    /// Where the run of this occurrence on this host stands, if there is one.
+    fn run_report(
+        &self,
+        job_id: RStr<'_>,
+        scheduled_at_ms: i64,
+    ) -> RResult<ROption<RunReport>, RString> {
+        let _ = (job_id, scheduled_at_ms);
+        RErr(NOT_OFFERED.into())
+    }
+}
+
+/// What a host older than a service answers.
+const NOT_OFFERED: &str = "this host does not offer that service (it predates API 1.1)";
+
+/// A due occurrence: a job and the nominal instant it is due for.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, PartialEq, Eq)]
+pub struct Occurrence {
+    /// The job's id.
+    pub job_id: RString,
+    /// The nominal instant, milliseconds since the Unix epoch (UTC).
+    pub scheduled_at_ms: i64,
+}
+
+/// Where the run of one occurrence stands on this host.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    /// `claimed`, `queued`, `running`, `succeeded`, `failed`, `timed_out`, `skipped`, `unknown`.
+    pub status: RString,
+    /// The exit code, once there is one.
+    pub exit_code: ROption<i32>,
+    /// When the command started (ms since the epoch).
+    pub started_at_ms: ROption<i64>,
+    /// When it ended (ms since the epoch).
+    pub finished_at_ms: ROption<i64>,
+    /// What went wrong, or empty.
+    pub error: RString,
 }
 
 /// The host's services as a shareable trait object.

@@ -7,11 +7,11 @@
 //! Never edit this module; when a later 1.x adds a method, freeze the then-current types as
 //! `v1_N` and add a variant to [`AnyProvider`](super::AnyProvider).
 //!
-//! Only the provider object and the root module differ from the current layout so far, so the
-//! types they reach (`HostServicesBox`, `StopSignalBox`, `StartOptions`, `LibraryMetadata`,
-//! `FireOutcome`) are shared with the current interface. The same check applies to them: the day
-//! any of them grows (a new host service, say), its 1.0 layout must be frozen here too and the
-//! host must hand 1.0 providers an object of the frozen type.
+//! Every type reachable from the root module whose layout changed since 1.0 is frozen here: the
+//! provider object, the root module and the host services (1.1 added services). The others
+//! (`StopSignalBox`, `StartOptions`, `LibraryMetadata`, `FireOutcome`, `LogLevel`,
+//! `TickReport`) are unchanged and shared; the day one of them grows, freeze it here too. The
+//! host hands a 1.0 provider host services of the frozen type.
 #![allow(non_local_definitions)] // `#[sabi_trait]` expansion trips this lint (abi_stable #96).
 
 use abi_stable::{
@@ -19,11 +19,32 @@ use abi_stable::{
     library::RootModule,
     package_version_strings, sabi_trait,
     sabi_types::VersionStrings,
-    std_types::{RBox, RResult, RStr, RString},
+    std_types::{RArc, RBox, RResult, RStr, RString, RVec},
     StableAbi,
 };
 
-use super::{FireOutcome, HostServicesBox, LibraryMetadata, StartOptions, StopSignalBox};
+use super::{FireOutcome, LibraryMetadata, LogLevel, StartOptions, StopSignalBox, TickReport};
+
+/// The 1.0 host services (six methods).
+#[sabi_trait]
+pub trait HostServices: Clone + Send + Sync {
+    /// See [`super::HostServices::tick`].
+    fn tick(&self) -> RResult<TickReport, RString>;
+    /// See [`super::HostServices::fire_due`].
+    fn fire_due(&self, job_id: RStr<'_>) -> RResult<FireOutcome, RString>;
+    /// See [`super::HostServices::due_job_ids`].
+    fn due_job_ids(&self) -> RResult<RVec<RString>, RString>;
+    /// See [`super::HostServices::record_heartbeat`].
+    fn record_heartbeat(&self, success: bool, error: RStr<'_>);
+    /// See [`super::HostServices::log`].
+    fn log(&self, level: LogLevel, message: RStr<'_>);
+    /// See [`super::HostServices::config_json`].
+    #[sabi(last_prefix_field)]
+    fn config_json(&self) -> RString;
+}
+
+/// The 1.0 host services as a shareable trait object.
+pub type HostServicesBox = HostServices_TO<'static, RArc<()>>;
 
 /// The 1.0 provider object (seven methods).
 #[sabi_trait]
