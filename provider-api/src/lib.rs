@@ -80,7 +80,7 @@ pub use abi_stable;
 /// 1.x.
 pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub use adapter::{into_provider_box, panic_message};
-pub use ffi::{FireOutcome, LogLevel, StartOptions, TickReport};
+pub use ffi::{FireOutcome, LogLevel, RunReport, StartOptions, TickReport};
 pub use sdk::{Host, HostError, Provider, ProviderConfig, ProviderError, Stop};
 
 /// Support for [`export_provider!`]; not part of the public API.

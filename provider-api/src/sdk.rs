@@ -5,7 +5,9 @@ use std::time::Duration;
 use abi_stable::std_types::{RResult, RStr};
 use serde::de::DeserializeOwned;
 
-use crate::ffi::{FireOutcome, HostServicesBox, LogLevel, StartOptions, StopSignalBox, TickReport};
+use crate::ffi::{
+    FireOutcome, HostServicesBox, LogLevel, RunReport, StartOptions, StopSignalBox, TickReport,
+};
 
 /// A provider: the part of cronhost that decides *when* due jobs fire.
 ///
@@ -187,6 +189,61 @@ impl Host {
     /// Write to the host's log, attributed to this provider.
     pub fn log(&self, level: LogLevel, message: &str) {
         self.services.log(level, RStr::from_str(message));
+    }
+
+    /// The due occurrences: (job id, nominal instant in ms since the epoch), earliest first.
+    /// A provider coordinating several hosts claims these before firing them. (API 1.1.)
+    pub fn due_occurrences(&self) -> Result<Vec<(String, i64)>, HostError> {
+        host_result("due_occurrences", self.services.due_occurrences()).map(|due| {
+            due.into_iter()
+                .map(|o| (o.job_id.into_string(), o.scheduled_at_ms))
+                .collect()
+        })
+    }
+
+    /// Claim and run exactly this occurrence, if it is the job's due one. (API 1.1.)
+    pub fn fire_occurrence(
+        &self,
+        job_id: &str,
+        scheduled_at_ms: i64,
+    ) -> Result<FireOutcome, HostError> {
+        host_result(
+            "fire_occurrence",
+            self.services
+                .fire_occurrence(RStr::from_str(job_id), scheduled_at_ms),
+        )
+    }
+
+    /// Move past this occurrence without running it, recorded as skipped with `reason` (for
+    /// example "ran on host b"). (API 1.1.)
+    pub fn skip_occurrence(
+        &self,
+        job_id: &str,
+        scheduled_at_ms: i64,
+        reason: &str,
+    ) -> Result<FireOutcome, HostError> {
+        host_result(
+            "skip_occurrence",
+            self.services.skip_occurrence(
+                RStr::from_str(job_id),
+                scheduled_at_ms,
+                RStr::from_str(reason),
+            ),
+        )
+    }
+
+    /// Where this host's run of the occurrence stands, if it has one. (API 1.1.)
+    pub fn run_report(
+        &self,
+        job_id: &str,
+        scheduled_at_ms: i64,
+    ) -> Result<Option<RunReport>, HostError> {
+        host_result(
+            "run_report",
+            self.services
+                .run_report(RStr::from_str(job_id), scheduled_at_ms),
+        )
+        .map(|report| report.into_option())
     }
 
     /// The provider's own config section as JSON.

@@ -16,9 +16,15 @@ pub struct RunsArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// The cluster-wide history from the selected provider (which member ran what).
+    #[arg(long)]
+    cluster: bool,
 }
 
 pub fn run(context: &Context, args: RunsArgs) -> Result<i32, CliError> {
+    if args.cluster {
+        return cluster(context, &args);
+    }
     let store = Store::open(&context.home.store_file())?;
     let runs = store.runs(args.job.as_deref(), args.limit)?;
     if args.json {
@@ -42,6 +48,51 @@ pub fn run(context: &Context, args: RunsArgs) -> Result<i32, CliError> {
                 .unwrap_or_default(),
             run.exit_code.map(|c| c.to_string()).unwrap_or_default(),
             detail
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+fn cluster(context: &Context, args: &RunsArgs) -> Result<i32, CliError> {
+    let status = super::status::provider_status(context)
+        .ok_or_else(|| {
+            CliError::usage(
+                "--cluster needs a cluster provider selected in cron.provider (e.g. postgres)",
+            )
+        })?
+        .map_err(CliError::failure)?;
+    let runs: Vec<serde_json::Value> = status["runs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|run| args.job.as_deref().is_none_or(|job| run["job_id"] == job))
+        .take(args.limit)
+        .collect();
+    if args.json {
+        print_json(&runs)?;
+        return Ok(EXIT_OK);
+    }
+    let zone = parse_zone(&context.config.cron.timezone).unwrap_or(chrono_tz::UTC);
+    println!(
+        "{:8}  {:23}  {:28}  {:10}  {:>5}  DETAIL",
+        "JOB", "SCHEDULED", "MEMBER", "STATUS", "EXIT"
+    );
+    for run in runs {
+        let at = run["scheduled_at_ms"]
+            .as_i64()
+            .and_then(chrono::DateTime::from_timestamp_millis);
+        println!(
+            "{:8}  {:23}  {:28}  {:10}  {:>5}  {}",
+            run["job_id"].as_str().unwrap_or("?"),
+            at.map(|at| format_local(at, zone)).unwrap_or_default(),
+            run["member"].as_str().unwrap_or("?"),
+            run["status"].as_str().unwrap_or("?"),
+            run["exit_code"]
+                .as_i64()
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+            run["error"].as_str().unwrap_or("")
         );
     }
     Ok(EXIT_OK)

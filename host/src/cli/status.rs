@@ -10,15 +10,71 @@ use super::{print_json, CliError, Context, EXIT_FAILURE, EXIT_OK};
 pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
     let store = Store::open(&context.home.store_file())?;
     let report = gather(&context.home, &context.config, &store)?;
+    let provider = provider_status(context);
     if json {
-        print_json(&report)?;
+        let mut value =
+            serde_json::to_value(&report).map_err(|e| CliError::failure(e.to_string()))?;
+        if let Some(provider) = &provider {
+            value["provider_status"] = match provider {
+                Ok(status) => status.clone(),
+                Err(error) => serde_json::json!({ "error": error }),
+            };
+        }
+        print_json(&value)?;
     } else {
         let zone = parse_zone(&context.config.cron.timezone).unwrap_or(chrono_tz::UTC);
         println!("{}", report.render(zone, Utc::now()));
+        match provider {
+            Some(Ok(status)) => print_provider_status(context, &status),
+            Some(Err(error)) => println!("provider status: unavailable: {error}"),
+            None => {}
+        }
     }
     Ok(if report.verdict == Verdict::Healthy {
         EXIT_OK
     } else {
         EXIT_FAILURE
     })
+}
+
+/// What the selected provider reports about itself (a cluster provider: its members and
+/// runs), asked of a fresh instance in this process; `None` for the built-in ticker or a
+/// provider that reports nothing.
+pub fn provider_status(context: &Context) -> Option<Result<serde_json::Value, String>> {
+    let name = context.config.selected_provider()?;
+    let discovery = cronhost::plugins::discover(&context.config.plugins_dir(&context.home));
+    let discovered = discovery.find(name)?;
+    let config_json = context.config.provider_section_json(name);
+    let provider = match cronhost::provider::ProviderHandle::construct(discovered, &config_json) {
+        Ok(provider) => provider,
+        Err(e) => return Some(Err(e.to_string())),
+    };
+    provider.status().map_err(|e| e.to_string()).transpose()
+}
+
+fn print_provider_status(context: &Context, status: &serde_json::Value) {
+    let Some(members) = status["members"].as_array() else {
+        println!("provider status: {status}");
+        return;
+    };
+    let daemon = cronhost::lock::DaemonLock::holder(&context.home.state_dir());
+    let host = cronhost::engine::host_name();
+    println!(
+        "cluster:     {} ({} member(s))",
+        status["cluster"].as_str().unwrap_or("?"),
+        members.len()
+    );
+    for member in members {
+        let name = member["member"].as_str().unwrap_or("?");
+        let this = daemon.is_some_and(|pid| name == format!("{host}/{pid}"));
+        let age = member["last_seen_age_secs"].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "  {name:30}  last seen {age:.1}s ago{}",
+            if this {
+                "  <- this host (holds the database)"
+            } else {
+                ""
+            }
+        );
+    }
 }

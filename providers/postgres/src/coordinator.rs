@@ -1,0 +1,256 @@
+//! The coordinator: each scan, claim this host's due occurrences in PostgreSQL and fire only
+//! those it won; skip the ones another member won; write outcomes back; expire dead members'
+//! leases; keep the membership row fresh; ride out a database outage.
+
+use std::time::{Duration, Instant};
+
+use cronhost_provider_api::{FireOutcome, Host, LogLevel};
+use postgres::Client;
+
+use crate::settings::{OnDbDown, Settings};
+
+/// How often the `local` fallback repeats its warning.
+const LOCAL_WARNING_EVERY: Duration = Duration::from_secs(10);
+
+/// Connect with a bounded wait.
+pub fn connect(url: &str) -> Result<Client, String> {
+    let mut config: postgres::Config = url.parse().map_err(|e| format!("invalid url: {e}"))?;
+    config.connect_timeout(Duration::from_secs(3));
+    config.application_name("cronhost");
+    config.connect(postgres::NoTls).map_err(|e| e.to_string())
+}
+
+/// An occurrence this host claimed and fired, whose outcome is still to be written back.
+struct InFlight {
+    job_id: String,
+    scheduled_at: i64,
+}
+
+/// The state of one running provider.
+pub struct Coordinator {
+    settings: Settings,
+    member: String,
+    host: Host,
+    client: Option<Client>,
+    inflight: Vec<InFlight>,
+    last_local_warning: Option<Instant>,
+}
+
+impl Coordinator {
+    /// A coordinator for `member`, not yet connected.
+    pub fn new(settings: Settings, member: String, host: Host) -> Self {
+        Self {
+            settings,
+            member,
+            host,
+            client: None,
+            inflight: Vec::new(),
+            last_local_warning: None,
+        }
+    }
+
+    /// One scan. `Err` carries what went wrong, for the heartbeat (the ticker stays alive).
+    pub fn cycle(&mut self) -> Result<(), String> {
+        if self.client.is_none() {
+            match connect(&self.settings.url).and_then(|mut client| {
+                crate::schema::migrate(&mut client).map_err(|e| e.to_string())?;
+                Ok(client)
+            }) {
+                Ok(client) => {
+                    self.host.log(
+                        LogLevel::Info,
+                        &format!(
+                            "connected to the database: cluster `{}` as member `{}`",
+                            self.settings.cluster, self.member
+                        ),
+                    );
+                    self.client = Some(client);
+                }
+                Err(error) => return self.database_down(&error),
+            }
+        }
+        match self.coordinate() {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                // Drop the connection; the next scan reconnects.
+                self.client = None;
+                self.database_down(&error.to_string())
+            }
+        }
+    }
+
+    fn database_down(&mut self, error: &str) -> Result<(), String> {
+        match self.settings.on_db_down {
+            OnDbDown::Pause => Err(format!(
+                "database unreachable ({error}); paused: no job runs without a claim"
+            )),
+            OnDbDown::Local => {
+                if self
+                    .last_local_warning
+                    .is_none_or(|at| at.elapsed() >= LOCAL_WARNING_EVERY)
+                {
+                    self.host.log(
+                        LogLevel::Warn,
+                        &format!(
+                            "DATABASE UNREACHABLE ({error}): firing on this host alone, without claims (on_db_down = \"local\"); other members may run the same occurrences"
+                        ),
+                    );
+                    self.last_local_warning = Some(Instant::now());
+                }
+                self.host.tick().map_err(|e| e.to_string())?;
+                Err(format!(
+                    "database unreachable ({error}); firing locally without claims"
+                ))
+            }
+        }
+    }
+
+    fn coordinate(&mut self) -> Result<(), postgres::Error> {
+        let cluster = self.settings.cluster.clone();
+        let member = self.member.clone();
+        let lease = self.settings.lease_secs as f64;
+        let client = self.client.as_mut().expect("connected");
+        client.execute(
+            "INSERT INTO cronhost.members (cluster, member, pid, version) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (cluster, member) DO UPDATE SET last_seen = now(), pid = EXCLUDED.pid, version = EXCLUDED.version",
+            &[&cluster, &member, &(std::process::id() as i32), &env!("CARGO_PKG_VERSION")],
+        )?;
+        // A member that stopped renewing its leases is gone: its runs are lost, never re-run.
+        for row in client.query(
+            "UPDATE cronhost.claims SET status = 'lost',
+                    error = 'lease expired: member ' || member || ' stopped renewing it (it died or lost the database mid-run)'
+             WHERE cluster = $1 AND status IN ('claimed', 'running') AND lease_until < now()
+             RETURNING job_id, scheduled_at, member",
+            &[&cluster],
+        )? {
+            let (job_id, at, owner): (String, i64, String) = (row.get(0), row.get(1), row.get(2));
+            self.host.log(
+                LogLevel::Warn,
+                &format!("run of job {job_id} scheduled at {at} on member {owner} is lost: its lease expired"),
+            );
+        }
+        client.execute(
+            "UPDATE cronhost.claims SET lease_until = now() + make_interval(secs => $3)
+             WHERE cluster = $1 AND member = $2 AND status IN ('claimed', 'running')",
+            &[&cluster, &member, &lease],
+        )?;
+
+        let due = self.host.due_occurrences().unwrap_or_else(|e| {
+            self.host.log(LogLevel::Error, &e.to_string());
+            Vec::new()
+        });
+        for (job_id, at) in due {
+            let won = client.execute(
+                "INSERT INTO cronhost.claims (cluster, job_id, scheduled_at, member, lease_until, status)
+                 VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), 'claimed')
+                 ON CONFLICT DO NOTHING",
+                &[&cluster, &job_id, &at, &member, &lease],
+            )? == 1;
+            if !won {
+                let holder: Option<String> = client
+                    .query_opt(
+                        "SELECT member FROM cronhost.claims WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3",
+                        &[&cluster, &job_id, &at],
+                    )?
+                    .map(|row| row.get(0));
+                let reason = format!(
+                    "claimed by member {}",
+                    holder.as_deref().unwrap_or("(unknown)")
+                );
+                if let Err(e) = self.host.skip_occurrence(&job_id, at, &reason) {
+                    self.host.log(LogLevel::Warn, &format!("job {job_id}: {e}"));
+                }
+                continue;
+            }
+            let settle = |client: &mut Client, status: &str, error: &str| {
+                client.execute(
+                    "UPDATE cronhost.claims SET status = $4, error = $5
+                     WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3",
+                    &[&cluster, &job_id, &at, &status, &error],
+                )
+            };
+            match self.host.fire_occurrence(&job_id, at) {
+                Ok(FireOutcome::Fired) => self.inflight.push(InFlight {
+                    job_id: job_id.clone(),
+                    scheduled_at: at,
+                }),
+                Ok(FireOutcome::Skipped) => {
+                    settle(
+                        client,
+                        "skipped",
+                        &format!("skipped on member {member} by the job's overlap policy"),
+                    )?;
+                }
+                Ok(FireOutcome::NoSuchJob) => {
+                    self.host.log(LogLevel::Warn, &format!("job {job_id} is unknown on this host; its claim is recorded as skipped"));
+                    settle(
+                        client,
+                        "skipped",
+                        &format!("job unknown on member {member}"),
+                    )?;
+                }
+                Ok(FireOutcome::ClaimLost) => {
+                    // Not due here any more after all: give the occurrence back.
+                    client.execute(
+                        "DELETE FROM cronhost.claims WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3 AND member = $4",
+                        &[&cluster, &job_id, &at, &member],
+                    )?;
+                }
+                Err(e) => {
+                    settle(client, "failed", &e.to_string())?;
+                }
+            }
+        }
+        self.write_back_outcomes()
+    }
+
+    /// Copy the outcome of this host's in-flight runs into PostgreSQL.
+    fn write_back_outcomes(&mut self) -> Result<(), postgres::Error> {
+        let cluster = self.settings.cluster.clone();
+        let client = self.client.as_mut().expect("connected");
+        let mut still = Vec::new();
+        for run in std::mem::take(&mut self.inflight) {
+            let report = match self.host.run_report(&run.job_id, run.scheduled_at) {
+                Ok(Some(report)) => report,
+                Ok(None) => continue,
+                Err(e) => {
+                    self.host.log(LogLevel::Warn, &e.to_string());
+                    still.push(run);
+                    continue;
+                }
+            };
+            let status = report.status.as_str();
+            let error = Some(report.error.as_str()).filter(|e| !e.is_empty());
+            client.execute(
+                "UPDATE cronhost.claims SET status = $4, started_at = $5, finished_at = $6, exit_code = $7, error = $8
+                 WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3 AND status IN ('claimed', 'running')",
+                &[
+                    &cluster,
+                    &run.job_id,
+                    &run.scheduled_at,
+                    &status,
+                    &report.started_at_ms.into_option(),
+                    &report.finished_at_ms.into_option(),
+                    &report.exit_code.into_option(),
+                    &error,
+                ],
+            )?;
+            if matches!(status, "claimed" | "queued" | "running") {
+                still.push(run);
+            }
+        }
+        self.inflight = still;
+        Ok(())
+    }
+
+    /// Leave the cluster cleanly (the member row goes; claims stay as history).
+    pub fn leave(&mut self) {
+        let _ = self.write_back_outcomes();
+        if let Some(client) = self.client.as_mut() {
+            let _ = client.execute(
+                "DELETE FROM cronhost.members WHERE cluster = $1 AND member = $2",
+                &[&self.settings.cluster, &self.member],
+            );
+        }
+    }
+}

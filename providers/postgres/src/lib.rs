@@ -1,0 +1,126 @@
+//! cronhost-provider-postgres: several cronhost hosts share one job set through PostgreSQL, and
+//! each occurrence runs exactly once.
+//!
+//! ```toml
+//! [cron]
+//! provider = "postgres"
+//!
+//! [providers.postgres]
+//! url = "postgres://cron@db.internal/cron"   # required
+//! cluster = "default"                         # several clusters may share one database
+//! lease_secs = 30                             # how soon a dead member's runs count as lost
+//! on_db_down = "pause"                        # or "local": keep firing alone, loudly
+//! ```
+//!
+//! Every host holds the same jobs (`cronhost jobs export` / `jobs import` keep ids). Each scan, a
+//! host lists its due occurrences (job id, nominal instant) and claims each in PostgreSQL with
+//! an insert on that unique key: the winner fires it, the others move past it. Claims key on the
+//! nominal instant, never on a host's wall clock, and leases run on the database's clock, so
+//! skewed clocks cannot make an occurrence run twice.
+
+mod coordinator;
+mod schema;
+mod settings;
+
+use cronhost_provider_api::{
+    export_provider, Host, LogLevel, Provider, ProviderConfig, ProviderError, StartOptions, Stop,
+};
+use serde_json::json;
+
+use coordinator::{connect, Coordinator};
+use settings::Settings;
+
+/// How many cluster runs `status` reports.
+const STATUS_RUNS: i64 = 50;
+
+/// The provider.
+pub struct PostgresProvider {
+    settings: Settings,
+    member: String,
+}
+
+impl Provider for PostgresProvider {
+    const NAME: &'static str = "postgres";
+    const DESCRIPTION: &'static str =
+        "several hosts share one job set through PostgreSQL; each occurrence runs exactly once";
+
+    fn new(config: ProviderConfig) -> Result<Self, ProviderError> {
+        let settings = Settings::from_config(&config)?;
+        let member = settings.member_name();
+        Ok(Self { settings, member })
+    }
+
+    /// Available exactly when a url is configured; never touches the network.
+    fn is_available(&self) -> bool {
+        !self.settings.url.trim().is_empty()
+    }
+
+    fn start(&self, host: Host, stop: Stop, _options: StartOptions) -> Result<(), ProviderError> {
+        host.log(
+            LogLevel::Info,
+            &format!(
+                "postgres provider: cluster `{}`, member `{}`, lease {}s, on_db_down {:?}",
+                self.settings.cluster,
+                self.member,
+                self.settings.lease_secs,
+                self.settings.on_db_down
+            ),
+        );
+        host.record_heartbeat(false, None);
+        let mut coordinator =
+            Coordinator::new(self.settings.clone(), self.member.clone(), host.clone());
+        while !stop.is_set() {
+            match coordinator.cycle() {
+                Ok(()) => host.record_heartbeat(true, None),
+                Err(error) => {
+                    host.log(LogLevel::Error, &error);
+                    host.record_heartbeat(false, Some(&error));
+                }
+            }
+            stop.wait(self.settings.poll());
+        }
+        coordinator.leave();
+        Ok(())
+    }
+
+    /// The cluster as the database sees it: members with their heartbeat ages, and the latest
+    /// runs with the member that ran each.
+    fn status(&self) -> Result<Option<serde_json::Value>, ProviderError> {
+        let mut client = connect(&self.settings.url).map_err(ProviderError::new)?;
+        let members = client
+            .query(
+                "SELECT member, pid, version, extract(epoch FROM now() - last_seen)::float8
+                 FROM cronhost.members WHERE cluster = $1 ORDER BY member",
+                &[&self.settings.cluster],
+            )
+            .map_err(|e| ProviderError::new(e.to_string()))?;
+        let runs = client
+            .query(
+                "SELECT job_id, scheduled_at, member, status, started_at, finished_at, exit_code, error
+                 FROM cronhost.claims WHERE cluster = $1 ORDER BY scheduled_at DESC, job_id LIMIT $2",
+                &[&self.settings.cluster, &STATUS_RUNS],
+            )
+            .map_err(|e| ProviderError::new(e.to_string()))?;
+        Ok(Some(json!({
+            "cluster": self.settings.cluster,
+            "members": members.iter().map(|row| json!({
+                "member": row.get::<_, String>(0),
+                "pid": row.get::<_, i32>(1),
+                "version": row.get::<_, String>(2),
+                "last_seen_age_secs": row.get::<_, f64>(3),
+            })).collect::<Vec<_>>(),
+            "runs": runs.iter().map(|row| json!({
+                "job_id": row.get::<_, String>(0),
+                "scheduled_at_ms": row.get::<_, i64>(1),
+                "member": row.get::<_, String>(2),
+                "status": row.get::<_, String>(3),
+                "started_at_ms": row.get::<_, Option<i64>>(4),
+                "finished_at_ms": row.get::<_, Option<i64>>(5),
+                "exit_code": row.get::<_, Option<i32>>(6),
+                "error": row.get::<_, Option<String>>(7),
+            })).collect::<Vec<_>>(),
+        })))
+    }
+}
+
+export_provider!(PostgresProvider);

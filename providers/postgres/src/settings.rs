@@ -1,0 +1,84 @@
+//! `[providers.postgres]`: where the database is and how this host takes part in the cluster.
+
+use std::time::Duration;
+
+use cronhost_provider_api::{ProviderConfig, ProviderError};
+use serde::Deserialize;
+
+/// What to do while the database cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDbDown {
+    /// Run nothing without a claim (the default): no occurrence can run twice.
+    Pause,
+    /// Keep firing on this host alone, and say so loudly: occurrences may run on several hosts.
+    Local,
+}
+
+/// The provider's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// A libpq-style connection string or URL. Required: without it the provider is unavailable.
+    pub url: String,
+    /// The cluster's name; several clusters may share one database.
+    pub cluster: String,
+    /// How long a claim stays valid without being renewed; a host that dies mid-run loses its
+    /// runs after this long and later occurrences fire elsewhere.
+    pub lease_secs: u64,
+    /// `pause` or `local`.
+    pub on_db_down: OnDbDown,
+    /// How often the due scan runs, in milliseconds.
+    pub poll_ms: u64,
+    /// This host's name in the cluster (default: the host name and the process id).
+    pub member: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            cluster: "default".into(),
+            lease_secs: 30,
+            on_db_down: OnDbDown::Pause,
+            poll_ms: 100,
+            member: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Read and check the section.
+    pub fn from_config(config: &ProviderConfig) -> Result<Self, ProviderError> {
+        let settings: Self = config.parse()?;
+        if settings.cluster.trim().is_empty() {
+            return Err(ProviderError::new(
+                "[providers.postgres] cluster must not be empty",
+            ));
+        }
+        if settings.lease_secs == 0 {
+            return Err(ProviderError::new(
+                "[providers.postgres] lease_secs must be at least 1",
+            ));
+        }
+        Ok(settings)
+    }
+
+    /// The scan interval.
+    pub fn poll(&self) -> Duration {
+        Duration::from_millis(self.poll_ms.clamp(10, 60_000))
+    }
+
+    /// This host's member name.
+    pub fn member_name(&self) -> String {
+        self.member.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .or_else(|| std::env::var("HOSTNAME").ok())
+                .unwrap_or_else(|| "localhost".into());
+            format!("{host}/{}", std::process::id())
+        })
+    }
+}
