@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 pub mod catalog;
+pub mod clock;
 pub mod config;
 mod daemon;
 pub mod engine;

@@ -70,7 +70,7 @@ impl Runner {
                     RunStatus::Failed,
                     None,
                     Some(&error),
-                    Utc::now(),
+                    crate::clock::now(),
                 );
                 log::warn!(
                     "job={} scheduled={} failed to start: {error}",
@@ -82,7 +82,7 @@ impl Runner {
         };
         if let Err(e) = self
             .store
-            .mark_started(&claim.run_id, child.id(), Utc::now())
+            .mark_started(&claim.run_id, child.id(), crate::clock::now())
         {
             log::warn!("job={}: cannot record the start: {e}", job.name);
         }
@@ -105,9 +105,13 @@ impl Runner {
             signal_group(group, true);
             self.finished(group);
             let error = format!("cannot start a watcher thread: {e}");
-            let _ =
-                self.store
-                    .finish_run(&run_id, RunStatus::Failed, None, Some(&error), Utc::now());
+            let _ = self.store.finish_run(
+                &run_id,
+                RunStatus::Failed,
+                None,
+                Some(&error),
+                crate::clock::now(),
+            );
             return Err(error);
         }
         Ok(())
@@ -246,7 +250,7 @@ impl Runner {
             status,
             exit_code,
             error.as_deref(),
-            Utc::now(),
+            crate::clock::now(),
         ) {
             log::error!("job={}: cannot record the outcome: {e}", job.name);
         }
@@ -279,7 +283,7 @@ impl Runner {
                     RunStatus::Failed,
                     None,
                     Some(&e.to_string()),
-                    Utc::now(),
+                    crate::clock::now(),
                 );
             }
         }

@@ -147,6 +147,9 @@ impl StatusReport {
                 "fallback:    the built-in ticker stands in: {fallback}"
             ));
         }
+        if let (Some(error), Verdict::Healthy) = (&self.last_error, self.verdict) {
+            lines.push(format!("last error:  {error}"));
+        }
         lines.push(format!("heartbeat:   {}", secs(self.heartbeat_age_secs)));
         lines.push(format!("last success: {}", secs(self.success_age_secs)));
         lines.push(format!("active jobs: {}", self.active_jobs));

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use cronhost::engine::{Engine, EngineError, FireOutcome, TickReport};
 
+pub mod postgres;
+pub mod proxy;
+
 /// Paths of everything the tests load or run, freshly built.
 #[derive(Debug)]
 pub struct Artifacts {
@@ -22,6 +25,8 @@ pub struct Artifacts {
     pub duplicate: PathBuf,
     /// A real shared library that is not a provider.
     pub not_a_plugin: PathBuf,
+    /// The bundled PostgreSQL cluster provider.
+    pub postgres: PathBuf,
     /// A provider built against the frozen 1.0 interface.
     pub compat_1_0: PathBuf,
     /// A provider built against a 2.0 interface (refused by version).
@@ -76,6 +81,8 @@ pub fn artifacts() -> &'static Artifacts {
                 "-p",
                 "cronhost-provider-example",
                 "-p",
+                "cronhost-provider-postgres",
+                "-p",
                 "cronhost-fixture-zoo",
                 "-p",
                 "cronhost-fixture-duplicate",
@@ -97,6 +104,7 @@ pub fn artifacts() -> &'static Artifacts {
         Artifacts {
             cronhost: debug.join(format!("cronhost{}", std::env::consts::EXE_SUFFIX)),
             example: debug.join(library_file_name("cronhost-provider-example")),
+            postgres: debug.join(library_file_name("cronhost-provider-postgres")),
             zoo: debug.join(library_file_name("cronhost-fixture-zoo")),
             duplicate: debug.join(library_file_name("cronhost-fixture-duplicate")),
             not_a_plugin: debug.join(library_file_name("cronhost-fixture-not-a-plugin")),

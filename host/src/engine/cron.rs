@@ -63,7 +63,7 @@ impl CronEngine {
         let this_host = self.claimer.host.clone();
         let settled = self.store.settle_orphaned_runs(
             |host, pid, claimed_at| host != this_host || owner_alive(pid, claimed_at),
-            Utc::now(),
+            crate::clock::now(),
         )?;
         for run in &settled {
             log::warn!(
@@ -103,7 +103,7 @@ impl CronEngine {
     }
 
     fn fire_one(&self, job_id: &str) -> Result<FireOutcome, EngineError> {
-        let now = Utc::now();
+        let now = crate::clock::now();
         let outcome = self
             .store
             .claim(job_id, now, &self.claimer)
@@ -161,7 +161,7 @@ impl CronEngine {
     pub fn run_now(&self, id_or_name: &str) -> Result<String, EngineError> {
         match self
             .store
-            .claim_manual(id_or_name, Utc::now(), &self.claimer)
+            .claim_manual(id_or_name, crate::clock::now(), &self.claimer)
             .map_err(store_error)?
         {
             ClaimOutcome::Run(claim) => {
@@ -190,7 +190,7 @@ impl CronEngine {
         *last = Some(Instant::now());
         let retention =
             chrono::Duration::from_std(self.settings.completed_retention).unwrap_or_default();
-        match self.store.prune_completed(Utc::now() - retention) {
+        match self.store.prune_completed(crate::clock::now() - retention) {
             Ok(0) => {}
             Ok(n) => log::info!("pruned {n} completed job(s)"),
             Err(e) => log::warn!("cannot prune completed jobs: {e}"),
@@ -201,7 +201,10 @@ impl CronEngine {
 impl Engine for CronEngine {
     fn tick(&self) -> Result<TickReport, EngineError> {
         self.prune_if_due();
-        let due = self.store.due_job_ids(Utc::now()).map_err(store_error)?;
+        let due = self
+            .store
+            .due_job_ids(crate::clock::now())
+            .map_err(store_error)?;
         let mut report = TickReport::default();
         for job_id in due {
             // One job's error or panic never stops the scan of the others.
@@ -235,7 +238,9 @@ impl Engine for CronEngine {
     }
 
     fn due_occurrences(&self) -> Result<Vec<(String, chrono::DateTime<Utc>)>, EngineError> {
-        self.store.due_occurrences(Utc::now()).map_err(store_error)
+        self.store
+            .due_occurrences(crate::clock::now())
+            .map_err(store_error)
     }
 
     fn fire_occurrence(
@@ -243,7 +248,7 @@ impl Engine for CronEngine {
         job_id: &str,
         scheduled_at: chrono::DateTime<Utc>,
     ) -> Result<FireOutcome, EngineError> {
-        let now = Utc::now();
+        let now = crate::clock::now();
         let outcome = self
             .store
             .claim_occurrence(job_id, scheduled_at, now, &self.claimer)
@@ -257,7 +262,7 @@ impl Engine for CronEngine {
         scheduled_at: chrono::DateTime<Utc>,
         reason: &str,
     ) -> Result<FireOutcome, EngineError> {
-        let now = Utc::now();
+        let now = crate::clock::now();
         let outcome = self
             .store
             .skip_occurrence(job_id, scheduled_at, reason, now, &self.claimer)
@@ -280,7 +285,9 @@ impl Engine for CronEngine {
     }
 
     fn due_job_ids(&self) -> Result<Vec<String>, EngineError> {
-        self.store.due_job_ids(Utc::now()).map_err(store_error)
+        self.store
+            .due_job_ids(crate::clock::now())
+            .map_err(store_error)
     }
 
     fn next_due(&self) -> Option<SystemTime> {
@@ -289,7 +296,7 @@ impl Engine for CronEngine {
         {
             return None; // wait for a slot: the tick interval paces the retries
         }
-        let next = self.store.next_due(Utc::now()).ok().flatten()?;
+        let next = self.store.next_due(crate::clock::now()).ok().flatten()?;
         Some(
             SystemTime::UNIX_EPOCH
                 + Duration::from_millis(u64::try_from(next.timestamp_millis()).unwrap_or(0)),
@@ -397,20 +404,26 @@ mod tests {
     #[test]
     fn the_owner_check_tells_a_live_claimer_from_a_reused_pid() {
         let me = std::process::id();
-        assert!(owner_alive(me, Utc::now()), "we claimed it just now");
-        let before_we_started = Utc::now() - chrono::Duration::days(365 * 30);
+        assert!(
+            owner_alive(me, crate::clock::now()),
+            "we claimed it just now"
+        );
+        let before_we_started = crate::clock::now() - chrono::Duration::days(365 * 30);
         assert!(
             !owner_alive(me, before_we_started),
             "our pid, but we did not exist then"
         );
-        assert!(!owner_alive(u32::MAX / 2, Utc::now()), "no such process");
+        assert!(
+            !owner_alive(u32::MAX / 2, crate::clock::now()),
+            "no such process"
+        );
     }
 
     #[test]
     fn a_broken_job_never_stops_the_scan_of_the_others() {
         let dir = tempfile::tempdir().unwrap();
         let engine = engine(dir.path());
-        let past = Utc::now() - chrono::Duration::seconds(10);
+        let past = crate::clock::now() - chrono::Duration::seconds(10);
         engine
             .store
             .add_job(&spec("every 1s", "broken", &["true"]), "UTC", past)
@@ -443,7 +456,10 @@ mod tests {
             timeout_secs: Some(1),
             ..spec("every 1h", "slow", &["sh", "-c", &script])
         };
-        let job = engine.store.add_job(&job, "UTC", Utc::now()).unwrap();
+        let job = engine
+            .store
+            .add_job(&job, "UTC", crate::clock::now())
+            .unwrap();
         let run_id = engine.run_now(&job.id).unwrap();
         assert!(engine.runner().wait_idle(Duration::from_secs(30)));
         let run = engine.store.run(&run_id).unwrap().unwrap();
@@ -464,7 +480,7 @@ mod tests {
             .add_job(
                 &spec("every 1h", "talk", &["echo", "hello"]),
                 "UTC",
-                Utc::now(),
+                crate::clock::now(),
             )
             .unwrap();
         for _ in 0..5 {

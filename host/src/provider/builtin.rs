@@ -1,7 +1,7 @@
 //! The built-in ticker: compiled in, always available, the fallback whenever a provider fails.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use cronhost_provider_api::panic_message;
 
@@ -66,7 +66,7 @@ fn next_wake(core: &Core, interval: Duration, until: Option<Instant>) -> Instant
         .flatten();
     if let Some(due) = next_due {
         let wait = due
-            .duration_since(SystemTime::now())
+            .duration_since(crate::clock::system_now())
             .unwrap_or_default()
             .max(MIN_WAIT);
         wake = wake.min(now + wait);

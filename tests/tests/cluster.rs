@@ -1,0 +1,412 @@
+//! Several hosts sharing one job set through the PostgreSQL provider, against a real server:
+//! every occurrence runs exactly once, a killed host's run is lost and the others carry on, a
+//! database outage never causes a double run, and skewed clocks do not either.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cronhost_e2e::postgres::{database_url, unique_cluster};
+use cronhost_e2e::proxy::Proxy;
+use cronhost_e2e::{artifacts, wait_for, TestHome};
+
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The cluster tests run one at a time: each drives several daemons, and on a small machine
+/// running them together would measure the machine, not the cluster.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+struct Host {
+    home: TestHome,
+    child: Option<Child>,
+}
+
+struct Cluster {
+    name: String,
+    hosts: Vec<Host>,
+    marks: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// `count` hosts with the same cluster config and the same imported jobs: `per_second`
+    /// jobs firing every second, each appending "JOB SCHEDULED" to a shared file.
+    fn new(test: &str, count: usize, url: &str, lease_secs: u64, per_second: usize) -> Self {
+        let name = unique_cluster(test);
+        let dir = tempfile::tempdir().unwrap();
+        let marks = dir.path().join("marks");
+        let hosts: Vec<Host> = (0..count)
+            .map(|_| {
+                let home = TestHome::new();
+                home.install(&artifacts().postgres, "postgres.so");
+                home.write_config(&format!(
+                    "[cron]\nprovider = \"postgres\"\n[providers.postgres]\nurl = \"{url}\"\ncluster = \"{name}\"\nlease_secs = {lease_secs}\npoll_ms = 50\n"
+                ));
+                Host { home, child: None }
+            })
+            .collect();
+        let first = &hosts[0].home;
+        for n in 0..per_second {
+            first.add_job(&[
+                "*/1 * * * * *",
+                "--name",
+                &format!("every-second-{n}"),
+                "--shell",
+                "--",
+                &format!(
+                    "echo \"$CRONHOST_JOB_ID $CRONHOST_SCHEDULED_AT\" >> '{}'",
+                    marks.display()
+                ),
+            ]);
+        }
+        let cluster = Self {
+            name,
+            hosts,
+            marks,
+            _dir: dir,
+        };
+        cluster.share_jobs();
+        cluster
+    }
+
+    /// Copy the first host's jobs (ids kept) to the others.
+    fn share_jobs(&self) {
+        let export = self.hosts[0].home.cronhost(&["jobs", "export"]);
+        assert!(export.status.success());
+        let file = self._dir.path().join("jobs.json");
+        std::fs::write(&file, &export.stdout).unwrap();
+        for host in &self.hosts[1..] {
+            let imported = host
+                .home
+                .cronhost(&["jobs", "import", file.to_str().unwrap()]);
+            assert!(
+                imported.status.success(),
+                "{}",
+                String::from_utf8_lossy(&imported.stderr)
+            );
+        }
+    }
+
+    fn start(&mut self, index: usize, skew_ms: i64) {
+        let host = &mut self.hosts[index];
+        let log = std::fs::File::create(host.home.path().join("daemon.log")).unwrap();
+        let child = Command::new(&artifacts().cronhost)
+            .arg("--home")
+            .arg(host.home.path())
+            .arg("run")
+            .env("RUST_LOG", "info")
+            .env("CRONHOST_CLOCK_SKEW_MS", skew_ms.to_string())
+            .env_remove("CRONHOST_HOME")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        host.child = Some(child);
+    }
+
+    fn stop_all(&mut self) {
+        for host in &mut self.hosts {
+            if let Some(mut child) = host.child.take() {
+                // SAFETY: kill(2) on our own child.
+                unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+                let deadline = Instant::now() + PATIENCE;
+                while child.try_wait().unwrap().is_none() {
+                    assert!(Instant::now() < deadline, "a host did not stop");
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+
+    fn log(&self, index: usize) -> String {
+        std::fs::read_to_string(self.hosts[index].home.path().join("daemon.log"))
+            .unwrap_or_default()
+    }
+
+    /// Every (job, scheduled) executed, with how many times.
+    fn executions(&self) -> BTreeMap<(String, String), usize> {
+        let mut seen = BTreeMap::new();
+        for line in std::fs::read_to_string(&self.marks)
+            .unwrap_or_default()
+            .lines()
+        {
+            let (job, at) = line.split_once(' ').unwrap();
+            *seen.entry((job.to_owned(), at.to_owned())).or_insert(0) += 1;
+        }
+        seen
+    }
+
+    /// Claims in PostgreSQL: (job, scheduled ms) -> (member, status); none before a host has
+    /// created the schema.
+    fn claims(&self) -> BTreeMap<(String, i64), (String, String)> {
+        let mut client = postgres::Client::connect(database_url(), postgres::NoTls).unwrap();
+        let rows = match client.query(
+            "SELECT job_id, scheduled_at, member, status FROM cronhost.claims WHERE cluster = $1",
+            &[&self.name],
+        ) {
+            Ok(rows) => rows,
+            Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => Vec::new(),
+            Err(e) => panic!("querying the claims: {e}"),
+        };
+        rows.into_iter()
+            .map(|row| ((row.get(0), row.get(1)), (row.get(2), row.get(3))))
+            .collect()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for host in &mut self.hosts {
+            if let Some(mut child) = host.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+fn epoch_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn assert_no_double_run(cluster: &Cluster) -> usize {
+    let executions = cluster.executions();
+    let doubles: Vec<_> = executions.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        doubles.is_empty(),
+        "occurrences ran more than once: {doubles:?}"
+    );
+    executions.len()
+}
+
+/// Every per-second job has a succeeded claim for every whole second in [from, to] (ms).
+fn assert_every_occurrence(cluster: &Cluster, jobs: usize, from: i64, to: i64) {
+    let claims = cluster.claims();
+    let listed = cluster.hosts[0].home.cronhost(&["jobs", "list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let ids: Vec<String> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|job| job["name"].as_str().unwrap().starts_with("every-second-"))
+        .map(|job| job["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), jobs);
+    let mut missing = Vec::new();
+    let first = from / 1000 + 1;
+    let last = to / 1000 - 1;
+    for job in ids {
+        for second in first..=last {
+            match claims.get(&(job.clone(), second * 1000)) {
+                Some((_, status)) if status == "succeeded" => {}
+                other => missing.push((job.clone(), second, other.cloned())),
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} occurrence(s) not run exactly once: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+}
+
+#[test]
+fn three_hosts_run_every_occurrence_exactly_once() {
+    let _serial = serial();
+    let mut cluster = Cluster::new("three", 3, database_url(), 5, 20);
+    for index in 0..3 {
+        cluster.start(index, 0);
+    }
+    wait_for("all three members in the database", PATIENCE, || {
+        let status = cluster.hosts[0].home.cronhost(&["status"]);
+        String::from_utf8_lossy(&status.stdout).contains("(3 member(s))")
+    });
+    let from = epoch_ms();
+    std::thread::sleep(Duration::from_secs(30));
+    let to = epoch_ms();
+    cluster.stop_all();
+    assert_every_occurrence(&cluster, 20, from, to);
+    let executed = assert_no_double_run(&cluster);
+    assert!(executed >= 20 * 28, "only {executed} executions in 30 s");
+    let members: BTreeSet<String> = cluster.claims().values().map(|(m, _)| m.clone()).collect();
+    assert!(
+        members.len() >= 2,
+        "the work spread over the members: {members:?}"
+    );
+    let runs = cluster.hosts[1]
+        .home
+        .cronhost(&["runs", "--cluster", "--limit", "5"]);
+    let text = String::from_utf8_lossy(&runs.stdout);
+    assert!(
+        text.contains("MEMBER") && text.contains("succeeded"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_killed_host_loses_its_run_and_the_others_carry_on() {
+    let _serial = serial();
+    let mut cluster = Cluster::new("kill", 3, database_url(), 3, 5);
+    let slow_marker = cluster._dir.path().join("slow-started");
+    let line = format!(
+        "echo started >> '{}'; exec sleep 41.5",
+        slow_marker.display()
+    );
+    let slow = cluster.hosts[0].home.add_job(&[
+        "*/20 * * * * *",
+        "--name",
+        "slow",
+        "--shell",
+        "--",
+        &line,
+    ]);
+    cluster.share_jobs();
+    for index in 0..3 {
+        cluster.start(index, 0);
+    }
+    // Wait for the slow job to be running somewhere; kill that host with SIGKILL.
+    let mut victim = None;
+    wait_for("the slow job to run", PATIENCE, || {
+        victim = cluster
+            .claims()
+            .iter()
+            .find(|((job, _), (_, status))| *job == slow && status == "running")
+            .map(|((_, at), (member, _))| (*at, member.clone()));
+        victim.is_some()
+    });
+    let (slow_at, member) = victim.unwrap();
+    let pid: u32 = member.rsplit('/').next().unwrap().parse().unwrap();
+    let index = cluster
+        .hosts
+        .iter()
+        .position(|h| h.child.as_ref().is_some_and(|c| c.id() == pid))
+        .unwrap();
+    let mut child = cluster.hosts[index].child.take().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed_at = epoch_ms();
+
+    wait_for("the killed host's run to be lost", PATIENCE, || {
+        cluster
+            .claims()
+            .get(&(slow.clone(), slow_at))
+            .is_some_and(|(_, status)| status == "lost")
+    });
+    // After the lease, every occurrence fires on the survivors.
+    let from = killed_at + 3_000;
+    std::thread::sleep(Duration::from_secs(8));
+    let to = epoch_ms();
+    cluster.stop_all();
+    let _ = Command::new("pkill")
+        .args(["-x", "-f", "sleep 41.5"])
+        .status();
+    assert_every_occurrence(&cluster, 5, from, to);
+    assert_no_double_run(&cluster);
+    let claims = cluster.claims();
+    assert!(
+        claims
+            .iter()
+            .filter(|((_, at), _)| *at > from)
+            .all(|(_, (m, _))| *m != member),
+        "the dead member claimed nothing after its death"
+    );
+    let survivors: Vec<String> = (0..3)
+        .filter(|i| *i != index)
+        .map(|i| cluster.log(i))
+        .collect();
+    assert!(
+        survivors
+            .iter()
+            .any(|log| log.contains("is lost: its lease expired")),
+        "a survivor reported the loss"
+    );
+}
+
+#[test]
+fn a_database_outage_never_causes_a_double_run_and_firing_resumes_by_itself() {
+    let _serial = serial();
+    let url = database_url();
+    let target = {
+        let config: postgres::Config = url.parse().unwrap();
+        let host = match &config.get_hosts()[0] {
+            postgres::config::Host::Tcp(host) => host.clone(),
+            #[allow(unreachable_patterns)]
+            _ => "127.0.0.1".into(),
+        };
+        format!(
+            "{host}:{}",
+            config.get_ports().first().copied().unwrap_or(5432)
+        )
+    };
+    let proxy = Proxy::start(target);
+    let mut config: postgres::Config = url.parse().unwrap();
+    config.port(proxy.port);
+    let proxied = format!(
+        "postgres://{}@127.0.0.1:{}/{}",
+        config.get_user().unwrap_or("postgres"),
+        proxy.port,
+        config.get_dbname().unwrap_or("postgres")
+    );
+    let mut cluster = Cluster::new("outage", 2, &proxied, 5, 5);
+    cluster.start(0, 0);
+    cluster.start(1, 0);
+    wait_for("firing", PATIENCE, || cluster.claims().len() >= 10);
+    proxy.cut();
+    let cut_at = epoch_ms();
+    wait_for("the outage to reach the hosts", PATIENCE, || {
+        cluster.log(0).contains("database unreachable")
+    });
+    let status =
+        String::from_utf8_lossy(&cluster.hosts[0].home.cronhost(&["status"]).stdout).into_owned();
+    assert!(
+        status.contains("database unreachable"),
+        "status shows the error: {status}"
+    );
+    let during = cluster
+        .claims()
+        .keys()
+        .filter(|(_, at)| *at > cut_at + 1_000)
+        .count();
+    std::thread::sleep(Duration::from_secs(5));
+    proxy.restore();
+    let restored_at = epoch_ms();
+    wait_for("firing to resume without a restart", PATIENCE, || {
+        cluster
+            .claims()
+            .keys()
+            .any(|(_, at)| *at > restored_at + 1_000)
+    });
+    let from = restored_at + 2_000;
+    std::thread::sleep(Duration::from_secs(4));
+    let to = epoch_ms();
+    cluster.stop_all();
+    assert_eq!(
+        during, 0,
+        "nothing was claimed while the database was unreachable"
+    );
+    assert_no_double_run(&cluster);
+    assert_every_occurrence(&cluster, 5, from, to);
+    assert!(cluster.log(0).contains("connected to the database"));
+}
+
+#[test]
+fn a_host_with_a_skewed_clock_never_causes_a_double_run() {
+    let _serial = serial();
+    let mut cluster = Cluster::new("skew", 2, database_url(), 5, 5);
+    cluster.start(0, 0);
+    cluster.start(1, 2_500); // its clock runs 2.5 s ahead
+    wait_for("firing", PATIENCE, || cluster.claims().len() >= 10);
+    let from = epoch_ms();
+    std::thread::sleep(Duration::from_secs(8));
+    let to = epoch_ms();
+    cluster.stop_all();
+    assert_no_double_run(&cluster);
+    assert_every_occurrence(&cluster, 5, from, to);
+}
