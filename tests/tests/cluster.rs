@@ -171,6 +171,29 @@ impl Drop for Cluster {
     }
 }
 
+/// host:port of the server behind `url`.
+fn server_address(url: &str) -> String {
+    let config: postgres::Config = url.parse().unwrap();
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(host)) => host.clone(),
+        _ => "127.0.0.1".into(),
+    };
+    format!(
+        "{host}:{}",
+        config.get_ports().first().copied().unwrap_or(5432)
+    )
+}
+
+/// `url` rewritten to go through a local proxy on `port`.
+fn proxied_url(url: &str, port: u16) -> String {
+    let config: postgres::Config = url.parse().unwrap();
+    format!(
+        "postgres://{}@127.0.0.1:{port}/{}",
+        config.get_user().unwrap_or("postgres"),
+        config.get_dbname().unwrap_or("postgres")
+    )
+}
+
 fn epoch_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -332,28 +355,8 @@ fn a_killed_host_loses_its_run_and_the_others_carry_on() {
 #[test]
 fn a_database_outage_never_causes_a_double_run_and_firing_resumes_by_itself() {
     let _serial = serial();
-    let url = database_url();
-    let target = {
-        let config: postgres::Config = url.parse().unwrap();
-        let host = match &config.get_hosts()[0] {
-            postgres::config::Host::Tcp(host) => host.clone(),
-            #[allow(unreachable_patterns)]
-            _ => "127.0.0.1".into(),
-        };
-        format!(
-            "{host}:{}",
-            config.get_ports().first().copied().unwrap_or(5432)
-        )
-    };
-    let proxy = Proxy::start(target);
-    let mut config: postgres::Config = url.parse().unwrap();
-    config.port(proxy.port);
-    let proxied = format!(
-        "postgres://{}@127.0.0.1:{}/{}",
-        config.get_user().unwrap_or("postgres"),
-        proxy.port,
-        config.get_dbname().unwrap_or("postgres")
-    );
+    let proxy = Proxy::start(server_address(database_url()));
+    let proxied = proxied_url(database_url(), proxy.port);
     let mut cluster = Cluster::new("outage", 2, &proxied, 5, 5);
     cluster.start(0, 0);
     cluster.start(1, 0);
@@ -394,6 +397,60 @@ fn a_database_outage_never_causes_a_double_run_and_firing_resumes_by_itself() {
     assert_no_double_run(&cluster);
     assert_every_occurrence(&cluster, 5, from, to);
     assert!(cluster.log(0).contains("connected to the database"));
+}
+
+#[test]
+fn on_db_down_local_keeps_firing_alone_and_says_so() {
+    let _serial = serial();
+    let proxy = Proxy::start(server_address(database_url()));
+    let mut cluster = Cluster::new("local", 1, &proxied_url(database_url(), proxy.port), 5, 2);
+    let config =
+        std::fs::read_to_string(cluster.hosts[0].home.path().join("cronhost.toml")).unwrap();
+    cluster.hosts[0]
+        .home
+        .write_config(&format!("{config}on_db_down = \"local\"\n"));
+    cluster.start(0, 0);
+    wait_for("firing", PATIENCE, || cluster.claims().len() >= 4);
+    proxy.cut();
+    let cut_at = epoch_ms();
+    wait_for("the loud warning", PATIENCE, || {
+        cluster.log(0).contains("DATABASE UNREACHABLE")
+    });
+    let executed_before = cluster.executions().len();
+    wait_for("local fires during the outage", PATIENCE, || {
+        cluster.executions().len() >= executed_before + 4
+    });
+    proxy.restore();
+    cluster.stop_all();
+    assert!(
+        cluster
+            .claims()
+            .keys()
+            .all(|(_, at)| *at < cut_at + 1_000 || *at > cut_at + 3_000),
+        "no claims were made while it was cut off"
+    );
+    assert_no_double_run(&cluster);
+}
+
+#[test]
+fn is_available_exactly_when_a_url_is_configured() {
+    let home = TestHome::new();
+    home.install(&artifacts().postgres, "postgres.so");
+    let available = |home: &TestHome| {
+        let output = home.cronhost(&["providers", "--json"]);
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        json["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "postgres")
+            .unwrap()["available"]
+            .clone()
+    };
+    assert_eq!(available(&home), false, "no url");
+    // An unreachable address: availability never touches the network.
+    home.write_config("[providers.postgres]\nurl = \"postgres://nobody@192.0.2.1:1/none\"\n");
+    assert_eq!(available(&home), true);
 }
 
 #[test]
