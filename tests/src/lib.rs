@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use cronhost::engine::{Engine, EngineError, FireOutcome, TickReport};
 
+pub mod cluster;
 pub mod postgres;
 pub mod proxy;
 
@@ -44,11 +45,13 @@ pub fn workspace_root() -> PathBuf {
 }
 
 fn cargo_build(args: &[&str], target_dir: &Path) {
+    let release = std::env::var_os("CRONHOST_E2E_RELEASE").is_some();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(&cargo)
         .current_dir(workspace_root())
         .arg("build")
         .arg("--quiet")
+        .args(release.then_some("--release"))
         .args(args)
         .arg("--target-dir")
         .arg(target_dir)
@@ -100,22 +103,28 @@ pub fn artifacts() -> &'static Artifacts {
             ],
             &compat_target,
         );
-        let debug = target.join("debug");
+        // Benchmarks set CRONHOST_E2E_RELEASE to measure optimised builds.
+        let profile = if std::env::var_os("CRONHOST_E2E_RELEASE").is_some() {
+            "release"
+        } else {
+            "debug"
+        };
+        let built = target.join(profile);
         Artifacts {
-            cronhost: debug.join(format!("cronhost{}", std::env::consts::EXE_SUFFIX)),
-            example: debug.join(library_file_name("cronhost-provider-example")),
-            postgres: debug.join(library_file_name("cronhost-provider-postgres")),
-            zoo: debug.join(library_file_name("cronhost-fixture-zoo")),
-            duplicate: debug.join(library_file_name("cronhost-fixture-duplicate")),
-            not_a_plugin: debug.join(library_file_name("cronhost-fixture-not-a-plugin")),
+            cronhost: built.join(format!("cronhost{}", std::env::consts::EXE_SUFFIX)),
+            example: built.join(library_file_name("cronhost-provider-example")),
+            postgres: built.join(library_file_name("cronhost-provider-postgres")),
+            zoo: built.join(library_file_name("cronhost-fixture-zoo")),
+            duplicate: built.join(library_file_name("cronhost-fixture-duplicate")),
+            not_a_plugin: built.join(library_file_name("cronhost-fixture-not-a-plugin")),
             compat_1_0: compat_target
-                .join("debug")
+                .join(profile)
                 .join(library_file_name("cronhost-fixture-compat")),
             api_v2: compat_target
-                .join("debug")
+                .join(profile)
                 .join(library_file_name("cronhost-fixture-v2")),
             foreign: compat_target
-                .join("debug")
+                .join(profile)
                 .join(library_file_name("cronhost-fixture-foreign")),
         }
     })

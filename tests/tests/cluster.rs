@@ -2,12 +2,12 @@
 //! every occurrence runs exactly once, a killed host's run is lost and the others carry on, a
 //! database outage never causes a double run, and skewed clocks do not either.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::Duration;
 
-use cronhost_e2e::postgres::{database_url, unique_cluster};
+use cronhost_e2e::cluster::{epoch_ms, proxied_url, server_address, Cluster};
+use cronhost_e2e::postgres::database_url;
 use cronhost_e2e::proxy::Proxy;
 use cronhost_e2e::{artifacts, wait_for, TestHome};
 
@@ -19,183 +19,6 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-struct Host {
-    home: TestHome,
-    child: Option<Child>,
-}
-
-struct Cluster {
-    name: String,
-    hosts: Vec<Host>,
-    marks: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Cluster {
-    /// `count` hosts with the same cluster config and the same imported jobs: `per_second`
-    /// jobs firing every second, each appending "JOB SCHEDULED" to a shared file.
-    fn new(test: &str, count: usize, url: &str, lease_secs: u64, per_second: usize) -> Self {
-        let name = unique_cluster(test);
-        let dir = tempfile::tempdir().unwrap();
-        let marks = dir.path().join("marks");
-        let hosts: Vec<Host> = (0..count)
-            .map(|_| {
-                let home = TestHome::new();
-                home.install(&artifacts().postgres, "postgres.so");
-                home.write_config(&format!(
-                    "[cron]\nprovider = \"postgres\"\n[providers.postgres]\nurl = \"{url}\"\ncluster = \"{name}\"\nlease_secs = {lease_secs}\npoll_ms = 50\n"
-                ));
-                Host { home, child: None }
-            })
-            .collect();
-        let first = &hosts[0].home;
-        for n in 0..per_second {
-            first.add_job(&[
-                "*/1 * * * * *",
-                "--name",
-                &format!("every-second-{n}"),
-                "--shell",
-                "--",
-                &format!(
-                    "echo \"$CRONHOST_JOB_ID $CRONHOST_SCHEDULED_AT\" >> '{}'",
-                    marks.display()
-                ),
-            ]);
-        }
-        let cluster = Self {
-            name,
-            hosts,
-            marks,
-            _dir: dir,
-        };
-        cluster.share_jobs();
-        cluster
-    }
-
-    /// Copy the first host's jobs (ids kept) to the others.
-    fn share_jobs(&self) {
-        let export = self.hosts[0].home.cronhost(&["jobs", "export"]);
-        assert!(export.status.success());
-        let file = self._dir.path().join("jobs.json");
-        std::fs::write(&file, &export.stdout).unwrap();
-        for host in &self.hosts[1..] {
-            let imported = host
-                .home
-                .cronhost(&["jobs", "import", file.to_str().unwrap()]);
-            assert!(
-                imported.status.success(),
-                "{}",
-                String::from_utf8_lossy(&imported.stderr)
-            );
-        }
-    }
-
-    fn start(&mut self, index: usize, skew_ms: i64) {
-        let host = &mut self.hosts[index];
-        let log = std::fs::File::create(host.home.path().join("daemon.log")).unwrap();
-        let child = Command::new(&artifacts().cronhost)
-            .arg("--home")
-            .arg(host.home.path())
-            .arg("run")
-            .env("RUST_LOG", "info")
-            .env("CRONHOST_CLOCK_SKEW_MS", skew_ms.to_string())
-            .env_remove("CRONHOST_HOME")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        host.child = Some(child);
-    }
-
-    fn stop_all(&mut self) {
-        for host in &mut self.hosts {
-            if let Some(mut child) = host.child.take() {
-                // SAFETY: kill(2) on our own child.
-                unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-                let deadline = Instant::now() + PATIENCE;
-                while child.try_wait().unwrap().is_none() {
-                    assert!(Instant::now() < deadline, "a host did not stop");
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
-        }
-    }
-
-    fn log(&self, index: usize) -> String {
-        std::fs::read_to_string(self.hosts[index].home.path().join("daemon.log"))
-            .unwrap_or_default()
-    }
-
-    /// Every (job, scheduled) executed, with how many times.
-    fn executions(&self) -> BTreeMap<(String, String), usize> {
-        let mut seen = BTreeMap::new();
-        for line in std::fs::read_to_string(&self.marks)
-            .unwrap_or_default()
-            .lines()
-        {
-            let (job, at) = line.split_once(' ').unwrap();
-            *seen.entry((job.to_owned(), at.to_owned())).or_insert(0) += 1;
-        }
-        seen
-    }
-
-    /// Claims in PostgreSQL: (job, scheduled ms) -> (member, status); none before a host has
-    /// created the schema.
-    fn claims(&self) -> BTreeMap<(String, i64), (String, String)> {
-        let mut client = postgres::Client::connect(database_url(), postgres::NoTls).unwrap();
-        let rows = match client.query(
-            "SELECT job_id, scheduled_at, member, status FROM cronhost.claims WHERE cluster = $1",
-            &[&self.name],
-        ) {
-            Ok(rows) => rows,
-            Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => Vec::new(),
-            Err(e) => panic!("querying the claims: {e}"),
-        };
-        rows.into_iter()
-            .map(|row| ((row.get(0), row.get(1)), (row.get(2), row.get(3))))
-            .collect()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for host in &mut self.hosts {
-            if let Some(mut child) = host.child.take() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-    }
-}
-
-/// host:port of the server behind `url`.
-fn server_address(url: &str) -> String {
-    let config: postgres::Config = url.parse().unwrap();
-    let host = match config.get_hosts().first() {
-        Some(postgres::config::Host::Tcp(host)) => host.clone(),
-        _ => "127.0.0.1".into(),
-    };
-    format!(
-        "{host}:{}",
-        config.get_ports().first().copied().unwrap_or(5432)
-    )
-}
-
-/// `url` rewritten to go through a local proxy on `port`.
-fn proxied_url(url: &str, port: u16) -> String {
-    let config: postgres::Config = url.parse().unwrap();
-    format!(
-        "postgres://{}@127.0.0.1:{port}/{}",
-        config.get_user().unwrap_or("postgres"),
-        config.get_dbname().unwrap_or("postgres")
-    )
-}
-
-fn epoch_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 fn assert_no_double_run(cluster: &Cluster) -> usize {
@@ -277,7 +100,7 @@ fn three_hosts_run_every_occurrence_exactly_once() {
 fn a_killed_host_loses_its_run_and_the_others_carry_on() {
     let _serial = serial();
     let mut cluster = Cluster::new("kill", 3, database_url(), 3, 5);
-    let slow_marker = cluster._dir.path().join("slow-started");
+    let slow_marker = cluster.dir.path().join("slow-started");
     let line = format!(
         "echo started >> '{}'; exec sleep 41.5",
         slow_marker.display()

@@ -1,0 +1,113 @@
+//! Cluster benchmark: claims per second on the PostgreSQL server, and fire lateness (scheduled
+//! instant → command started) with 1 and 3 hosts sharing per-second jobs.
+//!
+//! `CRONHOST_E2E_RELEASE=1 cargo bench -p cronhost-e2e --bench cluster` (uses `DATABASE_URL`,
+//! or starts a throwaway server). `CRONHOST_BENCH_SECONDS` sets the firing window (default 20).
+
+use std::time::{Duration, Instant};
+
+use cronhost_e2e::cluster::{epoch_ms, Cluster};
+use cronhost_e2e::postgres::{database_url, unique_cluster};
+use cronhost_e2e::wait_for;
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[index]
+}
+
+/// Raw claim inserts, one transaction each, the way a host claims.
+fn claim_throughput(url: &str, count: i64) {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+    client
+        .batch_execute("CREATE SCHEMA IF NOT EXISTS cronhost")
+        .expect("schema");
+    // The provider's schema, created by a provider run; make sure it exists.
+    let _ = client.batch_execute(
+        "CREATE TABLE IF NOT EXISTS cronhost.claims (cluster text NOT NULL, job_id text NOT NULL, scheduled_at bigint NOT NULL, member text NOT NULL, claimed_at timestamptz NOT NULL DEFAULT now(), lease_until timestamptz NOT NULL, status text NOT NULL, started_at bigint, finished_at bigint, exit_code integer, error text, PRIMARY KEY (cluster, job_id, scheduled_at))",
+    );
+    let cluster = unique_cluster("bench-claims");
+    let began = Instant::now();
+    for n in 0..count {
+        client
+            .execute(
+                "INSERT INTO cronhost.claims (cluster, job_id, scheduled_at, member, lease_until, status)
+                 VALUES ($1, 'j1', $2, 'bench', now() + make_interval(secs => 30), 'claimed') ON CONFLICT DO NOTHING",
+                &[&cluster, &n],
+            )
+            .expect("insert");
+    }
+    let elapsed = began.elapsed();
+    // The losing side of a race: the same keys again, all conflicts.
+    let began = Instant::now();
+    for n in 0..count {
+        client
+            .execute(
+                "INSERT INTO cronhost.claims (cluster, job_id, scheduled_at, member, lease_until, status)
+                 VALUES ($1, 'j1', $2, 'bench', now() + make_interval(secs => 30), 'claimed') ON CONFLICT DO NOTHING",
+                &[&cluster, &n],
+            )
+            .expect("insert");
+    }
+    let lost = began.elapsed();
+    client
+        .execute(
+            "DELETE FROM cronhost.claims WHERE cluster = $1",
+            &[&cluster],
+        )
+        .expect("clean up");
+    println!(
+        "claims: {count} won in {:.2}s = {:.0}/s; {count} lost (conflicts) in {:.2}s = {:.0}/s",
+        elapsed.as_secs_f64(),
+        count as f64 / elapsed.as_secs_f64(),
+        lost.as_secs_f64(),
+        count as f64 / lost.as_secs_f64()
+    );
+}
+
+fn fire_lateness(hosts: usize, jobs: usize, seconds: u64) {
+    let mut cluster = Cluster::new("bench", hosts, database_url(), 10, jobs);
+    for index in 0..hosts {
+        cluster.start(index, 0);
+    }
+    wait_for("firing", Duration::from_secs(60), || {
+        cluster.claims().len() >= jobs
+    });
+    let from = epoch_ms() + 1_000;
+    std::thread::sleep(Duration::from_secs(seconds));
+    let to = epoch_ms() - 1_000;
+    let mut client = postgres::Client::connect(database_url(), postgres::NoTls).expect("connect");
+    let rows = client
+        .query(
+            "SELECT started_at - scheduled_at FROM cronhost.claims
+             WHERE cluster = $1 AND scheduled_at BETWEEN $2 AND $3 AND started_at IS NOT NULL",
+            &[&cluster.name, &from, &to],
+        )
+        .expect("query");
+    cluster.stop_all();
+    let mut lateness: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
+    lateness.sort_unstable();
+    let window = (to - from) as f64 / 1000.0;
+    println!(
+        "{hosts} host(s), {jobs} jobs every second, {window:.0}s: {} fires ({:.0}/s); lateness p50 {} ms, p99 {} ms, max {} ms",
+        lateness.len(),
+        lateness.len() as f64 / window,
+        percentile(&lateness, 0.50),
+        percentile(&lateness, 0.99),
+        lateness.last().copied().unwrap_or(0)
+    );
+}
+
+fn main() {
+    let seconds = std::env::var("CRONHOST_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let url = database_url();
+    claim_throughput(url, 5_000);
+    for hosts in [1, 3] {
+        fire_lateness(hosts, 20, seconds);
+    }
+}
