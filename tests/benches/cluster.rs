@@ -29,29 +29,22 @@ fn claim_throughput(url: &str, count: i64) {
         "CREATE TABLE IF NOT EXISTS cronhost.claims (cluster text NOT NULL, job_id text NOT NULL, scheduled_at bigint NOT NULL, member text NOT NULL, claimed_at timestamptz NOT NULL DEFAULT now(), lease_until timestamptz NOT NULL, status text NOT NULL, started_at bigint, finished_at bigint, exit_code integer, error text, PRIMARY KEY (cluster, job_id, scheduled_at))",
     );
     let cluster = unique_cluster("bench-claims");
-    let began = Instant::now();
-    for n in 0..count {
-        client
-            .execute(
-                "INSERT INTO cronhost.claims (cluster, job_id, scheduled_at, member, lease_until, status)
-                 VALUES ($1, 'j1', $2, 'bench', now() + make_interval(secs => 30), 'claimed') ON CONFLICT DO NOTHING",
-                &[&cluster, &n],
-            )
-            .expect("insert");
-    }
-    let elapsed = began.elapsed();
+    let insert_all = |client: &mut postgres::Client| {
+        let began = Instant::now();
+        for n in 0..count {
+            client
+                .execute(
+                    "INSERT INTO cronhost.claims (cluster, job_id, scheduled_at, member, lease_until, status)
+                     VALUES ($1, 'j1', $2, 'bench', now() + make_interval(secs => 30), 'claimed') ON CONFLICT DO NOTHING",
+                    &[&cluster, &n],
+                )
+                .expect("insert");
+        }
+        began.elapsed()
+    };
+    let elapsed = insert_all(&mut client);
     // The losing side of a race: the same keys again, all conflicts.
-    let began = Instant::now();
-    for n in 0..count {
-        client
-            .execute(
-                "INSERT INTO cronhost.claims (cluster, job_id, scheduled_at, member, lease_until, status)
-                 VALUES ($1, 'j1', $2, 'bench', now() + make_interval(secs => 30), 'claimed') ON CONFLICT DO NOTHING",
-                &[&cluster, &n],
-            )
-            .expect("insert");
-    }
-    let lost = began.elapsed();
+    let lost = insert_all(&mut client);
     client
         .execute(
             "DELETE FROM cronhost.claims WHERE cluster = $1",

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crate::postgres::{database_url, unique_cluster};
@@ -91,21 +91,13 @@ impl Cluster {
         }
     }
 
+    /// Start host `index`'s daemon, its scheduling clock skewed by `skew_ms`.
     pub fn start(&mut self, index: usize, skew_ms: i64) {
         let host = &mut self.hosts[index];
-        let log = std::fs::File::create(host.home.path().join("daemon.log")).unwrap();
-        let child = Command::new(&artifacts().cronhost)
-            .arg("--home")
-            .arg(host.home.path())
-            .arg("run")
-            .env("RUST_LOG", "info")
-            .env("CRONHOST_CLOCK_SKEW_MS", skew_ms.to_string())
-            .env_remove("CRONHOST_HOME")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let skew = skew_ms.to_string();
+        let (child, _log) = host
+            .home
+            .spawn_daemon("daemon.log", &[("CRONHOST_CLOCK_SKEW_MS", &skew)]);
         host.child = Some(child);
     }
 

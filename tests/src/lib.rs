@@ -178,6 +178,29 @@ impl TestHome {
         std::fs::write(self.dir.path().join("cronhost.toml"), text).expect("write config");
     }
 
+    /// Start `cronhost --home HOME run` in the background with extra environment `env`; its
+    /// stderr (the log, at INFO) goes to `HOME/LOG_NAME`, whose path is returned with the child.
+    pub fn spawn_daemon(
+        &self,
+        log_name: &str,
+        env: &[(&str, &str)],
+    ) -> (std::process::Child, PathBuf) {
+        let log = self.path().join(log_name);
+        let child = Command::new(&artifacts().cronhost)
+            .arg("--home")
+            .arg(self.path())
+            .arg("run")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .env_remove("CRONHOST_HOME")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("daemon log file"))
+            .spawn()
+            .expect("cronhost run starts");
+        (child, log)
+    }
+
     /// Run `cronhost --home HOME ARGS...` to completion.
     pub fn cronhost(&self, args: &[&str]) -> std::process::Output {
         Command::new(&artifacts().cronhost)

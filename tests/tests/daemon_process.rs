@@ -1,7 +1,7 @@
 //! The `cronhost` binary as an operator runs it: real processes, real jobs, real signals.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use cronhost_e2e::{artifacts, wait_for, TestHome};
@@ -16,18 +16,7 @@ struct Running {
 
 impl Running {
     fn start(home: &TestHome) -> Self {
-        let stderr = home.path().join("stderr.log");
-        let child = Command::new(&artifacts().cronhost)
-            .arg("--home")
-            .arg(home.path())
-            .arg("run")
-            .env("RUST_LOG", "info")
-            .env_remove("CRONHOST_HOME")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .expect("cronhost starts");
+        let (child, stderr) = home.spawn_daemon("stderr.log", &[]);
         Self { child, stderr }
     }
 

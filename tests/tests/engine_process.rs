@@ -11,19 +11,7 @@ use serde_json::Value;
 const PATIENCE: Duration = Duration::from_secs(30);
 
 fn spawn_daemon(home: &TestHome, log_name: &str) -> (Child, PathBuf) {
-    let log = home.path().join(log_name);
-    let child = Command::new(&artifacts().cronhost)
-        .arg("--home")
-        .arg(home.path())
-        .arg("run")
-        .env("RUST_LOG", "info")
-        .env_remove("CRONHOST_HOME")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("cronhost run starts");
-    (child, log)
+    home.spawn_daemon(log_name, &[])
 }
 
 fn read(path: &Path) -> String {

@@ -370,21 +370,12 @@ pub fn host_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{CatchUp, JobSpec, Overlap, RunStatus};
+    use crate::store::{JobSpec, RunStatus};
 
     fn spec(schedule: &str, name: &str, command: &[&str]) -> JobSpec {
         JobSpec {
             name: Some(name.into()),
-            schedule: schedule.into(),
-            command: command.iter().map(|s| s.to_string()).collect(),
-            shell: false,
-            workdir: None,
-            env: Default::default(),
-            timezone: None,
-            repeat: None,
-            timeout_secs: None,
-            catch_up: CatchUp::Once,
-            overlap: Overlap::Skip,
+            ..JobSpec::new(schedule, command.iter().copied())
         }
     }
 

@@ -121,6 +121,31 @@ pub struct JobSpec {
     pub overlap: Overlap,
 }
 
+impl JobSpec {
+    /// A job running `command` on `schedule`, with every other setting at its default.
+    ///
+    /// ```
+    /// use cronhost::store::JobSpec;
+    /// let spec = JobSpec { name: Some("backup".into()), ..JobSpec::new("0 3 * * *", ["backup.sh"]) };
+    /// assert_eq!(spec.command, ["backup.sh"]);
+    /// ```
+    pub fn new(schedule: &str, command: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self {
+            name: None,
+            schedule: schedule.to_owned(),
+            command: command.into_iter().map(Into::into).collect(),
+            shell: false,
+            workdir: None,
+            env: BTreeMap::new(),
+            timezone: None,
+            repeat: None,
+            timeout_secs: None,
+            catch_up: CatchUp::default(),
+            overlap: Overlap::default(),
+        }
+    }
+}
+
 /// A stored job: definition and runtime state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {

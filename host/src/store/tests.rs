@@ -22,16 +22,7 @@ fn temp_store() -> (tempfile::TempDir, Store) {
 fn spec(schedule: &str, name: &str) -> JobSpec {
     JobSpec {
         name: Some(name.into()),
-        schedule: schedule.into(),
-        command: vec!["true".into()],
-        shell: false,
-        workdir: None,
-        env: Default::default(),
-        timezone: None,
-        repeat: None,
-        timeout_secs: None,
-        catch_up: CatchUp::Once,
-        overlap: Overlap::Skip,
+        ..JobSpec::new(schedule, ["true"])
     }
 }
 
