@@ -61,6 +61,21 @@ pub struct CronConfig {
     pub completed_retention_days: u64,
     /// Output files kept per job (newest first). Default 50.
     pub output_retention: usize,
+    /// What fires jobs when the selected provider is missing, unavailable or failing:
+    /// `builtin` (default) or `none`. A host in a cluster sets `none`: firing on its own would
+    /// run occurrences other hosts also run.
+    pub fallback: Fallback,
+}
+
+/// The fallback when the selected provider cannot drive the fires.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fallback {
+    /// The built-in ticker takes over (cron is never left without a trigger).
+    #[default]
+    Builtin,
+    /// Nothing fires until the provider works again; the status says so.
+    None,
 }
 
 impl Default for CronConfig {
@@ -75,6 +90,7 @@ impl Default for CronConfig {
             max_parallel_jobs: 0,
             completed_retention_days: 7,
             output_retention: 50,
+            fallback: Fallback::Builtin,
         }
     }
 }
@@ -114,6 +130,13 @@ impl Config {
     /// Parse config text.
     pub fn parse(text: &str) -> Result<Self, String> {
         toml::from_str(text).map_err(|e| e.to_string().trim_end().replace('\n', " "))
+    }
+
+    /// Whether this host may fire only through its selected provider (`cron.fallback = "none"`
+    /// with a provider selected): then `tick` and `fire` are refused too.
+    pub fn provider_exclusive(&self) -> Option<&str> {
+        self.selected_provider()
+            .filter(|_| self.cron.fallback == Fallback::None)
     }
 
     /// The provider `cron.provider` names, or `None` for the built-in ticker.

@@ -66,6 +66,7 @@ impl Daemon {
             config_json,
             stop.clone(),
             config.tick_interval(),
+            config.cron.fallback,
         )?;
         Ok(Self {
             config,

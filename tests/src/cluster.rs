@@ -44,7 +44,7 @@ impl Cluster {
                 let home = TestHome::new();
                 home.install(&artifacts().postgres, "postgres.so");
                 home.write_config(&format!(
-                    "[cron]\nprovider = \"postgres\"\n[providers.postgres]\nurl = \"{url}\"\ncluster = \"{name}\"\nlease_secs = {lease_secs}\npoll_ms = 50\n"
+                    "[cron]\nprovider = \"postgres\"\nfallback = \"none\"\n[providers.postgres]\nurl = \"{url}\"\ncluster = \"{name}\"\nlease_secs = {lease_secs}\npoll_ms = 50\n"
                 ));
                 Host { home, child: None }
             })

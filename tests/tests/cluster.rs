@@ -128,7 +128,7 @@ fn a_killed_host_loses_its_run_and_the_others_carry_on() {
         victim.is_some()
     });
     let (slow_at, member) = victim.unwrap();
-    let pid: u32 = member.rsplit('/').next().unwrap().parse().unwrap();
+    let pid: u32 = member.split('/').nth(1).unwrap().parse().unwrap();
     let index = cluster
         .hosts
         .iter()
@@ -253,6 +253,72 @@ fn on_db_down_local_keeps_firing_alone_and_says_so() {
         "no claims were made while it was cut off"
     );
     assert_no_double_run(&cluster);
+}
+
+#[test]
+fn repeat_limits_count_across_the_cluster() {
+    let _serial = serial();
+    let mut cluster = Cluster::new("repeat", 2, database_url(), 5, 0);
+    let marks = cluster.marks.clone();
+    let line = format!(
+        "echo \"$CRONHOST_JOB_ID $CRONHOST_SCHEDULED_AT\" >> '{}'",
+        marks.display()
+    );
+    let id = cluster.hosts[0].home.add_job(&[
+        "*/1 * * * * *",
+        "--name",
+        "thrice",
+        "--repeat",
+        "3",
+        "--shell",
+        "--",
+        &line,
+    ]);
+    cluster.share_jobs();
+    cluster.start(0, 0);
+    cluster.start(1, 0);
+    wait_for("three fires", PATIENCE, || cluster.executions().len() >= 3);
+    wait_for("both hosts to complete the job", PATIENCE, || {
+        cluster.hosts.iter().all(|host| {
+            let show = host.home.cronhost(&["jobs", "show", &id, "--json"]);
+            serde_json::from_slice::<serde_json::Value>(&show.stdout).unwrap()["completed_at"]
+                .is_string()
+        })
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    cluster.stop_all();
+    assert_eq!(
+        assert_no_double_run(&cluster),
+        3,
+        "--repeat 3 fires three times across the cluster"
+    );
+}
+
+#[test]
+fn a_cluster_host_whose_provider_is_broken_fires_nothing_and_says_so() {
+    let _serial = serial();
+    let mut cluster = Cluster::new("broken", 1, database_url(), 5, 1);
+    let home = &cluster.hosts[0].home;
+    let config = std::fs::read_to_string(home.path().join("cronhost.toml")).unwrap();
+    home.write_config(&format!("{config}lease_sec = 5\n")); // a typo: the provider refuses its config
+    cluster.start(0, 0);
+    let home = &cluster.hosts[0].home;
+    wait_for("the paused status", PATIENCE, || {
+        let text = String::from_utf8_lossy(&home.cronhost(&["status"]).stdout).into_owned();
+        text.contains("paused, nothing fires") && text.contains("lease_sec")
+    });
+    let tick = home.cronhost(&["tick"]);
+    assert_eq!(tick.status.code(), Some(2), "a local tick is refused");
+    assert!(
+        String::from_utf8_lossy(&tick.stderr).contains("fires only through provider `postgres`")
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    cluster.stop_all();
+    assert!(
+        cluster.executions().is_empty(),
+        "nothing fired without a claim"
+    );
+    assert!(cluster.log(0).contains("NOTHING FIRES"));
 }
 
 #[test]

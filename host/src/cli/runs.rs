@@ -61,12 +61,22 @@ fn cluster(context: &Context, args: &RunsArgs) -> Result<i32, CliError> {
             )
         })?
         .map_err(CliError::failure)?;
+    // A job named by name: its id from this host's store (the cluster shares ids).
+    let job_id = match args.job.as_deref() {
+        Some(job) => Some(
+            Store::open(&context.home.store_file())?
+                .job(job)
+                .map(|j| j.id)
+                .unwrap_or_else(|_| job.to_owned()),
+        ),
+        None => None,
+    };
     let runs: Vec<serde_json::Value> = status["runs"]
         .as_array()
         .cloned()
         .unwrap_or_default()
         .into_iter()
-        .filter(|run| args.job.as_deref().is_none_or(|job| run["job_id"] == job))
+        .filter(|run| job_id.as_deref().is_none_or(|job| run["job_id"] == job))
         .take(args.limit)
         .collect();
     if args.json {

@@ -58,7 +58,6 @@ fn print_provider_status(context: &Context, status: &serde_json::Value) {
         return;
     };
     let daemon = cronhost::lock::DaemonLock::holder(&context.home.state_dir());
-    let host = cronhost::engine::host_name();
     println!(
         "cluster:     {} ({} member(s))",
         status["cluster"].as_str().unwrap_or("?"),
@@ -66,8 +65,11 @@ fn print_provider_status(context: &Context, status: &serde_json::Value) {
     );
     for member in members {
         let name = member["member"].as_str().unwrap_or("?");
-        let this = daemon.is_some_and(|pid| name == format!("{host}/{pid}"));
         let age = member["last_seen_age_secs"].as_f64().unwrap_or(f64::NAN);
+        // This host's daemon (same pid), seen by the database moments ago: it holds its
+        // connection.
+        let this =
+            daemon.is_some_and(|pid| member["pid"].as_u64() == Some(u64::from(pid))) && age < 10.0;
         println!(
             "  {name:30}  last seen {age:.1}s ago{}",
             if this {

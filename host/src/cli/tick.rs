@@ -14,7 +14,19 @@ use super::{CliError, Context, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 /// Longest a synchronous command waits for the runs it started.
 const WAIT_FOR_RUNS: Duration = Duration::from_secs(24 * 3600);
 
+/// `tick` and `fire` claim only in this host's store; where the provider coordinates with
+/// other hosts (`cron.fallback = "none"`), they would fire occurrences another host runs.
+fn refuse_if_provider_exclusive(context: &Context, command: &str) -> Result<(), CliError> {
+    match context.config.provider_exclusive() {
+        Some(provider) => Err(CliError::usage(format!(
+            "`cronhost {command}` is refused: this host fires only through provider `{provider}` (cron.fallback = \"none\"); a local {command} would run occurrences other hosts may run too"
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub fn tick(context: &Context) -> Result<i32, CliError> {
+    refuse_if_provider_exclusive(context, "tick")?;
     let engine = context.engine()?;
     // With a daemon running, its heartbeat is its own: a `tick` from system cron must not make
     // a stalled daemon look alive, nor put its errors on the daemon's record.
@@ -46,6 +58,7 @@ pub fn tick(context: &Context) -> Result<i32, CliError> {
 }
 
 pub fn fire(context: &Context, job: &str) -> Result<i32, CliError> {
+    refuse_if_provider_exclusive(context, "fire")?;
     let engine = context.engine()?;
     let outcome = engine
         .fire_due(job)

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::builtin::BUILTIN_NAME;
 use super::guard::ProviderHandle;
-use crate::config::Config;
+use crate::config::{Config, Fallback};
 use crate::plugins::Discovery;
 
 /// What drives the fires.
@@ -14,6 +14,8 @@ pub enum Trigger {
     Builtin,
     /// A provider from a library.
     Provider(Arc<ProviderHandle>),
+    /// Nothing fires: the selected provider is unusable and `cron.fallback = "none"`.
+    Paused(String),
 }
 
 impl Trigger {
@@ -22,6 +24,7 @@ impl Trigger {
         match self {
             Trigger::Builtin => BUILTIN_NAME,
             Trigger::Provider(provider) => provider.name(),
+            Trigger::Paused(_) => "paused",
         }
     }
 }
@@ -59,6 +62,16 @@ pub fn resolve(config: &Config, discovery: &Discovery) -> Resolution {
                 trigger: Trigger::Provider(Arc::new(provider)),
                 requested: Some(requested.to_owned()),
                 fallback_reason: None,
+            }
+        }
+        Err(reason) if config.cron.fallback == Fallback::None => {
+            log::error!(
+                "{reason}; cron.fallback = \"none\": NOTHING FIRES on this host until it is fixed"
+            );
+            Resolution {
+                trigger: Trigger::Paused(reason.clone()),
+                requested: Some(requested.to_owned()),
+                fallback_reason: Some(reason),
             }
         }
         Err(reason) => {

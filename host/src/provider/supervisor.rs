@@ -13,6 +13,7 @@ use super::guard::ProviderHandle;
 use super::resolve::Trigger;
 use super::services::{Core, Services};
 use super::stop::StopFlag;
+use crate::config::Fallback;
 
 /// Capped exponential backoff between provider restarts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +85,7 @@ pub fn spawn_ticker(
     config_json: String,
     stop: StopFlag,
     interval: Duration,
+    fallback: Fallback,
 ) -> std::io::Result<Ticker> {
     let (done, finished) = mpsc::channel();
     let handle = std::thread::Builder::new()
@@ -91,13 +93,11 @@ pub fn spawn_ticker(
         .spawn(move || {
             // The driver itself must never die: if it panics, log and fall back to the
             // built-in ticker until stopped.
-            let drive = || drive(&core, &trigger, &config_json, &stop, interval);
+            let drive = || drive(&core, &trigger, &config_json, &stop, interval, fallback);
             if let Err(payload) = catch_unwind(AssertUnwindSafe(drive)) {
-                log::error!(
-                    "ticker driver panicked: {}; the built-in ticker takes over",
-                    panic_message(&*payload)
-                );
-                run_builtin_ticker(&core, &stop, interval, None);
+                let failure = format!("ticker driver panicked: {}", panic_message(&*payload));
+                log::error!("{failure}");
+                stand_in(&core, &stop, interval, fallback, &failure, None);
             }
             let _ = done.send(());
         })?;
@@ -110,8 +110,10 @@ fn drive(
     config_json: &str,
     stop: &StopFlag,
     interval: Duration,
+    fallback: Fallback,
 ) {
     match trigger {
+        Trigger::Paused(reason) => stand_in(core, stop, interval, Fallback::None, reason, None),
         Trigger::Builtin => {
             log::info!("the built-in ticker drives the fires (interval {interval:?})");
             run_builtin_ticker(core, stop, interval, None);
@@ -123,7 +125,7 @@ fn drive(
                 provider,
                 &services,
                 stop,
-                interval,
+                (interval, fallback),
                 Backoff::default(),
             );
         }
@@ -135,7 +137,7 @@ fn drive_provider(
     provider: &ProviderHandle,
     services: &Services,
     stop: &StopFlag,
-    interval: Duration,
+    (interval, fallback): (Duration, Fallback),
     mut backoff: Backoff,
 ) {
     let options = StartOptions {
@@ -164,15 +166,54 @@ fn drive_provider(
             backoff.reset();
         }
         let delay = backoff.next_delay();
+        let stand_in_name = match fallback {
+            Fallback::Builtin => "the builtin ticker takes over",
+            Fallback::None => "nothing fires meanwhile (cron.fallback = \"none\")",
+        };
         log::warn!(
-            "{failure}; the {BUILTIN_NAME} ticker takes over; retrying `{name}` in {}s",
+            "{failure}; {stand_in_name}; retrying `{name}` in {}s",
             delay.as_secs_f32()
         );
-        core.heartbeat.record(BUILTIN_NAME, false, Some(&failure));
-        core.heartbeat.record_fallback(&failure);
-        run_builtin_ticker(core, stop, interval, Some(Instant::now() + delay));
+        stand_in(
+            core,
+            stop,
+            interval,
+            fallback,
+            &failure,
+            Some(Instant::now() + delay),
+        );
         if stop.is_set() {
             return;
+        }
+    }
+}
+
+/// While the provider cannot drive the fires (until `until`, or stop): the built-in ticker
+/// fires, or, with `cron.fallback = "none"`, nothing does and the heartbeat says why.
+fn stand_in(
+    core: &Core,
+    stop: &StopFlag,
+    interval: Duration,
+    fallback: Fallback,
+    failure: &str,
+    until: Option<Instant>,
+) {
+    core.heartbeat.record_fallback(failure);
+    match fallback {
+        Fallback::Builtin => {
+            core.heartbeat.record(BUILTIN_NAME, false, Some(failure));
+            run_builtin_ticker(core, stop, interval, until);
+        }
+        Fallback::None => {
+            let message = format!("paused, nothing fires: {failure}");
+            loop {
+                core.heartbeat.record("paused", false, Some(&message));
+                let wake = Instant::now() + interval.max(Duration::from_millis(100));
+                let wake = until.map_or(wake, |until| until.min(wake));
+                if stop.wait_until(wake) || until.is_some_and(|until| Instant::now() >= until) {
+                    return;
+                }
+            }
         }
     }
 }

@@ -63,7 +63,7 @@ pub struct Claimer {
 }
 
 /// The first occurrence strictly after `now`, walking from `from`.
-fn next_future(
+pub(crate) fn next_future(
     schedule: &Schedule,
     from: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -376,7 +376,10 @@ fn claim_in(
     }
 
     let fires = skip_reason.is_none();
-    let completed_count = job.completed_count + u32::from(fires);
+    // An occurrence another host ran counts toward the repeat limit here too, so a job with
+    // `--repeat N` fires N times across the cluster, not N times per host.
+    let ran_elsewhere = matches!(target, Target::Skip(..));
+    let completed_count = job.completed_count + u32::from(fires || ran_elsewhere);
     if job
         .repeat_limit
         .is_some_and(|limit| completed_count >= limit)

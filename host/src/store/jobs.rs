@@ -458,7 +458,10 @@ impl Store {
                 Some(at) => Some(at),
                 None => match job.next_run {
                     Some(next) if next > now => Some(next),
-                    _ => schedule.next_after(now, job.zone()),
+                    // Intervals continue on their own grid (from the old next run), so hosts
+                    // sharing the job keep the same instants.
+                    Some(next) => super::claim::next_future(&schedule, next, now, job.zone()),
+                    None => schedule.next_after(now, job.zone()),
                 },
             };
             tx.execute(

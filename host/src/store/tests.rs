@@ -616,8 +616,8 @@ fn a_named_occurrence_is_claimed_or_skipped_only_when_it_is_the_due_one() {
     );
     assert_eq!(
         store.job("j1").unwrap().completed_count,
-        0,
-        "a skip is not a fire"
+        1,
+        "an occurrence run elsewhere counts toward the repeat limit"
     );
     let next = due + Duration::minutes(1);
     assert!(matches!(
@@ -626,4 +626,20 @@ fn a_named_occurrence_is_claimed_or_skipped_only_when_it_is_the_due_one() {
             .unwrap(),
         ClaimOutcome::Run(_)
     ));
+}
+
+#[test]
+fn resuming_an_interval_job_keeps_its_grid() {
+    let (_dir, store) = temp_store();
+    store
+        .add_job(&spec("every 10s", "grid"), "UTC", at(T0))
+        .unwrap();
+    store.pause_job("grid", None, at(T0)).unwrap();
+    let later = at(T0) + Duration::seconds(95) + Duration::milliseconds(123);
+    let resumed = store.resume_job("grid", None, later).unwrap();
+    assert_eq!(
+        resumed.next_run,
+        Some(at(T0) + Duration::seconds(100)),
+        "on the original 10 s grid"
+    );
 }

@@ -34,6 +34,7 @@ pub struct Coordinator {
     client: Option<Client>,
     inflight: Vec<InFlight>,
     last_local_warning: Option<Instant>,
+    down_since: Option<Instant>,
 }
 
 impl Coordinator {
@@ -46,6 +47,7 @@ impl Coordinator {
             client: None,
             inflight: Vec::new(),
             last_local_warning: None,
+            down_since: None,
         }
     }
 
@@ -70,7 +72,10 @@ impl Coordinator {
             }
         }
         match self.coordinate() {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.down_since = None;
+                Ok(())
+            }
             Err(error) => {
                 // Drop the connection; the next scan reconnects.
                 self.client = None;
@@ -80,11 +85,16 @@ impl Coordinator {
     }
 
     fn database_down(&mut self, error: &str) -> Result<(), String> {
-        match self.settings.on_db_down {
-            OnDbDown::Pause => Err(format!(
+        let since = *self.down_since.get_or_insert_with(Instant::now);
+        // `local` only once the database has stayed away for a lease: a dropped connection that
+        // comes straight back must not make this host fire occurrences others already won.
+        let local_now = self.settings.on_db_down == OnDbDown::Local
+            && since.elapsed() >= Duration::from_secs(self.settings.lease_secs);
+        match local_now {
+            false => Err(format!(
                 "database unreachable ({error}); paused: no job runs without a claim"
             )),
-            OnDbDown::Local => {
+            true => {
                 if self
                     .last_local_warning
                     .is_none_or(|at| at.elapsed() >= LOCAL_WARNING_EVERY)
@@ -119,7 +129,7 @@ impl Coordinator {
         for row in client.query(
             "UPDATE cronhost.claims SET status = 'lost',
                     error = 'lease expired: member ' || member || ' stopped renewing it (it died or lost the database mid-run)'
-             WHERE cluster = $1 AND status IN ('claimed', 'running') AND lease_until < now()
+             WHERE cluster = $1 AND status IN ('claimed', 'queued', 'running') AND lease_until < now()
              RETURNING job_id, scheduled_at, member",
             &[&cluster],
         )? {
@@ -129,10 +139,15 @@ impl Coordinator {
                 &format!("run of job {job_id} scheduled at {at} on member {owner} is lost: its lease expired"),
             );
         }
+        // Renew exactly the claims this process has in flight (not every claim bearing its
+        // member name, which a restarted or namesake member would keep alive forever).
+        let jobs: Vec<&str> = self.inflight.iter().map(|r| r.job_id.as_str()).collect();
+        let instants: Vec<i64> = self.inflight.iter().map(|r| r.scheduled_at).collect();
         client.execute(
             "UPDATE cronhost.claims SET lease_until = now() + make_interval(secs => $3)
-             WHERE cluster = $1 AND member = $2 AND status IN ('claimed', 'running')",
-            &[&cluster, &member, &lease],
+             WHERE cluster = $1 AND member = $2 AND status IN ('claimed', 'queued', 'running')
+             AND (job_id, scheduled_at) IN (SELECT * FROM unnest($4::text[], $5::bigint[]))",
+            &[&cluster, &member, &lease, &jobs, &instants],
         )?;
 
         let due = self.host.due_occurrences().unwrap_or_else(|e| {
@@ -140,26 +155,37 @@ impl Coordinator {
             Vec::new()
         });
         for (job_id, at) in due {
-            let won = client.execute(
+            let inserted = client.execute(
                 "INSERT INTO cronhost.claims (cluster, job_id, scheduled_at, member, lease_until, status)
                  VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), 'claimed')
                  ON CONFLICT DO NOTHING",
                 &[&cluster, &job_id, &at, &member, &lease],
             )? == 1;
-            if !won {
-                let holder: Option<String> = client
+            let won = inserted
+                || {
+                    let holder: Option<(String, String)> = client
                     .query_opt(
-                        "SELECT member FROM cronhost.claims WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3",
+                        "SELECT member, status FROM cronhost.claims WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3",
                         &[&cluster, &job_id, &at],
                     )?
-                    .map(|row| row.get(0));
-                let reason = format!(
-                    "claimed by member {}",
-                    holder.as_deref().unwrap_or("(unknown)")
-                );
-                if let Err(e) = self.host.skip_occurrence(&job_id, at, &reason) {
-                    self.host.log(LogLevel::Warn, &format!("job {job_id}: {e}"));
-                }
+                    .map(|row| (row.get(0), row.get(1)));
+                    // Our own claim whose reply was lost (the connection dropped after the insert)
+                    // is ours to run.
+                    let ours = holder
+                        .as_ref()
+                        .is_some_and(|(owner, status)| *owner == member && status == "claimed");
+                    if !ours {
+                        let owner = holder
+                            .as_ref()
+                            .map_or("(unknown)", |(owner, _)| owner.as_str());
+                        let reason = format!("claimed by member {owner}");
+                        if let Err(e) = self.host.skip_occurrence(&job_id, at, &reason) {
+                            self.host.log(LogLevel::Warn, &format!("job {job_id}: {e}"));
+                        }
+                    }
+                    ours
+                };
+            if !won {
                 continue;
             }
             let settle = |client: &mut Client, status: &str, error: &str| {
@@ -167,6 +193,12 @@ impl Coordinator {
                     "UPDATE cronhost.claims SET status = $4, error = $5
                      WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3",
                     &[&cluster, &job_id, &at, &status, &error],
+                )
+            };
+            let release = |client: &mut Client| {
+                client.execute(
+                    "DELETE FROM cronhost.claims WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3 AND member = $4",
+                    &[&cluster, &job_id, &at, &member],
                 )
             };
             match self.host.fire_occurrence(&job_id, at) {
@@ -189,15 +221,17 @@ impl Coordinator {
                         &format!("job unknown on member {member}"),
                     )?;
                 }
+                // Not due here after all, or the local claim failed: give the occurrence back so
+                // a later scan (here or elsewhere) can run it.
                 Ok(FireOutcome::ClaimLost) => {
-                    // Not due here any more after all: give the occurrence back.
-                    client.execute(
-                        "DELETE FROM cronhost.claims WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3 AND member = $4",
-                        &[&cluster, &job_id, &at, &member],
-                    )?;
+                    release(client)?;
                 }
                 Err(e) => {
-                    settle(client, "failed", &e.to_string())?;
+                    self.host.log(
+                        LogLevel::Warn,
+                        &format!("job {job_id}: {e}; the claim is released"),
+                    );
+                    release(client)?;
                 }
             }
         }
@@ -207,6 +241,9 @@ impl Coordinator {
     /// Copy the outcome of this host's in-flight runs into PostgreSQL.
     fn write_back_outcomes(&mut self) -> Result<(), postgres::Error> {
         let cluster = self.settings.cluster.clone();
+        // A member cut off past its lease had its runs marked lost; it may still correct them
+        // with what really happened (they were never re-run elsewhere).
+        let member = self.member.clone();
         let client = self.client.as_mut().expect("connected");
         let mut still = Vec::new();
         for run in std::mem::take(&mut self.inflight) {
@@ -223,7 +260,8 @@ impl Coordinator {
             let error = Some(report.error.as_str()).filter(|e| !e.is_empty());
             client.execute(
                 "UPDATE cronhost.claims SET status = $4, started_at = $5, finished_at = $6, exit_code = $7, error = $8
-                 WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3 AND status IN ('claimed', 'running')",
+                 WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3
+                 AND (status IN ('claimed', 'queued', 'running') OR (status = 'lost' AND member = $9))",
                 &[
                     &cluster,
                     &run.job_id,
@@ -233,6 +271,7 @@ impl Coordinator {
                     &report.finished_at_ms.into_option(),
                     &report.exit_code.into_option(),
                     &error,
+                    &member,
                 ],
             )?;
             if matches!(status, "claimed" | "queued" | "running") {
@@ -244,7 +283,18 @@ impl Coordinator {
     }
 
     /// Leave the cluster cleanly (the member row goes; claims stay as history).
+    /// Runs still going get a moment (half a lease, at most 5 s) to finish so their outcomes
+    /// reach the database.
     pub fn leave(&mut self) {
+        let patience =
+            Duration::from_secs(self.settings.lease_secs).min(Duration::from_secs(10)) / 2;
+        let until = Instant::now() + patience;
+        while !self.inflight.is_empty() && Instant::now() < until && self.client.is_some() {
+            if self.write_back_outcomes().is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.write_back_outcomes();
         if let Some(client) = self.client.as_mut() {
             let _ = client.execute(

@@ -31,7 +31,7 @@ use coordinator::{connect, Coordinator};
 use settings::Settings;
 
 /// How many cluster runs `status` reports.
-const STATUS_RUNS: i64 = 50;
+const STATUS_RUNS: i64 = 500;
 
 /// The provider.
 pub struct PostgresProvider {

@@ -78,7 +78,14 @@ impl Settings {
                 .filter(|h| !h.is_empty())
                 .or_else(|| std::env::var("HOSTNAME").ok())
                 .unwrap_or_else(|| "localhost".into());
-            format!("{host}/{}", std::process::id())
+            // The pid alone repeats across containers (pid 1) and restarts; a per-process tag
+            // keeps two live processes from sharing a name and renewing each other's leases.
+            let tag = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos() ^ std::process::id())
+                .unwrap_or(0)
+                & 0xffff;
+            format!("{host}/{}/{tag:04x}", std::process::id())
         })
     }
 }
