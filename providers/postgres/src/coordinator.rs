@@ -17,6 +17,14 @@ pub fn connect(url: &str) -> Result<Client, String> {
     let mut config: postgres::Config = url.parse().map_err(|e| format!("invalid url: {e}"))?;
     config.connect_timeout(Duration::from_secs(3));
     config.application_name("cronhost");
+    // A database that stops answering (packets dropped, not refused) must surface as an error
+    // within seconds, not after the kernel's retransmission timeout: bound unacknowledged data
+    // and probe idle connections.
+    config.tcp_user_timeout(Duration::from_secs(10));
+    config.keepalives(true);
+    config.keepalives_idle(Duration::from_secs(5));
+    config.keepalives_interval(Duration::from_secs(2));
+    config.keepalives_retries(3);
     config.connect(postgres::NoTls).map_err(|e| e.to_string())
 }
 
