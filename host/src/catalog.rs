@@ -19,6 +19,8 @@ pub struct ProviderRow {
     pub api_version: String,
     /// The library file.
     pub path: PathBuf,
+    /// Its SHA-256, for `cron.plugin_allowlist` (empty for the built-in ticker).
+    pub sha256: String,
     /// Whether it constructs and reports itself available with the current config.
     pub available: bool,
 }
@@ -43,6 +45,7 @@ impl Catalog {
             version: env!("CARGO_PKG_VERSION").into(),
             api_version: cronhost_provider_api::API_VERSION.into(),
             path: PathBuf::from("(built in)"),
+            sha256: String::new(),
             available: true,
         }];
         let mut rejected = discovery.rejected.clone();
@@ -66,6 +69,7 @@ impl Catalog {
                         version: library.library_version.clone(),
                         api_version: library.api_version.clone(),
                         path: library.path.clone(),
+                        sha256: library.sha256.clone(),
                         available,
                     });
                 }

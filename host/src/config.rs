@@ -65,6 +65,9 @@ pub struct CronConfig {
     /// `builtin` (default) or `none`. A host in a cluster sets `none`: firing on its own would
     /// run occurrences other hosts also run.
     pub fallback: Fallback,
+    /// SHA-256 digests (hex) of the only plugin files that may load; empty means any file that
+    /// passes the ownership and mode checks.
+    pub plugin_allowlist: Vec<String>,
 }
 
 /// The fallback when the selected provider cannot drive the fires.
@@ -91,6 +94,7 @@ impl Default for CronConfig {
             completed_retention_days: 7,
             output_retention: 50,
             fallback: Fallback::Builtin,
+            plugin_allowlist: Vec::new(),
         }
     }
 }
@@ -148,6 +152,18 @@ impl Config {
     /// The plugins directory, resolved against the home.
     pub fn plugins_dir(&self, home: &Home) -> PathBuf {
         home.root().join(&self.cron.plugins_dir)
+    }
+
+    /// How plugin files are vetted.
+    pub fn vet_policy(&self) -> crate::plugins::VetPolicy {
+        crate::plugins::VetPolicy {
+            allowlist: self
+                .cron
+                .plugin_allowlist
+                .iter()
+                .map(|d| d.trim().to_lowercase())
+                .collect(),
+        }
     }
 
     /// The built-in ticker's tick interval (at least 1 ms).

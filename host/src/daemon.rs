@@ -51,7 +51,7 @@ impl Daemon {
         engine: Arc<dyn Engine>,
     ) -> Result<Self, DaemonError> {
         let lock = DaemonLock::acquire(&home.state_dir())?;
-        let discovery = discover(&config.plugins_dir(home));
+        let discovery = discover(&config.plugins_dir(home), &config.vet_policy());
         let resolution = resolve(&config, &discovery);
         let heartbeat = Heartbeat::new(&home.state_dir());
         heartbeat.reset();

@@ -276,3 +276,26 @@ fn a_missing_home_is_created() {
     assert!(home.is_dir());
     assert!(String::from_utf8_lossy(&output.stdout).contains("selected:    builtin"));
 }
+
+#[test]
+fn providers_check_vets_and_loads_one_file() {
+    let home = TestHome::new();
+    let good = home.install(&artifacts().zoo, "zoo.so");
+    let output = home.cronhost(&["providers", "check", good.to_str().unwrap(), "--json"]);
+    assert_eq!(output.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["verdict"], "ok");
+    assert_eq!(report["sha256"].as_str().unwrap().len(), 64);
+    assert!(report["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "zoo-ticker"));
+
+    let text = home.write_plugin_file("text.so", b"not a library");
+    let output = home.cronhost(&["providers", "check", text.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("refused: not a loadable shared library")
+    );
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use cronhost::config::Config;
 use cronhost::heartbeat::Heartbeat;
-use cronhost::plugins::{discover, Discovery};
+use cronhost::plugins::{discover, Discovery, VetPolicy};
 use cronhost::provider::{resolve, Core, ProviderCallError, ProviderHandle, Services, Trigger};
 use cronhost_e2e::{artifacts, capture_logs, logs_containing, ScriptedEngine, TestHome};
 use cronhost_provider_api::FireOutcome;
@@ -28,7 +28,7 @@ const ZOO_NAMES: [&str; 12] = [
 fn zoo_home() -> (TestHome, Discovery) {
     let home = TestHome::new();
     home.install(&artifacts().zoo, "zoo.so");
-    let discovery = discover(&home.plugins_dir());
+    let discovery = discover(&home.plugins_dir(), &VetPolicy::default());
     (home, discovery)
 }
 
@@ -56,7 +56,7 @@ fn discovery_loads_every_provider_and_rejects_garbage_with_a_reason() {
     home.write_plugin_file("notes.txt", b"ignored: wrong extension");
     std::fs::create_dir(home.plugins_dir().join("04-directory.so")).unwrap();
 
-    let discovery = discover(&home.plugins_dir());
+    let discovery = discover(&home.plugins_dir(), &VetPolicy::default());
 
     assert_eq!(
         discovery.names(),
@@ -66,7 +66,7 @@ fn discovery_loads_every_provider_and_rejects_garbage_with_a_reason() {
     assert!(reason_for(&discovery, "00-empty.so").contains("not a loadable shared library"));
     assert!(reason_for(&discovery, "01-text.so").contains("not a loadable shared library"));
     assert!(reason_for(&discovery, "02-not-a-plugin.so").contains("no abi_stable root module"));
-    assert!(reason_for(&discovery, "04-directory.so").contains("not a loadable shared library"));
+    assert!(reason_for(&discovery, "04-directory.so").contains("not a regular file"));
     assert_eq!(discovery.rejected.len(), 4, "{:?}", discovery.rejected);
     for rejected in &discovery.rejected {
         assert!(
@@ -83,7 +83,7 @@ fn libraries_built_for_another_major_version_or_interface_are_rejected_by_name()
     home.install(&artifacts().api_v2, "v2.so");
     home.install(&artifacts().foreign, "foreign.so");
     home.install(&artifacts().zoo, "zoo.so");
-    let discovery = discover(&home.plugins_dir());
+    let discovery = discover(&home.plugins_dir(), &VetPolicy::default());
     let v2 = reason_for(&discovery, "v2.so");
     assert!(
         v2.contains("built against cronhost-provider-api 2.0.0") && v2.contains("needs 1.x"),
@@ -99,10 +99,79 @@ fn libraries_built_for_another_major_version_or_interface_are_rejected_by_name()
     assert!(discovery.find("refused-v2").is_none() && discovery.find("refused-foreign").is_none());
 }
 
+fn chmod(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn vetting_refuses_writable_foreign_and_outside_files_before_loading_them() {
+    let home = TestHome::new();
+    let dir = home.plugins_dir();
+    home.install(&artifacts().zoo, "10-zoo.so");
+    let writable = home.install(&artifacts().duplicate, "20-group-writable.so");
+    chmod(&writable, 0o664);
+    // A symlink to a library outside the directory, and one to a library inside it.
+    let outside = home.path().join("outside.so");
+    std::fs::copy(&artifacts().example, &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("30-link-outside.so")).unwrap();
+    std::os::unix::fs::symlink(dir.join("10-zoo.so"), dir.join("40-link-inside.so")).unwrap();
+    let fifo = std::ffi::CString::new(dir.join("50-fifo.so").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a path we own.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        let foreign = home.install(&artifacts().example, "60-foreign.so");
+        std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
+    }
+
+    let discovery = discover(&dir, &VetPolicy::default());
+    assert!(reason_for(&discovery, "20-group-writable.so").contains("writable by group or others"));
+    assert!(reason_for(&discovery, "30-link-outside.so").contains("outside the plugins directory"));
+    assert!(reason_for(&discovery, "50-fifo.so").contains("not a regular file"));
+    if root {
+        assert!(reason_for(&discovery, "60-foreign.so").contains("owned by uid 65534"));
+    }
+    // The link inside the directory loads (its providers duplicate the zoo's, the first file).
+    assert!(reason_for(&discovery, "40-link-inside.so").contains("duplicate provider name"));
+    assert!(discovery.find("zoo-ticker").is_some(), "the scan went on");
+
+    // A plugins directory others may write to is refused whole.
+    chmod(&dir, 0o777);
+    let discovery = discover(&dir, &VetPolicy::default());
+    assert!(discovery.providers.is_empty());
+    assert!(
+        discovery.rejected[0]
+            .reason
+            .contains("writable by group or others"),
+        "{:?}",
+        discovery.rejected
+    );
+    chmod(&dir, 0o755);
+}
+
+#[test]
+fn with_an_allowlist_only_listed_digests_load() {
+    let home = TestHome::new();
+    home.install(&artifacts().zoo, "zoo.so");
+    home.install(&artifacts().example, "example.so");
+    let open = discover(&home.plugins_dir(), &VetPolicy::default());
+    let zoo_digest = open.find("zoo-ticker").unwrap().library.sha256.clone();
+    assert_eq!(zoo_digest.len(), 64);
+    let policy = VetPolicy {
+        allowlist: [zoo_digest].into_iter().collect(),
+    };
+    let listed = discover(&home.plugins_dir(), &policy);
+    assert!(listed.find("zoo-ticker").is_some());
+    assert!(listed.find("example").is_none());
+    assert!(reason_for(&listed, "example.so").contains("not in cron.plugin_allowlist"));
+}
+
 #[test]
 fn a_missing_plugins_dir_is_an_empty_scan() {
     let home = TestHome::new();
-    let discovery = discover(&home.path().join("no-such-dir"));
+    let discovery = discover(&home.path().join("no-such-dir"), &VetPolicy::default());
     assert!(discovery.providers.is_empty() && discovery.rejected.is_empty());
 }
 
@@ -111,7 +180,7 @@ fn duplicate_provider_names_first_file_in_sorted_order_wins() {
     let home = TestHome::new();
     let zoo = home.install(&artifacts().zoo, "10-zoo.so");
     let dup = home.install(&artifacts().duplicate, "20-dup.so");
-    let discovery = discover(&home.plugins_dir());
+    let discovery = discover(&home.plugins_dir(), &VetPolicy::default());
     let winner = discovery.find("zoo-ticker").expect("zoo-ticker offered");
     assert_eq!(winner.library.path, zoo);
     assert_eq!(winner.info.description.as_str(), "test fixture");
@@ -131,7 +200,7 @@ fn duplicate_provider_names_first_file_in_sorted_order_wins() {
     let home = TestHome::new();
     home.install(&artifacts().duplicate, "10-dup.so");
     home.install(&artifacts().zoo, "20-zoo.so");
-    let discovery = discover(&home.plugins_dir());
+    let discovery = discover(&home.plugins_dir(), &VetPolicy::default());
     let winner = discovery.find("zoo-ticker").unwrap();
     assert_eq!(
         winner.info.description.as_str(),
@@ -323,7 +392,7 @@ fn a_provider_built_against_the_frozen_1_0_interface_loads_in_the_current_host()
     let home = TestHome::new();
     home.install(&artifacts().compat_1_0, "compat.so");
     home.install(&artifacts().zoo, "zoo.so");
-    let discovery = discover(&home.plugins_dir());
+    let discovery = discover(&home.plugins_dir(), &VetPolicy::default());
     assert!(discovery.rejected.is_empty(), "{:?}", discovery.rejected);
 
     let compat = discovery

@@ -126,11 +126,14 @@ enum Command {
         /// Job id or name.
         job: String,
     },
-    /// List installed providers, which one is selected, and rejected files with reasons.
+    /// List installed providers, which one is selected, and rejected files with reasons;
+    /// `providers check FILE` vets and loads one file.
     Providers {
         /// Print JSON instead of a table.
-        #[arg(long)]
+        #[arg(long, global = true)]
         json: bool,
+        #[command(subcommand)]
+        command: Option<providers::ProvidersCommand>,
     },
     /// Run the host: resolve the provider and fire jobs until SIGINT or SIGTERM.
     Run,
@@ -160,7 +163,14 @@ pub fn main() -> i32 {
         Command::Status { json } => status::run(&context, json),
         Command::Tick => tick::tick(&context),
         Command::Fire { job } => tick::fire(&context, &job),
-        Command::Providers { json } => providers::run(&context, json),
+        Command::Providers {
+            json,
+            command: None,
+        } => providers::run(&context, json),
+        Command::Providers {
+            json,
+            command: Some(providers::ProvidersCommand::Check { file }),
+        } => providers::check(&context, &file, json),
         Command::Run => run::run(&context),
     };
     match result {

@@ -3,10 +3,84 @@
 use cronhost::catalog::Catalog;
 use cronhost::plugins::discover;
 
-use super::{print_json, CliError, Context, EXIT_OK};
+use std::path::{Path, PathBuf};
+
+use cronhost::plugins::{load_library, vet_dir, vet_file};
+
+use super::{print_json, CliError, Context, EXIT_FAILURE, EXIT_OK};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ProvidersCommand {
+    /// Vet and load one library (its directory counts as the plugins directory) and print its
+    /// metadata, digest and verdict; exit 0 when it would load.
+    Check {
+        /// The library file.
+        file: PathBuf,
+    },
+}
+
+pub fn check(context: &Context, file: &Path, json: bool) -> Result<i32, CliError> {
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let verdict = vet_dir(dir)
+        .and_then(|()| vet_file(dir, file, &context.config.vet_policy()))
+        .and_then(|vetted| load_library(file, vetted));
+    let report = match &verdict {
+        Ok(library) => serde_json::json!({
+            "path": file,
+            "verdict": "ok",
+            "sha256": library.sha256,
+            "version": library.library_version,
+            "api_version": library.api_version,
+            "providers": library.metadata.providers.iter().map(|p| serde_json::json!({
+                "name": p.name.as_str(),
+                "description": p.description.as_str(),
+                "start_blocks": p.start_blocks,
+            })).collect::<Vec<_>>(),
+        }),
+        Err(reason) => serde_json::json!({ "path": file, "verdict": "refused", "reason": reason }),
+    };
+    if json {
+        print_json(&report)?;
+    } else {
+        match &verdict {
+            Ok(library) => {
+                println!("{}: ok", file.display());
+                println!("  sha256:      {}", library.sha256);
+                println!(
+                    "  version:     {} (cronhost-provider-api {})",
+                    library.library_version, library.api_version
+                );
+                for provider in library.metadata.providers.iter() {
+                    println!(
+                        "  provider:    {}{}  {}",
+                        provider.name,
+                        if provider.start_blocks {
+                            ""
+                        } else {
+                            " (arms an external scheduler)"
+                        },
+                        provider.description
+                    );
+                }
+            }
+            Err(reason) => println!("{}: refused: {reason}", file.display()),
+        }
+    }
+    Ok(if verdict.is_ok() {
+        EXIT_OK
+    } else {
+        EXIT_FAILURE
+    })
+}
 
 pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
-    let discovery = discover(&context.config.plugins_dir(&context.home));
+    let discovery = discover(
+        &context.config.plugins_dir(&context.home),
+        &context.config.vet_policy(),
+    );
     let catalog = Catalog::build(&context.config, &discovery);
     if json {
         print_json(&catalog)?;

@@ -42,7 +42,10 @@ pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
 /// provider that reports nothing.
 pub fn provider_status(context: &Context) -> Option<Result<serde_json::Value, String>> {
     let name = context.config.selected_provider()?;
-    let discovery = cronhost::plugins::discover(&context.config.plugins_dir(&context.home));
+    let discovery = cronhost::plugins::discover(
+        &context.config.plugins_dir(&context.home),
+        &context.config.vet_policy(),
+    );
     let discovered = discovery.find(name)?;
     let config_json = context.config.provider_section_json(name);
     let provider = match cronhost::provider::ProviderHandle::construct(discovered, &config_json) {

@@ -8,6 +8,7 @@ use cronhost_provider_api::ffi::ProviderInfo;
 use serde::Serialize;
 
 use super::library::{load_library, LoadedLibrary};
+use super::vet::{vet_dir, vet_file, VetPolicy};
 
 /// A provider offered by a loaded library.
 #[derive(Debug, Clone)]
@@ -57,11 +58,11 @@ impl Discovery {
     }
 }
 
-/// Scan `dir` for files with this platform's shared-library extension, in sorted order, and
-/// load each. A file that fails is rejected with a one-line reason and the scan goes on; a
+/// Scan `dir` for files with this platform's shared-library extension, in sorted order, vet
+/// each ([`vet_file`]) and load it. A file that fails is rejected with a one-line reason and the scan goes on; a
 /// provider name already offered by an earlier file is rejected as a duplicate. A missing
 /// directory is an empty scan.
-pub fn discover(dir: &Path) -> Discovery {
+pub fn discover(dir: &Path, policy: &VetPolicy) -> Discovery {
     let mut discovery = Discovery {
         dir: dir.to_path_buf(),
         ..Default::default()
@@ -77,16 +78,25 @@ pub fn discover(dir: &Path) -> Discovery {
             return discovery;
         }
     };
+    if let Err(reason) = vet_dir(dir) {
+        log::warn!("plugins directory {} refused: {reason}", dir.display());
+        discovery.rejected.push(Rejected {
+            path: dir.to_path_buf(),
+            reason,
+        });
+        return discovery;
+    }
     let mut owner_of: HashMap<String, PathBuf> = HashMap::new();
     for path in files {
-        let library = match load_library(&path) {
-            Ok(library) => Arc::new(library),
-            Err(reason) => {
-                log::warn!("plugin {} rejected: {reason}", path.display());
-                discovery.rejected.push(Rejected { path, reason });
-                continue;
-            }
-        };
+        let library =
+            match vet_file(dir, &path, policy).and_then(|vetted| load_library(&path, vetted)) {
+                Ok(library) => Arc::new(library),
+                Err(reason) => {
+                    log::warn!("plugin {} rejected: {reason}", path.display());
+                    discovery.rejected.push(Rejected { path, reason });
+                    continue;
+                }
+            };
         for info in library.metadata.providers.iter() {
             let name = info.name.to_string();
             if let Some(first) = owner_of.get(&name) {

@@ -13,6 +13,8 @@ pub struct LoadedLibrary {
     pub library_version: String,
     /// The `cronhost-provider-api` version it was built against.
     pub api_version: String,
+    /// The file's SHA-256 (what `cron.plugin_allowlist` lists).
+    pub sha256: String,
     /// What it says about itself.
     pub metadata: LibraryMetadata,
     module: AnyProviderLibrary,
@@ -46,8 +48,9 @@ impl LoadedLibrary {
 
 /// Load one file as a provider library: check its abi_stable header, version and every type
 /// layout, then read its metadata. The error is one line fit for `cronhost providers`.
-pub fn load_library(path: &Path) -> Result<LoadedLibrary, String> {
-    let header = lib_header_from_path(path).map_err(|e| reason(&e))?;
+pub fn load_library(path: &Path, vetted: super::Vetted) -> Result<LoadedLibrary, String> {
+    let sha256 = vetted.sha256.clone();
+    let header = lib_header_from_path(&vetted.into_load_path()).map_err(|e| reason(&e))?;
     let module = AnyProviderLibrary::load(header).map_err(|e| reason(&e))?;
     let metadata_fn = module.metadata_fn();
     let metadata = std::panic::catch_unwind(|| metadata_fn())
@@ -59,6 +62,7 @@ pub fn load_library(path: &Path) -> Result<LoadedLibrary, String> {
         path: path.to_path_buf(),
         library_version: metadata.library_version.to_string(),
         api_version: header.version_strings().version.to_string(),
+        sha256,
         metadata,
         module,
     })
