@@ -52,7 +52,11 @@ impl Catalog {
         for discovered in &discovery.providers {
             let library = &discovered.library;
             let config_json = config.provider_section_json(discovered.name());
-            match ProviderHandle::construct(discovered, &config_json) {
+            match ProviderHandle::construct_within(
+                discovered,
+                &config_json,
+                config.provider_call_timeout(),
+            ) {
                 Ok(provider) => {
                     let available = match provider.is_available() {
                         Ok(available) => available,

@@ -68,6 +68,10 @@ pub struct CronConfig {
     /// SHA-256 digests (hex) of the only plugin files that may load; empty means any file that
     /// passes the ownership and mode checks.
     pub plugin_allowlist: Vec<String>,
+    /// How long a provider call that must return promptly (constructor, `is_available`,
+    /// `on_jobs_changed`, `reconcile`, `stop`) may take before the provider is quarantined.
+    /// Default 5000.
+    pub provider_call_timeout_ms: u64,
 }
 
 /// The fallback when the selected provider cannot drive the fires.
@@ -95,6 +99,7 @@ impl Default for CronConfig {
             output_retention: 50,
             fallback: Fallback::Builtin,
             plugin_allowlist: Vec::new(),
+            provider_call_timeout_ms: 5000,
         }
     }
 }
@@ -152,6 +157,11 @@ impl Config {
     /// The plugins directory, resolved against the home.
     pub fn plugins_dir(&self, home: &Home) -> PathBuf {
         home.root().join(&self.cron.plugins_dir)
+    }
+
+    /// The deadline of provider calls that must return promptly.
+    pub fn provider_call_timeout(&self) -> Duration {
+        Duration::from_millis(self.cron.provider_call_timeout_ms.max(1))
     }
 
     /// How plugin files are vetted.

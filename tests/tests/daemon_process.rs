@@ -299,3 +299,57 @@ fn providers_check_vets_and_loads_one_file() {
         String::from_utf8_lossy(&output.stdout).contains("refused: not a loadable shared library")
     );
 }
+
+#[test]
+fn a_provider_hanging_in_reconcile_is_quarantined_and_the_builtin_ticker_takes_over() {
+    let home = TestHome::new();
+    home.install(&artifacts().zoo, "zoo.so");
+    home.write_config("[cron]\nprovider = \"zoo-hang-reconcile\"\nreconcile_interval_secs = 1\nprovider_call_timeout_ms = 300\n");
+    let out = job(&home, "keeps-firing");
+    let running = Running::start(&home);
+    running.wait_for_log("reconcile did not return within 300ms; the provider is quarantined");
+    running.wait_for_log(
+        "is quarantined: reconcile did not return within 300ms; it is not used again",
+    );
+    let fired = count_lines(&out);
+    wait_for("fires through the built-in ticker", PATIENCE, || {
+        count_lines(&out) >= fired + 2
+    });
+    let began = Instant::now();
+    let (status, log) = running.terminate();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "shutdown was not held up: {:?}",
+        began.elapsed()
+    );
+}
+
+#[test]
+fn hanging_stop_and_a_start_that_ignores_the_stop_signal_do_not_hold_up_shutdown() {
+    for (provider, evidence) in [
+        ("zoo-hang-stop", "stop did not return within 300ms"),
+        (
+            "zoo-ignore-stop",
+            "the ticker thread did not stop in time; abandoning it",
+        ),
+    ] {
+        let home = TestHome::new();
+        home.install(&artifacts().zoo, "zoo.so");
+        home.write_config(&format!(
+            "[cron]\nprovider = \"{provider}\"\nshutdown_timeout_ms = 1000\nprovider_call_timeout_ms = 300\n"
+        ));
+        let out = job(&home, "stopper");
+        let running = Running::start(&home);
+        wait_for("a fire", PATIENCE, || count_lines(&out) >= 1);
+        let began = Instant::now();
+        let (status, log) = running.terminate();
+        assert_eq!(status.code(), Some(0), "{provider}: {log}");
+        assert!(
+            began.elapsed() < Duration::from_secs(10),
+            "{provider}: shutdown took {:?}",
+            began.elapsed()
+        );
+        assert!(log.contains(evidence), "{provider}: {log}");
+    }
+}

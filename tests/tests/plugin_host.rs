@@ -10,7 +10,7 @@ use cronhost::provider::{resolve, Core, ProviderCallError, ProviderHandle, Servi
 use cronhost_e2e::{artifacts, capture_logs, logs_containing, ScriptedEngine, TestHome};
 use cronhost_provider_api::FireOutcome;
 
-const ZOO_NAMES: [&str; 12] = [
+const ZOO_NAMES: [&str; 17] = [
     "zoo-ticker",
     "zoo-panic-new",
     "zoo-error-new",
@@ -23,6 +23,11 @@ const ZOO_NAMES: [&str; 12] = [
     "zoo-panic-on-jobs-changed",
     "zoo-panic-fire-due",
     "zoo-panic-reconcile",
+    "zoo-hang-new",
+    "zoo-hang-is-available",
+    "zoo-hang-reconcile",
+    "zoo-hang-stop",
+    "zoo-ignore-stop",
 ];
 
 fn zoo_home() -> (TestHome, Discovery) {
@@ -166,6 +171,45 @@ fn with_an_allowlist_only_listed_digests_load() {
     assert!(listed.find("zoo-ticker").is_some());
     assert!(listed.find("example").is_none());
     assert!(reason_for(&listed, "example.so").contains("not in cron.plugin_allowlist"));
+}
+
+#[test]
+fn hanging_prompt_calls_are_cut_off_and_quarantine_the_provider() {
+    capture_logs();
+    let (_home, discovery) = zoo_home();
+    for (name, call) in [
+        ("zoo-hang-new", "constructor"),
+        ("zoo-hang-is-available", "is_available"),
+    ] {
+        let began = std::time::Instant::now();
+        let text = format!("[cron]\nprovider = \"{name}\"\nprovider_call_timeout_ms = 300\n");
+        let resolution = resolve(&config(&text), &discovery);
+        assert!(
+            began.elapsed() < std::time::Duration::from_secs(10),
+            "{name}: the deadline held"
+        );
+        assert_eq!(resolution.trigger.name(), "builtin", "{name}");
+        let reason = resolution.fallback_reason.unwrap();
+        assert!(
+            reason.contains(&format!("{call} did not return within 300ms")),
+            "{name}: {reason}"
+        );
+    }
+    let provider = ProviderHandle::construct_within(
+        discovery.find("zoo-hang-reconcile").unwrap(),
+        "{}",
+        std::time::Duration::from_millis(300),
+    )
+    .unwrap();
+    assert!(matches!(
+        provider.reconcile(),
+        Err(ProviderCallError::Hung { .. })
+    ));
+    assert!(provider.quarantine().is_set());
+    assert!(
+        matches!(provider.stop(), Err(ProviderCallError::Quarantined { .. })),
+        "a quarantined provider is not called again"
+    );
 }
 
 #[test]

@@ -48,7 +48,11 @@ pub fn provider_status(context: &Context) -> Option<Result<serde_json::Value, St
     );
     let discovered = discovery.find(name)?;
     let config_json = context.config.provider_section_json(name);
-    let provider = match cronhost::provider::ProviderHandle::construct(discovered, &config_json) {
+    let provider = match cronhost::provider::ProviderHandle::construct_within(
+        discovered,
+        &config_json,
+        context.config.provider_call_timeout(),
+    ) {
         Ok(provider) => provider,
         Err(e) => return Some(Err(e.to_string())),
     };

@@ -9,7 +9,7 @@ mod stop;
 mod supervisor;
 
 pub use builtin::{run_builtin_ticker, BUILTIN_NAME};
-pub use guard::{ProviderCallError, ProviderHandle};
+pub use guard::{ProviderCallError, ProviderHandle, Quarantine, DEFAULT_CALL_DEADLINE};
 pub use resolve::{resolve, Resolution, Trigger};
 pub use services::{Core, Services};
 pub use stop::StopFlag;

@@ -33,6 +33,7 @@ pub struct Services {
     core: Arc<Core>,
     provider: Arc<str>,
     config_json: Arc<str>,
+    quarantine: Option<Arc<super::guard::Quarantine>>,
 }
 
 impl Services {
@@ -42,6 +43,25 @@ impl Services {
             core,
             provider: provider.into(),
             config_json: config_json.into(),
+            quarantine: None,
+        }
+    }
+
+    /// Refuse every firing service once `quarantine` is set: an abandoned provider must not
+    /// fire anything behind the built-in ticker's back.
+    pub fn gated_by(mut self, quarantine: Arc<super::guard::Quarantine>) -> Self {
+        self.quarantine = Some(quarantine);
+        self
+    }
+
+    fn refuse_if_quarantined(&self) -> Result<(), String> {
+        match &self.quarantine {
+            Some(q) if q.is_set() => Err(format!(
+                "provider `{}` is quarantined ({}); the host no longer fires for it",
+                self.provider,
+                q.reason().unwrap_or_default()
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -72,12 +92,14 @@ impl Services {
 impl HostServices for Services {
     fn tick(&self) -> RResult<TickReport, RString> {
         self.contain("tick", || {
+            self.refuse_if_quarantined()?;
             self.core.engine.tick().map_err(|e| e.to_string())
         })
     }
 
     fn fire_due(&self, job_id: RStr<'_>) -> RResult<FireOutcome, RString> {
         self.contain("fire_due", || {
+            self.refuse_if_quarantined()?;
             self.core
                 .engine
                 .fire_due(job_id.as_str())
@@ -98,6 +120,7 @@ impl HostServices for Services {
     fn record_heartbeat(&self, success: bool, error: RStr<'_>) {
         let error = Some(error.as_str()).filter(|e| !e.is_empty());
         let _ = self.contain("record_heartbeat", || {
+            self.refuse_if_quarantined()?;
             self.core.heartbeat.record(&self.provider, success, error);
             // The provider drives the fires again: the built-in ticker no longer stands in.
             self.core.heartbeat.clear_fallback();
@@ -147,6 +170,7 @@ impl HostServices for Services {
         scheduled_at_ms: i64,
     ) -> RResult<FireOutcome, RString> {
         self.contain("fire_occurrence", || {
+            self.refuse_if_quarantined()?;
             let at = instant(scheduled_at_ms)?;
             self.core
                 .engine
@@ -162,6 +186,7 @@ impl HostServices for Services {
         reason: RStr<'_>,
     ) -> RResult<FireOutcome, RString> {
         self.contain("skip_occurrence", || {
+            self.refuse_if_quarantined()?;
             let at = instant(scheduled_at_ms)?;
             let reason = truncate(reason.as_str(), 512);
             self.core

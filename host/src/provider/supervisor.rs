@@ -119,7 +119,8 @@ fn drive(
             run_builtin_ticker(core, stop, interval, None);
         }
         Trigger::Provider(provider) => {
-            let services = Services::new(Arc::clone(core), provider.name(), config_json);
+            let services = Services::new(Arc::clone(core), provider.name(), config_json)
+                .gated_by(Arc::clone(provider.quarantine()));
             drive_provider(
                 core,
                 provider,
@@ -149,7 +150,16 @@ fn drive_provider(
             log::info!("retrying provider `{name}` (attempt {attempt})");
         }
         let began = Instant::now();
-        let outcome = provider.start(services, stop, options);
+        let outcome = match run_start(provider, services, stop, options) {
+            StartEnd::Returned(outcome) => outcome,
+            StartEnd::Stopped => return,
+            StartEnd::Quarantined(reason) => {
+                let failure = format!("provider `{name}` is quarantined: {reason}");
+                log::error!("{failure}; it is not used again until the host restarts");
+                stand_in(core, stop, interval, fallback, &failure, None);
+                return;
+            }
+        };
         if stop.is_set() {
             return;
         }
@@ -184,6 +194,71 @@ fn drive_provider(
         );
         if stop.is_set() {
             return;
+        }
+    }
+}
+
+/// How a provider's `start` ended, as the supervisor saw it.
+enum StartEnd {
+    /// It returned (or failed).
+    Returned(Result<(), super::guard::ProviderCallError>),
+    /// The host is stopping, and `start` returned.
+    Stopped,
+    /// Another call missed its deadline: the provider is quarantined while `start` runs on.
+    Quarantined(String),
+}
+
+/// Run `start` on a thread of its own, so the supervisor can walk away from a quarantined
+/// provider at once (its services refuse to fire from then on) instead of waiting for it.
+fn run_start(
+    provider: &ProviderHandle,
+    services: &Services,
+    stop: &StopFlag,
+    options: StartOptions,
+) -> StartEnd {
+    let (done, ended) = mpsc::channel();
+    let (provider_for_thread, services, stop_for_thread) =
+        (provider.clone(), services.clone(), stop.clone());
+    let spawned = std::thread::Builder::new()
+        .name("provider-start".into())
+        .spawn(move || {
+            let _ = done.send(provider_for_thread.start(&services, &stop_for_thread, options));
+        });
+    if let Err(e) = spawned {
+        return StartEnd::Returned(Err(super::guard::ProviderCallError::Failed {
+            provider: provider.name().to_owned(),
+            call: "start",
+            message: format!("cannot spawn its thread: {e}"),
+        }));
+    }
+    loop {
+        match ended.recv_timeout(Duration::from_millis(100)) {
+            Ok(outcome) if stop.is_set() => {
+                let _ = outcome;
+                return StartEnd::Stopped;
+            }
+            Ok(outcome) => return StartEnd::Returned(outcome),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return StartEnd::Returned(Err(super::guard::ProviderCallError::Panicked {
+                    provider: provider.name().to_owned(),
+                    call: "start",
+                    message: "its thread ended without an answer".into(),
+                }))
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Some(reason) = provider
+                    .quarantine()
+                    .is_set()
+                    .then(|| provider.quarantine().reason().unwrap_or_default())
+                {
+                    return StartEnd::Quarantined(reason);
+                }
+                if stop.is_set() {
+                    // Let `start` wind down (the daemon bounds the wait when it joins us).
+                    let _ = ended.recv();
+                    return StartEnd::Stopped;
+                }
+            }
         }
     }
 }
