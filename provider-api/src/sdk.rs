@@ -40,7 +40,11 @@ pub trait Provider: Send + Sync + Sized + 'static {
 
     /// Drive the fires: call [`Host::tick`] (or [`Host::fire_due`]) when jobs are due, until
     /// `stop` is set. Check `stop` before acquiring anything: when shutdown races a retry,
-    /// `start` can be entered with the signal already set (and after `stop` was called). Returning while the host is not stopping counts as a failure for a
+    /// `start` can be entered with the signal already set (and after `stop` was called).
+    ///
+    /// A blocking provider must call [`Host::record_heartbeat`] at least once per
+    /// `options.tick_interval_ms`: one silent for three intervals plus 20 s is taken for stuck,
+    /// quarantined, and replaced by the built-in ticker. Returning while the host is not stopping counts as a failure for a
     /// blocking provider: the host falls back to its built-in ticker and retries later.
     fn start(&self, host: Host, stop: Stop, options: StartOptions) -> Result<(), ProviderError>;
 

@@ -10,7 +10,7 @@ use cronhost::provider::{resolve, Core, ProviderCallError, ProviderHandle, Servi
 use cronhost_e2e::{artifacts, capture_logs, logs_containing, ScriptedEngine, TestHome};
 use cronhost_provider_api::FireOutcome;
 
-const ZOO_NAMES: [&str; 17] = [
+const ZOO_NAMES: [&str; 18] = [
     "zoo-ticker",
     "zoo-panic-new",
     "zoo-error-new",
@@ -28,6 +28,7 @@ const ZOO_NAMES: [&str; 17] = [
     "zoo-hang-reconcile",
     "zoo-hang-stop",
     "zoo-ignore-stop",
+    "zoo-silent",
 ];
 
 fn zoo_home() -> (TestHome, Discovery) {

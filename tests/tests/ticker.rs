@@ -214,3 +214,29 @@ fn a_provider_built_against_1_0_drives_the_fires() {
     });
     assert!(daemon.shutdown());
 }
+
+#[test]
+fn a_provider_that_stops_beating_is_quarantined_and_the_builtin_ticker_takes_over() {
+    let home = TestHome::new();
+    home.install(&artifacts().zoo, "zoo.so");
+    let engine = Arc::new(ScriptedEngine::clean());
+    // Stale after 3 × 5 ms + 20 s: the silent provider is given up on after about 20 s.
+    let daemon = start(
+        &home,
+        "[cron]\nprovider = \"zoo-silent\"\ntick_interval_ms = 5\n",
+        Arc::clone(&engine),
+    );
+    assert_eq!(daemon.resolution().trigger.name(), "zoo-silent");
+    wait_for(
+        "the built-in ticker to take over",
+        Duration::from_secs(60),
+        || engine.ticks() >= 3,
+    );
+    let state = heartbeat(&home);
+    assert_eq!(state.trigger, "builtin");
+    assert!(state
+        .fallback
+        .unwrap_or_default()
+        .contains("its heartbeat stopped"));
+    assert!(daemon.shutdown());
+}

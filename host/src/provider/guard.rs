@@ -87,7 +87,8 @@ impl Quarantine {
             .clone()
     }
 
-    fn set(&self, reason: String) {
+    /// Quarantine the provider for `reason`.
+    pub fn set(&self, reason: String) {
         *self.reason.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
         self.set.store(true, Ordering::SeqCst);
     }

@@ -150,7 +150,13 @@ fn drive_provider(
             log::info!("retrying provider `{name}` (attempt {attempt})");
         }
         let began = Instant::now();
-        let outcome = match run_start(provider, services, stop, options) {
+        let outcome = match run_start(
+            provider,
+            services,
+            stop,
+            options,
+            (core, stale_after(interval)),
+        ) {
             StartEnd::Returned(outcome) => outcome,
             StartEnd::Stopped => return,
             StartEnd::Quarantined(reason) => {
@@ -198,6 +204,11 @@ fn drive_provider(
     }
 }
 
+/// After how long without a beat a provider counts as stalled (as `status` judges it).
+fn stale_after(interval: Duration) -> Duration {
+    interval * 3 + Duration::from_secs(20)
+}
+
 /// How a provider's `start` ended, as the supervisor saw it.
 enum StartEnd {
     /// It returned (or failed).
@@ -215,7 +226,9 @@ fn run_start(
     services: &Services,
     stop: &StopFlag,
     options: StartOptions,
+    (core, stale_after): (&Core, Duration),
 ) -> StartEnd {
+    let started = Instant::now();
     let (done, ended) = mpsc::channel();
     let (provider_for_thread, services, stop_for_thread) =
         (provider.clone(), services.clone(), stop.clone());
@@ -246,6 +259,24 @@ fn run_start(
                 }))
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
+                // A blocking provider that stopped beating is not driving the fires, whatever
+                // its `start` is doing: quarantine it.
+                let beats = core.heartbeat.current();
+                let last_beat = (beats.trigger == provider.name())
+                    .then(|| beats.alive_age(std::time::SystemTime::now()))
+                    .flatten()
+                    .unwrap_or_else(|| started.elapsed());
+                if provider.start_blocks()
+                    && last_beat > stale_after
+                    && !provider.quarantine().is_set()
+                {
+                    let reason = format!(
+                        "its heartbeat stopped ({}s without a beat)",
+                        last_beat.as_secs()
+                    );
+                    log::error!("provider `{}`: {reason}", provider.name());
+                    provider.quarantine().set(reason);
+                }
                 if let Some(reason) = provider
                     .quarantine()
                     .is_set()

@@ -7,7 +7,8 @@
 //! provider = "example"
 //!
 //! [providers.example]
-//! interval_ms = 250   # how often to scan for due jobs; default 500
+//! interval_ms = 250   # how often to scan for due jobs; default 500; keep it under the
+//!                     # host's tick interval (it beats the heartbeat once per scan)
 //! ```
 //!
 //! It uses only the SDK from `cronhost-provider-api`: no abi_stable types, no `unsafe`.
