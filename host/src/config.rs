@@ -244,6 +244,14 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any text, TOML or not: a config or an error naming the problem, never a panic.
+        #[test]
+        fn parsing_never_panics(text in "(\\[cron\\]\n)?[a-z_ =\"0-9\n\\[\\].{}-]{0,80}") {
+            let _ = Config::parse(&text);
+        }
+    }
+
     #[test]
     fn provider_section_is_handed_over_as_json() {
         let config = Config::parse("[providers.example]\ninterval_ms = 250\n").unwrap();

@@ -16,6 +16,12 @@ pub enum HomeError {
         /// Why.
         source: std::io::Error,
     },
+    /// Running as root in a home others may write to would let them plant code and jobs.
+    #[error("refusing to run as root with a world-writable home {path}: chmod o-w it (or run as another user)")]
+    WorldWritable {
+        /// The home.
+        path: PathBuf,
+    },
     /// The path exists but is not a directory.
     #[error("home {path} exists but is not a directory")]
     NotADirectory {
@@ -58,6 +64,25 @@ impl Home {
             source,
         })?;
         Ok(Self { root })
+    }
+
+    /// Refuse a world-writable home when running as root (the rule sshd applies to its files).
+    pub fn check_safe_to_run(&self) -> Result<(), HomeError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // SAFETY: geteuid has no preconditions.
+            let root = unsafe { libc::geteuid() } == 0;
+            let mode = std::fs::metadata(&self.root)
+                .map(|m| m.permissions().mode())
+                .unwrap_or(0);
+            if root && mode & 0o002 != 0 {
+                return Err(HomeError::WorldWritable {
+                    path: self.root.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The home directory itself.

@@ -353,3 +353,17 @@ fn hanging_stop_and_a_start_that_ignores_the_stop_signal_do_not_hold_up_shutdown
         assert!(log.contains(evidence), "{provider}: {log}");
     }
 }
+
+#[test]
+fn root_refuses_a_world_writable_home() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return; // the rule is about root; CI runs as root
+    }
+    let home = TestHome::new();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let output = home.cronhost(&["run"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("world-writable home"));
+}

@@ -319,3 +319,36 @@ fn lateness_grace_is_half_the_period_clamped() {
     );
     assert_eq!(on_time_grace(None), Duration::from_secs(120));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+    /// Whatever an operator types, parsing answers with a schedule or an error, never a panic.
+    #[test]
+    fn parsing_never_panics(text in ".{0,40}") {
+        let _ = Schedule::parse(&text, NEW_YORK, utc("2026-03-08T06:30:00Z"));
+    }
+
+    /// Cron-shaped input, with the special characters, in a DST zone: parse and walk a little.
+    #[test]
+    fn cron_shaped_input_never_panics(fields in proptest::collection::vec("[0-9*/,LW#?A-Z-]{1,6}", 5..=7)) {
+        let text = fields.join(" ");
+        if let Ok(schedule) = Schedule::parse(&text, LORD_HOWE, utc("2026-04-04T14:00:00Z")) {
+            let mut at = utc("2026-04-04T14:00:00Z");
+            for _ in 0..3 {
+                match schedule.next_after(at, LORD_HOWE) {
+                    Some(next) => { proptest::prop_assert!(next > at); at = next; }
+                    None => break,
+                }
+            }
+        }
+    }
+
+    /// Stored forms read back from a damaged store never panic either.
+    #[test]
+    fn canonical_forms_never_panic(text in "(cron|every|once|x):.{0,30}") {
+        if let Ok(schedule) = Schedule::from_canonical(&text) {
+            let _ = schedule.next_after(utc("2026-01-01T00:00:00Z"), chrono_tz::UTC);
+        }
+    }
+}

@@ -643,3 +643,33 @@ fn resuming_an_interval_job_keeps_its_grid() {
         "on the original 10 s grid"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// `jobs import` of damaged exports: an error or an import, never a panic, and a refused
+    /// file changes nothing.
+    #[test]
+    fn importing_damaged_jobs_never_panics(
+        id in "(j[0-9a-z]{1,3}|[a-z./]{1,6})",
+        name in ".{0,12}",
+        schedule in "(cron|every|once|x):.{0,20}",
+        zone in "(UTC|Europe/Berlin|Mars/Base|.{0,8})",
+        command in proptest::collection::vec(".{0,8}", 0..3),
+    ) {
+        let (_dir, store) = temp_store();
+        let job = serde_json::json!({
+            "id": id, "name": name, "command": command, "shell": false, "workdir": null, "env": {},
+            "schedule_text": "x", "schedule": schedule, "timezone": zone, "repeat_limit": null,
+            "completed_count": 0, "enabled": true, "paused_at": null, "pause_reason": null,
+            "next_run": null, "last_run": null, "last_status": null, "last_error": null,
+            "failure_streak": 0, "timeout_secs": null, "catch_up": "once", "overlap": "skip",
+            "created_at": "2026-01-01T00:00:00Z", "completed_at": null,
+        });
+        let jobs: Vec<Job> = serde_json::from_value(serde_json::json!([job])).unwrap();
+        match store.import_jobs(&jobs, at(T0)) {
+            Ok(_) => {}
+            Err(_) => proptest::prop_assert!(store.jobs().unwrap().is_empty()),
+        }
+    }
+}
