@@ -36,5 +36,6 @@ pub mod run;
 pub mod schedule;
 pub mod status;
 pub mod store;
+mod text;
 
 pub use daemon::{Daemon, DaemonError};

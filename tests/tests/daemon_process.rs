@@ -367,3 +367,27 @@ fn root_refuses_a_world_writable_home() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("world-writable home"));
 }
+
+#[test]
+fn a_provider_flooding_the_log_and_fire_due_is_held_in_check() {
+    let home = TestHome::new();
+    home.install(&artifacts().zoo, "zoo.so");
+    home.write_config("[cron]\nprovider = \"zoo-flood\"\n");
+    let out = job(&home, "calm");
+    let running = Running::start(&home);
+    running.wait_for_log("log lines in a second: suppressing");
+    wait_for("fires despite the flood", PATIENCE, || {
+        count_lines(&out) >= 2
+    });
+    let (status, log) = running.terminate();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        log.len() < 2 * 1024 * 1024,
+        "the log stayed bounded: {} bytes",
+        log.len()
+    );
+    assert!(
+        !log.contains(&"x".repeat(5000)),
+        "the enormous line was cut"
+    );
+}

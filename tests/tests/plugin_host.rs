@@ -10,7 +10,7 @@ use cronhost::provider::{resolve, Core, ProviderCallError, ProviderHandle, Servi
 use cronhost_e2e::{artifacts, capture_logs, logs_containing, ScriptedEngine, TestHome};
 use cronhost_provider_api::FireOutcome;
 
-const ZOO_NAMES: [&str; 18] = [
+const ZOO_NAMES: [&str; 19] = [
     "zoo-ticker",
     "zoo-panic-new",
     "zoo-error-new",
@@ -29,6 +29,7 @@ const ZOO_NAMES: [&str; 18] = [
     "zoo-hang-stop",
     "zoo-ignore-stop",
     "zoo-silent",
+    "zoo-flood",
 ];
 
 fn zoo_home() -> (TestHome, Discovery) {
@@ -211,6 +212,19 @@ fn hanging_prompt_calls_are_cut_off_and_quarantine_the_provider() {
         matches!(provider.stop(), Err(ProviderCallError::Quarantined { .. })),
         "a quarantined provider is not called again"
     );
+}
+
+#[test]
+fn an_enormous_error_from_a_provider_is_cut_down() {
+    let (_home, discovery) = zoo_home();
+    let provider = handle(&discovery, "zoo-flood");
+    match provider.reconcile() {
+        Err(ProviderCallError::Failed { message, .. }) => {
+            assert!(message.len() < 4200, "{} bytes kept", message.len());
+            assert!(message.contains("bytes cut"));
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

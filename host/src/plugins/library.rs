@@ -115,20 +115,10 @@ fn layout_error_summary(report: &str) -> String {
 }
 
 fn first_line(text: &str) -> String {
-    const LIMIT: usize = 240;
     let line = text
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("");
-    let mut line = line.to_owned();
-    if line.len() > LIMIT {
-        let mut cut = LIMIT;
-        while !line.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        line.truncate(cut);
-        line.push('…');
-    }
-    line
+    crate::text::truncate(line, 240).into_owned()
 }

@@ -16,6 +16,9 @@ use super::services::Services;
 use super::stop::StopFlag;
 use crate::plugins::Discovered;
 
+/// The longest error message kept from a provider; longer ones are cut.
+pub const MAX_ERROR_BYTES: usize = 4096;
+
 /// How long a call that must return promptly may take unless configured otherwise.
 pub const DEFAULT_CALL_DEADLINE: Duration = Duration::from_secs(5);
 
@@ -167,7 +170,7 @@ impl ProviderHandle {
                 let error = ProviderCallError::Failed {
                     provider: name,
                     call: "constructor",
-                    message,
+                    message: crate::text::truncate(&message, MAX_ERROR_BYTES).into_owned(),
                 };
                 log::error!("{error}");
                 return Err(error);
@@ -255,7 +258,7 @@ impl ProviderHandle {
             Ok(RResult::RErr(message)) => ProviderCallError::Failed {
                 provider: inner.name.clone(),
                 call,
-                message: message.into_string(),
+                message: crate::text::truncate(&message, MAX_ERROR_BYTES).into_owned(),
             },
             Err(payload) => ProviderCallError::Panicked {
                 provider: inner.name.clone(),

@@ -15,9 +15,57 @@ use cronhost_provider_api::{panic_message, FireOutcome, LogLevel, TickReport};
 
 use crate::engine::Engine;
 use crate::heartbeat::Heartbeat;
+use crate::text::truncate;
 
 /// The longest log message a provider may write; longer ones are cut.
 pub const MAX_PROVIDER_LOG_BYTES: usize = 4096;
+
+/// The most log lines a provider may write in one second; the rest are counted and reported.
+pub const MAX_PROVIDER_LOG_LINES_PER_SEC: u32 = 100;
+
+/// A provider's log allowance: [`MAX_PROVIDER_LOG_LINES_PER_SEC`] per one-second window.
+#[derive(Debug, Default)]
+struct LogBudget {
+    window: Option<std::time::Instant>,
+    used: u32,
+    suppressed: u64,
+}
+
+impl LogBudget {
+    /// What to do with the next line.
+    fn admit(&mut self) -> Admit {
+        let now = std::time::Instant::now();
+        if self
+            .window
+            .is_none_or(|start| now.duration_since(start).as_secs() >= 1)
+        {
+            self.window = Some(now);
+            self.used = 0;
+        }
+        if self.used >= MAX_PROVIDER_LOG_LINES_PER_SEC {
+            self.suppressed += 1;
+            return if self.suppressed == 1 {
+                Admit::StartSuppressing
+            } else {
+                Admit::Suppress
+            };
+        }
+        self.used += 1;
+        Admit::Write {
+            suppressed_before: std::mem::take(&mut self.suppressed),
+        }
+    }
+}
+
+/// The verdict on one log line.
+enum Admit {
+    /// Write it; `suppressed_before` lines were dropped since the last one written.
+    Write { suppressed_before: u64 },
+    /// Drop it, and say that dropping has begun.
+    StartSuppressing,
+    /// Drop it.
+    Suppress,
+}
 
 /// What every trigger shares: the engine it drives and the heartbeat it records.
 pub struct Core {
@@ -33,6 +81,7 @@ pub struct Services {
     core: Arc<Core>,
     provider: Arc<str>,
     config_json: Arc<str>,
+    log_budget: Arc<std::sync::Mutex<LogBudget>>,
     quarantine: Option<Arc<super::guard::Quarantine>>,
 }
 
@@ -43,6 +92,7 @@ impl Services {
             core,
             provider: provider.into(),
             config_json: config_json.into(),
+            log_budget: Arc::default(),
             quarantine: None,
         }
     }
@@ -137,6 +187,18 @@ impl HostServices for Services {
             LogLevel::Trace => log::Level::Trace,
         };
         let _ = self.contain("log", || {
+            let verdict = self.log_budget.lock().unwrap_or_else(|p| p.into_inner()).admit();
+            match verdict {
+                Admit::Suppress => return Ok(()),
+                Admit::StartSuppressing => {
+                    log::warn!(target: "cronhost::provider", "[{}] more than {MAX_PROVIDER_LOG_LINES_PER_SEC} log lines in a second: suppressing its log lines for the rest of the second", self.provider);
+                    return Ok(());
+                }
+                Admit::Write { suppressed_before } if suppressed_before > 0 => {
+                    log::warn!(target: "cronhost::provider", "[{}] {suppressed_before} log line(s) were suppressed", self.provider);
+                }
+                Admit::Write { .. } => {}
+            }
             let message = truncate(message.as_str(), MAX_PROVIDER_LOG_BYTES);
             log::log!(target: "cronhost::provider", level, "[{}] {message}", self.provider);
             Ok(())
@@ -247,15 +309,4 @@ impl v1_0::HostServices for Services {
 fn instant(ms: i64) -> Result<chrono::DateTime<chrono::Utc>, String> {
     chrono::DateTime::from_timestamp_millis(ms)
         .ok_or_else(|| format!("{ms} is not a valid instant"))
-}
-
-fn truncate(text: &str, limit: usize) -> std::borrow::Cow<'_, str> {
-    if text.len() <= limit {
-        return text.into();
-    }
-    let mut cut = limit;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}… ({} bytes cut)", &text[..cut], text.len() - cut).into()
 }
