@@ -159,6 +159,11 @@ impl Config {
         home.root().join(&self.cron.plugins_dir)
     }
 
+    /// The zone of `cron.timezone` (validated when the file is loaded; UTC otherwise).
+    pub fn zone(&self) -> chrono_tz::Tz {
+        crate::schedule::parse_zone(&self.cron.timezone).unwrap_or(chrono_tz::UTC)
+    }
+
     /// The deadline of provider calls that must return promptly.
     pub fn provider_call_timeout(&self) -> Duration {
         Duration::from_millis(self.cron.provider_call_timeout_ms.max(1))

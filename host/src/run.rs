@@ -302,23 +302,16 @@ fn signal_group(group: u32, kill: bool) {
     }
 }
 
+/// End the child's process group: SIGTERM, then SIGKILL once the leader exits or after a
+/// grace, so nothing in the group survives.
 fn kill_group(child: &mut Child) {
-    #[cfg(unix)]
-    {
-        let group = -(child.id() as i32);
-        // SAFETY: kill(2) on the child's own process group, created by `process_group(0)`.
-        unsafe { libc::kill(group, libc::SIGTERM) };
-        let until = Instant::now() + KILL_GRACE;
-        while Instant::now() < until {
-            if matches!(child.try_wait(), Ok(Some(_))) {
-                // The leader is gone; make sure nothing else in the group survives.
-                unsafe { libc::kill(group, libc::SIGKILL) };
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        unsafe { libc::kill(group, libc::SIGKILL) };
+    let group = child.id();
+    signal_group(group, false);
+    let until = Instant::now() + KILL_GRACE;
+    while Instant::now() < until && !matches!(child.try_wait(), Ok(Some(_))) {
+        std::thread::sleep(Duration::from_millis(20));
     }
+    signal_group(group, true);
     #[cfg(not(unix))]
     let _ = child.kill();
 }

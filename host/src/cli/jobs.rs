@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use chrono::Utc;
 use clap::{Args, Subcommand};
@@ -236,7 +235,7 @@ fn add(context: &Context, args: AddArgs) -> Result<i32, CliError> {
 }
 
 fn describe_next(context: &Context, job: &Job) -> String {
-    let zone = parse_zone(&context.config.cron.timezone).unwrap_or(chrono_tz::UTC);
+    let zone = context.config.zone();
     match job.next_run {
         Some(at) => format!("{} ({})", format_local(at, zone), relative(at, Utc::now())),
         None => "none".into(),
@@ -253,7 +252,7 @@ fn list(context: &Context, store: &Store, all: bool, json: bool) -> Result<i32, 
         print_json(&jobs)?;
         return Ok(EXIT_OK);
     }
-    let zone = parse_zone(&context.config.cron.timezone).unwrap_or(chrono_tz::UTC);
+    let zone = context.config.zone();
     let now = Utc::now();
     let rows: Vec<[String; 6]> = jobs
         .iter()
@@ -303,7 +302,7 @@ fn list(context: &Context, store: &Store, all: bool, json: bool) -> Result<i32, 
 }
 
 fn print_job(context: &Context, job: &Job) {
-    let zone = parse_zone(&context.config.cron.timezone).unwrap_or(chrono_tz::UTC);
+    let zone = context.config.zone();
     let when = |at: Option<chrono::DateTime<Utc>>| {
         at.map(|at| format_local(at, zone))
             .unwrap_or_else(|| "-".into())
@@ -368,7 +367,7 @@ fn run_now(context: &Context, job: &str) -> Result<i32, CliError> {
     let run_id = engine
         .run_now(job)
         .map_err(|e| CliError::usage(e.to_string()))?;
-    engine.runner().wait_idle(Duration::from_secs(24 * 3600));
+    engine.runner().wait_idle(super::tick::WAIT_FOR_RUNS);
     let run = engine.store().run(&run_id)?;
     let status = run.as_ref().map(|r| r.status.as_str()).unwrap_or("unknown");
     println!("ran {job}: {status} (run {run_id})");

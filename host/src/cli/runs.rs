@@ -1,7 +1,7 @@
 //! `cronhost runs`: the run history.
 
 use clap::Args;
-use cronhost::schedule::{format_local, parse_zone};
+use cronhost::schedule::format_local;
 use cronhost::store::Store;
 
 use super::{print_json, CliError, Context, EXIT_OK};
@@ -31,7 +31,7 @@ pub fn run(context: &Context, args: RunsArgs) -> Result<i32, CliError> {
         print_json(&runs)?;
         return Ok(EXIT_OK);
     }
-    let zone = parse_zone(&context.config.cron.timezone).unwrap_or(chrono_tz::UTC);
+    let zone = context.config.zone();
     println!(
         "{:8}  {:23}  {:10}  {:>9}  {:>5}  DETAIL",
         "JOB", "SCHEDULED", "STATUS", "LATENESS", "EXIT"
@@ -83,7 +83,7 @@ fn cluster(context: &Context, args: &RunsArgs) -> Result<i32, CliError> {
         print_json(&runs)?;
         return Ok(EXIT_OK);
     }
-    let zone = parse_zone(&context.config.cron.timezone).unwrap_or(chrono_tz::UTC);
+    let zone = context.config.zone();
     println!(
         "{:8}  {:23}  {:28}  {:10}  {:>5}  DETAIL",
         "JOB", "SCHEDULED", "MEMBER", "STATUS", "EXIT"

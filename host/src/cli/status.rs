@@ -1,7 +1,6 @@
 //! `cronhost status`: the verdict, for people or as JSON.
 
 use chrono::Utc;
-use cronhost::schedule::parse_zone;
 use cronhost::status::{gather, Verdict};
 use cronhost::store::Store;
 
@@ -22,7 +21,7 @@ pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
         }
         print_json(&value)?;
     } else {
-        let zone = parse_zone(&context.config.cron.timezone).unwrap_or(chrono_tz::UTC);
+        let zone = context.config.zone();
         println!("{}", report.render(zone, Utc::now()));
         match provider {
             Some(Ok(status)) => print_provider_status(context, &status),

@@ -12,7 +12,7 @@ use cronhost::provider::BUILTIN_NAME;
 use super::{CliError, Context, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
 /// Longest a synchronous command waits for the runs it started.
-const WAIT_FOR_RUNS: Duration = Duration::from_secs(24 * 3600);
+pub(super) const WAIT_FOR_RUNS: Duration = Duration::from_secs(24 * 3600);
 
 /// `tick` and `fire` claim only in this host's store; where the provider coordinates with
 /// other hosts (`cron.fallback = "none"`), they would fire occurrences another host runs.

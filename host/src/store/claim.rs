@@ -83,16 +83,11 @@ pub(crate) fn next_future(
 impl Store {
     /// Ids of the jobs due at `now` (active, next run at or before `now`), earliest first.
     pub fn due_job_ids(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
-        self.read(|conn| {
-            let mut statement = conn
-                .prepare(
-                    "SELECT id FROM jobs WHERE enabled = 1 AND paused_at IS NULL AND completed_at IS NULL
-                     AND next_run IS NOT NULL AND next_run <= ?1 ORDER BY next_run",
-                )
-                .map_err(sql)?;
-            let rows = statement.query_map(params![to_ms(now)], |r| r.get(0)).map_err(sql)?;
-            rows.collect::<Result<Vec<String>, _>>().map_err(sql)
-        })
+        Ok(self
+            .due_occurrences(now)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
     }
 
     /// The earliest next run among active jobs, leaving out jobs that are due but wait for
@@ -108,18 +103,6 @@ impl Store {
                 |r| r.get::<_, Option<i64>>(0),
             )
             .map(|ms| ms.map(super::from_ms))
-            .map_err(sql)
-        })
-    }
-
-    /// Runs claimed or running now, across all jobs.
-    pub fn active_run_count(&self) -> Result<u32, StoreError> {
-        self.read(|conn| {
-            conn.query_row(
-                "SELECT count(*) FROM runs WHERE status IN ('claimed', 'running')",
-                [],
-                |r| r.get(0),
-            )
             .map_err(sql)
         })
     }
