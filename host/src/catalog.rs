@@ -51,12 +51,7 @@ impl Catalog {
         let mut rejected = discovery.rejected.clone();
         for discovered in &discovery.providers {
             let library = &discovered.library;
-            let config_json = config.provider_section_json(discovered.name());
-            match ProviderHandle::construct_within(
-                discovered,
-                &config_json,
-                config.provider_call_timeout(),
-            ) {
+            match ProviderHandle::open(discovered, config) {
                 Ok(provider) => {
                     let available = match provider.is_available() {
                         Ok(available) => available,

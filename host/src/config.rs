@@ -104,6 +104,21 @@ impl Default for CronConfig {
     }
 }
 
+/// Where a provider runs: `[providers.NAME] isolation = "in-process" | "process"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Isolation {
+    /// Loaded into the host process (the default): fastest; a panic is contained, a crash is
+    /// not.
+    #[default]
+    InProcess,
+    /// In a child process of its own: a segfault, abort or endless loop costs only the child,
+    /// which is restarted with backoff while the built-in ticker stands in.
+    Process,
+}
+
+/// The key in a provider's section that the host reads (and does not pass to the provider).
+pub const ISOLATION_KEY: &str = "isolation";
+
 /// Names of `cron.provider` that select the built-in ticker.
 pub const BUILTIN_ALIASES: [&str; 3] = ["", "builtin", "in-process"];
 
@@ -138,7 +153,33 @@ impl Config {
 
     /// Parse config text.
     pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string().trim_end().replace('\n', " "))
+        let config: Self =
+            toml::from_str(text).map_err(|e| e.to_string().trim_end().replace('\n', " "))?;
+        for name in config.providers.keys() {
+            config.parse_isolation(name)?;
+        }
+        Ok(config)
+    }
+
+    fn parse_isolation(&self, name: &str) -> Result<Isolation, String> {
+        let value = self
+            .providers
+            .get(name)
+            .and_then(|section| section.get(ISOLATION_KEY));
+        match value {
+            None => Ok(Isolation::InProcess),
+            Some(toml::Value::String(s)) if s == "in-process" => Ok(Isolation::InProcess),
+            Some(toml::Value::String(s)) if s == "process" => Ok(Isolation::Process),
+            Some(other) => Err(format!(
+                "providers.{name}.{ISOLATION_KEY} is {other}; write \"in-process\" (the default) or \"process\""
+            )),
+        }
+    }
+
+    /// Where provider `name` runs (`[providers.NAME] isolation`, checked when the config was
+    /// parsed).
+    pub fn isolation(&self, name: &str) -> Isolation {
+        self.parse_isolation(name).unwrap_or_default()
     }
 
     /// Whether this host may fire only through its selected provider (`cron.fallback = "none"`
@@ -195,6 +236,11 @@ impl Config {
     /// `[providers.NAME]` as a JSON object (empty when absent).
     pub fn provider_section_json(&self, name: &str) -> String {
         match self.providers.get(name) {
+            Some(toml::Value::Table(section)) => {
+                let mut section = section.clone();
+                section.remove(ISOLATION_KEY);
+                serde_json::to_string(&section).unwrap_or_else(|_| "{}".into())
+            }
             Some(section) => serde_json::to_string(section).unwrap_or_else(|_| "{}".into()),
             None => "{}".into(),
         }
@@ -204,6 +250,22 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn isolation_is_read_per_provider_kept_from_the_provider_and_checked() {
+        let config = Config::parse(
+            "[providers.a]\nisolation = \"process\"\nurl = \"x\"\n[providers.b]\nurl = \"y\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.isolation("a"), Isolation::Process);
+        assert_eq!(config.isolation("b"), Isolation::InProcess);
+        assert_eq!(config.isolation("missing"), Isolation::InProcess);
+        assert_eq!(config.provider_section_json("a"), r#"{"url":"x"}"#);
+        let error = Config::parse("[providers.a]\nisolation = \"proces\"\n").unwrap_err();
+        assert!(error.contains("providers.a.isolation"), "{error}");
+        assert!(error.contains("\"process\""), "{error}");
+        assert!(Config::parse("[providers.a]\nisolation = 1\n").is_err());
+    }
 
     #[test]
     fn default_provider_is_empty_and_means_builtin() {

@@ -29,6 +29,7 @@ mod daemon;
 pub mod engine;
 pub mod heartbeat;
 pub mod home;
+pub mod isolate;
 pub mod lock;
 pub mod plugins;
 pub mod provider;

@@ -3,6 +3,8 @@
 mod cli;
 
 fn main() {
+    // A child started to run an isolated provider serves it and exits here.
+    cronhost::isolate::serve_if_asked();
     // Die quietly on a closed pipe (`cronhost jobs list | head`), as command-line tools do.
     #[cfg(unix)]
     // SAFETY: restoring the default disposition of SIGPIPE before any other thread exists.

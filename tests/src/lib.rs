@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 use cronhost::engine::{Engine, EngineError, FireOutcome, TickReport};
 
 pub mod cluster;
+mod daemon;
 pub mod postgres;
 pub mod proxy;
+
+pub use daemon::{count_lines, marking_job, Running, PATIENCE};
 
 /// Paths of everything the tests load or run, freshly built.
 #[derive(Debug)]
@@ -34,6 +37,8 @@ pub struct Artifacts {
     pub api_v2: PathBuf,
     /// A provider built against another application's interface (refused by layout).
     pub foreign: PathBuf,
+    /// A provider built with `-C panic=abort` whose `start` panics.
+    pub panic_abort: PathBuf,
 }
 
 /// The workspace root.
@@ -45,16 +50,23 @@ pub fn workspace_root() -> PathBuf {
 }
 
 fn cargo_build(args: &[&str], target_dir: &Path) {
+    cargo("build", args, &[], target_dir);
+}
+
+/// `cargo SUBCOMMAND --quiet [--release] ARGS --target-dir DIR [-- RUSTC_ARGS]`.
+fn cargo(subcommand: &str, args: &[&str], rustc_args: &[&str], target_dir: &Path) {
     let release = std::env::var_os("CRONHOST_E2E_RELEASE").is_some();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(&cargo)
         .current_dir(workspace_root())
-        .arg("build")
+        .arg(subcommand)
         .arg("--quiet")
         .args(release.then_some("--release"))
         .args(args)
         .arg("--target-dir")
         .arg(target_dir)
+        .args((!rustc_args.is_empty()).then_some("--"))
+        .args(rustc_args)
         .status()
         .unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
     assert!(status.success(), "cargo build {args:?} failed ({status})");
@@ -94,6 +106,16 @@ pub fn artifacts() -> &'static Artifacts {
             ],
             &target,
         );
+        // Only the fixture itself is built with panic=abort: that decides the panic runtime of
+        // the library, as a `panic = "abort"` profile would. Its own target dir keeps the flag
+        // from flipping fingerprints in the build above.
+        let abort_target = root.join("target").join("e2e-abort");
+        cargo(
+            "rustc",
+            &["-p", "cronhost-fixture-panic-abort", "--lib"],
+            &["-C", "panic=abort"],
+            &abort_target,
+        );
         let compat_target = root.join("target").join("e2e-compat");
         let compat_manifest = root.join("tests/fixtures/other-apis/Cargo.toml");
         cargo_build(
@@ -126,6 +148,9 @@ pub fn artifacts() -> &'static Artifacts {
             foreign: compat_target
                 .join(profile)
                 .join(library_file_name("cronhost-fixture-foreign")),
+            panic_abort: abort_target
+                .join(profile)
+                .join(library_file_name("cronhost-fixture-panic-abort")),
         }
     })
 }

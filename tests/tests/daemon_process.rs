@@ -1,76 +1,9 @@
 //! The `cronhost` binary as an operator runs it: real processes, real jobs, real signals.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cronhost_e2e::{artifacts, wait_for, TestHome};
-
-const PATIENCE: Duration = Duration::from_secs(30);
-
-/// A running `cronhost run`, its stderr captured to a file.
-struct Running {
-    child: Child,
-    stderr: PathBuf,
-}
-
-impl Running {
-    fn start(home: &TestHome) -> Self {
-        let (child, stderr) = home.spawn_daemon("stderr.log", &[]);
-        Self { child, stderr }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    fn wait_for_log(&self, needle: &str) {
-        wait_for(&format!("{needle:?} in the log"), PATIENCE, || {
-            self.log().contains(needle)
-        });
-    }
-
-    /// Send SIGTERM and wait (bounded) for the exit.
-    fn terminate(mut self) -> (ExitStatus, String) {
-        let pid = i32::try_from(self.child.id()).unwrap();
-        // SAFETY: plain kill(2) on our own child's pid.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (status, self.log());
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("cronhost did not exit after SIGTERM; log:\n{}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn count_lines(path: &Path) -> usize {
-    std::fs::read_to_string(path)
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
-}
-
-/// Add a job firing every second that appends a line to `marks/NAME`; returns that file.
-fn job(home: &TestHome, name: &str) -> PathBuf {
-    let marks = home.path().join("marks");
-    std::fs::create_dir_all(&marks).unwrap();
-    let out = marks.join(name);
-    let line = format!("echo fired >> '{}'", out.display());
-    home.add_job(&["*/1 * * * * *", "--name", name, "--", "sh", "-c", &line]);
-    out
-}
+use cronhost_e2e::{artifacts, count_lines, marking_job as job, wait_for, Running, TestHome, PATIENCE};
 
 #[test]
 fn run_fires_jobs_through_the_builtin_ticker_and_exits_0_on_sigterm() {

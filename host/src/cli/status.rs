@@ -46,12 +46,7 @@ pub fn provider_status(context: &Context) -> Option<Result<serde_json::Value, St
         &context.config.vet_policy(),
     );
     let discovered = discovery.find(name)?;
-    let config_json = context.config.provider_section_json(name);
-    let provider = match cronhost::provider::ProviderHandle::construct_within(
-        discovered,
-        &config_json,
-        context.config.provider_call_timeout(),
-    ) {
+    let provider = match cronhost::provider::ProviderHandle::open(discovered, &context.config) {
         Ok(provider) => provider,
         Err(e) => return Some(Err(e.to_string())),
     };

@@ -14,10 +14,27 @@ use cronhost_provider_api::{panic_message, FireOutcome};
 
 use super::services::Services;
 use super::stop::StopFlag;
+use crate::config::{Config, Isolation};
+use crate::isolate::{Answer, Call, ChildSpec, Init, RemoteError, RemoteProvider};
 use crate::plugins::Discovered;
 
 /// The longest error message kept from a provider; longer ones are cut.
 pub const MAX_ERROR_BYTES: usize = 4096;
+
+/// The largest status JSON a provider may report (64 KiB); a larger one is refused.
+pub const MAX_STATUS_BYTES: usize = 64 * 1024;
+
+/// A provider's status text, refused when it is over [`MAX_STATUS_BYTES`].
+pub fn bound_status(text: String) -> Result<String, RString> {
+    if text.len() > MAX_STATUS_BYTES {
+        return Err(format!(
+            "its status JSON is {} bytes, over the {MAX_STATUS_BYTES}-byte limit",
+            text.len()
+        )
+        .into());
+    }
+    Ok(text)
+}
 
 /// How long a call that must return promptly may take unless configured otherwise.
 pub const DEFAULT_CALL_DEADLINE: Duration = Duration::from_secs(5);
@@ -46,8 +63,9 @@ pub enum ProviderCallError {
         /// The panic message.
         message: String,
     },
-    /// The call did not return within its deadline; the provider is now quarantined.
-    #[error("provider `{provider}` {call} did not return within {}ms; the provider is quarantined", deadline.as_millis())]
+    /// The call did not return within its deadline: an in-process provider is quarantined,
+    /// an isolated one's process is killed (and restarted by the next `start`).
+    #[error("provider `{provider}` {call} did not return within {}ms; {consequence}", deadline.as_millis())]
     Hung {
         /// The provider.
         provider: String,
@@ -55,6 +73,18 @@ pub enum ProviderCallError {
         call: &'static str,
         /// The deadline it missed.
         deadline: Duration,
+        /// What the host did about it.
+        consequence: &'static str,
+    },
+    /// The isolated provider's process died (or was killed) during the call or before it.
+    #[error("provider `{provider}` {call} failed: {reason}")]
+    Died {
+        /// The provider.
+        provider: String,
+        /// The method called.
+        call: &'static str,
+        /// How the process ended, with its last stderr line.
+        reason: String,
     },
     /// The provider was quarantined earlier; it is not called any more.
     #[error("provider `{provider}` is quarantined ({reason}); {call} not called")]
@@ -97,11 +127,57 @@ impl Quarantine {
     }
 }
 
+/// Where the provider runs.
+enum Backend {
+    /// Loaded into this process.
+    InProcess(AnyProvider),
+    /// In a child process (`isolation = "process"`).
+    Isolated(RemoteProvider),
+}
+
+/// Why a call failed, before the guard names the provider and the call.
+enum Failure {
+    /// The provider returned an error.
+    Error(String),
+    /// Its process is gone.
+    Died(String),
+}
+
+impl From<RemoteError> for Failure {
+    fn from(error: RemoteError) -> Self {
+        match error {
+            RemoteError::Failed(message) => Failure::Error(message),
+            RemoteError::Died(reason) => Failure::Died(reason),
+            RemoteError::Hung => Failure::Died("it hung while constructing the provider".into()),
+        }
+    }
+}
+
+/// An in-process call's result, as the guard takes it.
+fn local<T>(result: RResult<T, RString>) -> Result<T, Failure> {
+    result
+        .into_result()
+        .map_err(|e| Failure::Error(e.into_string()))
+}
+
+/// An isolated call: send `call`, take the answer `pick` expects.
+fn remote<T>(
+    provider: &RemoteProvider,
+    call: Call,
+    pick: impl FnOnce(Answer) -> Result<T, Answer>,
+) -> Result<T, Failure> {
+    let answer = provider.call(call)?;
+    pick(answer).map_err(|other| crate::isolate::unexpected(&other).into())
+}
+
+const QUARANTINED: &str = "the provider is quarantined";
+const KILLED: &str = "its process was killed";
+
 struct Inner {
     name: String,
     start_blocks: bool,
     origin: PathBuf,
-    object: AnyProvider,
+    object: Backend,
     deadline: Duration,
     quarantine: Arc<Quarantine>,
 }
@@ -139,6 +215,14 @@ fn within<T: Send + 'static>(
     match spawned {
         Ok(_) => result.recv_timeout(deadline).ok(),
         Err(_) => None,
+    }
+}
+
+/// For calls that answer nothing.
+fn done(answer: Answer) -> Result<(), Answer> {
+    match answer {
+        Answer::Done => Ok(()),
+        other => Err(other),
     }
 }
 
@@ -180,21 +264,104 @@ impl ProviderHandle {
                     provider: name,
                     call: "constructor",
                     deadline,
+                    consequence: QUARANTINED,
                 };
                 log::error!("{error}");
                 return Err(error);
             }
         };
-        let mut handle = Self::from_object(
+        Ok(Self::with_backend(
             name,
             discovered.info.start_blocks,
             &discovered.library.path,
-            object,
-        );
-        if let Some(inner) = Arc::get_mut(&mut handle.inner) {
-            inner.deadline = deadline;
+            Backend::InProcess(object),
+            deadline,
+        ))
+    }
+
+    /// Open a discovered provider as `config` asks: its `[providers.NAME]` section, the
+    /// configured call deadline, in-process or isolated in a child process of `cronhost`
+    /// (the running executable, or `CRONHOST_PROVIDER_HOST` when set).
+    pub fn open(discovered: &Discovered, config: &Config) -> Result<Self, ProviderCallError> {
+        let name = discovered.name();
+        let config_json = config.provider_section_json(name);
+        let deadline = config.provider_call_timeout();
+        match config.isolation(name) {
+            Isolation::InProcess => Self::construct_within(discovered, &config_json, deadline),
+            Isolation::Process => {
+                let program = match std::env::var_os("CRONHOST_PROVIDER_HOST") {
+                    Some(program) => PathBuf::from(program),
+                    None => std::env::current_exe().map_err(|e| ProviderCallError::Died {
+                        provider: name.to_owned(),
+                        call: "constructor",
+                        reason: format!("cannot find the cronhost executable: {e}"),
+                    })?,
+                };
+                Self::isolated(discovered, &config_json, deadline, program)
+            }
         }
-        Ok(handle)
+    }
+
+    /// Construct a discovered provider in a child process: `program provider-host` (the
+    /// `cronhost` binary, or any program calling [`crate::isolate::serve_if_asked`]).
+    pub fn isolated(
+        discovered: &Discovered,
+        config_json: &str,
+        deadline: Duration,
+        program: PathBuf,
+    ) -> Result<Self, ProviderCallError> {
+        let name = discovered.name().to_owned();
+        let library = &discovered.library;
+        let spec = ChildSpec {
+            program,
+            init: Init {
+                protocol: crate::isolate::PROTOCOL_VERSION,
+                plugins_dir: library
+                    .path
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .to_string_lossy()
+                    .into_owned(),
+                library: library.path.to_string_lossy().into_owned(),
+                sha256: library.sha256.clone(),
+                provider: name.clone(),
+                config_json: config_json.to_owned(),
+            },
+            deadline,
+        };
+        let remote = RemoteProvider::spawn(spec).map_err(|error| {
+            let error = match error {
+                RemoteError::Failed(message) => ProviderCallError::Failed {
+                    provider: name.clone(),
+                    call: "constructor",
+                    message,
+                },
+                RemoteError::Died(reason) => ProviderCallError::Died {
+                    provider: name.clone(),
+                    call: "constructor",
+                    reason,
+                },
+                RemoteError::Hung => ProviderCallError::Hung {
+                    provider: name.clone(),
+                    call: "constructor",
+                    deadline,
+                    consequence: KILLED,
+                },
+            };
+            log::error!("{error}");
+            error
+        })?;
+        log::info!(
+            "provider `{name}` runs isolated in process {}",
+            remote.pid().unwrap_or_default()
+        );
+        Ok(Self::with_backend(
+            name,
+            remote.start_blocks(),
+            &library.path,
+            Backend::Isolated(remote),
+            deadline,
+        ))
     }
 
     /// Wrap an already built provider object (for providers built into an embedding app).
@@ -204,15 +371,54 @@ impl ProviderHandle {
         origin: &Path,
         object: AnyProvider,
     ) -> Self {
+        Self::with_backend(
+            name,
+            start_blocks,
+            origin,
+            Backend::InProcess(object),
+            DEFAULT_CALL_DEADLINE,
+        )
+    }
+
+    fn with_backend(
+        name: String,
+        start_blocks: bool,
+        origin: &Path,
+        object: Backend,
+        deadline: Duration,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 name,
                 start_blocks,
                 origin: origin.to_path_buf(),
                 object,
-                deadline: DEFAULT_CALL_DEADLINE,
+                deadline,
                 quarantine: Arc::new(Quarantine::default()),
             }),
+        }
+    }
+
+    /// Whether the provider runs in a child process.
+    pub fn is_isolated(&self) -> bool {
+        matches!(self.inner.object, Backend::Isolated(_))
+    }
+
+    /// The isolated provider's running process, if there is one.
+    pub fn process_id(&self) -> Option<u32> {
+        match &self.inner.object {
+            Backend::Isolated(remote) => remote.pid(),
+            Backend::InProcess(_) => None,
+        }
+    }
+
+    /// Give up on the provider's current run for `reason`: an in-process provider is
+    /// quarantined for good (its threads cannot be stopped); an isolated one's process is
+    /// killed, and the next `start` runs a fresh one.
+    pub fn abandon(&self, reason: String) {
+        match &self.inner.object {
+            Backend::InProcess(_) => self.inner.quarantine.set(reason),
+            Backend::Isolated(remote) => remote.abandon(&reason),
         }
     }
 
@@ -239,7 +445,7 @@ impl ProviderHandle {
     fn call<T>(
         &self,
         call: &'static str,
-        body: impl FnOnce(&AnyProvider) -> RResult<T, RString>,
+        body: impl FnOnce(&Backend) -> Result<T, Failure>,
     ) -> Result<T, ProviderCallError> {
         let inner = &self.inner;
         if let Some(reason) = inner
@@ -254,11 +460,16 @@ impl ProviderHandle {
             });
         }
         let error = match catch_unwind(AssertUnwindSafe(|| body(&inner.object))) {
-            Ok(RResult::ROk(value)) => return Ok(value),
-            Ok(RResult::RErr(message)) => ProviderCallError::Failed {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(Failure::Error(message))) => ProviderCallError::Failed {
                 provider: inner.name.clone(),
                 call,
                 message: crate::text::truncate(&message, MAX_ERROR_BYTES).into_owned(),
+            },
+            Ok(Err(Failure::Died(reason))) => ProviderCallError::Died {
+                provider: inner.name.clone(),
+                call,
+                reason,
             },
             Err(payload) => ProviderCallError::Panicked {
                 provider: inner.name.clone(),
@@ -275,7 +486,7 @@ impl ProviderHandle {
     fn prompt<T: Send + 'static>(
         &self,
         call: &'static str,
-        body: impl FnOnce(&AnyProvider) -> RResult<T, RString> + Send + 'static,
+        body: impl FnOnce(&Backend) -> Result<T, Failure> + Send + 'static,
     ) -> Result<T, ProviderCallError> {
         let handle = self.clone();
         let deadline = self.inner.deadline;
@@ -286,9 +497,14 @@ impl ProviderHandle {
                     provider: self.inner.name.clone(),
                     call,
                     deadline,
+                    consequence: if self.is_isolated() {
+                        KILLED
+                    } else {
+                        QUARANTINED
+                    },
                 };
                 log::error!("{error}");
-                self.inner.quarantine.set(format!(
+                self.abandon(format!(
                     "{call} did not return within {}ms",
                     deadline.as_millis()
                 ));
@@ -299,7 +515,13 @@ impl ProviderHandle {
 
     /// Whether the provider can run here.
     pub fn is_available(&self) -> Result<bool, ProviderCallError> {
-        self.prompt("is_available", |p| p.is_available())
+        self.prompt("is_available", |backend| match backend {
+            Backend::InProcess(p) => local(p.is_available()),
+            Backend::Isolated(r) => remote(r, Call::IsAvailable, |answer| match answer {
+                Answer::Available(available) => Ok(available),
+                other => Err(other),
+            }),
+        })
     }
 
     /// Start the provider: blocks until stopped for a blocking provider.
@@ -309,17 +531,26 @@ impl ProviderHandle {
         stop: &StopFlag,
         options: StartOptions,
     ) -> Result<(), ProviderCallError> {
-        self.call("start", |p| p.start(services, stop.to_ffi(), options))
+        self.call("start", |backend| match backend {
+            Backend::InProcess(p) => local(p.start(services, stop.to_ffi(), options)),
+            Backend::Isolated(r) => Ok(r.start(services, stop, options)?),
+        })
     }
 
     /// Tell the provider to release what it holds.
     pub fn stop(&self) -> Result<(), ProviderCallError> {
-        self.prompt("stop", |p| p.stop())
+        self.prompt("stop", |backend| match backend {
+            Backend::InProcess(p) => local(p.stop()),
+            Backend::Isolated(r) => remote(r, Call::Stop, done),
+        })
     }
 
     /// Tell the provider the job set changed.
     pub fn on_jobs_changed(&self) -> Result<(), ProviderCallError> {
-        self.prompt("on_jobs_changed", |p| p.on_jobs_changed())
+        self.prompt("on_jobs_changed", |backend| match backend {
+            Backend::InProcess(p) => local(p.on_jobs_changed()),
+            Backend::Isolated(r) => remote(r, Call::OnJobsChanged, done),
+        })
     }
 
     /// Ask the provider to fire `job_id` (an external trigger arrived).
@@ -328,24 +559,38 @@ impl ProviderHandle {
         services: &Services,
         job_id: &str,
     ) -> Result<FireOutcome, ProviderCallError> {
-        self.call("fire_due", |p| p.fire_due(services, RStr::from_str(job_id)))
+        self.call("fire_due", |backend| match backend {
+            Backend::InProcess(p) => local(p.fire_due(services, RStr::from_str(job_id))),
+            Backend::Isolated(r) => Ok(r.fire_due(services, job_id)?),
+        })
     }
 
     /// Ask the provider to reconcile its external schedule.
     pub fn reconcile(&self) -> Result<(), ProviderCallError> {
-        self.prompt("reconcile", |p| p.reconcile())
+        self.prompt("reconcile", |backend| match backend {
+            Backend::InProcess(p) => local(p.reconcile()),
+            Backend::Isolated(r) => remote(r, Call::Reconcile, done),
+        })
     }
 
     /// The provider's own status (a JSON object), if it reports one. Not bounded by the prompt
     /// deadline: a cluster provider's status may query its database.
     pub fn status(&self) -> Result<Option<serde_json::Value>, ProviderCallError> {
-        let text = self.call("status", |p| p.status_json())?;
+        let text = self.call("status", |backend| {
+            let text = match backend {
+                Backend::InProcess(p) => local(p.status_json())?.into_string(),
+                Backend::Isolated(r) => remote(r, Call::Status, |answer| match answer {
+                    Answer::Status(text) => Ok(text),
+                    other => Err(other),
+                })?,
+            };
+            bound_status(text).map_err(|e| Failure::Error(e.into_string()))
+        })?;
         if text.is_empty() {
             return Ok(None);
         }
         Ok(Some(
-            serde_json::from_str(text.as_str())
-                .unwrap_or(serde_json::Value::String(text.into_string())),
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
         ))
     }
 }

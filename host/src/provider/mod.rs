@@ -9,8 +9,11 @@ mod stop;
 mod supervisor;
 
 pub use builtin::{run_builtin_ticker, BUILTIN_NAME};
-pub use guard::{ProviderCallError, ProviderHandle, Quarantine, DEFAULT_CALL_DEADLINE};
+pub use guard::{
+    bound_status, ProviderCallError, ProviderHandle, Quarantine, DEFAULT_CALL_DEADLINE,
+    MAX_ERROR_BYTES, MAX_STATUS_BYTES,
+};
 pub use resolve::{resolve, Resolution, Trigger};
-pub use services::{Core, Services};
+pub use services::{Core, Services, MAX_PROVIDER_LOG_BYTES};
 pub use stop::StopFlag;
 pub use supervisor::{spawn_ticker, Backoff, Ticker};

@@ -102,12 +102,7 @@ fn try_provider(
             discovery.dir.display()
         ));
     };
-    let provider = ProviderHandle::construct_within(
-        discovered,
-        &config.provider_section_json(name),
-        config.provider_call_timeout(),
-    )
-    .map_err(|e| e.to_string())?;
+    let provider = ProviderHandle::open(discovered, config).map_err(|e| e.to_string())?;
     match provider.is_available() {
         Ok(true) => Ok(provider),
         Ok(false) => Err(format!("provider `{name}` reports it is not available")),

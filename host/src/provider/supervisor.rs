@@ -172,8 +172,10 @@ fn drive_provider(
         let failure = match outcome {
             Ok(()) if !provider.start_blocks() => {
                 log::info!("provider `{name}` armed its scheduler");
-                while !stop.wait(Duration::from_secs(3600)) {}
-                return;
+                match watch_armed(provider, stop) {
+                    None => return,
+                    Some(failure) => failure,
+                }
             }
             Ok(()) => format!("provider `{name}` start returned while the host is running"),
             Err(error) => error.to_string(),
@@ -202,6 +204,24 @@ fn drive_provider(
             return;
         }
     }
+}
+
+/// Wait while an armed (non-blocking) provider drives the fires: until stop (`None`), or until
+/// an isolated provider's process dies (`Some(why)`), which needs a restart.
+fn watch_armed(provider: &ProviderHandle, stop: &StopFlag) -> Option<String> {
+    if !provider.is_isolated() {
+        while !stop.wait(Duration::from_secs(3600)) {}
+        return None;
+    }
+    while !stop.wait(Duration::from_millis(100)) {
+        if provider.process_id().is_none() {
+            return Some(format!(
+                "provider `{}`'s process died after arming its scheduler",
+                provider.name()
+            ));
+        }
+    }
+    None
 }
 
 /// After how long without a beat a provider counts as stalled (as `status` judges it).
@@ -275,7 +295,7 @@ fn run_start(
                         last_beat.as_secs()
                     );
                     log::error!("provider `{}`: {reason}", provider.name());
-                    provider.quarantine().set(reason);
+                    provider.abandon(reason);
                 }
                 if let Some(reason) = provider
                     .quarantine()

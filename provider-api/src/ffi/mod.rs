@@ -31,7 +31,9 @@ use abi_stable::{
 
 /// What happened when a job was asked to fire.
 #[repr(u8)]
-#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    StableAbi, Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum FireOutcome {
     /// This caller won the claim and the job was started.
     Fired,
@@ -45,7 +47,19 @@ pub enum FireOutcome {
 
 /// Severity of a message a provider logs through the host.
 #[repr(u8)]
-#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    StableAbi,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum LogLevel {
     /// Something failed.
     Error,
@@ -61,7 +75,9 @@ pub enum LogLevel {
 
 /// What one call of the host's `tick()` did.
 #[repr(C)]
-#[derive(StableAbi, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(
+    StableAbi, Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize,
+)]
 pub struct TickReport {
     /// Jobs whose occurrence was claimed and started.
     pub fired: u32,

@@ -1,0 +1,17 @@
+//! Isolation mode (`isolation = "process"`): a provider runs in a child process of its own,
+//! so a segfault, `abort()`, a `panic = "abort"` build, a stack overflow or an endless loop
+//! costs the host only that child. The host serves the host services to it over a small,
+//! versioned, length-prefixed protocol on the child's stdin and stdout.
+
+mod child;
+mod protocol;
+mod remote;
+
+pub use child::{serve_if_asked, serve_stdio, CHILD_COMMAND};
+pub use protocol::{
+    decode, encode, read_frame, write_frame, Answer, Call, FrameError, FromChild, Init, Run,
+    Service, ServiceAnswer, ToChild, MAX_FRAME_BYTES, PROTOCOL_VERSION,
+};
+pub use remote::{
+    unexpected, ChildSpec, RemoteError, RemoteProvider, PING_INTERVAL, UNRESPONSIVE_AFTER,
+};

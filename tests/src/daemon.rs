@@ -1,0 +1,89 @@
+//! A `cronhost run` process under test: started in a [`TestHome`], its log read back, stopped
+//! with SIGTERM; and jobs that leave a mark each time they fire.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus};
+use std::time::{Duration, Instant};
+
+use crate::{wait_for, TestHome};
+
+/// How long a test waits for something that should happen within a few seconds.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A running `cronhost run`, its stderr captured to a file. Killed when dropped.
+pub struct Running {
+    child: Child,
+    stderr: PathBuf,
+}
+
+impl Running {
+    /// Start `cronhost run` in `home`.
+    pub fn start(home: &TestHome) -> Self {
+        let (child, stderr) = home.spawn_daemon("stderr.log", &[]);
+        Self { child, stderr }
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Wait until the log contains `needle`.
+    pub fn wait_for_log(&self, needle: &str) {
+        wait_for(&format!("{needle:?} in the log"), PATIENCE, || {
+            self.log().contains(needle)
+        });
+    }
+
+    /// Wait (bounded) for the process to exit by itself.
+    pub fn wait_exit(mut self) -> (ExitStatus, String) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return (status, self.log());
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("cronhost did not exit; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Send SIGTERM and wait (bounded) for the exit.
+    pub fn terminate(self) -> (ExitStatus, String) {
+        let pid = i32::try_from(self.child.id()).expect("pid fits i32");
+        // SAFETY: plain kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        self.wait_exit()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Lines in a file (0 when it does not exist).
+pub fn count_lines(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+/// Add a job firing every second that appends a line to `marks/NAME`; returns that file.
+pub fn marking_job(home: &TestHome, name: &str) -> PathBuf {
+    let marks = home.path().join("marks");
+    std::fs::create_dir_all(&marks).expect("marks dir");
+    let out = marks.join(name);
+    let line = format!("echo fired >> '{}'", out.display());
+    home.add_job(&["*/1 * * * * *", "--name", name, "--", "sh", "-c", &line]);
+    out
+}
