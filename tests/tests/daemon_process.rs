@@ -3,7 +3,9 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cronhost_e2e::{artifacts, count_lines, marking_job as job, wait_for, Running, TestHome, PATIENCE};
+use cronhost_e2e::{
+    artifacts, count_lines, marking_job as job, wait_for, Running, TestHome, PATIENCE,
+};
 
 #[test]
 fn run_fires_jobs_through_the_builtin_ticker_and_exits_0_on_sigterm() {

@@ -10,7 +10,7 @@ use cronhost::provider::{resolve, Core, ProviderCallError, ProviderHandle, Servi
 use cronhost_e2e::{artifacts, capture_logs, logs_containing, ScriptedEngine, TestHome};
 use cronhost_provider_api::FireOutcome;
 
-const ZOO_NAMES: [&str; 19] = [
+const ZOO_NAMES: [&str; 24] = [
     "zoo-ticker",
     "zoo-panic-new",
     "zoo-error-new",
@@ -30,6 +30,11 @@ const ZOO_NAMES: [&str; 19] = [
     "zoo-ignore-stop",
     "zoo-silent",
     "zoo-flood",
+    "zoo-segfault-start",
+    "zoo-abort-start",
+    "zoo-stack-overflow-start",
+    "zoo-spin-is-available",
+    "zoo-stray-threads",
 ];
 
 fn zoo_home() -> (TestHome, Discovery) {
@@ -355,8 +360,23 @@ fn an_available_provider_is_selected() {
     assert_eq!(resolution.fallback_reason, None);
 }
 
+/// How a test opens a provider: in this process, or isolated in a child process.
+type Open = fn(&Discovery, &str) -> ProviderHandle;
+
 fn handle(discovery: &Discovery, name: &str) -> ProviderHandle {
     ProviderHandle::construct(discovery.find(name).unwrap(), "{}").unwrap()
+}
+
+fn isolated(discovery: &Discovery, name: &str) -> ProviderHandle {
+    let provider = ProviderHandle::isolated(
+        discovery.find(name).unwrap(),
+        "{}",
+        std::time::Duration::from_secs(5),
+        artifacts().cronhost.clone(),
+    )
+    .unwrap();
+    assert!(provider.process_id().is_some(), "{name} runs in a process");
+    provider
 }
 
 fn services(name: &str, engine: Arc<ScriptedEngine>) -> Services {
@@ -394,6 +414,15 @@ fn assert_contained(
 
 #[test]
 fn a_panic_in_any_provider_method_is_contained_and_the_provider_stays_callable() {
+    panics_are_contained(handle);
+}
+
+#[test]
+fn isolated_a_panic_in_any_provider_method_is_contained_and_the_provider_stays_callable() {
+    panics_are_contained(isolated);
+}
+
+fn panics_are_contained(handle: Open) {
     capture_logs();
     let (_home, discovery) = zoo_home();
     let engine = Arc::new(ScriptedEngine::clean());
@@ -438,12 +467,50 @@ fn a_panic_in_any_provider_method_is_contained_and_the_provider_stays_callable()
 
 #[test]
 fn the_default_fire_due_asks_the_host_to_claim_and_run() {
+    for open in [handle as Open, isolated] {
+        let (_home, discovery) = zoo_home();
+        let engine = Arc::new(ScriptedEngine::clean());
+        let p = open(&discovery, "zoo-ticker");
+        let s = services("zoo-ticker", Arc::clone(&engine));
+        assert_eq!(p.fire_due(&s, "job-7"), Ok(FireOutcome::Fired));
+        assert_eq!(p.fire_due(&s, "job-8"), Ok(FireOutcome::Fired));
+        assert_eq!(engine.fired(), ["job-7", "job-8"]);
+    }
+}
+
+#[test]
+fn a_status_over_the_size_limit_is_refused_in_either_mode() {
+    for open in [handle as Open, isolated] {
+        let (_home, discovery) = zoo_home();
+        let error = open(&discovery, "zoo-flood")
+            .status()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("over the 262144-byte limit"), "{error}");
+        let fine = open(&discovery, "zoo-ticker").status().unwrap();
+        assert_eq!(fine, Some(serde_json::json!({ "zoo": "ok" })));
+    }
+}
+
+#[test]
+fn an_isolated_provider_whose_process_dies_fails_its_calls_and_comes_back_on_prepare() {
     let (_home, discovery) = zoo_home();
-    let engine = Arc::new(ScriptedEngine::clean());
-    let p = handle(&discovery, "zoo-ticker");
-    let s = services("zoo-ticker", Arc::clone(&engine));
-    assert_eq!(p.fire_due(&s, "job-7"), Ok(FireOutcome::Fired));
-    assert_eq!(engine.fired(), ["job-7"]);
+    let p = isolated(&discovery, "zoo-ticker");
+    let first = p.process_id().unwrap();
+    // SAFETY: kill(2) on the child this test started.
+    assert_eq!(unsafe { libc::kill(first as i32, libc::SIGKILL) }, 0);
+    cronhost_e2e::wait_for("the death noticed", cronhost_e2e::PATIENCE, || {
+        p.process_id().is_none()
+    });
+    let error = p.reconcile().unwrap_err().to_string();
+    assert!(
+        error.contains(&format!("(pid {first}) was killed by signal 9 (SIGKILL)")),
+        "{error}"
+    );
+    p.prepare().unwrap();
+    let second = p.process_id().expect("a fresh process");
+    assert_ne!(second, first);
+    assert_eq!(p.reconcile(), Ok(()));
 }
 
 #[test]

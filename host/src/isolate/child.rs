@@ -35,10 +35,9 @@ pub const CHILD_COMMAND: &str = "provider-host";
 /// `main` of any program that runs providers with `isolation = "process"`.
 ///
 /// ```no_run
-/// fn main() {
-///     cronhost::isolate::serve_if_asked();
-///     // ... the application proper
-/// }
+/// // First thing in `main`:
+/// cronhost::isolate::serve_if_asked();
+/// // ... the application proper
 /// ```
 pub fn serve_if_asked() {
     if std::env::args_os().nth(1).as_deref() == Some(CHILD_COMMAND.as_ref()) {
@@ -87,7 +86,7 @@ pub fn serve_stdio() -> i32 {
             return 2;
         }
     };
-    let (provider, start_blocks) = match construct(&init) {
+    let (provider, start_blocks) = match construct(&init, &link) {
         Ok(built) => built,
         Err(message) => {
             link.send(&FromChild::Refused(
@@ -116,7 +115,14 @@ pub fn serve_stdio() -> i32 {
                     .name("provider-call".into())
                     .spawn(move || {
                         let result = served.answer(call);
-                        served.host.link.send(&FromChild::Done { id, result });
+                        let link = &served.host.link;
+                        if !link.send(&FromChild::Done { id, result }) {
+                            // Over the frame limit (or the host is gone): answer all the same.
+                            link.send(&FromChild::Done {
+                                id,
+                                result: Err("the provider's answer is too large to send".into()),
+                            });
+                        }
                     });
                 if let Err(e) = spawned {
                     link.send(&FromChild::Done {
@@ -170,7 +176,7 @@ fn protocol_pipes() -> std::io::Result<(File, File)> {
 
 /// Vet the library again (it must still have the digest the host vetted), load it and
 /// construct the provider.
-fn construct(init: &Init) -> Result<(AnyProvider, bool), String> {
+fn construct(init: &Init, link: &Link) -> Result<(AnyProvider, bool), String> {
     if init.protocol != PROTOCOL_VERSION {
         return Err(format!(
             "the host speaks isolation protocol {}, this provider-host speaks {PROTOCOL_VERSION}; run the same cronhost binary on both sides",
@@ -198,17 +204,21 @@ fn construct(init: &Init) -> Result<(AnyProvider, bool), String> {
         .ok_or_else(|| format!("{} offers no provider `{}`", path.display(), init.provider))?;
     // The library stays loaded for the life of this process.
     let library = Box::leak(Box::new(library));
+    link.send(&FromChild::Loaded);
     let provider = library
         .new_provider(&init.provider, &init.config_json)
         .map_err(|e| format!("provider `{}` constructor failed: {e}", init.provider))?;
     Ok((provider, start_blocks))
 }
 
+/// Where the answer to one service request goes.
+type ServiceWaiter = mpsc::Sender<Result<ServiceAnswer, String>>;
+
 /// The child's end of the pipe: frames out, and answers to its service requests in.
 #[derive(Clone)]
 struct Link {
     out: Arc<Mutex<File>>,
-    pending: Arc<Mutex<HashMap<u64, mpsc::Sender<Result<ServiceAnswer, String>>>>>,
+    pending: Arc<Mutex<HashMap<u64, ServiceWaiter>>>,
     next_id: Arc<AtomicU64>,
 }
 

@@ -3,8 +3,8 @@
 //!
 //! A frame is a 4-byte little-endian length followed by that many bytes of JSON encoding one
 //! [`ToChild`] or [`FromChild`] message. The host opens with [`ToChild::Init`] carrying
-//! [`PROTOCOL_VERSION`]; the child answers [`FromChild::Hello`] with its own version or
-//! [`FromChild::Refused`]. Either side treats a frame over [`MAX_FRAME_BYTES`], bad JSON or an
+//! [`PROTOCOL_VERSION`]; the child answers [`FromChild::Loaded`] once the library is loaded,
+//! then [`FromChild::Hello`] with its own version, or [`FromChild::Refused`]. Either side treats a frame over [`MAX_FRAME_BYTES`], bad JSON or an
 //! unknown message as the end of the conversation: the decoder never allocates more than the
 //! cap, whatever the length prefix claims.
 
@@ -171,6 +171,8 @@ pub enum ToChild {
 /// Child → host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FromChild {
+    /// The library is vetted and loaded; the constructor runs next (under the call deadline).
+    Loaded,
     /// The provider is constructed.
     Hello {
         /// The child's [`PROTOCOL_VERSION`].

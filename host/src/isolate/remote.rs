@@ -29,8 +29,15 @@ pub const PING_INTERVAL: Duration = Duration::from_millis(250);
 /// A child that has not answered a ping for this long is killed.
 pub const UNRESPONSIVE_AFTER: Duration = Duration::from_millis(750);
 
-/// How many of the child's last stderr lines a death report quotes.
+/// How long a child may take to start and load the library, before the constructor's own
+/// deadline begins.
+pub const STARTUP_ALLOWANCE: Duration = Duration::from_secs(20);
+
+/// How many of the child's last stderr lines are kept for a death report.
 const STDERR_TAIL_LINES: usize = 3;
+
+/// A stderr line counts as the child's last words if it came this shortly before the end.
+const LAST_WORDS_WINDOW: Duration = Duration::from_secs(2);
 
 /// Why a call to an isolated provider failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +123,11 @@ impl RemoteProvider {
         }
     }
 
+    /// Make sure a child is running: start a fresh one if the last one died.
+    pub fn ensure_running(&self) -> Result<(), RemoteError> {
+        self.connection_or_restart().map(|_| ())
+    }
+
     /// The running child, or a fresh one when the last one died.
     fn connection_or_restart(&self) -> Result<Arc<Connection>, RemoteError> {
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
@@ -123,7 +135,7 @@ impl RemoteProvider {
             return Ok(Arc::clone(c));
         }
         log::info!(
-            "starting a new process for provider `{}`",
+            "provider `{}`: its process is gone; starting a new one",
             self.spec.init.provider
         );
         let (connection, _) = Connection::open(&self.spec, Arc::clone(&self.services))?;
@@ -221,7 +233,7 @@ struct Connection {
     /// Why the host killed the child, if it did.
     kill_reason: Mutex<Option<String>>,
     last_pong: Mutex<Instant>,
-    stderr_tail: Mutex<VecDeque<String>>,
+    stderr_tail: Mutex<VecDeque<(Instant, String)>>,
     services: Arc<Mutex<Option<Services>>>,
 }
 
@@ -234,6 +246,8 @@ impl Connection {
         let mut command = Command::new(&spec.program);
         command
             .arg(CHILD_COMMAND)
+            // A panic's message is what the log needs, not a backtrace per restart.
+            .env_remove("RUST_BACKTRACE")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -250,6 +264,11 @@ impl Connection {
                 spec.program.display()
             ))
         })?;
+        log::info!(
+            "provider `{}`: process {} started",
+            spec.init.provider,
+            child.id()
+        );
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
@@ -273,11 +292,20 @@ impl Connection {
         let reader = Arc::clone(&connection);
         let mut stdout = BufReader::new(stdout);
         spawn(&format!("isolate-read-{}", connection.pid), move || {
-            let first = read_frame::<FromChild>(&mut stdout);
-            let greeted_well = matches!(first, Ok(FromChild::Hello { .. }));
-            let _ = hello.send(first);
-            if greeted_well {
-                reader.read_loop(&mut stdout);
+            // The opening: Loaded, then Hello (or Refused, or the end).
+            loop {
+                let frame = read_frame::<FromChild>(&mut stdout);
+                let (loaded, greeted) = (
+                    matches!(frame, Ok(FromChild::Loaded)),
+                    matches!(frame, Ok(FromChild::Hello { .. })),
+                );
+                let _ = hello.send(frame);
+                if greeted {
+                    reader.read_loop(&mut stdout);
+                }
+                if !loaded {
+                    break;
+                }
             }
             reader.finish_after_exit();
         });
@@ -288,7 +316,12 @@ impl Connection {
         if !connection.send(&ToChild::Init(spec.init.clone())) {
             return Err(RemoteError::Died(connection.wait_end()));
         }
-        let start_blocks = match greeted.recv_timeout(spec.deadline) {
+        let mut opening = greeted.recv_timeout(STARTUP_ALLOWANCE);
+        let loaded = matches!(opening, Ok(Ok(FromChild::Loaded)));
+        if loaded {
+            opening = greeted.recv_timeout(spec.deadline);
+        }
+        let start_blocks = match opening {
             Ok(Ok(FromChild::Hello {
                 protocol,
                 start_blocks,
@@ -312,12 +345,20 @@ impl Connection {
             Ok(Err(_)) | Err(mpsc::RecvTimeoutError::Disconnected) => {
                 return Err(RemoteError::Died(connection.wait_end()));
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
+            Err(mpsc::RecvTimeoutError::Timeout) if loaded => {
                 connection.kill(&format!(
                     "it did not construct the provider within {}ms",
                     spec.deadline.as_millis()
                 ));
                 return Err(RemoteError::Hung);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let reason = format!(
+                    "it did not load the library within {}s",
+                    STARTUP_ALLOWANCE.as_secs()
+                );
+                connection.kill(&reason);
+                return Err(RemoteError::Died(reason));
             }
         };
         *connection
@@ -430,7 +471,9 @@ impl Connection {
                 Ok(FromChild::Pong(_)) => {
                     *self.last_pong.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
                 }
-                Ok(other @ (FromChild::Hello { .. } | FromChild::Refused(_))) => {
+                Ok(
+                    other @ (FromChild::Loaded | FromChild::Hello { .. } | FromChild::Refused(_)),
+                ) => {
                     self.kill(&format!(
                         "it broke the protocol (sent {other:?} mid-conversation)"
                     ));
@@ -477,7 +520,7 @@ impl Connection {
             if tail.len() == STDERR_TAIL_LINES {
                 tail.pop_front();
             }
-            tail.push_back(line);
+            tail.push_back((Instant::now(), line));
         }
     }
 
@@ -523,8 +566,18 @@ impl Connection {
             ),
         };
         let tail = self.stderr_tail.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(last) = tail.back() {
-            reason.push_str(&format!("; its last words: {last}"));
+        // Only what it said as it died (an old line would mislead), without Rust's notes.
+        let last_words: Vec<&str> = tail
+            .iter()
+            .filter(|(at, line)| {
+                at.elapsed() < LAST_WORDS_WINDOW
+                    && !line.trim().is_empty()
+                    && !line.starts_with("note: ")
+            })
+            .map(|(_, line)| line.as_str())
+            .collect();
+        if !last_words.is_empty() {
+            reason.push_str(&format!("; its last words: {}", last_words.join(" / ")));
         }
         drop(tail);
         {

@@ -21,8 +21,9 @@ use crate::plugins::Discovered;
 /// The longest error message kept from a provider; longer ones are cut.
 pub const MAX_ERROR_BYTES: usize = 4096;
 
-/// The largest status JSON a provider may report (64 KiB); a larger one is refused.
-pub const MAX_STATUS_BYTES: usize = 64 * 1024;
+/// The largest status JSON a provider may report (256 KiB: a cluster provider's 500 recent
+/// runs take about half of it); a larger one is refused.
+pub const MAX_STATUS_BYTES: usize = 256 * 1024;
 
 /// A provider's status text, refused when it is over [`MAX_STATUS_BYTES`].
 pub fn bound_status(text: String) -> Result<String, RString> {
@@ -410,6 +411,16 @@ impl ProviderHandle {
             Backend::Isolated(remote) => remote.pid(),
             Backend::InProcess(_) => None,
         }
+    }
+
+    /// Make the provider ready for `start`: for an isolated provider whose process died, start
+    /// a fresh process and construct the provider in it (in-process: nothing to do). The
+    /// supervisor does this while the built-in ticker still stands in.
+    pub fn prepare(&self) -> Result<(), ProviderCallError> {
+        self.call("restart", |backend| match backend {
+            Backend::InProcess(_) => Ok(()),
+            Backend::Isolated(r) => Ok(r.ensure_running()?),
+        })
     }
 
     /// Give up on the provider's current run for `reason`: an in-process provider is

@@ -200,8 +200,44 @@ fn drive_provider(
             &failure,
             Some(Instant::now() + delay),
         );
+        stand_in_while_preparing(provider, core, stop, (interval, fallback), &failure);
         if stop.is_set() {
             return;
+        }
+    }
+}
+
+/// Prepare the provider for its next `start` (an isolated provider's fresh process starts and
+/// loads) on a thread of its own, while the stand-in goes on firing: a slow start-up must not
+/// leave a gap without a trigger.
+fn stand_in_while_preparing(
+    provider: &ProviderHandle,
+    core: &Core,
+    stop: &StopFlag,
+    (interval, fallback): (Duration, Fallback),
+    failure: &str,
+) {
+    if !provider.is_isolated() || stop.is_set() {
+        return;
+    }
+    let (done, ready) = mpsc::channel();
+    let preparing = provider.clone();
+    let spawned = std::thread::Builder::new()
+        .name("provider-prepare".into())
+        .spawn(move || {
+            let _ = done.send(preparing.prepare());
+        });
+    if spawned.is_err() {
+        return; // `start` will prepare it itself
+    }
+    loop {
+        match ready.try_recv() {
+            Ok(_) | Err(mpsc::TryRecvError::Disconnected) => return,
+            Err(mpsc::TryRecvError::Empty) if stop.is_set() => return,
+            Err(mpsc::TryRecvError::Empty) => {
+                let slice = Instant::now() + Duration::from_millis(100);
+                stand_in(core, stop, interval, fallback, failure, Some(slice));
+            }
         }
     }
 }
