@@ -23,6 +23,8 @@ pub struct ProviderRow {
     pub sha256: String,
     /// Whether it constructs and reports itself available with the current config.
     pub available: bool,
+    /// Where it runs: `in-process` or `process` (`[providers.NAME] isolation`).
+    pub isolation: &'static str,
 }
 
 /// Everything `cronhost providers` shows.
@@ -47,6 +49,7 @@ impl Catalog {
             path: PathBuf::from("(built in)"),
             sha256: String::new(),
             available: true,
+            isolation: "in-process",
         }];
         let mut rejected = discovery.rejected.clone();
         for discovered in &discovery.providers {
@@ -70,6 +73,10 @@ impl Catalog {
                         path: library.path.clone(),
                         sha256: library.sha256.clone(),
                         available,
+                        isolation: match config.isolation(discovered.name()) {
+                            crate::config::Isolation::InProcess => "in-process",
+                            crate::config::Isolation::Process => "process",
+                        },
                     });
                 }
                 Err(error) => rejected.push(Rejected {

@@ -71,6 +71,16 @@ impl Drop for Running {
     }
 }
 
+/// Panic if any occurrence in a marks file ran more than once; returns how many ran.
+pub fn assert_each_occurrence_ran_once(marks: &Path) -> usize {
+    let text = std::fs::read_to_string(marks).unwrap_or_default();
+    let mut seen = std::collections::HashSet::new();
+    for line in text.lines() {
+        assert!(seen.insert(line), "{line} ran twice ({})", marks.display());
+    }
+    seen.len()
+}
+
 /// Lines in a file (0 when it does not exist).
 pub fn count_lines(path: &Path) -> usize {
     std::fs::read_to_string(path)
@@ -78,12 +88,13 @@ pub fn count_lines(path: &Path) -> usize {
         .unwrap_or(0)
 }
 
-/// Add a job firing every second that appends a line to `marks/NAME`; returns that file.
+/// Add a job firing every second that appends a line to `marks/NAME` (the occurrence it ran
+/// for: `CRONHOST_SCHEDULED_AT`); returns that file.
 pub fn marking_job(home: &TestHome, name: &str) -> PathBuf {
     let marks = home.path().join("marks");
     std::fs::create_dir_all(&marks).expect("marks dir");
     let out = marks.join(name);
-    let line = format!("echo fired >> '{}'", out.display());
+    let line = format!("echo \"$CRONHOST_SCHEDULED_AT\" >> '{}'", out.display());
     home.add_job(&["*/1 * * * * *", "--name", name, "--", "sh", "-c", &line]);
     out
 }

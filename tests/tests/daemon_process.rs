@@ -116,7 +116,9 @@ fn providers_json_lists_the_selection_the_providers_and_every_rejection() {
     home.install(&artifacts().duplicate, "20-dup.so");
     home.install(&artifacts().compat_1_0, "30-compat.so");
     home.write_plugin_file("00-empty.so", b"");
-    home.write_config("[cron]\nprovider = \"zoo-ticker\"\n");
+    home.write_config(
+        "[cron]\nprovider = \"zoo-ticker\"\nprovider_call_timeout_ms = 1000\n[providers.zoo-unavailable]\nisolation = \"process\"\n",
+    );
     let output = Command::new(&artifacts().cronhost)
         .args([
             "--home",
@@ -141,7 +143,11 @@ fn providers_json_lists_the_selection_the_providers_and_every_rejection() {
     assert_eq!(ticker["available"], true);
     assert_eq!(ticker["api_version"], cronhost_provider_api::API_VERSION);
     assert!(ticker["path"].as_str().unwrap().ends_with("10-zoo.so"));
-    assert_eq!(row("zoo-unavailable").unwrap()["available"], false);
+    assert_eq!(ticker["isolation"], "in-process");
+    // Asked in its own process, it answers all the same.
+    let isolated = row("zoo-unavailable").unwrap();
+    assert_eq!(isolated["available"], false);
+    assert_eq!(isolated["isolation"], "process");
     assert_eq!(row("zoo-panic-is-available").unwrap()["available"], false);
     assert_eq!(row("compat-1.0").unwrap()["api_version"], "1.0.0");
     assert!(row("dup-only").is_some());

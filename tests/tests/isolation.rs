@@ -6,7 +6,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cronhost_e2e::{artifacts, count_lines, marking_job, wait_for, Running, TestHome, PATIENCE};
+use cronhost_e2e::{
+    artifacts, assert_each_occurrence_ran_once, count_lines, marking_job, wait_for, Running,
+    TestHome, PATIENCE,
+};
 
 /// One fault and what the log must show for it.
 struct Row<'a> {
@@ -72,6 +75,7 @@ fn check_row(row: &Row<'_>) {
         "{}: the host exits cleanly:\n{log}",
         row.provider
     );
+    assert_each_occurrence_ran_once(&out);
     for needle in row.at_exit {
         assert!(
             log.contains(needle),
@@ -250,6 +254,19 @@ fn in_process_a_crash_takes_the_whole_host_down_which_is_what_isolation_is_for()
         let (status, log) = Running::start(&home).wait_exit();
         assert_eq!(status.signal(), Some(signal), "{provider}: {log}");
     }
+}
+
+#[test]
+fn in_process_stray_threads_ticking_beside_the_builtin_ticker_never_fire_an_occurrence_twice() {
+    let home = home_for("zoo-stray-threads", &artifacts().zoo, "in-process", 3600);
+    let out = marking_job(&home, "once-each");
+    let running = Running::start(&home);
+    running.wait_for_log("start returned while the host is running");
+    // Two stray tickers every 100 ms and the built-in one, all claiming the same occurrences.
+    wait_for("five occurrences", PATIENCE, || count_lines(&out) >= 5);
+    let (status, log) = running.terminate();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(assert_each_occurrence_ran_once(&out) >= 5);
 }
 
 #[test]

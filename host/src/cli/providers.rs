@@ -102,8 +102,8 @@ fn print_table(catalog: &Catalog, dir: &std::path::Path) {
         .unwrap_or(4)
         .max(4);
     println!(
-        "  {:name_width$}  {:9}  {:5}  {:9}  PATH",
-        "NAME", "VERSION", "API", "AVAILABLE"
+        "  {:name_width$}  {:9}  {:5}  {:9}  {:10}  PATH",
+        "NAME", "VERSION", "API", "AVAILABLE", "ISOLATION"
     );
     for row in &catalog.providers {
         let marker = if row.name == catalog.selected {
@@ -112,11 +112,12 @@ fn print_table(catalog: &Catalog, dir: &std::path::Path) {
             ' '
         };
         println!(
-            "{marker} {:name_width$}  {:9}  {:5}  {:9}  {}",
+            "{marker} {:name_width$}  {:9}  {:5}  {:9}  {:10}  {}",
             row.name,
             row.version,
             row.api_version,
             if row.available { "yes" } else { "no" },
+            row.isolation,
             row.path.display()
         );
     }
