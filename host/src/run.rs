@@ -80,12 +80,9 @@ impl Runner {
                 return Err(error);
             }
         };
-        if let Err(e) = self
-            .store
-            .mark_started(&claim.run_id, child.id(), crate::clock::now())
-        {
-            log::warn!("job={}: cannot record the start: {e}", job.name);
-        }
+        // The start instant is taken here; it is written to the store by the watcher, off the
+        // path that starts the other jobs due at the same instant.
+        let started_at = crate::clock::now();
         let group = child.id();
         *self.inflight.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         self.groups
@@ -96,6 +93,9 @@ impl Runner {
         let run_id = claim.run_id.clone();
         let thread_name = format!("run-{}", job.id);
         let watcher = move || {
+            if let Err(e) = runner.store.mark_started(&claim.run_id, group, started_at) {
+                log::warn!("job={}: cannot record the start: {e}", claim.job.name);
+            }
             runner.watch(child, &claim);
             runner.finished(group);
             runner.start_queued(&claim.job.id);

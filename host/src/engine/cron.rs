@@ -1,6 +1,7 @@
 //! The cron engine: due scan over the store, claims, and handing claimed runs to the runner.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -102,6 +103,24 @@ impl CronEngine {
         &self.runner
     }
 
+    /// Fire one due job; its error or panic is logged and never stops the scan of the others.
+    fn fire_guarded(&self, job_id: &str) -> Result<FireOutcome, ()> {
+        match catch_unwind(AssertUnwindSafe(|| self.fire_one(job_id))) {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(e)) => {
+                log::warn!("job={job_id}: {e}");
+                Err(())
+            }
+            Err(payload) => {
+                log::error!(
+                    "job={job_id}: evaluating it panicked: {}",
+                    panic_message(&*payload)
+                );
+                Err(())
+            }
+        }
+    }
+
     fn fire_one(&self, job_id: &str) -> Result<FireOutcome, EngineError> {
         let now = crate::clock::now();
         let outcome = self
@@ -198,6 +217,14 @@ impl CronEngine {
     }
 }
 
+/// How many workers start the jobs due at one instant: one per core, at least 2, at most 8.
+fn fire_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 8)
+}
+
 impl Engine for CronEngine {
     fn tick(&self) -> Result<TickReport, EngineError> {
         self.prune_if_due();
@@ -205,27 +232,34 @@ impl Engine for CronEngine {
             .store
             .due_job_ids(crate::clock::now())
             .map_err(store_error)?;
-        let mut report = TickReport::default();
-        for job_id in due {
-            // One job's error or panic never stops the scan of the others.
-            match catch_unwind(AssertUnwindSafe(|| self.fire_one(&job_id))) {
-                Ok(Ok(FireOutcome::Fired)) => report.fired += 1,
-                Ok(Ok(FireOutcome::Skipped)) => report.skipped += 1,
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    log::warn!("job={job_id}: {e}");
-                    report.errors += 1;
-                }
-                Err(payload) => {
-                    log::error!(
-                        "job={job_id}: evaluating it panicked: {}",
-                        panic_message(&*payload)
-                    );
-                    report.errors += 1;
+        let report = Mutex::new(TickReport::default());
+        let next = AtomicUsize::new(0);
+        // Jobs due at the same instant are claimed and started by a few workers side by side:
+        // claims serialise in the store, but starting processes does not have to.
+        let fire_next = || {
+            while let Some(job_id) = due.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let outcome = self.fire_guarded(job_id);
+                let mut report = report.lock().unwrap_or_else(|p| p.into_inner());
+                match outcome {
+                    Ok(FireOutcome::Fired) => report.fired += 1,
+                    Ok(FireOutcome::Skipped) => report.skipped += 1,
+                    Ok(_) => {}
+                    Err(()) => report.errors += 1,
                 }
             }
+        };
+        let workers = due.len().min(fire_workers());
+        if workers > 1 {
+            std::thread::scope(|scope| {
+                for _ in 1..workers {
+                    scope.spawn(fire_next);
+                }
+                fire_next();
+            });
+        } else {
+            fire_next();
         }
-        Ok(report)
+        Ok(report.into_inner().unwrap_or_else(|p| p.into_inner()))
     }
 
     fn fire_due(&self, job_id: &str) -> Result<FireOutcome, EngineError> {

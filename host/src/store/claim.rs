@@ -3,6 +3,7 @@
 //! Two claimers racing for one occurrence: exactly one wins (compare-and-set on next_run, plus
 //! the unique (job id, scheduled instant) run key).
 
+use super::Cached;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Transaction};
 
@@ -94,7 +95,7 @@ impl Store {
     /// their running run (catch-up `all`), so a ticker does not wake for them in a loop.
     pub fn next_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.read(|conn| {
-            conn.query_row(
+            conn.row_cached(
                 "SELECT min(next_run) FROM jobs j
                  WHERE enabled = 1 AND paused_at IS NULL AND completed_at IS NULL
                  AND (next_run > ?1 OR NOT EXISTS (
@@ -143,7 +144,7 @@ impl Store {
                 )));
             }
             let run_id = run_id(&job.id, now);
-            let inserted = tx.execute(
+            let inserted = tx.exec_cached(
                 "INSERT INTO runs (id, job_id, scheduled_at, claimed_at, status, reason, host, pid)
                  VALUES (?1, ?2, ?3, ?3, 'claimed', 'manual', ?4, ?5)",
                 params![run_id, job.id, to_ms(now), claimer.host, claimer.pid],
@@ -214,7 +215,7 @@ impl Store {
     ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
         self.read(|conn| {
             let mut statement = conn
-                .prepare(
+                .prepare_cached(
                     "SELECT id, next_run FROM jobs WHERE enabled = 1 AND paused_at IS NULL AND completed_at IS NULL
                      AND next_run IS NOT NULL AND next_run <= ?1 ORDER BY next_run",
                 )
@@ -238,7 +239,7 @@ enum Target {
 }
 
 fn count(tx: &Transaction<'_>, sql_text: &str, job_id: &str) -> Result<u32, StoreError> {
-    tx.query_row(sql_text, params![job_id], |r| r.get(0))
+    tx.row_cached(sql_text, params![job_id], |r| r.get(0))
         .map_err(sql)
 }
 
@@ -299,7 +300,7 @@ fn claim_in(
                 "job={} scheduled={scheduled}: more than {CATCH_UP_ALL_CAP} occurrences missed; the older ones are dropped",
                 job.name
             );
-            tx.execute(
+            tx.exec_cached(
                 "UPDATE jobs SET next_run = ?3 WHERE id = ?1 AND next_run = ?2",
                 params![job.id, to_ms(scheduled), resume.map(to_ms)],
             )
@@ -346,7 +347,7 @@ fn claim_in(
         }
         if status == RunStatus::Claimed && skip_reason.is_none() && claimer.max_parallel > 0 {
             let active: u32 = tx
-                .query_row(
+                .row_cached(
                     "SELECT count(*) FROM runs WHERE status IN ('claimed', 'running')",
                     [],
                     |r| r.get(0),
@@ -371,7 +372,7 @@ fn claim_in(
     }
     let completed_at = next_run.is_none().then_some(now);
     let updated = tx
-        .execute(
+        .exec_cached(
             "UPDATE jobs SET next_run = ?3, completed_count = ?4, completed_at = ?5, last_run = CASE WHEN ?6 THEN ?2 ELSE last_run END
              WHERE id = ?1 AND next_run = ?2",
             params![job.id, to_ms(scheduled), next_run.map(to_ms), completed_count, completed_at.map(to_ms), fires],
@@ -382,7 +383,7 @@ fn claim_in(
     }
     let run_id = run_id(&job.id, scheduled);
     let status = if fires { status } else { RunStatus::Skipped };
-    let inserted = tx.execute(
+    let inserted = tx.exec_cached(
         "INSERT INTO runs (id, job_id, scheduled_at, claimed_at, status, reason, host, pid, finished_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN ?5 = 'skipped' THEN ?4 END)",
         params![run_id, job.id, to_ms(scheduled), to_ms(now), status.as_str(), skip_reason, claimer.host, claimer.pid],
@@ -401,7 +402,7 @@ fn claim_in(
         Err(e) => return Err(sql(e)),
     }
     if let Some(reason) = skip_reason {
-        tx.execute(
+        tx.exec_cached(
             "UPDATE jobs SET last_status = 'skipped' WHERE id = ?1",
             params![job.id],
         )

@@ -1,6 +1,7 @@
 //! Jobs: definitions and runtime state; add, find by id or name, list, pause, resume, remove,
 //! export and import.
 
+use super::Cached;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -370,7 +371,7 @@ impl Store {
         let prepared = prepare(spec, default_zone, now)?;
         self.write(|tx| {
             let sequence: i64 = tx
-                .query_row(
+                .row_cached(
                     "UPDATE sequence SET value = value + 1 WHERE name = 'job' RETURNING value",
                     [],
                     |r| r.get(0),
@@ -417,7 +418,7 @@ impl Store {
     pub fn jobs(&self) -> Result<Vec<Job>, StoreError> {
         self.read(|conn| {
             let mut statement = conn
-                .prepare(&format!(
+                .prepare_cached(&format!(
                     "SELECT {JOB_COLUMNS} FROM jobs ORDER BY next_run IS NULL, next_run, name_key"
                 ))
                 .map_err(sql)?;
@@ -435,7 +436,7 @@ impl Store {
     ) -> Result<Job, StoreError> {
         self.write(|tx| {
             let job = resolve(tx, id_or_name)?;
-            tx.execute(
+            tx.exec_cached(
                 "UPDATE jobs SET paused_at = ?2, pause_reason = ?3 WHERE id = ?1",
                 params![job.id, to_ms(now), reason],
             )
@@ -464,7 +465,7 @@ impl Store {
                     None => schedule.next_after(now, job.zone()),
                 },
             };
-            tx.execute(
+            tx.exec_cached(
                 "UPDATE jobs SET paused_at = NULL, pause_reason = NULL, next_run = ?2 WHERE id = ?1",
                 params![job.id, next_run.map(to_ms)],
             )
@@ -477,7 +478,7 @@ impl Store {
     pub fn remove_job(&self, id_or_name: &str) -> Result<Job, StoreError> {
         self.write(|tx| {
             let job = resolve(tx, id_or_name)?;
-            tx.execute("DELETE FROM jobs WHERE id = ?1", params![job.id])
+            tx.exec_cached("DELETE FROM jobs WHERE id = ?1", params![job.id])
                 .map_err(sql)?;
             Ok(job)
         })
@@ -486,7 +487,7 @@ impl Store {
     /// Delete jobs completed before `cutoff`; returns how many.
     pub fn prune_completed(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
         self.write(|tx| {
-            tx.execute(
+            tx.exec_cached(
                 "DELETE FROM jobs WHERE completed_at IS NOT NULL AND completed_at < ?1",
                 params![to_ms(cutoff)],
             )
@@ -521,7 +522,7 @@ impl Store {
             let mut added = 0;
             for job in jobs {
                 let existing = tx
-                    .query_row(
+                    .row_cached(
                         "SELECT name_key FROM jobs WHERE id = ?1",
                         params![job.id],
                         |r| r.get::<_, String>(0),
@@ -555,7 +556,7 @@ impl Store {
                 added += 1;
                 // Never hand out an imported id again.
                 if let Some(sequence) = sequence_of(&job.id) {
-                    tx.execute(
+                    tx.exec_cached(
                         "UPDATE sequence SET value = max(value, ?1) WHERE name = 'job'",
                         params![sequence],
                     )
@@ -572,7 +573,7 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 }
 
 fn insert_row(tx: &Transaction<'_>, job: &Job) -> Result<(), StoreError> {
-    let result = tx.execute(
+    let result = tx.exec_cached(
         &format!(
             "INSERT INTO jobs ({JOB_COLUMNS}, name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
         ),
@@ -612,7 +613,7 @@ fn insert_row(tx: &Transaction<'_>, job: &Job) -> Result<(), StoreError> {
 }
 
 pub(crate) fn get(conn: &rusqlite::Connection, id: &str) -> Result<Job, StoreError> {
-    conn.query_row(
+    conn.row_cached(
         &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
         params![id],
         job_from_row,
@@ -627,7 +628,7 @@ pub(crate) fn get(conn: &rusqlite::Connection, id: &str) -> Result<Job, StoreErr
 pub(crate) fn resolve(conn: &rusqlite::Connection, id_or_name: &str) -> Result<Job, StoreError> {
     let by_id = get(conn, id_or_name).ok();
     let by_name = conn
-        .query_row(
+        .row_cached(
             &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE name_key = ?1"),
             params![id_or_name.to_lowercase()],
             job_from_row,

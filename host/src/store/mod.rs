@@ -93,6 +93,7 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(unusable)?;
+        conn.set_prepared_statement_cache_capacity(64);
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(unusable)?;
         // Reading the schema makes SQLite validate the header before anything is written, so a
@@ -184,6 +185,32 @@ impl Store {
         self.lock()
             .query_row("PRAGMA data_version", [], |row| row.get(0))
             .map_err(|e| self.sqlite(e))
+    }
+}
+
+/// Statements run through SQLite's prepared-statement cache: the fire path runs the same dozen
+/// statements for every claim, and parsing them each time cost more than running them.
+pub(crate) trait Cached {
+    /// `execute`, with the statement from the cache.
+    fn exec_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    /// `query_row`, with the statement from the cache.
+    fn row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn exec_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Run history: one row per occurrence, from claim to outcome.
 
+use super::Cached;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
@@ -131,7 +132,7 @@ impl Store {
         };
         self.read(|conn| {
             let mut statement = conn
-                .prepare(&format!(
+                .prepare_cached(&format!(
                     "SELECT {RUN_COLUMNS} FROM runs WHERE ?1 IS NULL OR job_id = ?1 ORDER BY scheduled_at DESC, id DESC LIMIT ?2"
                 ))
                 .map_err(sql)?;
@@ -145,7 +146,7 @@ impl Store {
     /// One run by id.
     pub fn run(&self, run_id: &str) -> Result<Option<Run>, StoreError> {
         self.read(|conn| {
-            conn.query_row(
+            conn.row_cached(
                 &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
                 params![run_id],
                 run_from_row,
@@ -163,7 +164,7 @@ impl Store {
         started_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.write(|tx| {
-            tx.execute(
+            tx.exec_cached(
                 "UPDATE runs SET status = 'running', started_at = ?2, child_pid = ?3, lateness_ms = ?2 - scheduled_at WHERE id = ?1",
                 params![run_id, to_ms(started_at), child_pid],
             )
@@ -182,13 +183,13 @@ impl Store {
         finished_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.write(|tx| {
-            tx.execute(
+            tx.exec_cached(
                 "UPDATE runs SET status = ?2, exit_code = ?3, error = ?4, finished_at = ?5 WHERE id = ?1",
                 params![run_id, status.as_str(), exit_code, error, to_ms(finished_at)],
             )
             .map_err(sql)?;
             let streak = if status == RunStatus::Succeeded { "0" } else { "failure_streak + 1" };
-            tx.execute(
+            tx.exec_cached(
                 &format!(
                     "UPDATE jobs SET last_status = ?2, last_error = ?3, failure_streak = {streak}
                      WHERE id = (SELECT job_id FROM runs WHERE id = ?1)"
@@ -204,7 +205,7 @@ impl Store {
     pub fn take_queued(&self, job_id: &str) -> Result<Option<Run>, StoreError> {
         self.write(|tx| {
             let run = tx
-                .query_row(
+                .row_cached(
                     &format!("SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?1 AND status = 'queued' ORDER BY scheduled_at LIMIT 1"),
                     params![job_id],
                     run_from_row,
@@ -212,7 +213,7 @@ impl Store {
                 .optional()
                 .map_err(sql)?;
             if let Some(run) = &run {
-                tx.execute("UPDATE runs SET status = 'claimed' WHERE id = ?1", params![run.id])
+                tx.exec_cached("UPDATE runs SET status = 'claimed' WHERE id = ?1", params![run.id])
                     .map_err(sql)?;
             }
             Ok(run)
@@ -229,7 +230,7 @@ impl Store {
     ) -> Result<Vec<Run>, StoreError> {
         self.write(|tx| {
             let mut statement = tx
-                .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE status IN ('claimed', 'queued', 'running')"))
+                .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE status IN ('claimed', 'queued', 'running')"))
                 .map_err(sql)?;
             let open = statement
                 .query_map([], run_from_row)
@@ -238,12 +239,12 @@ impl Store {
                 .map_err(sql)?;
             let mut settled = Vec::new();
             for run in open.into_iter().filter(|r| !alive(&r.host, r.pid, r.claimed_at)) {
-                tx.execute(
+                tx.exec_cached(
                     "UPDATE runs SET status = 'unknown', finished_at = ?2, error = ?3 WHERE id = ?1",
                     params![run.id, to_ms(now), format!("its owner (pid {} on {}) died while it was {}", run.pid, run.host, run.status.as_str())],
                 )
                 .map_err(sql)?;
-                tx.execute("UPDATE jobs SET last_status = 'unknown' WHERE id = ?1", params![run.job_id])
+                tx.exec_cached("UPDATE jobs SET last_status = 'unknown' WHERE id = ?1", params![run.job_id])
                     .map_err(sql)?;
                 settled.push(run);
             }

@@ -1,0 +1,220 @@
+//! Whole-daemon figures, from real `cronhost run` processes and real child processes: fire
+//! lateness (scheduled instant → command started) for lone jobs, for 1,000 jobs a minute and
+//! for 100 jobs due in the same second; start-up to first tick and memory with 100,000 jobs;
+//! idle memory with 10; SIGTERM → exit.
+//!
+//! `CRONHOST_E2E_RELEASE=1 cargo bench -p cronhost-e2e --bench daemon` for the figures in
+//! BENCHMARKS.md; `-- --quick` (as CI runs it) shortens every window and scales 100,000 jobs
+//! down to 10,000.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use cronhost::store::{JobSpec, Store};
+use cronhost_e2e::{wait_for, Running, TestHome};
+
+fn quick() -> bool {
+    std::env::args().any(|a| a == "--quick")
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Print a lateness distribution.
+fn report(what: &str, mut late: Vec<i64>) {
+    late.sort_unstable();
+    let within = |ms: i64| {
+        late.iter().filter(|l| **l <= ms).count() as f64 * 100.0 / late.len().max(1) as f64
+    };
+    println!(
+        "{what}: {} fires; lateness ms: min {} p50 {} p90 {} p99 {} max {}; ≤1 ms {:.0}%, ≤5 ms {:.0}%",
+        late.len(),
+        late.first().copied().unwrap_or(0),
+        percentile(&late, 0.5),
+        percentile(&late, 0.9),
+        percentile(&late, 0.99),
+        late.last().copied().unwrap_or(0),
+        within(1),
+        within(5),
+    );
+}
+
+/// Add `count` jobs straight into the home's store (one transaction each); `schedule(i)`.
+fn add_jobs(home: &TestHome, count: usize, schedule: impl Fn(usize) -> String) -> Duration {
+    let store = Store::open(&home.home().store_file()).expect("store");
+    let now = chrono::Utc::now();
+    let began = Instant::now();
+    for i in 0..count {
+        let mut spec = JobSpec::new(&schedule(i), ["true"]);
+        spec.name = Some(format!("job-{i}"));
+        store.add_job(&spec, "UTC", now).expect("add job");
+    }
+    began.elapsed()
+}
+
+/// Lateness (ms) of the runs scheduled in [from, to], from the store.
+fn lateness(home: &TestHome, from: i64, to: i64) -> Vec<i64> {
+    let output = home.cronhost(&["runs", "--json", "--limit", "1000000"]);
+    let runs: serde_json::Value = serde_json::from_slice(&output.stdout).expect("runs JSON");
+    runs.as_array()
+        .expect("array")
+        .iter()
+        .filter(|run| {
+            let at = chrono::DateTime::parse_from_rfc3339(run["scheduled_at"].as_str().unwrap())
+                .unwrap()
+                .timestamp_millis();
+            (from..=to).contains(&at)
+        })
+        .filter_map(|run| run["lateness_ms"].as_i64())
+        .collect()
+}
+
+fn epoch_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Run a daemon over `home` for `seconds` and report the lateness of what fired in between.
+fn fire_window(what: &str, home: &TestHome, seconds: u64) {
+    home.write_config("[cron]\ntick_interval_ms = 1000\noutput_retention = 2\n");
+    let running = Running::start(home);
+    running.wait_for_log("running in");
+    let from = epoch_ms() + 1_000;
+    std::thread::sleep(Duration::from_secs(seconds));
+    let to = epoch_ms() - 1_000;
+    let (status, log) = running.terminate();
+    assert_eq!(status.code(), Some(0), "{log}");
+    report(what, lateness(home, from, to));
+}
+
+/// Resident and peak memory of a process, in MiB.
+fn memory_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Start a daemon over `home`; time to its first clean tick (`ticker_last_success` written).
+fn start_to_first_tick(home: &TestHome) -> (Running, Duration) {
+    let success = home.state_dir().join("ticker_last_success");
+    let _ = std::fs::remove_file(&success);
+    let began = Instant::now();
+    let running = Running::start(home);
+    wait_for("the first tick", Duration::from_secs(60), || {
+        success.exists()
+    });
+    (running, began.elapsed())
+}
+
+fn scale(jobs: usize) {
+    let home = TestHome::new();
+    // Daily jobs at spread minutes: none fires during the measurement.
+    let added = add_jobs(&home, jobs, |i| {
+        format!("{} {} * * *", i % 60, (i / 60) % 24)
+    });
+    println!(
+        "store: {jobs} jobs added one transaction each in {:.1}s ({:.0} adds/s)",
+        added.as_secs_f64(),
+        jobs as f64 / added.as_secs_f64()
+    );
+    home.write_config("[cron]\ntick_interval_ms = 1000\n");
+    let mut starts = Vec::new();
+    for _ in 0..3 {
+        let (running, took) = start_to_first_tick(&home);
+        starts.push(took.as_millis());
+        std::thread::sleep(Duration::from_secs(2));
+        let (rss, peak) = memory_mib(running.pid());
+        if starts.len() == 3 {
+            println!(
+                "{jobs} jobs: RSS {rss:.1} MiB, peak {peak:.1} MiB (2 s after the first tick)"
+            );
+        }
+        let (status, log) = running.terminate();
+        assert_eq!(status.code(), Some(0), "{log}");
+    }
+    starts.sort_unstable();
+    println!("{jobs} jobs: process start → first clean tick: {starts:?} ms (3 runs)");
+}
+
+fn idle_and_stop() {
+    let home = TestHome::new();
+    add_jobs(&home, 10, |i| format!("{} 3 * * *", i));
+    home.write_config("[cron]\n");
+    let mut stops = Vec::new();
+    for round in 0..5 {
+        let (running, _) = start_to_first_tick(&home);
+        if round == 0 {
+            std::thread::sleep(Duration::from_secs(3));
+            let (rss, peak) = memory_mib(running.pid());
+            println!("10 jobs, idle: RSS {rss:.1} MiB, peak {peak:.1} MiB");
+        }
+        let began = Instant::now();
+        let (status, log) = running.terminate();
+        stops.push(began.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(status.code(), Some(0), "{log}");
+    }
+    stops.sort_by(f64::total_cmp);
+    println!(
+        "SIGTERM → exit, no job running: {} ms (5 runs)",
+        stops
+            .iter()
+            .map(|ms| format!("{ms:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
+fn main() {
+    let quick = quick();
+    let window = if quick { 8 } else { 62 };
+    let artifacts = cronhost_e2e::artifacts();
+    println!(
+        "cronhost daemon figures ({} build{}, {} cores)",
+        if artifacts.cronhost.to_string_lossy().contains("release") {
+            "release"
+        } else {
+            "debug"
+        },
+        if quick { ", quick mode" } else { "" },
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    assert!(Path::new(&artifacts.cronhost).exists());
+
+    let home = TestHome::new();
+    add_jobs(&home, 10, |i| format!("{i}-59/10 * * * * *"));
+    fire_window(
+        "10 jobs every 10 s, one due each second (never two at once)",
+        &home,
+        window,
+    );
+
+    let home = TestHome::new();
+    add_jobs(&home, 1000, |i| format!("{} * * * * *", i % 60));
+    fire_window(
+        "1,000 jobs due per minute (about 17 in each second)",
+        &home,
+        window,
+    );
+
+    let home = TestHome::new();
+    add_jobs(&home, 100, |_| "*/5 * * * * *".to_owned());
+    fire_window(
+        "100 jobs due in the same second (every 5 s)",
+        &home,
+        if quick { 12 } else { 32 },
+    );
+
+    scale(if quick { 10_000 } else { 100_000 });
+    idle_and_stop();
+}
