@@ -5,7 +5,7 @@
 
 use super::Cached;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::jobs::{get, CatchUp, Job, Overlap};
 use super::runs::{run_id, RunStatus};
@@ -93,16 +93,21 @@ impl Store {
 
     /// The earliest next run among active jobs, leaving out jobs that are due but wait for
     /// their running run (catch-up `all`), so a ticker does not wake for them in a loop.
+    ///
+    /// The `jobs_due` index is the timer queue: this walks it in order of next run and stops
+    /// at the first active job, O(log n) in the number of jobs.
     pub fn next_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.read(|conn| {
             conn.row_cached(
-                "SELECT min(next_run) FROM jobs j
-                 WHERE enabled = 1 AND paused_at IS NULL AND completed_at IS NULL
+                "SELECT next_run FROM jobs j INDEXED BY jobs_due
+                 WHERE next_run IS NOT NULL AND enabled = 1 AND paused_at IS NULL AND completed_at IS NULL
                  AND (next_run > ?1 OR NOT EXISTS (
-                     SELECT 1 FROM runs r WHERE r.job_id = j.id AND r.status IN ('claimed', 'running')))",
+                     SELECT 1 FROM runs r WHERE r.job_id = j.id AND r.status IN ('claimed', 'running')))
+                 ORDER BY next_run LIMIT 1",
                 params![to_ms(now)],
-                |r| r.get::<_, Option<i64>>(0),
+                |r| r.get::<_, i64>(0),
             )
+            .optional()
             .map(|ms| ms.map(super::from_ms))
             .map_err(sql)
         })

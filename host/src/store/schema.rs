@@ -5,10 +5,11 @@ use rusqlite::Transaction;
 use super::{sql, StoreError};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
 /// Each migration takes the schema from version `index` to `index + 1`.
-const MIGRATIONS: [&str; 1] = [r#"
+const MIGRATIONS: [&str; 2] = [
+    r#"
 CREATE TABLE sequence (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO sequence (name, value) VALUES ('job', 0);
 CREATE TABLE jobs (
@@ -58,7 +59,16 @@ CREATE TABLE runs (
 );
 CREATE INDEX runs_by_job ON runs (job_id, scheduled_at);
 CREATE INDEX runs_open ON runs (status) WHERE status IN ('claimed', 'running', 'queued');
-"#];
+"#,
+    r#"
+-- Version 2: the claim's "is a run of this job still going" lookups used runs_by_job and read
+-- every run the job ever had (a claim took 2 ms after 20,000 runs); the partial runs_open index
+-- was never chosen, because a query's IN list must match the index's exactly.
+CREATE INDEX runs_by_job_status ON runs (job_id, status);
+DROP INDEX runs_open;
+CREATE INDEX runs_by_status ON runs (status);
+"#,
+];
 
 /// Bring the schema up to [`VERSION`], inside the caller's transaction.
 pub fn migrate(tx: &Transaction<'_>) -> Result<(), StoreError> {
