@@ -195,6 +195,12 @@ impl Runner {
             .timeout_secs
             .map(|s| Instant::now() + Duration::from_secs(s));
         let outcome = loop {
+            if deadline.is_none() {
+                // Nothing to enforce: block until it ends instead of polling.
+                break child
+                    .wait()
+                    .map_err(|e| format!("cannot wait for the child: {e}"));
+            }
             match child.try_wait() {
                 Ok(Some(status)) => break Ok(status),
                 Ok(None) => {}
@@ -205,11 +211,7 @@ impl Runner {
                 let _ = child.wait();
                 break Err("timed out".into());
             }
-            std::thread::sleep(Duration::from_millis(if deadline.is_some() {
-                20
-            } else {
-                50
-            }));
+            std::thread::sleep(Duration::from_millis(20));
         };
         let (status, exit_code, error) = match outcome {
             Ok(status) if status.success() => (RunStatus::Succeeded, Some(0), None),

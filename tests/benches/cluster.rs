@@ -2,7 +2,8 @@
 //! instant → command started) with 1 and 3 hosts sharing per-second jobs.
 //!
 //! `CRONHOST_E2E_RELEASE=1 cargo bench -p cronhost-e2e --bench cluster` (uses `DATABASE_URL`,
-//! or starts a throwaway server). `CRONHOST_BENCH_SECONDS` sets the firing window (default 20).
+//! or starts a throwaway server). `CRONHOST_BENCH_SECONDS` sets the firing window (default 20;
+//! 5 with `-- --quick`, as CI runs it).
 
 use std::time::{Duration, Instant};
 
@@ -94,12 +95,13 @@ fn fire_lateness(hosts: usize, jobs: usize, seconds: u64) {
 }
 
 fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
     let seconds = std::env::var("CRONHOST_BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
+        .unwrap_or(if quick { 5 } else { 20 });
     let url = database_url();
-    claim_throughput(url, 5_000);
+    claim_throughput(url, if quick { 500 } else { 5_000 });
     for hosts in [1, 3] {
         fire_lateness(hosts, 20, seconds);
     }
