@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cronhost::store::{JobSpec, Store};
-use cronhost_e2e::{wait_for, Running, TestHome};
+use cronhost_e2e::{run_lateness_ms, wait_for, Running, TestHome};
 
 fn quick() -> bool {
     std::env::args().any(|a| a == "--quick")
@@ -56,23 +56,6 @@ fn add_jobs(home: &TestHome, count: usize, schedule: impl Fn(usize) -> String) -
     began.elapsed()
 }
 
-/// Lateness (ms) of the runs scheduled in [from, to], from the store.
-fn lateness(home: &TestHome, from: i64, to: i64) -> Vec<i64> {
-    let output = home.cronhost(&["runs", "--json", "--limit", "1000000"]);
-    let runs: serde_json::Value = serde_json::from_slice(&output.stdout).expect("runs JSON");
-    runs.as_array()
-        .expect("array")
-        .iter()
-        .filter(|run| {
-            let at = chrono::DateTime::parse_from_rfc3339(run["scheduled_at"].as_str().unwrap())
-                .unwrap()
-                .timestamp_millis();
-            (from..=to).contains(&at)
-        })
-        .filter_map(|run| run["lateness_ms"].as_i64())
-        .collect()
-}
-
 fn epoch_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -87,7 +70,7 @@ fn fire_window(what: &str, home: &TestHome, seconds: u64) {
     let to = epoch_ms() - 1_000;
     let (status, log) = running.terminate();
     assert_eq!(status.code(), Some(0), "{log}");
-    report(what, lateness(home, from, to));
+    report(what, run_lateness_ms(home, from, to));
 }
 
 /// Resident and peak memory of a process, in MiB.

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cronhost::store::{JobSpec, Store};
-use cronhost_e2e::{Running, TestHome};
+use cronhost_e2e::{run_lateness_ms, Running, TestHome};
 
 const JOBS: usize = 1000;
 const PEER_CHILD: &str = "CRONHOST_PEER_CHILD";
@@ -102,20 +102,7 @@ fn cronhost_run(seconds: u64) -> Figures {
     let (cpu_after, peak_mib) = cpu_and_peak(running.pid());
     let (status, log) = running.terminate();
     assert_eq!(status.code(), Some(0), "{log}");
-    let output = home.cronhost(&["runs", "--json", "--limit", "1000000"]);
-    let runs: serde_json::Value = serde_json::from_slice(&output.stdout).expect("runs JSON");
-    let late: Vec<i64> = runs
-        .as_array()
-        .expect("array")
-        .iter()
-        .filter(|run| {
-            let at = chrono::DateTime::parse_from_rfc3339(run["scheduled_at"].as_str().unwrap())
-                .unwrap()
-                .timestamp_millis();
-            (from..=to).contains(&at)
-        })
-        .filter_map(|run| run["lateness_ms"].as_i64())
-        .collect();
+    let late = run_lateness_ms(&home, from, to);
     // CPU over the whole window, scaled to the fires counted inside it.
     let window_fires = late.len() as f64 * seconds as f64 / ((to - from) as f64 / 1000.0).max(1.0);
     Figures {

@@ -98,3 +98,21 @@ pub fn marking_job(home: &TestHome, name: &str) -> PathBuf {
     home.add_job(&["*/1 * * * * *", "--name", name, "--", "sh", "-c", &line]);
     out
 }
+
+/// Lateness (ms: started − scheduled) of the runs in `home` scheduled in [from, to] (epoch ms),
+/// as `cronhost runs --json` reports them.
+pub fn run_lateness_ms(home: &TestHome, from: i64, to: i64) -> Vec<i64> {
+    let output = home.cronhost(&["runs", "--json", "--limit", "1000000"]);
+    let runs: serde_json::Value = serde_json::from_slice(&output.stdout).expect("runs JSON");
+    runs.as_array()
+        .expect("runs JSON is an array")
+        .iter()
+        .filter(|run| {
+            run["scheduled_at"]
+                .as_str()
+                .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+                .is_some_and(|at| (from..=to).contains(&at.timestamp_millis()))
+        })
+        .filter_map(|run| run["lateness_ms"].as_i64())
+        .collect()
+}

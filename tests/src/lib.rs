@@ -14,7 +14,9 @@ mod daemon;
 pub mod postgres;
 pub mod proxy;
 
-pub use daemon::{assert_each_occurrence_ran_once, count_lines, marking_job, Running, PATIENCE};
+pub use daemon::{
+    assert_each_occurrence_ran_once, count_lines, marking_job, run_lateness_ms, Running, PATIENCE,
+};
 
 /// Paths of everything the tests load or run, freshly built.
 #[derive(Debug)]

@@ -14,7 +14,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use cronhost_provider_api::abi_stable::std_types::{
     RErr, RNone, ROk, ROption, RResult, RSome, RStr, RString, RVec,
 };
-use cronhost_provider_api::ffi::{v1_0, AnyProvider, HostServices, Occurrence, RunReport};
+use cronhost_provider_api::ffi::{AnyProvider, HostServices, Occurrence, RunReport};
 use cronhost_provider_api::{FireOutcome, LogLevel, StartOptions, TickReport};
 
 use super::protocol::{
@@ -411,26 +411,5 @@ impl HostServices for RemoteHost {
             Ok(other) => unexpected(other),
             Err(e) => RErr(e),
         }
-    }
-}
-
-impl v1_0::HostServices for RemoteHost {
-    fn tick(&self) -> RResult<TickReport, RString> {
-        HostServices::tick(self)
-    }
-    fn fire_due(&self, job_id: RStr<'_>) -> RResult<FireOutcome, RString> {
-        HostServices::fire_due(self, job_id)
-    }
-    fn due_job_ids(&self) -> RResult<RVec<RString>, RString> {
-        HostServices::due_job_ids(self)
-    }
-    fn record_heartbeat(&self, success: bool, error: RStr<'_>) {
-        HostServices::record_heartbeat(self, success, error)
-    }
-    fn log(&self, level: LogLevel, message: RStr<'_>) {
-        HostServices::log(self, level, message)
-    }
-    fn config_json(&self) -> RString {
-        HostServices::config_json(self)
     }
 }

@@ -9,7 +9,7 @@ use cronhost_provider_api::abi_stable::{
     std_types::{RArc, RErr, ROk, RResult, RStr, RString, RVec},
 };
 use cronhost_provider_api::ffi::{
-    v1_0, HostServices, HostServicesBox, HostServices_TO, Occurrence, RunReport,
+    HostServices, HostServicesBox, HostServices_TO, Occurrence, RunReport,
 };
 use cronhost_provider_api::{panic_message, FireOutcome, LogLevel, TickReport};
 
@@ -281,28 +281,6 @@ impl HostServices for Services {
                 None => RNone,
             })
         })
-    }
-}
-
-/// The services as 1.0 providers see them: the same, without the 1.1 additions.
-impl v1_0::HostServices for Services {
-    fn tick(&self) -> RResult<TickReport, RString> {
-        HostServices::tick(self)
-    }
-    fn fire_due(&self, job_id: RStr<'_>) -> RResult<FireOutcome, RString> {
-        HostServices::fire_due(self, job_id)
-    }
-    fn due_job_ids(&self) -> RResult<RVec<RString>, RString> {
-        HostServices::due_job_ids(self)
-    }
-    fn record_heartbeat(&self, success: bool, error: RStr<'_>) {
-        HostServices::record_heartbeat(self, success, error)
-    }
-    fn log(&self, level: LogLevel, message: RStr<'_>) {
-        HostServices::log(self, level, message)
-    }
-    fn config_json(&self) -> RString {
-        HostServices::config_json(self)
     }
 }
 

@@ -46,6 +46,28 @@ pub trait HostServices: Clone + Send + Sync {
 /// The 1.0 host services as a shareable trait object.
 pub type HostServicesBox = HostServices_TO<'static, RArc<()>>;
 
+/// A host that offers the current services offers the 1.0 ones: they are a prefix of them.
+impl<H: super::HostServices> HostServices for H {
+    fn tick(&self) -> RResult<TickReport, RString> {
+        super::HostServices::tick(self)
+    }
+    fn fire_due(&self, job_id: RStr<'_>) -> RResult<FireOutcome, RString> {
+        super::HostServices::fire_due(self, job_id)
+    }
+    fn due_job_ids(&self) -> RResult<RVec<RString>, RString> {
+        super::HostServices::due_job_ids(self)
+    }
+    fn record_heartbeat(&self, success: bool, error: RStr<'_>) {
+        super::HostServices::record_heartbeat(self, success, error)
+    }
+    fn log(&self, level: LogLevel, message: RStr<'_>) {
+        super::HostServices::log(self, level, message)
+    }
+    fn config_json(&self) -> RString {
+        super::HostServices::config_json(self)
+    }
+}
+
 /// The 1.0 provider object (seven methods).
 #[sabi_trait]
 pub trait ProviderObject: Send + Sync {
