@@ -26,10 +26,12 @@ pub mod catalog;
 pub mod clock;
 pub mod config;
 mod daemon;
+mod embed;
 pub mod engine;
 pub mod heartbeat;
 pub mod home;
 pub mod isolate;
+mod job_runner;
 pub mod lock;
 pub mod plugins;
 pub mod provider;
@@ -40,3 +42,5 @@ pub mod store;
 mod text;
 
 pub use daemon::{Daemon, DaemonError};
+pub use embed::{Host, HostBuilder, HostError};
+pub use job_runner::{JobOutcome, JobRun, JobRunner};

@@ -1,6 +1,6 @@
 //! Running a claimed occurrence: the command as a child process in its own process group,
 //! output to `output/<job-id>/<scheduled-instant>.log` (0600), a timeout that kills the group,
-//! and the outcome recorded on the run and the job.
+//! and the outcome recorded on the run and the job; or, with a [`JobRunner`], in-process.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
+use crate::job_runner::{JobOutcome, JobRun, JobRunner};
 use crate::store::{Claim, RunStatus, Store};
 
 /// How long a timed-out group gets between SIGTERM and SIGKILL.
@@ -22,6 +23,7 @@ pub struct Runner {
     keep_outputs: usize,
     inflight: Arc<(Mutex<usize>, Condvar)>,
     groups: Arc<Mutex<std::collections::HashSet<u32>>>,
+    in_process: Option<Arc<dyn JobRunner>>,
 }
 
 /// The output file of an occurrence.
@@ -40,7 +42,14 @@ impl Runner {
             keep_outputs: keep_outputs.max(1),
             inflight: Arc::new((Mutex::new(0), Condvar::new())),
             groups: Arc::new(Mutex::new(std::collections::HashSet::new())),
+            in_process: None,
         }
+    }
+
+    /// Run jobs in-process with `runner` instead of as child processes.
+    pub fn with_job_runner(mut self, runner: Arc<dyn JobRunner>) -> Self {
+        self.in_process = Some(runner);
+        self
     }
 
     /// Runs started by this runner that have not finished.
@@ -61,22 +70,14 @@ impl Runner {
     /// Start the claimed run and watch it on a thread of its own. A command that cannot start
     /// is recorded as failed.
     pub fn start(&self, claim: Claim) -> Result<(), String> {
+        if let Some(runner) = &self.in_process {
+            return self.start_in_process(claim, Arc::clone(runner));
+        }
         let job = &claim.job;
         let child = match self.spawn(&claim) {
             Ok(child) => child,
             Err(error) => {
-                let _ = self.store.finish_run(
-                    &claim.run_id,
-                    RunStatus::Failed,
-                    None,
-                    Some(&error),
-                    crate::clock::now(),
-                );
-                log::warn!(
-                    "job={} scheduled={} failed to start: {error}",
-                    job.name,
-                    claim.scheduled_at
-                );
+                self.record_failure(&claim, &error);
                 return Err(error);
             }
         };
@@ -97,13 +98,13 @@ impl Runner {
                 log::warn!("job={}: cannot record the start: {e}", claim.job.name);
             }
             runner.watch(child, &claim);
-            runner.finished(group);
+            runner.finished(Some(group));
             runner.start_queued(&claim.job.id);
         };
         if let Err(e) = std::thread::Builder::new().name(thread_name).spawn(watcher) {
             // The closure (and the child handle in it) is gone; end the group and the run.
             signal_group(group, true);
-            self.finished(group);
+            self.finished(Some(group));
             let error = format!("cannot start a watcher thread: {e}");
             let _ = self.store.finish_run(
                 &run_id,
@@ -117,11 +118,73 @@ impl Runner {
         Ok(())
     }
 
-    fn finished(&self, group: u32) {
-        self.groups
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&group);
+    /// The run could not start: record it as failed.
+    fn record_failure(&self, claim: &Claim, error: &str) {
+        let _ = self.store.finish_run(
+            &claim.run_id,
+            RunStatus::Failed,
+            None,
+            Some(error),
+            crate::clock::now(),
+        );
+        log::warn!(
+            "job={} scheduled={} failed to start: {error}",
+            claim.job.name,
+            claim.scheduled_at
+        );
+    }
+
+    /// Run the claimed occurrence on a thread of its own through the embedding app's runner.
+    fn start_in_process(&self, claim: Claim, runner: Arc<dyn JobRunner>) -> Result<(), String> {
+        let started_at = crate::clock::now();
+        *self.inflight.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        let this = self.clone();
+        let thread_name = format!("job-{}", claim.job.id);
+        let unstarted = claim.clone();
+        let work = move || {
+            if let Err(e) = this
+                .store
+                .mark_started(&claim.run_id, std::process::id(), started_at)
+            {
+                log::warn!("job={}: cannot record the start: {e}", claim.job.name);
+            }
+            let run = JobRun {
+                job: &claim.job,
+                scheduled_at: claim.scheduled_at,
+                run_id: &claim.run_id,
+            };
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runner.run(&run)))
+                    .unwrap_or_else(|payload| {
+                        JobOutcome::Failed(format!(
+                            "panicked: {}",
+                            cronhost_provider_api::panic_message(&*payload)
+                        ))
+                    });
+            let (status, error) = match outcome {
+                JobOutcome::Succeeded => (RunStatus::Succeeded, None),
+                JobOutcome::Failed(error) => (RunStatus::Failed, Some(error)),
+            };
+            this.record(&claim, status, None, error);
+            this.finished(None);
+            this.start_queued(&claim.job.id);
+        };
+        if let Err(e) = std::thread::Builder::new().name(thread_name).spawn(work) {
+            self.finished(None);
+            let error = format!("cannot start a thread for the job: {e}");
+            self.record_failure(&unstarted, &error);
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    fn finished(&self, group: Option<u32>) {
+        if let Some(group) = group {
+            self.groups
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&group);
+        }
         let (count, idle) = &*self.inflight;
         *count.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
         idle.notify_all();
@@ -233,6 +296,18 @@ impl Runner {
             ),
             Err(e) => (RunStatus::Failed, None, Some(e)),
         };
+        self.record(claim, status, exit_code, error);
+    }
+
+    /// Log the outcome of a run, record it on the run and the job, and prune old output.
+    fn record(
+        &self,
+        claim: &Claim,
+        status: RunStatus,
+        exit_code: Option<i32>,
+        error: Option<String>,
+    ) {
+        let job = &claim.job;
         match status {
             RunStatus::Succeeded => log::info!(
                 "done job={} scheduled={} status=succeeded",

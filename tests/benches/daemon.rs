@@ -158,6 +158,38 @@ fn idle_and_stop() {
     );
 }
 
+/// The same burst with an embedded host running the jobs in-process (a `JobRunner`): what the
+/// host itself adds when no process has to start.
+fn in_process_burst(seconds: u64) {
+    let dir = tempfile::tempdir().expect("temporary home");
+    let host = cronhost::Host::builder()
+        .home(dir.path())
+        .job_runner(|_: &cronhost::JobRun<'_>| cronhost::JobOutcome::Succeeded)
+        .build()
+        .expect("host");
+    for i in 0..100 {
+        let mut spec = JobSpec::new("*/5 * * * * *", ["in-process"]);
+        spec.name = Some(format!("job-{i}"));
+        host.add_job(&spec).expect("add job");
+    }
+    host.start().expect("start");
+    let from = chrono::Utc::now() + chrono::Duration::seconds(1);
+    std::thread::sleep(Duration::from_secs(seconds));
+    let to = chrono::Utc::now() - chrono::Duration::seconds(1);
+    assert!(host.stop(), "stopped in time");
+    let late = host
+        .runs(None, 1_000_000)
+        .expect("runs")
+        .into_iter()
+        .filter(|run| run.scheduled_at >= from && run.scheduled_at <= to)
+        .filter_map(|run| run.lateness_ms)
+        .collect();
+    report(
+        "100 in-process jobs due in the same second (embedded host, JobRunner)",
+        late,
+    );
+}
+
 fn main() {
     let quick = quick();
     let window = if quick { 8 } else { 62 };
@@ -197,6 +229,8 @@ fn main() {
         &home,
         if quick { 12 } else { 32 },
     );
+
+    in_process_burst(if quick { 12 } else { 32 });
 
     scale(if quick { 10_000 } else { 100_000 });
     idle_and_stop();

@@ -93,6 +93,12 @@ impl CronEngine {
         }
     }
 
+    /// Run jobs in-process with `runner` instead of as child processes.
+    pub fn with_job_runner(mut self, runner: Arc<dyn crate::JobRunner>) -> Self {
+        self.runner = self.runner.with_job_runner(runner);
+        self
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<Store> {
         &self.store

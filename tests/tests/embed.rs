@@ -1,0 +1,129 @@
+//! The host embedded in this test process: in-process jobs through a `JobRunner`, two hosts
+//! with different homes side by side, a panicking job, the daemon lock, job CRUD and status.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cronhost::status::Verdict;
+use cronhost::store::{JobSpec, RunStatus};
+use cronhost::{Host, HostError, JobOutcome, JobRun};
+use cronhost_e2e::{wait_for, PATIENCE};
+
+/// A host in `dir` whose in-process runner records (host label, job name) per run, and panics
+/// for the job named `boom`.
+fn host(
+    dir: &std::path::Path,
+    label: &'static str,
+    seen: Arc<Mutex<Vec<(String, String)>>>,
+) -> Host {
+    Host::builder()
+        .home(dir)
+        .job_runner(move |run: &JobRun<'_>| {
+            if run.job.name == "boom" {
+                panic!("boom goes the job");
+            }
+            seen.lock()
+                .unwrap()
+                .push((label.to_owned(), run.job.name.clone()));
+            JobOutcome::Succeeded
+        })
+        .build()
+        .expect("host builds")
+}
+
+fn every_second(name: &str) -> JobSpec {
+    let mut spec = JobSpec::new("* * * * * *", [name]);
+    spec.name = Some(name.to_owned());
+    spec
+}
+
+#[test]
+fn two_embedded_hosts_run_their_own_in_process_jobs_and_a_panicking_job_is_recorded_failed() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let a = host(a_dir.path(), "a", Arc::clone(&seen));
+    let b = host(b_dir.path(), "b", Arc::clone(&seen));
+    a.add_job(&every_second("tick-a")).unwrap();
+    a.add_job(&every_second("boom")).unwrap();
+    b.add_job(&every_second("tick-b")).unwrap();
+    a.start().unwrap();
+    b.start().unwrap();
+    assert!(matches!(a.start(), Err(HostError::AlreadyRunning)));
+    assert_eq!(a.status().unwrap().verdict, Verdict::Healthy);
+
+    let count = |label: &str, name: &str| {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|(l, n)| l == label && n == name)
+            .count()
+    };
+    wait_for("two runs on each host", PATIENCE, || {
+        count("a", "tick-a") >= 2 && count("b", "tick-b") >= 2
+    });
+    wait_for("the panicking job recorded", PATIENCE, || {
+        !a.runs(Some("boom"), 1).unwrap().is_empty()
+            && a.runs(Some("boom"), 1).unwrap()[0].status != RunStatus::Claimed
+            && a.runs(Some("boom"), 1).unwrap()[0].status != RunStatus::Running
+    });
+    assert!(a.stop(), "a stopped in time");
+    assert!(b.stop(), "b stopped in time");
+    assert!(!a.is_running());
+
+    // Each host ran only its own jobs.
+    assert_eq!(count("a", "tick-b") + count("b", "tick-a"), 0);
+    let boom = &a.runs(Some("boom"), 1).unwrap()[0];
+    assert_eq!(boom.status, RunStatus::Failed);
+    assert!(
+        boom.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("panicked: boom goes the job"),
+        "{boom:?}"
+    );
+    // The runs are in the history like any other.
+    let ticks = a.runs(Some("tick-a"), 100).unwrap();
+    assert!(
+        ticks
+            .iter()
+            .filter(|r| r.status == RunStatus::Succeeded)
+            .count()
+            >= 2
+    );
+    // After stop, nothing fires any more.
+    let settled = count("a", "tick-a");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        count("a", "tick-a"),
+        settled,
+        "a stopped host fires nothing"
+    );
+}
+
+#[test]
+fn a_second_host_on_the_same_home_cannot_start_and_jobs_are_managed_through_the_handle() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let first = host(dir.path(), "first", Arc::clone(&seen));
+    let second = host(dir.path(), "second", seen);
+    first.start().unwrap();
+    let error = second.start().unwrap_err();
+    assert!(matches!(error, HostError::Start(_)), "{error}");
+    assert!(error.to_string().contains("already"), "{error}");
+
+    let job = first.add_job(&every_second("managed")).unwrap();
+    assert_eq!(first.job("managed").unwrap().id, job.id);
+    assert_eq!(
+        second.jobs().unwrap().len(),
+        1,
+        "both handles see one store"
+    );
+    let bad = first
+        .add_job(&JobSpec::new("every never", ["x"]))
+        .unwrap_err();
+    assert!(bad.to_string().contains("not understood"), "{bad}");
+    assert_eq!(first.remove_job("managed").unwrap().id, job.id);
+    assert!(first.jobs().unwrap().is_empty());
+    assert!(first.stop());
+    assert!(matches!(Host::builder().build(), Err(HostError::NoHome)));
+}
