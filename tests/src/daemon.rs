@@ -23,6 +23,11 @@ impl Running {
         Self { child, stderr }
     }
 
+    /// Take charge of a daemon started with [`TestHome::spawn_daemon`].
+    pub fn adopt(child: Child, stderr: PathBuf) -> Self {
+        Self { child, stderr }
+    }
+
     /// The daemon's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

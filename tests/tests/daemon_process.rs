@@ -332,3 +332,85 @@ fn a_provider_flooding_the_log_and_fire_due_is_held_in_check() {
         "the enormous line was cut"
     );
 }
+
+#[test]
+fn completions_print_a_script_for_each_shell_without_a_home() {
+    for (shell, marker) in [
+        ("bash", "_cronhost()"),
+        ("zsh", "#compdef cronhost"),
+        ("fish", "complete -c cronhost"),
+    ] {
+        let output = Command::new(&artifacts().cronhost)
+            .args(["completions", shell])
+            .env_remove("CRONHOST_HOME")
+            .env("HOME", "/nonexistent-home-for-completions")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8_lossy(&output.stdout);
+        assert!(script.contains(marker), "{shell}: {script:.200}");
+        assert!(
+            script.contains("providers"),
+            "{shell} completes subcommands"
+        );
+    }
+    let bad = Command::new(&artifacts().cronhost)
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let home = TestHome::new();
+    let command = format!(
+        "{} --home {} status",
+        artifacts().cronhost.display(),
+        home.path().display()
+    );
+    // `script` gives the command a terminal.
+    let on_terminal = |no_color: bool| {
+        let mut script = Command::new("script");
+        script.args(["-qec", &command, "/dev/null"]);
+        if no_color {
+            script.env("NO_COLOR", "1");
+        } else {
+            script.env_remove("NO_COLOR");
+        }
+        String::from_utf8_lossy(&script.output().expect("script runs").stdout).into_owned()
+    };
+    assert!(on_terminal(false).contains("\x1b[31mcronhost is not running"));
+    assert!(
+        !on_terminal(true).contains('\x1b'),
+        "NO_COLOR turns colour off"
+    );
+    let piped = home.cronhost(&["status"]);
+    assert!(
+        !String::from_utf8_lossy(&piped.stdout).contains('\x1b'),
+        "no colour into a pipe"
+    );
+}
+
+#[test]
+fn run_tells_a_notify_socket_when_it_is_ready_and_when_it_stops() {
+    use std::os::unix::net::UnixDatagram;
+    let home = TestHome::new();
+    let socket_path = home.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let (child, log) = home.spawn_daemon(
+        "notify.log",
+        &[("NOTIFY_SOCKET", socket_path.to_str().unwrap())],
+    );
+    let mut buffer = [0u8; 64];
+    let n = socket.recv(&mut buffer).expect("READY=1 arrives");
+    assert_eq!(&buffer[..n], b"READY=1");
+    let running = Running::adopt(child, log);
+    let (status, _) = running.terminate();
+    assert_eq!(status.code(), Some(0));
+    let n = socket.recv(&mut buffer).expect("STOPPING=1 arrives");
+    assert_eq!(&buffer[..n], b"STOPPING=1");
+}

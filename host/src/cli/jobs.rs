@@ -294,7 +294,11 @@ fn list(context: &Context, store: &Store, all: bool, json: bool) -> Result<i32, 
         let cells: Vec<String> = row
             .iter()
             .zip(widths)
-            .map(|(cell, width)| format!("{cell:width$}"))
+            .enumerate()
+            .map(|(column, (cell, width))| match column {
+                4 => super::style::status_cell(cell, width),
+                _ => format!("{cell:width$}"),
+            })
             .collect();
         println!("{}", cells.join("  ").trim_end());
     }

@@ -1,10 +1,12 @@
 //! The command line: `cronhost [--home DIR] COMMAND`.
 
 mod jobs;
+mod notify;
 mod providers;
 mod run;
 mod runs;
 mod status;
+mod style;
 mod tick;
 
 use std::path::PathBuf;
@@ -135,13 +137,30 @@ enum Command {
         #[command(subcommand)]
         command: Option<providers::ProvidersCommand>,
     },
-    /// Run the host: resolve the provider and fire jobs until SIGINT or SIGTERM.
+    /// Run the host: resolve the provider and fire jobs until SIGINT or SIGTERM. Under systemd
+    /// with `Type=notify` it reports readiness once the trigger runs.
     Run,
+    /// Print a shell completion script: `cronhost completions bash > /etc/bash_completion.d/cronhost`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Parse the arguments, run the command, return the exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    if let Command::Completions { shell } = cli.command {
+        // Needs no home: print and leave.
+        use clap::CommandFactory;
+        clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "cronhost",
+            &mut std::io::stdout(),
+        );
+        return EXIT_OK;
+    }
     let home = match Home::resolve(cli.home.as_deref()) {
         Ok(home) => home,
         Err(e) => {
@@ -172,6 +191,7 @@ pub fn main() -> i32 {
             command: Some(providers::ProvidersCommand::Check { file }),
         } => providers::check(&context, &file, json),
         Command::Run => run::run(&context),
+        Command::Completions { .. } => unreachable!("handled before the home is opened"),
     };
     match result {
         Ok(code) => code,

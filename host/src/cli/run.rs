@@ -58,7 +58,9 @@ pub fn run(context: &Context) -> Result<i32, CliError> {
             }
         }
     });
+    super::notify::notify("READY=1");
     daemon.supervise();
+    super::notify::notify("STOPPING=1");
     let clean = daemon.shutdown();
     log::info!(
         "cronhost stopped{}",

@@ -39,10 +39,10 @@ pub fn run(context: &Context, args: RunsArgs) -> Result<i32, CliError> {
     for run in runs {
         let detail = run.reason.clone().or(run.error.clone()).unwrap_or_default();
         println!(
-            "{:8}  {:23}  {:10}  {:>9}  {:>5}  {}",
+            "{:8}  {:23}  {}  {:>9}  {:>5}  {}",
             run.job_id,
             format_local(run.scheduled_at, zone),
-            run.status.as_str(),
+            super::style::status_cell(run.status.as_str(), 10),
             run.lateness_ms
                 .map(|ms| format!("{ms}ms"))
                 .unwrap_or_default(),
@@ -93,11 +93,11 @@ fn cluster(context: &Context, args: &RunsArgs) -> Result<i32, CliError> {
             .as_i64()
             .and_then(chrono::DateTime::from_timestamp_millis);
         println!(
-            "{:8}  {:23}  {:28}  {:10}  {:>5}  {}",
+            "{:8}  {:23}  {:28}  {}  {:>5}  {}",
             run["job_id"].as_str().unwrap_or("?"),
             at.map(|at| format_local(at, zone)).unwrap_or_default(),
             run["member"].as_str().unwrap_or("?"),
-            run["status"].as_str().unwrap_or("?"),
+            super::style::status_cell(run["status"].as_str().unwrap_or("?"), 10),
             run["exit_code"]
                 .as_i64()
                 .map(|c| c.to_string())

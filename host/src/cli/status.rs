@@ -22,7 +22,17 @@ pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
         print_json(&value)?;
     } else {
         let zone = context.config.zone();
-        println!("{}", report.render(zone, Utc::now()));
+        let text = report.render(zone, Utc::now());
+        let (headline, rest) = text.split_once('\n').unwrap_or((&text, ""));
+        let colour = match report.verdict {
+            Verdict::Healthy => super::style::Colour::Green,
+            Verdict::Failing | Verdict::Stalled => super::style::Colour::Yellow,
+            Verdict::NotRunning => super::style::Colour::Red,
+        };
+        println!("{}", super::style::paint(headline, colour));
+        if !rest.is_empty() {
+            println!("{rest}");
+        }
         match provider {
             Some(Ok(status)) => print_provider_status(context, &status),
             Some(Err(error)) => println!("provider status: unavailable: {error}"),
