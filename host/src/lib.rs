@@ -39,6 +39,7 @@ pub mod run;
 pub mod schedule;
 pub mod status;
 pub mod store;
+pub mod testing;
 mod text;
 
 pub use daemon::{Daemon, DaemonError};

@@ -25,6 +25,8 @@ pub struct Artifacts {
     pub cronhost: PathBuf,
     /// The bundled example provider.
     pub example: PathBuf,
+    /// The provider template (`providers/template`).
+    pub template: PathBuf,
     /// The zoo of faulty providers.
     pub zoo: PathBuf,
     /// A library duplicating a zoo provider name.
@@ -98,6 +100,8 @@ pub fn artifacts() -> &'static Artifacts {
                 "-p",
                 "cronhost-provider-example",
                 "-p",
+                "cronhost-provider-template",
+                "-p",
                 "cronhost-provider-postgres",
                 "-p",
                 "cronhost-fixture-zoo",
@@ -137,6 +141,7 @@ pub fn artifacts() -> &'static Artifacts {
         Artifacts {
             cronhost: built.join(format!("cronhost{}", std::env::consts::EXE_SUFFIX)),
             example: built.join(library_file_name("cronhost-provider-example")),
+            template: built.join(library_file_name("cronhost-provider-template")),
             postgres: built.join(library_file_name("cronhost-provider-postgres")),
             zoo: built.join(library_file_name("cronhost-fixture-zoo")),
             duplicate: built.join(library_file_name("cronhost-fixture-duplicate")),
