@@ -36,6 +36,16 @@ pub struct Config {
     pub cron: CronConfig,
     /// `[providers.NAME]` sections, each handed to its provider as JSON.
     pub providers: toml::Table,
+    /// The `[metrics]` section.
+    pub metrics: MetricsConfig,
+}
+
+/// The `[metrics]` section: Prometheus metrics, off unless `listen` is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where `cronhost run` serves `GET /metrics` (e.g. `127.0.0.1:9464`); unset means off.
+    pub listen: Option<String>,
 }
 
 /// The `[cron]` section.

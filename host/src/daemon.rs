@@ -58,6 +58,18 @@ impl Daemon {
         let core = Arc::new(Core { engine, heartbeat });
         // Remember the store's version now, so only later changes count as changes.
         let _ = core.engine.refresh();
+        if let Some(listen) = &config.metrics.listen {
+            match core.engine.metrics() {
+                Some(metrics) => match crate::metrics::serve(listen, metrics, Arc::clone(&core)) {
+                    Ok(address) => log::info!("metrics at http://{address}/metrics"),
+                    // Jobs matter more than metrics: fire on, and say so loudly.
+                    Err(e) => {
+                        log::error!("cannot serve metrics on {listen}: {e}; jobs fire regardless")
+                    }
+                },
+                None => log::warn!("[metrics] listen is set, but this engine counts nothing"),
+            }
+        }
         let stop = StopFlag::new();
         let config_json = config.provider_section_json(resolution.trigger.name());
         let ticker = spawn_ticker(

@@ -33,6 +33,7 @@ pub mod home;
 pub mod isolate;
 mod job_runner;
 pub mod lock;
+pub mod metrics;
 pub mod plugins;
 pub mod provider;
 pub mod run;

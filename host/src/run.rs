@@ -24,6 +24,7 @@ pub struct Runner {
     inflight: Arc<(Mutex<usize>, Condvar)>,
     groups: Arc<Mutex<std::collections::HashSet<u32>>>,
     in_process: Option<Arc<dyn JobRunner>>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The output file of an occurrence.
@@ -43,7 +44,13 @@ impl Runner {
             inflight: Arc::new((Mutex::new(0), Condvar::new())),
             groups: Arc::new(Mutex::new(std::collections::HashSet::new())),
             in_process: None,
+            metrics: Arc::default(),
         }
+    }
+
+    /// What this runner counted (fires, outcomes, lateness).
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     /// Run jobs in-process with `runner` instead of as child processes.
@@ -84,6 +91,8 @@ impl Runner {
         // The start instant is taken here; it is written to the store by the watcher, off the
         // path that starts the other jobs due at the same instant.
         let started_at = crate::clock::now();
+        self.metrics
+            .fired((started_at - claim.scheduled_at).num_milliseconds());
         let group = child.id();
         *self.inflight.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         self.groups
@@ -120,6 +129,7 @@ impl Runner {
 
     /// The run could not start: record it as failed.
     fn record_failure(&self, claim: &Claim, error: &str) {
+        self.metrics.finished(false);
         let _ = self.store.finish_run(
             &claim.run_id,
             RunStatus::Failed,
@@ -137,6 +147,8 @@ impl Runner {
     /// Run the claimed occurrence on a thread of its own through the embedding app's runner.
     fn start_in_process(&self, claim: Claim, runner: Arc<dyn JobRunner>) -> Result<(), String> {
         let started_at = crate::clock::now();
+        self.metrics
+            .fired((started_at - claim.scheduled_at).num_milliseconds());
         *self.inflight.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         let this = self.clone();
         let thread_name = format!("job-{}", claim.job.id);
@@ -308,6 +320,7 @@ impl Runner {
         error: Option<String>,
     ) {
         let job = &claim.job;
+        self.metrics.finished(status == RunStatus::Succeeded);
         match status {
             RunStatus::Succeeded => log::info!(
                 "done job={} scheduled={} status=succeeded",

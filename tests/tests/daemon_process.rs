@@ -414,3 +414,83 @@ fn run_tells_a_notify_socket_when_it_is_ready_and_when_it_stops() {
     let n = socket.recv(&mut buffer).expect("STOPPING=1 arrives");
     assert_eq!(&buffer[..n], b"STOPPING=1");
 }
+
+/// `GET path` on `address`; the whole response.
+fn http_get(address: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("metrics listener");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+}
+
+#[test]
+fn metrics_count_fires_failures_skips_and_lateness_when_enabled() {
+    let home = TestHome::new();
+    home.write_config("[metrics]\nlisten = \"127.0.0.1:0\"\n");
+    home.add_job(&["*/1 * * * * *", "--name", "fails", "--", "false"]);
+    home.add_job(&["*/1 * * * * *", "--name", "slow", "--", "sleep", "3"]);
+    let running = Running::start(&home);
+    running.wait_for_log("metrics at http://");
+    let log = running.log();
+    let address = log
+        .split("metrics at http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    wait_for("a failure and an overlap skip counted", PATIENCE, || {
+        let text = http_get(&address, "/metrics");
+        text.contains("cronhost_skips_total{reason=\"overlap\"}")
+            && metric(&text, "cronhost_runs_failed_total") >= 1.0
+    });
+    let text = http_get(&address, "/metrics");
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    let fires = metric(&text, "cronhost_fires_total");
+    assert!(fires >= 2.0, "{text}");
+    assert_eq!(
+        metric(&text, "cronhost_fire_lateness_ms_count"),
+        fires,
+        "every fire has a lateness"
+    );
+    assert_eq!(
+        metric(&text, "cronhost_fire_lateness_ms_bucket{le=\"+Inf\"}"),
+        fires
+    );
+    assert!(
+        text.contains("cronhost_trigger_info{trigger=\"builtin\"} 1"),
+        "{text}"
+    );
+    let age = metric(&text, "cronhost_heartbeat_age_seconds");
+    assert!((0.0..60.0).contains(&age), "{age}");
+    assert!(http_get(&address, "/other").starts_with("HTTP/1.1 404"));
+    let (status, _) = running.terminate();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn metrics_are_off_by_default_and_a_bad_listen_address_does_not_stop_the_jobs() {
+    let home = TestHome::new();
+    home.write_config("[metrics]\nlisten = \"not-an-address\"\n");
+    let out = job(&home, "fires-anyway");
+    let running = Running::start(&home);
+    running.wait_for_log("cannot serve metrics on not-an-address");
+    wait_for("fires regardless", PATIENCE, || count_lines(&out) >= 1);
+    let (status, log) = running.terminate();
+    assert_eq!(status.code(), Some(0));
+    let quiet = TestHome::new();
+    let quiet_running = Running::start(&quiet);
+    quiet_running.wait_for_log("running in");
+    let (status, log_off) = quiet_running.terminate();
+    assert_eq!(status.code(), Some(0));
+    assert!(!log_off.contains("metrics"), "off by default: {log_off}");
+    let _ = log;
+}

@@ -171,6 +171,7 @@ impl CronEngine {
                 ..
             } => {
                 let late = (now - scheduled_at).num_milliseconds();
+                self.runner.metrics().skipped(&reason);
                 log::warn!(
                     "skip job={job_name} scheduled={scheduled_at} late={late}ms reason={reason}"
                 );
@@ -232,6 +233,10 @@ fn fire_workers() -> usize {
 }
 
 impl Engine for CronEngine {
+    fn metrics(&self) -> Option<Arc<crate::metrics::Metrics>> {
+        Some(Arc::clone(self.runner.metrics()))
+    }
+
     fn tick(&self) -> Result<TickReport, EngineError> {
         self.prune_if_due();
         let due = self

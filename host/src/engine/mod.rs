@@ -38,6 +38,11 @@ pub trait Engine: Send + Sync {
     /// The ids of the jobs due now.
     fn due_job_ids(&self) -> Result<Vec<String>, EngineError>;
 
+    /// What the engine counts for `[metrics]`, if it counts anything.
+    fn metrics(&self) -> Option<std::sync::Arc<crate::metrics::Metrics>> {
+        None
+    }
+
     /// The earliest instant a job is due, if known; the built-in ticker wakes for it.
     fn next_due(&self) -> Option<SystemTime> {
         None
