@@ -58,19 +58,23 @@ impl Daemon {
         let core = Arc::new(Core { engine, heartbeat });
         // Remember the store's version now, so only later changes count as changes.
         let _ = core.engine.refresh();
+        let stop = StopFlag::new();
         if let Some(listen) = &config.metrics.listen {
             match core.engine.metrics() {
-                Some(metrics) => match crate::metrics::serve(listen, metrics, Arc::clone(&core)) {
-                    Ok(address) => log::info!("metrics at http://{address}/metrics"),
-                    // Jobs matter more than metrics: fire on, and say so loudly.
-                    Err(e) => {
-                        log::error!("cannot serve metrics on {listen}: {e}; jobs fire regardless")
+                Some(metrics) => {
+                    match crate::metrics::serve(listen, metrics, Arc::clone(&core), stop.clone()) {
+                        Ok(address) => log::info!("metrics at http://{address}/metrics"),
+                        // Jobs matter more than metrics: fire on, and say so loudly.
+                        Err(e) => {
+                            log::error!(
+                                "cannot serve metrics on {listen}: {e}; jobs fire regardless"
+                            )
+                        }
                     }
-                },
+                }
                 None => log::warn!("[metrics] listen is set, but this engine counts nothing"),
             }
         }
-        let stop = StopFlag::new();
         let config_json = config.provider_section_json(resolution.trigger.name());
         let ticker = spawn_ticker(
             Arc::clone(&core),
@@ -205,7 +209,15 @@ impl Daemon {
             log::error!("the ticker thread did not stop in time; abandoning it");
             clean = false;
         }
-        self.core.engine.shutdown(deadline);
+        if !self.core.engine.shutdown(deadline) {
+            clean = false;
+        }
+        // An isolated provider's process goes with the host, whatever its threads are doing.
+        if let Trigger::Provider(provider) = &self.resolution.trigger {
+            if provider.is_isolated() {
+                provider.abandon("the host stopped".into());
+            }
+        }
         clean
     }
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::heartbeat::Heartbeat;
-use crate::provider::Core;
+use crate::provider::{Core, StopFlag};
 
 /// Upper bounds (ms) of the lateness histogram's buckets.
 pub const LATENESS_BUCKETS_MS: [u64; 12] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000, 60_000];
@@ -136,32 +136,51 @@ impl Metrics {
     }
 }
 
-/// Serve `metrics` (and the heartbeat of `core`) at `http://LISTEN/metrics` on a thread of its own until
-/// the process ends. Fails only if the address cannot be bound.
+/// Serve `metrics` (and the heartbeat of `core`) at `http://LISTEN/metrics` on a thread of its
+/// own until `stop` is set. Fails only if the address cannot be bound.
 pub fn serve(
     listen: &str,
     metrics: Arc<Metrics>,
     core: Arc<Core>,
+    stop: StopFlag,
 ) -> std::io::Result<std::net::SocketAddr> {
     let listener = TcpListener::bind(listen)?;
     let address = listener.local_addr()?;
+    // Non-blocking accepts, so the thread notices `stop` (and releases the port) promptly.
+    listener.set_nonblocking(true)?;
     std::thread::Builder::new()
         .name("cronhost-metrics".into())
         .spawn(move || {
-            for stream in listener.incoming().flatten() {
-                answer(stream, &metrics, &core.heartbeat);
+            while !stop.is_set() {
+                match listener.accept() {
+                    Ok((stream, _)) => answer(stream, &metrics, &core.heartbeat),
+                    // Nothing waiting, or an accept error (out of descriptors, say): pause.
+                    Err(_) => {
+                        stop.wait(Duration::from_millis(100));
+                    }
+                }
             }
         })?;
     Ok(address)
 }
 
+/// How long one request may take in all: a slow client cannot hold the listener longer.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(2);
+
 /// Answer one HTTP request: `GET /metrics` gets the text, anything else 404.
 fn answer(mut stream: TcpStream, metrics: &Metrics, heartbeat: &Heartbeat) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    // Read until the request line is complete (it may arrive in pieces), at most 1 KiB.
-    let mut request = Vec::with_capacity(256);
-    let mut chunk = [0u8; 256];
-    while request.len() < 1024 && !request.windows(2).any(|w| w == b"\r\n") {
+    let deadline = std::time::Instant::now() + REQUEST_DEADLINE;
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(REQUEST_DEADLINE));
+    // Read the whole request head (it may arrive in pieces), at most 8 KiB, within the
+    // deadline: closing with unread bytes would reset the connection under the answer.
+    let mut request = Vec::with_capacity(512);
+    let mut chunk = [0u8; 512];
+    while request.len() < 8192 && !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
         match stream.read(&mut chunk) {
             Ok(0) | Err(_) => break,
             Ok(n) => request.extend_from_slice(&chunk[..n]),
@@ -173,9 +192,10 @@ fn answer(mut stream: TcpStream, metrics: &Metrics, heartbeat: &Heartbeat) {
     } else {
         ("404 Not Found", "try GET /metrics\n".to_owned())
     };
-    let _ = write!(
-        stream,
+    let response = format!(
         "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
+    let _ = stream.write_all(response.as_bytes());
+    let _ = stream.shutdown(std::net::Shutdown::Write);
 }

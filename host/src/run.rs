@@ -100,7 +100,7 @@ impl Runner {
             .unwrap_or_else(|p| p.into_inner())
             .insert(group);
         let runner = self.clone();
-        let run_id = claim.run_id.clone();
+        let unwatched = claim.clone(); // for the (rare) case that no watcher can start
         let thread_name = format!("run-{}", job.id);
         let watcher = move || {
             if let Err(e) = runner.store.mark_started(&claim.run_id, group, started_at) {
@@ -115,13 +115,7 @@ impl Runner {
             signal_group(group, true);
             self.finished(Some(group));
             let error = format!("cannot start a watcher thread: {e}");
-            let _ = self.store.finish_run(
-                &run_id,
-                RunStatus::Failed,
-                None,
-                Some(&error),
-                crate::clock::now(),
-            );
+            self.record_failure(&unwatched, &error);
             return Err(error);
         }
         Ok(())
@@ -204,9 +198,11 @@ impl Runner {
 
     /// The host is stopping: wait for running jobs until `deadline`, then end their process
     /// groups (SIGTERM, then SIGKILL after a grace) and wait for their outcomes to be recorded.
-    pub fn stop_all(&self, deadline: Instant) {
+    /// Returns whether every run ended by the deadline (runs that had to be ended count as
+    /// not clean). In-process runs cannot be ended: they are left to finish on their own.
+    pub fn stop_all(&self, deadline: Instant) -> bool {
         if self.wait_idle(deadline.saturating_duration_since(Instant::now())) {
-            return;
+            return true;
         }
         let groups: Vec<u32> = self
             .groups
@@ -215,6 +211,13 @@ impl Runner {
             .iter()
             .copied()
             .collect();
+        if groups.is_empty() {
+            log::warn!(
+                "{} in-process run(s) still going at shutdown; they cannot be ended",
+                self.inflight()
+            );
+            return false;
+        }
         log::warn!("ending {} run(s) still going at shutdown", groups.len());
         for group in &groups {
             signal_group(*group, false);
@@ -225,6 +228,7 @@ impl Runner {
             }
             self.wait_idle(KILL_GRACE);
         }
+        false
     }
 
     fn spawn(&self, claim: &Claim) -> Result<Child, String> {

@@ -29,7 +29,7 @@ use crate::heartbeat::Heartbeat;
 use crate::home::Home;
 use crate::plugins::{discover, VetPolicy};
 use crate::provider::{Core, ProviderCallError, ProviderHandle, Services, StopFlag};
-use crate::store::{Job, JobSpec, Run};
+use crate::store::{Job, JobSpec, Run, RunStatus};
 
 /// A provider loaded into a throwaway host, with the services a host hands it.
 pub struct ProviderTestHost {
@@ -121,7 +121,8 @@ impl ProviderTestHost {
         *self.started.lock().unwrap_or_else(|p| p.into_inner()) = Some(thread);
     }
 
-    /// Wait until at least `count` runs have finished (any job), or fail after `timeout`.
+    /// Wait until at least `count` runs have finished (any job; skipped occurrences do not
+    /// count), or fail after `timeout`.
     pub fn wait_for_runs(&self, count: usize, timeout: Duration) -> Result<Vec<Run>, String> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -131,7 +132,7 @@ impl ProviderTestHost {
                 .runs(None, usize::MAX >> 1)
                 .map_err(|e| e.to_string())?
                 .into_iter()
-                .filter(|run| run.finished_at.is_some())
+                .filter(|run| run.finished_at.is_some() && run.status != RunStatus::Skipped)
                 .collect();
             if runs.len() >= count {
                 return Ok(runs);
@@ -168,5 +169,12 @@ impl ProviderTestHost {
         }
         self.engine.runner().wait_idle(Duration::from_secs(10));
         self.provider.stop()
+    }
+}
+
+impl Drop for ProviderTestHost {
+    /// The provider's `start` thread is told to stop before the throwaway home goes away.
+    fn drop(&mut self) {
+        self.stop.set();
     }
 }

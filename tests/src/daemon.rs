@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
-use crate::{wait_for, TestHome};
+use crate::TestHome;
 
 /// How long a test waits for something that should happen within a few seconds.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -40,9 +40,15 @@ impl Running {
 
     /// Wait until the log contains `needle`.
     pub fn wait_for_log(&self, needle: &str) {
-        wait_for(&format!("{needle:?} in the log"), PATIENCE, || {
-            self.log().contains(needle)
-        });
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while !self.log().contains(needle) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out after {PATIENCE:?} waiting for {needle:?} in the log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Wait (bounded) for the process to exit by itself.

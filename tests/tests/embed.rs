@@ -127,3 +127,30 @@ fn a_second_host_on_the_same_home_cannot_start_and_jobs_are_managed_through_the_
     assert!(first.stop());
     assert!(matches!(Host::builder().build(), Err(HostError::NoHome)));
 }
+
+#[test]
+fn a_job_added_through_a_running_embedded_host_wakes_its_ticker() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let recorder = Arc::clone(&seen);
+    // A minute between scans: only being told of the new job makes it fire within seconds.
+    let config = cronhost::config::Config::parse("[cron]\ntick_interval_ms = 60000\n").unwrap();
+    let host = Host::builder()
+        .home(dir.path())
+        .config(config)
+        .job_runner(move |run: &JobRun<'_>| {
+            recorder.lock().unwrap().push(run.job.name.clone());
+            JobOutcome::Succeeded
+        })
+        .build()
+        .unwrap();
+    host.start().unwrap();
+    std::thread::sleep(Duration::from_millis(300)); // the ticker is asleep with no job due
+    host.add_job(&every_second("late-comer")).unwrap();
+    wait_for(
+        "the new job fires without waiting out the scan interval",
+        Duration::from_secs(10),
+        || !seen.lock().unwrap().is_empty(),
+    );
+    assert!(host.stop());
+}

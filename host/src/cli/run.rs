@@ -67,7 +67,7 @@ pub fn run(context: &Context) -> Result<i32, CliError> {
         if clean {
             ""
         } else {
-            " (some threads abandoned)"
+            " (not everything ended in time: see above)"
         }
     );
     Ok(EXIT_OK)

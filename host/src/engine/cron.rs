@@ -31,7 +31,7 @@ pub struct CronEngine {
     claimer: Claimer,
     settings: CronEngineSettings,
     last_prune: Mutex<Option<Instant>>,
-    seen_version: Mutex<Option<i64>>,
+    seen_version: Mutex<Option<(i64, u64)>>,
 }
 
 fn store_error(e: crate::store::StoreError) -> EngineError {
@@ -348,12 +348,12 @@ impl Engine for CronEngine {
         )
     }
 
-    fn shutdown(&self, deadline: Instant) {
-        self.runner.stop_all(deadline);
+    fn shutdown(&self, deadline: Instant) -> bool {
+        self.runner.stop_all(deadline)
     }
 
     fn refresh(&self) -> Result<bool, EngineError> {
-        let version = self.store.data_version().map_err(store_error)?;
+        let version = self.store.change_marker().map_err(store_error)?;
         let mut seen = self.seen_version.lock().unwrap_or_else(|p| p.into_inner());
         let changed = seen.is_some_and(|v| v != version);
         *seen = Some(version);

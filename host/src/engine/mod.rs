@@ -92,8 +92,11 @@ pub trait Engine: Send + Sync {
         ))
     }
 
-    /// The host is stopping: give running jobs until `deadline` to finish, then end them.
-    fn shutdown(&self, _deadline: std::time::Instant) {}
+    /// The host is stopping: give running jobs until `deadline` to finish, then end them;
+    /// whether every run ended in time.
+    fn shutdown(&self, _deadline: std::time::Instant) -> bool {
+        true
+    }
 
     /// Whether the job set changed since the last call (another process wrote to the store).
     /// The daemon polls this to tell the provider.

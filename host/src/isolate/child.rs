@@ -154,16 +154,20 @@ fn protocol_pipes() -> std::io::Result<(File, File)> {
     {
         use std::os::fd::FromRawFd;
         // SAFETY: plain descriptor juggling on 0, 1 and 2, which this process owns; the
-        // duplicate returned by dup is owned by the File from here on.
+        // duplicates are owned by the Files from here on. They are close-on-exec, and 0 and 1
+        // no longer reach the pipes, so nothing the provider runs or reads can hold or read
+        // the protocol.
         unsafe {
-            let output = libc::dup(1);
-            if output < 0 || libc::dup2(2, 1) < 0 {
+            let output = libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3);
+            let input = libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 3);
+            if output < 0 || input < 0 || libc::dup2(2, 1) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            let input = libc::dup(0);
-            if input < 0 {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+            if null < 0 || libc::dup2(null, 0) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            libc::close(null);
             Ok((File::from_raw_fd(input), File::from_raw_fd(output)))
         }
     }

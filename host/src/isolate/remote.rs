@@ -4,7 +4,7 @@
 //! starts a fresh child.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,12 +26,16 @@ use crate::text::truncate;
 /// How often the host pings a child.
 pub const PING_INTERVAL: Duration = Duration::from_millis(250);
 
-/// A child that has not answered a ping for this long is killed.
-pub const UNRESPONSIVE_AFTER: Duration = Duration::from_millis(750);
+/// A child from which nothing (no pong, no other frame) has arrived for this long is killed;
+/// checked every [`PING_INTERVAL`].
+pub const UNRESPONSIVE_AFTER: Duration = Duration::from_secs(1);
 
 /// How long a child may take to start and load the library, before the constructor's own
 /// deadline begins.
 pub const STARTUP_ALLOWANCE: Duration = Duration::from_secs(20);
+
+/// How many host-service requests of one child are answered at once; more get "busy".
+const MAX_SERVICE_REQUESTS_IN_FLIGHT: u64 = 64;
 
 /// How many of the child's last stderr lines are kept for a death report.
 const STDERR_TAIL_LINES: usize = 3;
@@ -66,6 +70,7 @@ pub struct RemoteProvider {
     spec: ChildSpec,
     start_blocks: bool,
     current: Mutex<Option<Arc<Connection>>>,
+    restarting: Mutex<()>,
     services: Arc<Mutex<Option<Services>>>,
 }
 
@@ -87,6 +92,7 @@ impl RemoteProvider {
             spec,
             start_blocks,
             current: Mutex::new(Some(connection)),
+            restarting: Mutex::new(()),
             services,
         })
     }
@@ -102,11 +108,7 @@ impl RemoteProvider {
     }
 
     fn live(&self) -> Option<Arc<Connection>> {
-        self.current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .filter(|c| c.ended().is_none())
+        self.connection().ok()
     }
 
     /// The running child, or why there is none.
@@ -130,16 +132,18 @@ impl RemoteProvider {
 
     /// The running child, or a fresh one when the last one died.
     fn connection_or_restart(&self) -> Result<Arc<Connection>, RemoteError> {
-        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = current.as_ref().filter(|c| c.ended().is_none()) {
-            return Ok(Arc::clone(c));
+        // One restart at a time; the connection slot itself is not held while a child starts,
+        // so calls meanwhile fail at once (the old child's reason) instead of waiting.
+        let _restarting = self.restarting.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(live) = self.live() {
+            return Ok(live);
         }
         log::info!(
             "provider `{}`: its process is gone; starting a new one",
             self.spec.init.provider
         );
         let (connection, _) = Connection::open(&self.spec, Arc::clone(&self.services))?;
-        *current = Some(Arc::clone(&connection));
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&connection));
         Ok(connection)
     }
 
@@ -235,6 +239,8 @@ struct Connection {
     last_pong: Mutex<Instant>,
     stderr_tail: Mutex<VecDeque<(Instant, String)>>,
     services: Arc<Mutex<Option<Services>>>,
+    /// Service requests being answered.
+    serving: AtomicU64,
 }
 
 impl Connection {
@@ -243,6 +249,10 @@ impl Connection {
         spec: &ChildSpec,
         services: Arc<Mutex<Option<Services>>>,
     ) -> Result<(Arc<Self>, bool), RemoteError> {
+        // Too large a config section would never reach the child: refuse before starting one.
+        encode(&ToChild::Init(spec.init.clone())).map_err(|e| {
+            RemoteError::Failed(format!("the provider's config section cannot be sent: {e}"))
+        })?;
         let mut command = Command::new(&spec.program);
         command
             .arg(CHILD_COMMAND)
@@ -287,11 +297,12 @@ impl Connection {
             last_pong: Mutex::new(Instant::now()),
             stderr_tail: Mutex::default(),
             services,
+            serving: AtomicU64::new(0),
         });
         let (hello, greeted) = mpsc::channel();
         let reader = Arc::clone(&connection);
         let mut stdout = BufReader::new(stdout);
-        spawn(&format!("isolate-read-{}", connection.pid), move || {
+        let reading = spawn(&format!("isolate-read-{}", connection.pid), move || {
             // The opening: Loaded, then Hello (or Refused, or the end).
             loop {
                 let frame = read_frame::<FromChild>(&mut stdout);
@@ -313,6 +324,13 @@ impl Connection {
         spawn(&format!("isolate-stderr-{}", connection.pid), move || {
             stderr_reader.read_stderr(BufReader::new(stderr));
         });
+        if !reading {
+            connection.kill("the host cannot start a thread to read from it");
+            let _ = connection.reap();
+            return Err(RemoteError::Died(
+                "the host cannot start a thread to read from the provider process".into(),
+            ));
+        }
         if !connection.send(&ToChild::Init(spec.init.clone())) {
             return Err(RemoteError::Died(connection.wait_end()));
         }
@@ -342,7 +360,14 @@ impl Connection {
                 connection.kill(&reason);
                 return Err(RemoteError::Died(reason));
             }
-            Ok(Err(_)) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Ok(Err(FrameError::Closed | FrameError::Io(_)))
+            | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(RemoteError::Died(connection.wait_end()));
+            }
+            Ok(Err(error)) => {
+                connection.kill(&format!(
+                    "it does not speak the isolation protocol ({error}); a program embedding the host must call cronhost::isolate::serve_if_asked() first thing in main"
+                ));
                 return Err(RemoteError::Died(connection.wait_end()));
             }
             Err(mpsc::RecvTimeoutError::Timeout) if loaded => {
@@ -440,12 +465,24 @@ impl Connection {
                 *kill_reason = Some(reason.to_owned());
             }
         }
+        // The child leads its own process group: end anything the provider started too, so
+        // no inherited pipe keeps the conversation open.
+        #[cfg(unix)]
+        // SAFETY: kill(2) on the process group this connection's child leads.
+        unsafe {
+            libc::kill(-(self.pid as i32), libc::SIGKILL);
+        }
         let _ = self.child.lock().unwrap_or_else(|p| p.into_inner()).kill();
     }
 
     fn read_loop(self: &Arc<Self>, stdout: &mut impl std::io::Read) {
         loop {
-            match read_frame::<FromChild>(stdout) {
+            let frame = read_frame::<FromChild>(stdout);
+            if frame.is_ok() {
+                // Any frame is a sign of life, not only a pong.
+                *self.last_pong.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+            }
+            match frame {
                 Ok(FromChild::Done { id, result }) => {
                     let waiter = self
                         .pending
@@ -468,9 +505,7 @@ impl Connection {
                         HostServices::record_heartbeat(&services, success, RStr::from_str(&error));
                     }
                 }
-                Ok(FromChild::Pong(_)) => {
-                    *self.last_pong.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-                }
+                Ok(FromChild::Pong(_)) => {}
                 Ok(
                     other @ (FromChild::Loaded | FromChild::Hello { .. } | FromChild::Refused(_)),
                 ) => {
@@ -498,8 +533,19 @@ impl Connection {
     /// Answer a service request on a thread of its own, so a slow tick never holds up the
     /// conversation (pongs, log lines, other answers).
     fn serve(self: &Arc<Self>, id: u64, service: Service) {
+        // A child flooding requests gets "busy" answers, not a host full of threads.
+        if self.serving.fetch_add(1, Ordering::SeqCst) >= MAX_SERVICE_REQUESTS_IN_FLIGHT {
+            self.serving.fetch_sub(1, Ordering::SeqCst);
+            self.send(&ToChild::Served {
+                id,
+                result: Err(format!(
+                    "the host is busy: {MAX_SERVICE_REQUESTS_IN_FLIGHT} requests of this provider are in flight"
+                )),
+            });
+            return;
+        }
         let connection = Arc::clone(self);
-        spawn("isolate-serve", move || {
+        let spawned = spawn("isolate-serve", move || {
             let result = match connection.services() {
                 Some(services) => perform(&services, service),
                 None => {
@@ -507,15 +553,53 @@ impl Connection {
                 }
             };
             let result = result.map_err(|e| truncate(&e, 4096).into_owned());
-            connection.send(&ToChild::Served { id, result });
+            // The provider waits for an answer: if this one cannot be sent (over the frame
+            // limit), it gets an error instead.
+            if !connection.send(&ToChild::Served { id, result }) {
+                connection.send(&ToChild::Served {
+                    id,
+                    result: Err("the host's answer is over the 1 MiB frame limit".into()),
+                });
+            }
+            connection.serving.fetch_sub(1, Ordering::SeqCst);
         });
+        if !spawned {
+            self.serving.fetch_sub(1, Ordering::SeqCst);
+            self.send(&ToChild::Served {
+                id,
+                result: Err("the host cannot start a thread to answer".into()),
+            });
+        }
     }
 
-    fn read_stderr(&self, stderr: impl BufRead) {
-        for line in stderr.lines() {
-            let Ok(line) = line else { break };
-            let line = truncate(&line, 1024).into_owned();
-            log::warn!(target: "cronhost::provider", "[{}] process stderr: {line}", self.provider);
+    /// Forward the child's stderr to the log, a line at a time: never stops draining (a full
+    /// pipe would block the child), cuts long lines, and goes through the provider's log
+    /// budget once it has services.
+    fn read_stderr(&self, mut stderr: impl BufRead) {
+        let mut bytes = Vec::with_capacity(1024);
+        loop {
+            bytes.clear();
+            match Read::take(&mut stderr, 1024).read_until(b'\n', &mut bytes) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            }
+            if !bytes.ends_with(b"\n") && bytes.len() == 1024 {
+                // The rest of an over-long line is dropped.
+                let _ = stderr.skip_until(b'\n');
+            }
+            let line = String::from_utf8_lossy(&bytes).trim_end().to_owned();
+            match self.services() {
+                Some(services) => HostServices::log(
+                    &services,
+                    cronhost_provider_api::LogLevel::Warn,
+                    RStr::from_str(&format!("process stderr: {line}")),
+                ),
+                None => {
+                    log::warn!(target: "cronhost::provider", "[{}] process stderr: {line}", self.provider)
+                }
+            }
             let mut tail = self.stderr_tail.lock().unwrap_or_else(|p| p.into_inner());
             if tail.len() == STDERR_TAIL_LINES {
                 tail.pop_front();
@@ -535,14 +619,20 @@ impl Connection {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .elapsed();
-            if silent > UNRESPONSIVE_AFTER + PING_INTERVAL {
+            if silent > UNRESPONSIVE_AFTER {
                 self.kill(&format!(
-                    "it stopped answering (no reply to a ping for {}ms)",
+                    "it stopped answering (nothing from it for {}ms)",
                     silent.as_millis()
                 ));
                 return;
             }
-            self.send(&ToChild::Ping(n));
+            // Never wait behind another writer: a frozen child with a full pipe must not
+            // block the watchdog.
+            if let Ok(mut stdin) = self.stdin.try_lock() {
+                if let Ok(frame) = encode(&ToChild::Ping(n)) {
+                    let _ = stdin.write_all(&frame).and_then(|()| stdin.flush());
+                }
+            }
         }
     }
 
@@ -659,9 +749,14 @@ fn signal_name(signal: i32) -> &'static str {
     }
 }
 
-fn spawn(name: &str, body: impl FnOnce() + Send + 'static) {
-    if let Err(e) = std::thread::Builder::new().name(name.into()).spawn(body) {
-        log::error!("cannot start thread {name}: {e}");
+/// Start a named thread; false (logged) when the system refuses one.
+fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> bool {
+    match std::thread::Builder::new().name(name.into()).spawn(body) {
+        Ok(_) => true,
+        Err(e) => {
+            log::error!("cannot start thread {name}: {e}");
+            false
+        }
     }
 }
 

@@ -200,7 +200,25 @@ fn drive_provider(
             &failure,
             Some(Instant::now() + delay),
         );
-        stand_in_while_preparing(provider, core, stop, (interval, fallback), &failure);
+        // A fresh process that cannot even be prepared is a failed attempt too: back off
+        // again instead of starting it.
+        while let Err(why) =
+            stand_in_while_preparing(provider, core, stop, (interval, fallback), &failure)
+        {
+            if stop.is_set() {
+                return;
+            }
+            let delay = backoff.next_delay();
+            log::warn!("{why}; retrying `{name}` in {}s", delay.as_secs_f32());
+            stand_in(
+                core,
+                stop,
+                interval,
+                fallback,
+                &why,
+                Some(Instant::now() + delay),
+            );
+        }
         if stop.is_set() {
             return;
         }
@@ -209,16 +227,17 @@ fn drive_provider(
 
 /// Prepare the provider for its next `start` (an isolated provider's fresh process starts and
 /// loads) on a thread of its own, while the stand-in goes on firing: a slow start-up must not
-/// leave a gap without a trigger.
+/// leave a gap without a trigger. Fails with the reason when the fresh process cannot be
+/// prepared.
 fn stand_in_while_preparing(
     provider: &ProviderHandle,
     core: &Core,
     stop: &StopFlag,
     (interval, fallback): (Duration, Fallback),
     failure: &str,
-) {
+) -> Result<(), String> {
     if !provider.is_isolated() || stop.is_set() {
-        return;
+        return Ok(());
     }
     let (done, ready) = mpsc::channel();
     let preparing = provider.clone();
@@ -228,12 +247,13 @@ fn stand_in_while_preparing(
             let _ = done.send(preparing.prepare());
         });
     if spawned.is_err() {
-        return; // `start` will prepare it itself
+        return Ok(()); // `start` will prepare it itself
     }
     loop {
         match ready.try_recv() {
-            Ok(_) | Err(mpsc::TryRecvError::Disconnected) => return,
-            Err(mpsc::TryRecvError::Empty) if stop.is_set() => return,
+            Ok(Ok(())) | Err(mpsc::TryRecvError::Disconnected) => return Ok(()),
+            Ok(Err(error)) => return Err(error.to_string()),
+            Err(mpsc::TryRecvError::Empty) if stop.is_set() => return Ok(()),
             Err(mpsc::TryRecvError::Empty) => {
                 let slice = Instant::now() + Duration::from_millis(100);
                 stand_in(core, stop, interval, fallback, failure, Some(slice));
@@ -300,6 +320,8 @@ fn run_start(
             message: format!("cannot spawn its thread: {e}"),
         }));
     }
+    // Give up on this run of `start` once (an isolated process is killed; `start` then ends).
+    let mut abandoned = false;
     loop {
         match ended.recv_timeout(Duration::from_millis(100)) {
             Ok(outcome) if stop.is_set() => {
@@ -322,16 +344,14 @@ fn run_start(
                     .then(|| beats.alive_age(std::time::SystemTime::now()))
                     .flatten()
                     .unwrap_or_else(|| started.elapsed());
-                if provider.start_blocks()
-                    && last_beat > stale_after
-                    && !provider.quarantine().is_set()
-                {
+                if provider.start_blocks() && last_beat > stale_after && !abandoned {
                     let reason = format!(
                         "its heartbeat stopped ({}s without a beat)",
                         last_beat.as_secs()
                     );
                     log::error!("provider `{}`: {reason}", provider.name());
                     provider.abandon(reason);
+                    abandoned = true;
                 }
                 if let Some(reason) = provider
                     .quarantine()

@@ -95,7 +95,8 @@ impl Store {
     /// their running run (catch-up `all`), so a ticker does not wake for them in a loop.
     ///
     /// The `jobs_due` index is the timer queue: this walks it in order of next run and stops
-    /// at the first active job, O(log n) in the number of jobs.
+    /// at the first active job: O(log n) in the number of jobs, plus the paused jobs and the
+    /// due jobs waiting for their run that it steps over.
     pub fn next_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.read(|conn| {
             conn.row_cached(

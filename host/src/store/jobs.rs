@@ -369,7 +369,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Job, StoreError> {
         let prepared = prepare(spec, default_zone, now)?;
-        self.write(|tx| {
+        self.write_jobs(|tx| {
             let sequence: i64 = tx
                 .row_cached(
                     "UPDATE sequence SET value = value + 1 WHERE name = 'job' RETURNING value",
@@ -434,7 +434,7 @@ impl Store {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Job, StoreError> {
-        self.write(|tx| {
+        self.write_jobs(|tx| {
             let job = resolve(tx, id_or_name)?;
             tx.exec_cached(
                 "UPDATE jobs SET paused_at = ?2, pause_reason = ?3 WHERE id = ?1",
@@ -452,7 +452,7 @@ impl Store {
         at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Job, StoreError> {
-        self.write(|tx| {
+        self.write_jobs(|tx| {
             let job = resolve(tx, id_or_name)?;
             let schedule = job.parsed_schedule().map_err(StoreError::Invalid)?;
             let next_run = match at {
@@ -476,7 +476,7 @@ impl Store {
 
     /// Remove a job; its run history stays.
     pub fn remove_job(&self, id_or_name: &str) -> Result<Job, StoreError> {
-        self.write(|tx| {
+        self.write_jobs(|tx| {
             let job = resolve(tx, id_or_name)?;
             tx.exec_cached("DELETE FROM jobs WHERE id = ?1", params![job.id])
                 .map_err(sql)?;
@@ -486,13 +486,17 @@ impl Store {
 
     /// Delete jobs completed before `cutoff`; returns how many.
     pub fn prune_completed(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
-        self.write(|tx| {
+        let removed = self.write(|tx| {
             tx.exec_cached(
                 "DELETE FROM jobs WHERE completed_at IS NOT NULL AND completed_at < ?1",
                 params![to_ms(cutoff)],
             )
             .map_err(sql)
-        })
+        })?;
+        if removed > 0 {
+            self.note_job_change();
+        }
+        Ok(removed)
     }
 
     /// Import jobs exported by `jobs export`, keeping their ids. All or nothing: a file with a
@@ -518,7 +522,7 @@ impl Store {
                 )));
             }
         }
-        self.write(|tx| {
+        self.write_jobs(|tx| {
             let mut added = 0;
             for job in jobs {
                 let existing = tx

@@ -73,6 +73,9 @@ pub enum StoreError {
 pub struct Store {
     path: PathBuf,
     conn: Mutex<Connection>,
+    /// Job-set changes made through this handle: SQLite's `data_version` only moves for
+    /// commits of *other* connections, so an embedding app's own edits are counted here.
+    job_changes: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -111,6 +114,7 @@ impl Store {
         let store = Self {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
+            job_changes: std::sync::atomic::AtomicU64::new(0),
         };
         // Check and migrate in one write transaction: processes opening a fresh store at once
         // queue here, and each sees the schema either absent or complete.
@@ -180,11 +184,34 @@ impl Store {
         body(&self.lock())
     }
 
-    /// SQLite's data version: changes when another connection commits. Cheap to poll.
-    pub fn data_version(&self) -> Result<i64, StoreError> {
-        self.lock()
+    /// A marker that changes when the job set may have changed: SQLite's data version (moved
+    /// by other connections' commits) and the job-set writes made through this handle. Cheap
+    /// to poll.
+    pub fn change_marker(&self) -> Result<(i64, u64), StoreError> {
+        let version = self
+            .lock()
             .query_row("PRAGMA data_version", [], |row| row.get(0))
-            .map_err(|e| self.sqlite(e))
+            .map_err(|e| self.sqlite(e))?;
+        Ok((
+            version,
+            self.job_changes.load(std::sync::atomic::Ordering::SeqCst),
+        ))
+    }
+
+    /// A write that changes the job set (add, pause, resume, remove, prune, import).
+    pub(crate) fn write_jobs<T>(
+        &self,
+        body: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let value = self.write(body)?;
+        self.note_job_change();
+        Ok(value)
+    }
+
+    /// Count a job-set change made through this handle.
+    pub(crate) fn note_job_change(&self) {
+        self.job_changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
