@@ -25,6 +25,8 @@ pub struct Runner {
     groups: Arc<Mutex<std::collections::HashSet<u32>>>,
     in_process: Option<Arc<dyn JobRunner>>,
     metrics: Arc<crate::metrics::Metrics>,
+    /// Set by `stop_all`: runs queued behind running ones no longer start.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The output file of an occurrence.
@@ -45,6 +47,7 @@ impl Runner {
             groups: Arc::new(Mutex::new(std::collections::HashSet::new())),
             in_process: None,
             metrics: Arc::default(),
+            stopping: Arc::default(),
         }
     }
 
@@ -77,6 +80,9 @@ impl Runner {
     /// Start the claimed run and watch it on a thread of its own. A command that cannot start
     /// is recorded as failed.
     pub fn start(&self, claim: Claim) -> Result<(), String> {
+        // A new claim means the host fires again (an embedded host started after a stop).
+        self.stopping
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         if let Some(runner) = &self.in_process {
             return self.start_in_process(claim, Arc::clone(runner));
         }
@@ -201,6 +207,8 @@ impl Runner {
     /// Returns whether every run ended by the deadline (runs that had to be ended count as
     /// not clean). In-process runs cannot be ended: they are left to finish on their own.
     pub fn stop_all(&self, deadline: Instant) -> bool {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         if self.wait_idle(deadline.saturating_duration_since(Instant::now())) {
             return true;
         }
@@ -358,6 +366,17 @@ impl Runner {
             Ok(None) => return,
             Err(e) => return log::warn!("job={job_id}: cannot read its queued run: {e}"),
         };
+        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            // The host is stopping: nothing new starts; the queued run is closed, not lost.
+            let _ = self.store.finish_run(
+                &queued.id,
+                RunStatus::Skipped,
+                None,
+                Some("the host stopped before it could start"),
+                crate::clock::now(),
+            );
+            return;
+        }
         match self.store.job(job_id) {
             Ok(job) => {
                 log::info!(

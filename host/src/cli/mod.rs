@@ -150,6 +150,20 @@ enum Command {
 /// Parse the arguments, run the command, return the exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    // Die quietly on a closed stdout pipe (`cronhost jobs list | head`), as command-line tools
+    // do; but never where the process talks to provider processes over pipes (`run`,
+    // `providers`, `status`): a provider process that died must not take the host with it.
+    let talks_to_providers = matches!(
+        cli.command,
+        Command::Run | Command::Providers { .. } | Command::Status { .. }
+    );
+    #[cfg(unix)]
+    if !talks_to_providers {
+        // SAFETY: restoring the default disposition of SIGPIPE before any other thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     if let Command::Completions { shell } = cli.command {
         // Needs no home: print and leave.
         use clap::CommandFactory;

@@ -403,13 +403,7 @@ impl HostServices for RemoteHost {
         let job_id = truncate(job_id.as_str(), MAX_ERROR_BYTES).into_owned();
         match self.ask(Service::RunReport { job_id, at_ms }) {
             Ok(ServiceAnswer::Run(run)) => ROk(match run {
-                Some(run) => RSome(RunReport {
-                    status: run.status.into(),
-                    exit_code: run.exit_code.into(),
-                    started_at_ms: run.started_at_ms.into(),
-                    finished_at_ms: run.finished_at_ms.into(),
-                    error: run.error.into(),
-                }),
+                Some(run) => RSome(RunReport::from(run)),
                 None => RNone,
             }),
             Ok(other) => unexpected(other),

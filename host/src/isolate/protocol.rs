@@ -128,6 +128,30 @@ pub struct Run {
     pub error: String,
 }
 
+impl From<Run> for cronhost_provider_api::ffi::RunReport {
+    fn from(run: Run) -> Self {
+        Self {
+            status: run.status.into(),
+            exit_code: run.exit_code.into(),
+            started_at_ms: run.started_at_ms.into(),
+            finished_at_ms: run.finished_at_ms.into(),
+            error: run.error.into(),
+        }
+    }
+}
+
+impl From<cronhost_provider_api::ffi::RunReport> for Run {
+    fn from(run: cronhost_provider_api::ffi::RunReport) -> Self {
+        Self {
+            status: run.status.into_string(),
+            exit_code: run.exit_code.into_option(),
+            started_at_ms: run.started_at_ms.into_option(),
+            finished_at_ms: run.finished_at_ms.into_option(),
+            error: run.error.into_string(),
+        }
+    }
+}
+
 /// What a host service returned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ServiceAnswer {

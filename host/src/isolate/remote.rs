@@ -804,15 +804,7 @@ fn perform(services: &Services, service: Service) -> Result<ServiceAnswer, Strin
         Service::RunReport { job_id, at_ms } => {
             HostServices::run_report(services, text(&job_id).as_rstr(), at_ms)
                 .into_result()
-                .map(|run| {
-                    ServiceAnswer::Run(run.into_option().map(|run| Run {
-                        status: run.status.into_string(),
-                        exit_code: run.exit_code.into_option(),
-                        started_at_ms: run.started_at_ms.into_option(),
-                        finished_at_ms: run.finished_at_ms.into_option(),
-                        error: run.error.into_string(),
-                    }))
-                })
+                .map(|run| ServiceAnswer::Run(run.into_option().map(Run::from)))
         }
     }
     .map_err(RString::into_string)
