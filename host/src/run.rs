@@ -106,22 +106,27 @@ impl Runner {
             .unwrap_or_else(|p| p.into_inner())
             .insert(group);
         let runner = self.clone();
-        let unwatched = claim.clone(); // for the (rare) case that no watcher can start
+        // Shared with the watcher; kept here for the (rare) case that no watcher can start.
         let thread_name = format!("run-{}", job.id);
+        let claim = Arc::new(claim);
+        let watched = Arc::clone(&claim);
         let watcher = move || {
-            if let Err(e) = runner.store.mark_started(&claim.run_id, group, started_at) {
-                log::warn!("job={}: cannot record the start: {e}", claim.job.name);
+            if let Err(e) = runner
+                .store
+                .mark_started(&watched.run_id, group, started_at)
+            {
+                log::warn!("job={}: cannot record the start: {e}", watched.job.name);
             }
-            runner.watch(child, &claim);
+            runner.watch(child, &watched);
             runner.finished(Some(group));
-            runner.start_queued(&claim.job.id);
+            runner.start_queued(&watched.job.id);
         };
         if let Err(e) = std::thread::Builder::new().name(thread_name).spawn(watcher) {
             // The closure (and the child handle in it) is gone; end the group and the run.
             signal_group(group, true);
             self.finished(Some(group));
             let error = format!("cannot start a watcher thread: {e}");
-            self.record_failure(&unwatched, &error);
+            self.record_failure(&claim, &error);
             return Err(error);
         }
         Ok(())
@@ -152,18 +157,19 @@ impl Runner {
         *self.inflight.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         let this = self.clone();
         let thread_name = format!("job-{}", claim.job.id);
-        let unstarted = claim.clone();
+        let claim = Arc::new(claim);
+        let running = Arc::clone(&claim);
         let work = move || {
             if let Err(e) = this
                 .store
-                .mark_started(&claim.run_id, std::process::id(), started_at)
+                .mark_started(&running.run_id, std::process::id(), started_at)
             {
-                log::warn!("job={}: cannot record the start: {e}", claim.job.name);
+                log::warn!("job={}: cannot record the start: {e}", running.job.name);
             }
             let run = JobRun {
-                job: &claim.job,
-                scheduled_at: claim.scheduled_at,
-                run_id: &claim.run_id,
+                job: &running.job,
+                scheduled_at: running.scheduled_at,
+                run_id: &running.run_id,
             };
             let outcome =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runner.run(&run)))
@@ -177,14 +183,14 @@ impl Runner {
                 JobOutcome::Succeeded => (RunStatus::Succeeded, None),
                 JobOutcome::Failed(error) => (RunStatus::Failed, Some(error)),
             };
-            this.record(&claim, status, None, error);
+            this.record(&running, status, None, error);
             this.finished(None);
-            this.start_queued(&claim.job.id);
+            this.start_queued(&running.job.id);
         };
         if let Err(e) = std::thread::Builder::new().name(thread_name).spawn(work) {
             self.finished(None);
             let error = format!("cannot start a thread for the job: {e}");
-            self.record_failure(&unstarted, &error);
+            self.record_failure(&claim, &error);
             return Err(error);
         }
         Ok(())

@@ -4,12 +4,10 @@
 //! Whatever the provider does to this process (segfault, abort, endless loop), the host only
 //! loses the child. The child exits at once when the host closes its end of the pipe.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 
 use cronhost_provider_api::abi_stable::std_types::{
     RErr, RNone, ROk, ROption, RResult, RSome, RStr, RString, RVec,
@@ -17,6 +15,7 @@ use cronhost_provider_api::abi_stable::std_types::{
 use cronhost_provider_api::ffi::{AnyProvider, HostServices, Occurrence, RunReport};
 use cronhost_provider_api::{FireOutcome, LogLevel, StartOptions, TickReport};
 
+use super::pending::Pending;
 use super::protocol::{
     read_frame, write_frame, Answer, Call, FromChild, Init, Service, ServiceAnswer, ToChild,
     PROTOCOL_VERSION,
@@ -71,7 +70,6 @@ pub fn serve_stdio() -> i32 {
     let link = Link {
         out: Arc::new(Mutex::new(output)),
         pending: Arc::default(),
-        next_id: Arc::default(),
     };
     let init = match read_frame::<ToChild>(&mut input) {
         Ok(ToChild::Init(init)) => init,
@@ -131,7 +129,7 @@ pub fn serve_stdio() -> i32 {
                     });
                 }
             }
-            Ok(ToChild::Served { id, result }) => link.settle(id, result),
+            Ok(ToChild::Served { id, result }) => link.pending.settle(id, result),
             Ok(ToChild::Stop) => served.stop.set(),
             Ok(ToChild::Ping(n)) => {
                 link.send(&FromChild::Pong(n));
@@ -215,15 +213,11 @@ fn construct(init: &Init, link: &Link) -> Result<(AnyProvider, bool), String> {
     Ok((provider, start_blocks))
 }
 
-/// Where the answer to one service request goes.
-type ServiceWaiter = mpsc::Sender<Result<ServiceAnswer, String>>;
-
 /// The child's end of the pipe: frames out, and answers to its service requests in.
 #[derive(Clone)]
 struct Link {
     out: Arc<Mutex<File>>,
-    pending: Arc<Mutex<HashMap<u64, ServiceWaiter>>>,
-    next_id: Arc<AtomicU64>,
+    pending: Arc<Pending<Result<ServiceAnswer, String>>>,
 }
 
 impl Link {
@@ -236,29 +230,14 @@ impl Link {
 
     /// Ask the host for a service and wait for its answer.
     fn ask(&self, service: Service) -> Result<ServiceAnswer, String> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (answer, answered) = mpsc::channel();
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, answer);
+        let (id, answered) = self.pending.register();
         if !self.send(&FromChild::Service { id, service }) {
-            self.settle(id, Err("the request could not be sent to the host".into()));
+            self.pending
+                .settle(id, Err("the request could not be sent to the host".into()));
         }
         answered
             .recv()
             .unwrap_or_else(|_| Err("the host closed the connection".into()))
-    }
-
-    fn settle(&self, id: u64, result: Result<ServiceAnswer, String>) {
-        let waiter = self
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
-        if let Some(waiter) = waiter {
-            let _ = waiter.send(result);
-        }
     }
 }
 

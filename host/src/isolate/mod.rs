@@ -4,6 +4,7 @@
 //! versioned, length-prefixed protocol on the child's stdin and stdout.
 
 mod child;
+mod pending;
 mod protocol;
 mod remote;
 

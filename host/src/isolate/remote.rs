@@ -3,7 +3,7 @@
 //! when it dies, every call waiting on it fails at once with the reason, and the next `start`
 //! starts a fresh child.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -16,6 +16,7 @@ use cronhost_provider_api::ffi::HostServices;
 use cronhost_provider_api::{FireOutcome, StartOptions};
 
 use super::child::CHILD_COMMAND;
+use super::pending::Pending;
 use super::protocol::{
     encode, read_frame, Answer, Call, FrameError, FromChild, Init, Run, Service, ServiceAnswer,
     ToChild, PROTOCOL_VERSION,
@@ -222,16 +223,13 @@ pub fn unexpected(answer: &Answer) -> RemoteError {
     ))
 }
 
-type Waiter = mpsc::Sender<Result<Answer, RemoteError>>;
-
 /// One child process and the conversation with it.
 struct Connection {
     provider: String,
     pid: u32,
     child: Mutex<Child>,
     stdin: Mutex<ChildStdin>,
-    pending: Mutex<HashMap<u64, Waiter>>,
-    next_id: AtomicU64,
+    pending: Pending<Result<Answer, RemoteError>>,
     /// Why the conversation ended, once it has.
     end: (Mutex<Option<String>>, Condvar),
     /// Why the host killed the child, if it did.
@@ -290,8 +288,7 @@ impl Connection {
             pid: child.id(),
             child: Mutex::new(child),
             stdin: Mutex::new(stdin),
-            pending: Mutex::default(),
-            next_id: AtomicU64::new(1),
+            pending: Pending::default(),
             end: Default::default(),
             kill_reason: Mutex::default(),
             last_pong: Mutex::new(Instant::now()),
@@ -425,24 +422,13 @@ impl Connection {
         &self,
         call: Call,
     ) -> Result<mpsc::Receiver<Result<Answer, RemoteError>>, RemoteError> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (answer, answered) = mpsc::channel();
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, answer);
+        let (id, answered) = self.pending.register();
         if let Some(reason) = self.ended() {
-            self.pending
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&id);
+            self.pending.forget(id);
             return Err(RemoteError::Died(reason));
         }
         if !self.send(&ToChild::Call { id, call }) {
-            self.pending
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&id);
+            self.pending.forget(id);
             return Err(RemoteError::Died(self.wait_end()));
         }
         Ok(answered)
@@ -484,14 +470,7 @@ impl Connection {
             }
             match frame {
                 Ok(FromChild::Done { id, result }) => {
-                    let waiter = self
-                        .pending
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&id);
-                    if let Some(waiter) = waiter {
-                        let _ = waiter.send(result.map_err(RemoteError::Failed));
-                    }
+                    self.pending.settle(id, result.map_err(RemoteError::Failed))
                 }
                 Ok(FromChild::Service { id, service }) => self.serve(id, service),
                 Ok(FromChild::Log(level, message)) => match self.services() {
@@ -675,16 +654,8 @@ impl Connection {
             *lock.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
             ended.notify_all();
         }
-        let waiters: Vec<Waiter> = self
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain()
-            .map(|(_, waiter)| waiter)
-            .collect();
-        for waiter in waiters {
-            let _ = waiter.send(Err(RemoteError::Died(reason.clone())));
-        }
+        self.pending
+            .settle_all(|| Err(RemoteError::Died(reason.clone())));
     }
 
     /// Wait for the child to exit (it closed its pipe, so it is exiting); kill it if it lingers.
