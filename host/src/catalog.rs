@@ -1,15 +1,19 @@
 //! The provider catalogue behind `cronhost providers`: what is installed, usable and selected.
+//! Availability is asked in the sandboxed probe, never in this process.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::config::Config;
-use crate::plugins::{Discovery, Rejected};
-use crate::provider::{ProviderHandle, BUILTIN_NAME};
+use crate::config::{Config, Isolation};
+use crate::crash_guard::CrashVerdict;
+use crate::plugins::probe::{Job, Probed, SandboxReport};
+use crate::plugins::{revet, DiscoverOptions, Discovered, Discovery, Rejected};
+use crate::provider::BUILTIN_NAME;
 
 /// One selectable provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ProviderRow {
     /// Its name.
     pub name: String,
@@ -21,14 +25,19 @@ pub struct ProviderRow {
     pub path: PathBuf,
     /// Its SHA-256, for `cron.plugin_allowlist` (empty for the built-in ticker).
     pub sha256: String,
-    /// Whether it constructs and reports itself available with the current config.
+    /// Whether it constructs and reports itself available with the current config (asked in
+    /// the sandboxed probe: no network, no writes).
     pub available: bool,
-    /// Where it runs: `in-process` or `process` (`[providers.NAME] isolation`).
+    /// Where it runs: `in-process` or `process` (`[providers.NAME] isolation`, or a crash
+    /// verdict).
     pub isolation: &'static str,
+    /// The crash verdict that makes it run isolated, if any.
+    pub crash_verdict: Option<String>,
 }
 
 /// Everything `cronhost providers` shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Catalog {
     /// The trigger `cronhost run` would use now.
     pub selected: String,
@@ -36,12 +45,22 @@ pub struct Catalog {
     pub providers: Vec<ProviderRow>,
     /// Files and providers that were rejected, with reasons.
     pub rejected: Vec<Rejected>,
+    /// Providers that took a host down, and run isolated because of it.
+    pub crash_verdicts: Vec<CrashVerdict>,
+    /// The sandbox the probe ran in.
+    pub probe_sandbox: Option<SandboxReport>,
 }
 
 impl Catalog {
-    /// Probe every discovered provider (construct with its config section and ask
-    /// `is_available`) and resolve the selection as `cronhost run` would.
-    pub fn build(config: &Config, discovery: &Discovery) -> Self {
+    /// Ask every discovered provider, in the probe, whether it constructs with its config
+    /// section and reports itself available, and resolve the selection as `cronhost run`
+    /// would.
+    pub fn build(
+        config: &Config,
+        discovery: &Discovery,
+        options: &DiscoverOptions,
+        crash_verdicts: Vec<CrashVerdict>,
+    ) -> Self {
         let mut rows = vec![ProviderRow {
             name: BUILTIN_NAME.into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -50,42 +69,87 @@ impl Catalog {
             sha256: String::new(),
             available: true,
             isolation: "in-process",
+            crash_verdict: None,
         }];
         let mut rejected = discovery.rejected.clone();
-        for discovered in &discovery.providers {
-            let library = &discovered.library;
-            match ProviderHandle::open(discovered, config) {
-                Ok(provider) => {
-                    let available = match provider.is_available() {
-                        Ok(available) => available,
-                        Err(error) => {
-                            rejected.push(Rejected {
-                                path: library.path.clone(),
-                                reason: error.to_string(),
-                            });
-                            false
-                        }
-                    };
-                    rows.push(ProviderRow {
-                        name: discovered.name().to_owned(),
-                        version: library.library_version.clone(),
-                        api_version: library.api_version.clone(),
-                        path: library.path.clone(),
-                        sha256: library.sha256.clone(),
-                        available,
-                        isolation: match config.isolation(discovered.name()) {
-                            crate::config::Isolation::InProcess => "in-process",
-                            crate::config::Isolation::Process => "process",
-                        },
-                    });
-                }
-                Err(error) => rejected.push(Rejected {
-                    path: library.path.clone(),
-                    reason: error.to_string(),
-                }),
+        // Vet each provider's file again (cheap: the identity is known) to hand it over.
+        let vetted: Vec<_> = discovery
+            .providers
+            .iter()
+            .map(|discovered| revet(&discovered.file))
+            .collect();
+        let configs: Vec<String> = discovery
+            .providers
+            .iter()
+            .map(|discovered| config.provider_section_json(discovered.name()))
+            .collect();
+        let mut jobs = Vec::new();
+        for (index, discovered) in discovery.providers.iter().enumerate() {
+            if let Ok(file) = &vetted[index] {
+                jobs.push((
+                    index,
+                    Job {
+                        file: file.file(),
+                        path: &discovered.file.path,
+                        check: Some((discovered.name(), configs[index].as_str())),
+                    },
+                ));
             }
         }
-        // The resolver's rule, applied to the probes above (without constructing again).
+        let (indices, jobs): (Vec<usize>, Vec<Job<'_>>) = jobs.into_iter().unzip();
+        let (answers, sandbox) = if jobs.is_empty() {
+            (Vec::new(), None)
+        } else {
+            options.prober.probe(&jobs)
+        };
+        let mut answer_of: Vec<Option<Probed>> = vec![None; discovery.providers.len()];
+        for (index, answer) in indices.into_iter().zip(answers) {
+            answer_of[index] = Some(answer);
+        }
+        for (index, discovered) in discovery.providers.iter().enumerate() {
+            let file = &discovered.file;
+            // A provider that cannot be constructed is no choice at all: rejected, not
+            // listed; one whose `is_available` fails is listed as unavailable, with the reason.
+            let (available, reason) = match (&vetted[index], answer_of[index].take()) {
+                (_, Some(Probed::Available(available))) => (available, None),
+                (_, Some(Probed::AvailabilityFailed(reason))) => (false, Some(reason)),
+                (Err(reason), _) => {
+                    reject(&mut rejected, discovered, reason.clone());
+                    continue;
+                }
+                (_, Some(Probed::Refused(reason) | Probed::Fatal(reason))) => {
+                    reject(&mut rejected, discovered, reason);
+                    continue;
+                }
+                (_, Some(Probed::Unknown(reason))) => {
+                    reject(&mut rejected, discovered, format!("not probed: {reason}"));
+                    continue;
+                }
+                (_, Some(Probed::Library(_)) | None) => {
+                    reject(&mut rejected, discovered, "the probe gave no answer".into());
+                    continue;
+                }
+            };
+            if let Some(reason) = reason {
+                reject(&mut rejected, discovered, reason);
+            }
+            let verdict = crash_verdicts
+                .iter()
+                .find(|v| v.provider == discovered.name() && v.sha256 == file.sha256);
+            let isolated =
+                verdict.is_some() || config.isolation(discovered.name()) == Isolation::Process;
+            rows.push(ProviderRow {
+                name: discovered.name().to_owned(),
+                version: file.library_version.clone(),
+                api_version: file.api_version.clone(),
+                path: file.path.clone(),
+                sha256: file.sha256.clone(),
+                available,
+                isolation: if isolated { "process" } else { "in-process" },
+                crash_verdict: verdict.map(ToString::to_string),
+            });
+        }
+        // The resolver's rule, applied to the probes above.
         let selected = match config.selected_provider() {
             Some(name) if rows.iter().any(|row| row.name == name && row.available) => {
                 name.to_owned()
@@ -96,6 +160,15 @@ impl Catalog {
             selected,
             providers: rows,
             rejected,
+            crash_verdicts,
+            probe_sandbox: sandbox.or_else(|| discovery.sandbox.clone()),
         }
     }
+}
+
+fn reject(rejected: &mut Vec<Rejected>, discovered: &Discovered, reason: String) {
+    rejected.push(Rejected {
+        path: discovered.file.path.clone(),
+        reason: format!("provider `{}`: {reason}", discovered.name()),
+    });
 }

@@ -232,6 +232,19 @@ impl Config {
         }
     }
 
+    /// How the plugins directory of `home` is scanned: this config's vetting policy, probes
+    /// run by this executable (or `CRONHOST_PROVIDER_HOST`) with the provider call deadline
+    /// per file, results cached in the home.
+    pub fn discover_options(&self, home: &Home) -> crate::plugins::DiscoverOptions {
+        let program =
+            crate::subprocess::helper_program().unwrap_or_else(|_| PathBuf::from("cronhost"));
+        crate::plugins::DiscoverOptions {
+            policy: self.vet_policy(),
+            prober: crate::plugins::Prober::new(program, self.provider_call_timeout()),
+            cache_file: Some(home.probe_cache_file()),
+        }
+    }
+
     /// The built-in ticker's tick interval (at least 1 ms).
     pub fn tick_interval(&self) -> Duration {
         Duration::from_millis(self.cron.tick_interval_ms.max(1))

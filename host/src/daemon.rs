@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
+use crate::crash_guard::CrashGuard;
 use crate::engine::Engine;
 use crate::heartbeat::Heartbeat;
 use crate::home::Home;
@@ -51,8 +52,17 @@ impl Daemon {
         engine: Arc<dyn Engine>,
     ) -> Result<Self, DaemonError> {
         let lock = DaemonLock::acquire(&home.state_dir())?;
-        let discovery = discover(&config.plugins_dir(home), &config.vet_policy());
-        let resolution = resolve(&config, &discovery);
+        let crash_guard = CrashGuard::new(&home.state_dir());
+        crash_guard.settle_previous();
+        let discovery = discover(&config.plugins_dir(home), &config.discover_options(home));
+        log::info!(
+            "plugins in {}: {} provider(s), {} rejected; {} file(s) probed in a sandboxed child, the rest known from the probe cache",
+            discovery.dir.display(),
+            discovery.providers.len(),
+            discovery.rejected.len(),
+            discovery.probed
+        );
+        let resolution = resolve(&config, &discovery, Some(&crash_guard));
         let heartbeat = Heartbeat::new(&home.state_dir());
         heartbeat.reset();
         let core = Arc::new(Core { engine, heartbeat });
@@ -217,6 +227,11 @@ impl Daemon {
             if provider.is_isolated() {
                 provider.abandon("the host stopped".into());
             }
+        }
+        // A stop that got this far is clean as far as the crash guard is concerned: the
+        // provider did not take the host down.
+        if let Some(armed) = &self.resolution.armed {
+            armed.disarm();
         }
         clean
     }

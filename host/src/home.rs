@@ -105,6 +105,11 @@ impl Home {
         self.state_dir().join("output")
     }
 
+    /// `HOME/cron/plugins-probe.json`, what the plugin probe found out, per file version.
+    pub fn probe_cache_file(&self) -> PathBuf {
+        self.state_dir().join("plugins-probe.json")
+    }
+
     /// `HOME/cron`, the host's state directory.
     pub fn state_dir(&self) -> PathBuf {
         self.root.join("cron")

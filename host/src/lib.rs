@@ -25,6 +25,7 @@
 pub mod catalog;
 pub mod clock;
 pub mod config;
+pub mod crash_guard;
 mod daemon;
 mod embed;
 pub mod engine;
@@ -38,8 +39,10 @@ pub mod plugins;
 pub mod provider;
 pub mod run;
 pub mod schedule;
+mod state_file;
 pub mod status;
 pub mod store;
+mod subprocess;
 pub mod testing;
 mod text;
 

@@ -50,6 +50,8 @@ pub struct StatusReport {
     pub next_run: Option<DateTime<Utc>>,
     /// Heartbeats older than this many seconds count as stale.
     pub stale_after_secs: f64,
+    /// Providers that took a host down and run isolated because of it.
+    pub crash_verdicts: Vec<crate::crash_guard::CrashVerdict>,
 }
 
 /// Gather the status of `home`.
@@ -60,7 +62,7 @@ pub fn gather(home: &Home, config: &Config, store: &Store) -> Result<StatusRepor
     let active: Vec<_> = jobs.iter().filter(|j| j.is_active()).collect();
     let next_run = active.iter().filter_map(|j| j.next_run).min();
     let since = pid.and(DaemonLock::started_at(&home.state_dir()));
-    Ok(judge(
+    let mut report = judge(
         pid,
         since,
         &heartbeat,
@@ -68,7 +70,9 @@ pub fn gather(home: &Home, config: &Config, store: &Store) -> Result<StatusRepor
         active.len(),
         next_run,
         SystemTime::now(),
-    ))
+    );
+    report.crash_verdicts = crate::crash_guard::CrashGuard::new(&home.state_dir()).verdicts();
+    Ok(report)
 }
 
 /// The verdict from the facts (pure, for testing every branch).
@@ -114,6 +118,7 @@ pub fn judge(
         active_jobs,
         next_run,
         stale_after_secs: stale_after.as_secs_f64(),
+        crash_verdicts: Vec::new(),
     }
 }
 
@@ -145,6 +150,12 @@ impl StatusReport {
         if let Some(fallback) = &self.fallback {
             lines.push(format!(
                 "fallback:    the built-in ticker stands in: {fallback}"
+            ));
+        }
+        for verdict in &self.crash_verdicts {
+            lines.push(format!(
+                "crash:       {verdict}; it runs isolated until its file changes or `cronhost providers clear {}`",
+                verdict.provider
             ));
         }
         if let (Some(error), Verdict::Healthy) = (&self.last_error, self.verdict) {

@@ -27,7 +27,7 @@ use crate::config::Config;
 use crate::engine::{CronEngine, Engine};
 use crate::heartbeat::Heartbeat;
 use crate::home::Home;
-use crate::plugins::{discover, VetPolicy};
+use crate::plugins::{load_in_process, VetPolicy};
 use crate::provider::{Core, ProviderCallError, ProviderHandle, Services, StopFlag};
 use crate::store::{Job, JobSpec, Run, RunStatus};
 
@@ -54,19 +54,16 @@ impl ProviderTestHost {
         let file_name = library
             .file_name()
             .ok_or("the library path has no file name")?;
-        std::fs::copy(library, plugins.join(file_name))
+        let installed = plugins.join(file_name);
+        std::fs::copy(library, &installed)
             .map_err(|e| format!("cannot copy {}: {e}", library.display()))?;
-        let discovery = discover(&plugins, &VetPolicy::default());
-        let discovered = discovery.find(name).ok_or_else(|| {
-            let reasons: Vec<String> = discovery
-                .rejected
-                .iter()
-                .map(|r| format!("{}: {}", r.path.display(), r.reason))
-                .collect();
-            format!(
-                "no provider `{name}` (offered: {:?}; refused: {reasons:?})",
-                discovery.names()
-            )
+        // The provider under test is loaded into the test's own process (no probe): a crash
+        // in it should fail the test loudly.
+        let offered = load_in_process(&plugins, &installed, &VetPolicy::default())
+            .map_err(|e| format!("{}: {e}", installed.display()))?;
+        let discovered = offered.iter().find(|p| p.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = offered.iter().map(|p| p.name()).collect();
+            format!("no provider `{name}` (offered: {names:?})")
         })?;
         let provider =
             ProviderHandle::construct(discovered, config_json).map_err(|e| e.to_string())?;

@@ -1,7 +1,8 @@
 //! The provider boundary: a no-op provider method called through the stable ABI, with and
 //! without the host's guard, against a plain `dyn Trait` call; the `fire_due` round trip
 //! (host → provider → host services → engine) the same three ways and isolated in a child
-//! process; and discovery of a plugins dir with 50 files, 10 of them providers.
+//! process; and discovery of a plugins dir with 50 files, 10 of them providers, cold (every
+//! library probed in a sandboxed child) and warm (from the probe cache).
 //!
 //! `CRONHOST_E2E_RELEASE=1 cargo bench -p cronhost-e2e --bench boundary`
 
@@ -12,9 +13,9 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use cronhost::engine::Engine;
 use cronhost::heartbeat::Heartbeat;
-use cronhost::plugins::{discover, VetPolicy};
+use cronhost::plugins::{discover, DiscoverOptions};
 use cronhost::provider::{Core, ProviderHandle, Services};
-use cronhost_e2e::{artifacts, ScriptedEngine, TestHome};
+use cronhost_e2e::{artifacts, discover_in, ScriptedEngine, TestHome};
 use cronhost_provider_api::abi_stable::std_types::RStr;
 use cronhost_provider_api::FireOutcome;
 
@@ -50,10 +51,11 @@ impl DirectHost for PlainHost {
 fn boundary(c: &mut Criterion) {
     let home = TestHome::new();
     home.install(&artifacts().zoo, "zoo.so");
-    let discovery = discover(&home.plugins_dir(), &VetPolicy::default());
+    let discovery = discover_in(&home.plugins_dir());
     let discovered = discovery.find("zoo-ticker").expect("zoo-ticker");
     let raw = discovered
-        .library
+        .load()
+        .expect("loaded")
         .new_provider("zoo-ticker", "{}")
         .expect("constructed");
     let guarded = ProviderHandle::construct(discovered, "{}").expect("constructed");
@@ -109,33 +111,62 @@ fn boundary(c: &mut Criterion) {
     group.finish();
 }
 
-/// 50 files: 10 provider libraries (each a fresh copy, so every round really loads them) and
-/// 40 other files.
+/// 50 files: 10 provider libraries (each a fresh copy, so every cold round really loads
+/// them), 20 shared libraries that are not providers, and 20 other files.
 fn plugins_dir_of_fifty() -> TestHome {
     let home = TestHome::new();
     let providers = [&artifacts().example, &artifacts().zoo];
     for n in 0..10 {
         home.install(providers[n % 2], &format!("provider-{n:02}.so"));
     }
-    for n in 0..40 {
+    for n in 0..20 {
+        home.install(&artifacts().not_a_plugin, &format!("other-{n:02}.so"));
+    }
+    for n in 0..20 {
         home.write_plugin_file(&format!("notes-{n:02}.txt"), b"not a library");
     }
     home
 }
 
+/// Discovery as the daemon runs it: the built `cronhost` probes, results cached in the home.
+fn options(home: &TestHome) -> DiscoverOptions {
+    let mut options = DiscoverOptions::new(&artifacts().cronhost, Duration::from_secs(10));
+    options.cache_file = Some(home.home().probe_cache_file());
+    options
+}
+
+fn check(found: &cronhost::plugins::Discovery) {
+    assert!(found.find("example").is_some() && found.find("zoo-ticker").is_some());
+    assert_eq!(found.rejected.len(), 20, "{:?}", found.rejected);
+}
+
 fn discovery(c: &mut Criterion) {
     let mut group = c.benchmark_group("discovery");
     group.sample_size(10);
-    group.bench_function("50 files, 10 providers: vet, hash, load", |b| {
-        b.iter_batched(
-            plugins_dir_of_fifty,
-            |home| {
-                let found = discover(&home.plugins_dir(), &VetPolicy::default());
-                assert!(found.find("example").is_some() && found.find("zoo-ticker").is_some());
-                home
-            },
-            BatchSize::PerIteration,
-        )
+    group.bench_function(
+        "50 files, 10 providers, cold: vet, hash, probe in a sandboxed child",
+        |b| {
+            b.iter_batched(
+                plugins_dir_of_fifty,
+                |home| {
+                    let found = discover(&home.plugins_dir(), &options(&home));
+                    check(&found);
+                    assert_eq!(found.probed, 30);
+                    home
+                },
+                BatchSize::PerIteration,
+            )
+        },
+    );
+    let home = plugins_dir_of_fifty();
+    let options = options(&home);
+    check(&discover(&home.plugins_dir(), &options));
+    group.bench_function("50 files, 10 providers, warm: vet, probe cache", |b| {
+        b.iter(|| {
+            let found = discover(&home.plugins_dir(), &options);
+            check(&found);
+            assert_eq!(found.probed, 0);
+        })
     });
     group.finish();
 }

@@ -5,7 +5,7 @@
 //!
 //! `CRONHOST_E2E_RELEASE=1 cargo bench -p cronhost-e2e --bench daemon` for the figures in
 //! BENCHMARKS.md; `-- --quick` (as CI runs it) shortens every window and scales 100,000 jobs
-//! down to 10,000.
+//! down to 10,000; `-- --only provider-start` runs just the start-up with a provider selected.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -130,6 +130,36 @@ fn scale(jobs: usize) {
     println!("{jobs} jobs: process start → first clean tick: {starts:?} ms (3 runs)");
 }
 
+/// Process start → first clean tick with a provider selected and a plugins dir of 50 files
+/// (10 provider libraries, 40 other files): what discovery adds to every start.
+fn provider_start() {
+    let home = TestHome::new();
+    let providers = [
+        &cronhost_e2e::artifacts().example,
+        &cronhost_e2e::artifacts().zoo,
+    ];
+    for n in 0..10 {
+        home.install(providers[n % 2], &format!("provider-{n:02}.so"));
+    }
+    for n in 0..40 {
+        home.write_plugin_file(&format!("notes-{n:02}.txt"), b"not a library");
+    }
+    add_jobs(&home, 10, |i| format!("{} 3 * * *", i));
+    home.write_config("[cron]\nprovider = \"example\"\n");
+    let mut starts = Vec::new();
+    for _ in 0..5 {
+        let (running, took) = start_to_first_tick(&home);
+        starts.push(took.as_millis());
+        let (status, log) = running.terminate();
+        assert_eq!(status.code(), Some(0), "{log}");
+        assert!(log.contains("provider `example`"), "{log}");
+    }
+    starts.sort_unstable();
+    println!(
+        "provider `example` selected, 50 files in plugins.d: process start → first clean tick: {starts:?} ms (5 runs; the first is cold)"
+    );
+}
+
 fn idle_and_stop() {
     let home = TestHome::new();
     add_jobs(&home, 10, |i| format!("{} 3 * * *", i));
@@ -205,6 +235,10 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     assert!(Path::new(&artifacts.cronhost).exists());
+    if std::env::args().any(|a| a == "provider-start") {
+        provider_start();
+        return;
+    }
 
     let home = TestHome::new();
     add_jobs(&home, 10, |i| format!("{i}-59/10 * * * * *"));
@@ -232,6 +266,7 @@ fn main() {
 
     in_process_burst(if quick { 12 } else { 32 });
 
+    provider_start();
     scale(if quick { 10_000 } else { 100_000 });
     idle_and_stop();
 }

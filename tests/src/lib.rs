@@ -43,6 +43,8 @@ pub struct Artifacts {
     pub foreign: PathBuf,
     /// A provider built with `-C panic=abort` whose `start` panics.
     pub panic_abort: PathBuf,
+    /// A provider built with `-C panic=abort` that panics while registering (at load).
+    pub panic_abort_register: PathBuf,
 }
 
 /// The workspace root.
@@ -116,12 +118,17 @@ pub fn artifacts() -> &'static Artifacts {
         // the library, as a `panic = "abort"` profile would. Its own target dir keeps the flag
         // from flipping fingerprints in the build above.
         let abort_target = root.join("target").join("e2e-abort");
-        cargo(
-            "rustc",
-            &["-p", "cronhost-fixture-panic-abort", "--lib"],
-            &["-C", "panic=abort"],
-            &abort_target,
-        );
+        for fixture in [
+            "cronhost-fixture-panic-abort",
+            "cronhost-fixture-panic-abort-register",
+        ] {
+            cargo(
+                "rustc",
+                &["-p", fixture, "--lib"],
+                &["-C", "panic=abort"],
+                &abort_target,
+            );
+        }
         let compat_target = root.join("target").join("e2e-compat");
         let compat_manifest = root.join("tests/fixtures/other-apis/Cargo.toml");
         cargo_build(
@@ -158,8 +165,102 @@ pub fn artifacts() -> &'static Artifacts {
             panic_abort: abort_target
                 .join(profile)
                 .join(library_file_name("cronhost-fixture-panic-abort")),
+            panic_abort_register: abort_target
+                .join(profile)
+                .join(library_file_name("cronhost-fixture-panic-abort-register")),
         }
     })
+}
+
+/// The C zoo (`tests/fixtures/c-zoo`): libraries whose constructors attack whoever loads them.
+#[derive(Debug)]
+pub struct CZoo {
+    /// Calls `abort()` at load.
+    pub abort: PathBuf,
+    /// Segfaults at load.
+    pub segv: PathBuf,
+    /// Calls `exit(0)` at load.
+    pub exit: PathBuf,
+    /// Never returns from its constructor (and ignores SIGTERM).
+    pub hang: PathBuf,
+    /// Needs a library that does not exist: `dlopen` refuses it.
+    pub missing_dep: PathBuf,
+}
+
+/// Compile C sources of the C zoo into `out/NAME` with the system's `cc`.
+fn cc(out: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let source_dir = workspace_root().join("tests/fixtures/c-zoo");
+    let library = out.join(name);
+    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .current_dir(&source_dir)
+        .args(["-shared", "-fPIC", "-O1", "-o"])
+        .arg(&library)
+        .args(args)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cc (the C zoo needs a C compiler): {e}"));
+    assert!(status.success(), "cc {args:?} failed ({status})");
+    library
+}
+
+/// Build the C zoo once per test process.
+pub fn c_zoo() -> &'static CZoo {
+    static C_ZOO: OnceLock<CZoo> = OnceLock::new();
+    C_ZOO.get_or_init(|| {
+        let out = workspace_root().join("target").join("e2e-c").join(format!(
+            "{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        std::fs::create_dir_all(&out).expect("C zoo output dir");
+        let gone = cc(&out, "libzoo_gone.so", &["gone.c"]);
+        let out_arg = format!("-L{}", out.display());
+        let missing_dep = cc(
+            &out,
+            "libzoo_missing_dep.so",
+            &["missing_dep.c", &out_arg, "-lzoo_gone"],
+        );
+        std::fs::remove_file(gone).expect("delete the dependency");
+        CZoo {
+            abort: cc(&out, "libzoo_ctor_abort.so", &["ctor_abort.c"]),
+            segv: cc(&out, "libzoo_ctor_segv.so", &["ctor_segv.c"]),
+            exit: cc(&out, "libzoo_ctor_exit.so", &["ctor_exit.c"]),
+            hang: cc(&out, "libzoo_ctor_hang.so", &["ctor_hang.c"]),
+            missing_dep,
+        }
+    })
+}
+
+/// Build `ctor_escape.c` into `out`: at load it tries to create `marker` and to reach
+/// `127.0.0.1:port` over TCP and UDP, and reports how each went on stderr.
+pub fn escape_library(out: &Path, marker: &Path, port: u16) -> PathBuf {
+    cc(
+        out,
+        "libzoo_escape.so",
+        &[
+            "ctor_escape.c",
+            &format!("-DZOO_MARKER=\"{}\"", marker.display()),
+            &format!("-DZOO_PORT={port}"),
+        ],
+    )
+}
+
+/// Scan `dir` as the host does: vetting with `policy`, then the sandboxed probe run by the
+/// built `cronhost` binary (10 s per file), no cache.
+pub fn discover_with(
+    dir: &Path,
+    policy: cronhost::plugins::VetPolicy,
+) -> cronhost::plugins::Discovery {
+    let mut options =
+        cronhost::plugins::DiscoverOptions::new(&artifacts().cronhost, Duration::from_secs(10));
+    options.policy = policy;
+    cronhost::plugins::discover(dir, &options)
+}
+
+/// [`discover_with`] the default policy.
+pub fn discover_in(dir: &Path) -> cronhost::plugins::Discovery {
+    discover_with(dir, cronhost::plugins::VetPolicy::default())
 }
 
 /// A temporary cronhost home with a `plugins.d/`.

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use cronhost::config::Config;
 use cronhost::heartbeat::Heartbeat;
-use cronhost::plugins::{discover, Discovery, VetPolicy};
+use cronhost::plugins::{Discovery, VetPolicy};
 use cronhost::provider::{resolve, Core, ProviderCallError, ProviderHandle, Services, Trigger};
-use cronhost_e2e::{artifacts, capture_logs, logs_containing, ScriptedEngine, TestHome};
+use cronhost_e2e::{
+    artifacts, capture_logs, discover_in, discover_with, logs_containing, ScriptedEngine, TestHome,
+};
 use cronhost_provider_api::FireOutcome;
 
 const ZOO_NAMES: [&str; 24] = [
@@ -40,7 +42,7 @@ const ZOO_NAMES: [&str; 24] = [
 fn zoo_home() -> (TestHome, Discovery) {
     let home = TestHome::new();
     home.install(&artifacts().zoo, "zoo.so");
-    let discovery = discover(&home.plugins_dir(), &VetPolicy::default());
+    let discovery = discover_in(&home.plugins_dir());
     (home, discovery)
 }
 
@@ -68,7 +70,7 @@ fn discovery_loads_every_provider_and_rejects_garbage_with_a_reason() {
     home.write_plugin_file("notes.txt", b"ignored: wrong extension");
     std::fs::create_dir(home.plugins_dir().join("04-directory.so")).unwrap();
 
-    let discovery = discover(&home.plugins_dir(), &VetPolicy::default());
+    let discovery = discover_in(&home.plugins_dir());
 
     assert_eq!(
         discovery.names(),
@@ -95,7 +97,7 @@ fn libraries_built_for_another_major_version_or_interface_are_rejected_by_name()
     home.install(&artifacts().api_v2, "v2.so");
     home.install(&artifacts().foreign, "foreign.so");
     home.install(&artifacts().zoo, "zoo.so");
-    let discovery = discover(&home.plugins_dir(), &VetPolicy::default());
+    let discovery = discover_in(&home.plugins_dir());
     let v2 = reason_for(&discovery, "v2.so");
     assert!(
         v2.contains("built against cronhost-provider-api 2.0.0") && v2.contains("needs 1.x"),
@@ -138,7 +140,7 @@ fn vetting_refuses_writable_foreign_and_outside_files_before_loading_them() {
         std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
     }
 
-    let discovery = discover(&dir, &VetPolicy::default());
+    let discovery = discover_in(&dir);
     assert!(reason_for(&discovery, "20-group-writable.so").contains("writable by group or others"));
     assert!(reason_for(&discovery, "30-link-outside.so").contains("outside the plugins directory"));
     assert!(reason_for(&discovery, "50-fifo.so").contains("not a regular file"));
@@ -151,7 +153,7 @@ fn vetting_refuses_writable_foreign_and_outside_files_before_loading_them() {
 
     // A plugins directory others may write to is refused whole.
     chmod(&dir, 0o777);
-    let discovery = discover(&dir, &VetPolicy::default());
+    let discovery = discover_in(&dir);
     assert!(discovery.providers.is_empty());
     assert!(
         discovery.rejected[0]
@@ -168,13 +170,13 @@ fn with_an_allowlist_only_listed_digests_load() {
     let home = TestHome::new();
     home.install(&artifacts().zoo, "zoo.so");
     home.install(&artifacts().example, "example.so");
-    let open = discover(&home.plugins_dir(), &VetPolicy::default());
-    let zoo_digest = open.find("zoo-ticker").unwrap().library.sha256.clone();
+    let open = discover_in(&home.plugins_dir());
+    let zoo_digest = open.find("zoo-ticker").unwrap().file.sha256.clone();
     assert_eq!(zoo_digest.len(), 64);
     let policy = VetPolicy {
         allowlist: [zoo_digest].into_iter().collect(),
     };
-    let listed = discover(&home.plugins_dir(), &policy);
+    let listed = discover_with(&home.plugins_dir(), policy.clone());
     assert!(listed.find("zoo-ticker").is_some());
     assert!(listed.find("example").is_none());
     assert!(reason_for(&listed, "example.so").contains("not in cron.plugin_allowlist"));
@@ -190,7 +192,7 @@ fn hanging_prompt_calls_are_cut_off_and_quarantine_the_provider() {
     ] {
         let began = std::time::Instant::now();
         let text = format!("[cron]\nprovider = \"{name}\"\nprovider_call_timeout_ms = 300\n");
-        let resolution = resolve(&config(&text), &discovery);
+        let resolution = resolve(&config(&text), &discovery, None);
         assert!(
             began.elapsed() < std::time::Duration::from_secs(10),
             "{name}: the deadline held"
@@ -235,7 +237,7 @@ fn an_enormous_error_from_a_provider_is_cut_down() {
 #[test]
 fn a_missing_plugins_dir_is_an_empty_scan() {
     let home = TestHome::new();
-    let discovery = discover(&home.path().join("no-such-dir"), &VetPolicy::default());
+    let discovery = discover_in(&home.path().join("no-such-dir"));
     assert!(discovery.providers.is_empty() && discovery.rejected.is_empty());
 }
 
@@ -244,9 +246,9 @@ fn duplicate_provider_names_first_file_in_sorted_order_wins() {
     let home = TestHome::new();
     let zoo = home.install(&artifacts().zoo, "10-zoo.so");
     let dup = home.install(&artifacts().duplicate, "20-dup.so");
-    let discovery = discover(&home.plugins_dir(), &VetPolicy::default());
+    let discovery = discover_in(&home.plugins_dir());
     let winner = discovery.find("zoo-ticker").expect("zoo-ticker offered");
-    assert_eq!(winner.library.path, zoo);
+    assert_eq!(winner.file.path, zoo);
     assert_eq!(winner.info.description.as_str(), "test fixture");
     let reason = reason_for(&discovery, "20-dup.so");
     assert!(
@@ -255,7 +257,7 @@ fn duplicate_provider_names_first_file_in_sorted_order_wins() {
     );
     assert!(reason.contains("10-zoo.so"), "{reason}");
     assert_eq!(
-        discovery.find("dup-only").unwrap().library.path,
+        discovery.find("dup-only").unwrap().file.path,
         dup,
         "the rest of the library stays usable"
     );
@@ -264,7 +266,7 @@ fn duplicate_provider_names_first_file_in_sorted_order_wins() {
     let home = TestHome::new();
     home.install(&artifacts().duplicate, "10-dup.so");
     home.install(&artifacts().zoo, "20-zoo.so");
-    let discovery = discover(&home.plugins_dir(), &VetPolicy::default());
+    let discovery = discover_in(&home.plugins_dir());
     let winner = discovery.find("zoo-ticker").unwrap();
     assert_eq!(
         winner.info.description.as_str(),
@@ -284,7 +286,7 @@ fn empty_builtin_and_missing_provider_settings_select_the_builtin_ticker() {
         "[cron]\nprovider = \"builtin\"",
         "[cron]\nprovider = \"in-process\"",
     ] {
-        let resolution = resolve(&config(text), &discovery);
+        let resolution = resolve(&config(text), &discovery, None);
         assert!(matches!(resolution.trigger, Trigger::Builtin), "{text:?}");
         assert_eq!(resolution.trigger.name(), "builtin");
         assert_eq!(resolution.fallback_reason, None, "{text:?}");
@@ -295,7 +297,11 @@ fn empty_builtin_and_missing_provider_settings_select_the_builtin_ticker() {
 fn an_unknown_provider_falls_back_naming_it_and_the_available_ones() {
     capture_logs();
     let (_home, discovery) = zoo_home();
-    let resolution = resolve(&config("[cron]\nprovider = \"nope-not-real\""), &discovery);
+    let resolution = resolve(
+        &config("[cron]\nprovider = \"nope-not-real\""),
+        &discovery,
+        None,
+    );
     assert_eq!(resolution.trigger.name(), "builtin");
     let reason = resolution.fallback_reason.unwrap();
     assert!(
@@ -335,6 +341,7 @@ fn broken_or_unavailable_providers_fall_back_to_the_builtin_with_the_reason() {
         let resolution = resolve(
             &config(&format!("[cron]\nprovider = \"{name}\"")),
             &discovery,
+            None,
         );
         assert_eq!(resolution.trigger.name(), "builtin", "{name}");
         let reason = resolution.fallback_reason.unwrap();
@@ -354,7 +361,11 @@ fn broken_or_unavailable_providers_fall_back_to_the_builtin_with_the_reason() {
 #[test]
 fn an_available_provider_is_selected() {
     let (_home, discovery) = zoo_home();
-    let resolution = resolve(&config("[cron]\nprovider = \"zoo-ticker\""), &discovery);
+    let resolution = resolve(
+        &config("[cron]\nprovider = \"zoo-ticker\""),
+        &discovery,
+        None,
+    );
     assert_eq!(resolution.trigger.name(), "zoo-ticker");
     assert!(matches!(resolution.trigger, Trigger::Provider(_)));
     assert_eq!(resolution.fallback_reason, None);
@@ -518,18 +529,15 @@ fn a_provider_built_against_the_frozen_1_0_interface_loads_in_the_current_host()
     let home = TestHome::new();
     home.install(&artifacts().compat_1_0, "compat.so");
     home.install(&artifacts().zoo, "zoo.so");
-    let discovery = discover(&home.plugins_dir(), &VetPolicy::default());
+    let discovery = discover_in(&home.plugins_dir());
     assert!(discovery.rejected.is_empty(), "{:?}", discovery.rejected);
 
     let compat = discovery
         .find("compat-1.0")
         .expect("the 1.0 provider is offered");
-    assert_eq!(compat.library.api_version, "1.0.0");
+    assert_eq!(compat.file.api_version, "1.0.0");
     let current = discovery.find("zoo-ticker").unwrap();
-    assert_eq!(
-        current.library.api_version,
-        cronhost_provider_api::API_VERSION
-    );
+    assert_eq!(current.file.api_version, cronhost_provider_api::API_VERSION);
     assert_ne!(
         cronhost_provider_api::API_VERSION,
         "1.0.0",

@@ -155,7 +155,7 @@ pub fn main() -> i32 {
     // `providers`, `status`): a provider process that died must not take the host with it.
     let talks_to_providers = matches!(
         cli.command,
-        Command::Run | Command::Providers { .. } | Command::Status { .. }
+        Command::Run | Command::Providers { .. } | Command::Status { .. } | Command::Runs(_)
     );
     #[cfg(unix)]
     if !talks_to_providers {
@@ -204,6 +204,10 @@ pub fn main() -> i32 {
             json,
             command: Some(providers::ProvidersCommand::Check { file }),
         } => providers::check(&context, &file, json),
+        Command::Providers {
+            command: Some(providers::ProvidersCommand::Clear { name }),
+            ..
+        } => providers::clear(&context, &name),
         Command::Run => run::run(&context),
         Command::Completions { .. } => unreachable!("handled before the home is opened"),
     };

@@ -1,22 +1,54 @@
 //! `cronhost providers`: what is installed, what is selected, what was rejected and why.
 
-use cronhost::catalog::Catalog;
-use cronhost::plugins::discover;
-
 use std::path::{Path, PathBuf};
 
-use cronhost::plugins::{load_library, vet_dir, vet_file};
+use cronhost::catalog::Catalog;
+use cronhost::crash_guard::CrashGuard;
+use cronhost::plugins::{discover, probe_file, vet_dir, vet_file};
 
 use super::{print_json, CliError, Context, EXIT_FAILURE, EXIT_OK};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ProvidersCommand {
-    /// Vet and load one library (its directory counts as the plugins directory) and print its
-    /// metadata, digest and verdict; exit 0 when it would load.
+    /// Vet one library (its directory counts as the plugins directory), load it in the
+    /// sandboxed probe and print its metadata, digest and verdict; exit 0 when it would load.
     Check {
         /// The library file.
         file: PathBuf,
     },
+    /// Lift the crash verdict on a provider that took a host down, so the next start runs it
+    /// as configured (in-process by default) again.
+    Clear {
+        /// The provider's name.
+        name: String,
+    },
+}
+
+pub fn clear(context: &Context, name: &str) -> Result<i32, CliError> {
+    let guard = CrashGuard::new(&context.home.state_dir());
+    match guard.clear(name) {
+        Ok(Some(verdict)) => {
+            println!(
+                "lifted the crash verdict on `{name}` (it took the host with pid {} down); the next start runs it as configured",
+                verdict.pid
+            );
+            Ok(EXIT_OK)
+        }
+        Ok(None) => {
+            let names: Vec<String> = guard.verdicts().into_iter().map(|v| v.provider).collect();
+            Err(CliError::usage(format!(
+                "no crash verdict on `{name}`; verdicts stand on: {}",
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            )))
+        }
+        Err(e) => Err(CliError::failure(format!(
+            "cannot lift the crash verdict on `{name}`: {e}"
+        ))),
+    }
 }
 
 pub fn check(context: &Context, file: &Path, json: bool) -> Result<i32, CliError> {
@@ -24,19 +56,23 @@ pub fn check(context: &Context, file: &Path, json: bool) -> Result<i32, CliError
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    let options = context.config.discover_options(&context.home);
     let verdict = vet_dir(dir)
-        .and_then(|()| vet_file(dir, file, &context.config.vet_policy()))
-        .and_then(|vetted| load_library(file, vetted));
+        .and_then(|()| vet_file(dir, file, &options.policy))
+        .and_then(|vetted| {
+            let report = probe_file(&options.prober, &vetted, file)?;
+            Ok((vetted.sha256, report))
+        });
     let report = match &verdict {
-        Ok(library) => serde_json::json!({
+        Ok((sha256, library)) => serde_json::json!({
             "path": file,
             "verdict": "ok",
-            "sha256": library.sha256,
+            "sha256": sha256,
             "version": library.library_version,
             "api_version": library.api_version,
-            "providers": library.metadata.providers.iter().map(|p| serde_json::json!({
-                "name": p.name.as_str(),
-                "description": p.description.as_str(),
+            "providers": library.providers.iter().map(|p| serde_json::json!({
+                "name": p.name,
+                "description": p.description,
                 "start_blocks": p.start_blocks,
             })).collect::<Vec<_>>(),
         }),
@@ -46,14 +82,14 @@ pub fn check(context: &Context, file: &Path, json: bool) -> Result<i32, CliError
         print_json(&report)?;
     } else {
         match &verdict {
-            Ok(library) => {
+            Ok((sha256, library)) => {
                 println!("{}: ok", file.display());
-                println!("  sha256:      {}", library.sha256);
+                println!("  sha256:      {sha256}");
                 println!(
                     "  version:     {} (cronhost-provider-api {})",
                     library.library_version, library.api_version
                 );
-                for provider in library.metadata.providers.iter() {
+                for provider in &library.providers {
                     println!(
                         "  provider:    {}{}  {}",
                         provider.name,
@@ -77,11 +113,10 @@ pub fn check(context: &Context, file: &Path, json: bool) -> Result<i32, CliError
 }
 
 pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
-    let discovery = discover(
-        &context.config.plugins_dir(&context.home),
-        &context.config.vet_policy(),
-    );
-    let catalog = Catalog::build(&context.config, &discovery);
+    let options = context.config.discover_options(&context.home);
+    let discovery = discover(&context.config.plugins_dir(&context.home), &options);
+    let verdicts = CrashGuard::new(&context.home.state_dir()).verdicts();
+    let catalog = Catalog::build(&context.config, &discovery, &options, verdicts);
     if json {
         print_json(&catalog)?;
     } else {
@@ -119,6 +154,14 @@ fn print_table(catalog: &Catalog, dir: &std::path::Path) {
             if row.available { "yes" } else { "no" },
             row.isolation,
             row.path.display()
+        );
+    }
+    for verdict in &catalog.crash_verdicts {
+        println!();
+        println!("crash verdict: {verdict}");
+        println!(
+            "  it runs isolated until its file changes or `cronhost providers clear {}`",
+            verdict.provider
         );
     }
     if !catalog.rejected.is_empty() {

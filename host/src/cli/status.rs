@@ -47,16 +47,20 @@ pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
 }
 
 /// What the selected provider reports about itself (a cluster provider: its members and
-/// runs), asked of a fresh instance in this process; `None` for the built-in ticker or a
-/// provider that reports nothing.
+/// runs), asked of a fresh instance in a child process (never loaded into the CLI); `None`
+/// for the built-in ticker or a provider that reports nothing.
 pub fn provider_status(context: &Context) -> Option<Result<serde_json::Value, String>> {
     let name = context.config.selected_provider()?;
     let discovery = cronhost::plugins::discover(
         &context.config.plugins_dir(&context.home),
-        &context.config.vet_policy(),
+        &context.config.discover_options(&context.home),
     );
     let discovered = discovery.find(name)?;
-    let provider = match cronhost::provider::ProviderHandle::open(discovered, &context.config) {
+    let provider = match cronhost::provider::ProviderHandle::open_as(
+        discovered,
+        &context.config,
+        cronhost::config::Isolation::Process,
+    ) {
         Ok(provider) => provider,
         Err(e) => return Some(Err(e.to_string())),
     };

@@ -22,6 +22,7 @@ use super::protocol::{
 };
 use crate::plugins::{load_library, vet_dir, vet_file, VetPolicy};
 use crate::provider::{bound_status, StopFlag, MAX_ERROR_BYTES, MAX_PROVIDER_LOG_BYTES};
+use crate::subprocess::{exit_now, protocol_pipes};
 use crate::text::truncate;
 
 /// The first argument that makes the `cronhost` binary serve a provider to its parent instead
@@ -30,7 +31,8 @@ use crate::text::truncate;
 pub const CHILD_COMMAND: &str = "provider-host";
 
 /// If this process was started as an isolated provider's child (its first argument is
-/// [`CHILD_COMMAND`]), serve the provider and exit; otherwise return. Call it first thing in
+/// [`CHILD_COMMAND`]) or as a plugin probe ([`crate::plugins::PROBE_COMMAND`]), serve the
+/// provider or the probe and exit; otherwise return. Call it first thing in
 /// `main` of any program that runs providers with `isolation = "process"`.
 ///
 /// ```no_run
@@ -39,22 +41,13 @@ pub const CHILD_COMMAND: &str = "provider-host";
 /// // ... the application proper
 /// ```
 pub fn serve_if_asked() {
-    if std::env::args_os().nth(1).as_deref() == Some(CHILD_COMMAND.as_ref()) {
-        let code = serve_stdio();
-        exit_now(code);
+    let first = std::env::args_os().nth(1);
+    if first.as_deref() == Some(CHILD_COMMAND.as_ref()) {
+        exit_now(serve_stdio());
     }
-}
-
-/// End the process at once, without running exit handlers a provider library may have
-/// registered (they could hang or crash).
-fn exit_now(code: i32) -> ! {
-    #[cfg(unix)]
-    // SAFETY: _exit has no preconditions and never returns.
-    unsafe {
-        libc::_exit(code)
+    if first.as_deref() == Some(crate::plugins::PROBE_COMMAND.as_ref()) {
+        exit_now(crate::plugins::probe::serve_probe());
     }
-    #[cfg(not(unix))]
-    std::process::exit(code)
 }
 
 /// Serve one provider over stdin/stdout; returns the exit code.
@@ -143,37 +136,6 @@ pub fn serve_stdio() -> i32 {
             Err(_) => return 0,
         }
     }
-}
-
-/// The protocol's input (stdin) and output (a private copy of stdout). File descriptor 1 is
-/// pointed at stderr, so a provider that prints cannot corrupt the protocol.
-fn protocol_pipes() -> std::io::Result<(File, File)> {
-    #[cfg(unix)]
-    {
-        use std::os::fd::FromRawFd;
-        // SAFETY: plain descriptor juggling on 0, 1 and 2, which this process owns; the
-        // duplicates are owned by the Files from here on. They are close-on-exec, and 0 and 1
-        // no longer reach the pipes, so nothing the provider runs or reads can hold or read
-        // the protocol.
-        unsafe {
-            let output = libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3);
-            let input = libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 3);
-            if output < 0 || input < 0 || libc::dup2(2, 1) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
-            if null < 0 || libc::dup2(null, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::close(null);
-            Ok((File::from_raw_fd(input), File::from_raw_fd(output)))
-        }
-    }
-    #[cfg(not(unix))]
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        "isolation = \"process\" is supported on Unix only",
-    ))
 }
 
 /// Vet the library again (it must still have the digest the host vetted), load it and

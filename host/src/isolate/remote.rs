@@ -22,6 +22,7 @@ use super::protocol::{
     ToChild, PROTOCOL_VERSION,
 };
 use crate::provider::{Services, StopFlag};
+use crate::subprocess::{describe, kill_group};
 use crate::text::truncate;
 
 /// How often the host pings a child.
@@ -453,11 +454,7 @@ impl Connection {
         }
         // The child leads its own process group: end anything the provider started too, so
         // no inherited pipe keeps the conversation open.
-        #[cfg(unix)]
-        // SAFETY: kill(2) on the process group this connection's child leads.
-        unsafe {
-            libc::kill(-(self.pid as i32), libc::SIGKILL);
-        }
+        kill_group(self.pid);
         let _ = self.child.lock().unwrap_or_else(|p| p.into_inner()).kill();
     }
 
@@ -675,48 +672,6 @@ impl Connection {
             drop(child);
             std::thread::sleep(Duration::from_millis(5));
         }
-    }
-}
-
-/// "exited with code 3", "was killed by signal 11 (SIGSEGV)".
-fn describe(status: Option<ExitStatus>) -> String {
-    let Some(status) = status else {
-        return "ended; its exit status is unknown".into();
-    };
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(signal) = status.signal() {
-            let core = if status.core_dumped() {
-                ", core dumped"
-            } else {
-                ""
-            };
-            return format!(
-                "was killed by signal {signal} ({}{core})",
-                signal_name(signal)
-            );
-        }
-    }
-    match status.code() {
-        Some(code) => format!("exited with code {code}"),
-        None => format!("ended ({status})"),
-    }
-}
-
-#[cfg(unix)]
-fn signal_name(signal: i32) -> &'static str {
-    match signal {
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGILL => "SIGILL",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGINT => "SIGINT",
-        libc::SIGTRAP => "SIGTRAP",
-        _ => "signal",
     }
 }
 

@@ -46,12 +46,28 @@ impl LoadedLibrary {
     }
 }
 
-/// Load one file as a provider library: check its abi_stable header, version and every type
-/// layout, then read its metadata. The error is one line fit for `cronhost providers`.
+/// Load one vetted file as a provider library into this process: check its abi_stable header,
+/// version and every type layout, then read its metadata. The error is one line fit for
+/// `cronhost providers`.
+///
+/// Loading runs the library's code in this process: the host does it only for the selected
+/// provider, after the probe ([`super::discover`]) loaded the same file without harm.
 pub fn load_library(path: &Path, vetted: super::Vetted) -> Result<LoadedLibrary, String> {
     let sha256 = vetted.sha256.clone();
-    let header = lib_header_from_path(&vetted.into_load_path()).map_err(|e| reason(&e))?;
-    let module = AnyProviderLibrary::load(header).map_err(|e| reason(&e))?;
+    open_library(path, &vetted.into_load_path(), sha256)
+}
+
+/// Load the library at `load_path` (reported as `path`, with digest `sha256`).
+pub(crate) fn open_library(
+    path: &Path,
+    load_path: &Path,
+    sha256: String,
+) -> Result<LoadedLibrary, String> {
+    // The loader names the descriptor path (/proc/self/fd/N); the operator knows the file.
+    let (from, to) = (load_path.to_string_lossy(), path.to_string_lossy());
+    let one_line = |e: &LibraryError| reason(e).replace(from.as_ref(), to.as_ref());
+    let header = lib_header_from_path(load_path).map_err(|e| one_line(&e))?;
+    let module = AnyProviderLibrary::load(header).map_err(|e| one_line(&e))?;
     let metadata_fn = module.metadata_fn();
     let metadata = std::panic::catch_unwind(|| metadata_fn())
         .map_err(|_| "reading the library metadata panicked".to_owned())?;

@@ -1,9 +1,17 @@
-//! Provider libraries: finding them in the plugins directory and loading them.
+//! Provider libraries: finding them in the plugins directory (vetting, then a sandboxed probe
+//! whose results are cached), and loading the one the host runs in-process.
 
+mod cache;
 mod discovery;
 mod library;
+pub mod probe;
 mod vet;
 
-pub use discovery::{discover, Discovered, Discovery, Rejected};
+pub(crate) use discovery::revet;
+pub use discovery::{
+    discover, load_in_process, probe_file, DiscoverOptions, Discovered, Discovery, PluginFile,
+    Rejected,
+};
 pub use library::{load_library, LoadedLibrary};
-pub use vet::{vet_dir, vet_file, VetPolicy, Vetted};
+pub use probe::{Prober, PROBE_COMMAND};
+pub use vet::{vet_dir, vet_file, vet_file_known, FileIdentity, VetPolicy, Vetted};

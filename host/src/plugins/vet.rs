@@ -20,16 +20,73 @@ pub struct VetPolicy {
     pub allowlist: HashSet<String>,
 }
 
+/// What identifies one version of a file without reading it: device, inode, size,
+/// modification and change times. Any write, rename over or `chmod` changes the change time,
+/// which no user can set, so an unchanged identity means unchanged bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct FileIdentity {
+    /// The device.
+    pub dev: u64,
+    /// The inode.
+    pub ino: u64,
+    /// The size in bytes.
+    pub size: u64,
+    /// Last modification, nanoseconds since the epoch.
+    pub mtime_ns: i128,
+    /// Last change of the inode (content, mode, owner, links), nanoseconds since the epoch.
+    pub ctime_ns: i128,
+}
+
+impl FileIdentity {
+    /// The identity of an open file's metadata.
+    pub fn of(meta: &Metadata) -> Self {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+            Self {
+                dev: meta.dev(),
+                ino: meta.ino(),
+                size: meta.size(),
+                mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
+                ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let ns = |t: std::io::Result<std::time::SystemTime>| {
+                t.ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos() as i128)
+            };
+            Self {
+                dev: 0,
+                ino: 0,
+                size: meta.len(),
+                mtime_ns: ns(meta.modified()),
+                ctime_ns: ns(meta.created()),
+            }
+        }
+    }
+}
+
 /// A file that passed vetting, held open until it is loaded.
 #[derive(Debug)]
 pub struct Vetted {
     /// The file's SHA-256, lower-case hex.
     pub sha256: String,
+    /// The identity of the file that was checked (and is held open).
+    pub identity: FileIdentity,
     load_path: PathBuf,
     file: File,
 }
 
 impl Vetted {
+    /// The open file that was checked.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
     /// The path to hand to the loader (`/proc/self/fd/N` on Linux). The descriptor stays open
     /// for the life of the process: the loader remembers libraries by path, so a descriptor
     /// number used again for another file would hand back the library loaded before.
@@ -84,6 +141,17 @@ pub fn vet_dir(dir: &Path) -> Result<(), String> {
 
 /// Vet `path`, an entry of `dir` (already vetted with [`vet_dir`]).
 pub fn vet_file(dir: &Path, path: &Path, policy: &VetPolicy) -> Result<Vetted, String> {
+    vet_file_known(dir, path, policy, |_| None)
+}
+
+/// [`vet_file`], taking the digest from `known` instead of reading the file when `known`
+/// remembers the file's very [`FileIdentity`] (a cache of earlier vetting).
+pub fn vet_file_known(
+    dir: &Path,
+    path: &Path,
+    policy: &VetPolicy,
+    known: impl FnOnce(&FileIdentity) -> Option<String>,
+) -> Result<Vetted, String> {
     let link = std::fs::symlink_metadata(path).map_err(|e| format!("cannot read: {e}"))?;
     let target = if link.file_type().is_symlink() {
         let target = std::fs::canonicalize(path).map_err(|e| format!("broken symlink: {e}"))?;
@@ -106,7 +174,11 @@ pub fn vet_file(dir: &Path, path: &Path, policy: &VetPolicy) -> Result<Vetted, S
         return Err("not a regular file (a directory, device, fifo or socket)".into());
     }
     check_owner_and_mode("the file", &meta)?;
-    let sha256 = hash(&file).map_err(|e| format!("cannot read: {e}"))?;
+    let identity = FileIdentity::of(&meta);
+    let sha256 = match known(&identity) {
+        Some(sha256) => sha256,
+        None => hash(&file).map_err(|e| format!("cannot read: {e}"))?,
+    };
     if !policy.allowlist.is_empty() && !policy.allowlist.contains(&sha256) {
         return Err(format!(
             "its SHA-256 {sha256} is not in cron.plugin_allowlist"
@@ -115,6 +187,7 @@ pub fn vet_file(dir: &Path, path: &Path, policy: &VetPolicy) -> Result<Vetted, S
     Ok(Vetted {
         load_path: load_path(&file, &target),
         sha256,
+        identity,
         file,
     })
 }

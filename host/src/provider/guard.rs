@@ -244,10 +244,14 @@ impl ProviderHandle {
         deadline: Duration,
     ) -> Result<Self, ProviderCallError> {
         let name = discovered.name().to_owned();
-        let library = Arc::clone(&discovered.library);
+        let found = discovered.clone();
         let (constructor_name, config) = (name.clone(), config_json.to_owned());
+        // Loading runs the library's initialisers: under the same deadline as the constructor.
         let built = within(deadline, "constructor", move || {
-            library.new_provider(&constructor_name, &config)
+            found
+                .load()
+                .map_err(|e| format!("cannot load {}: {e}", found.file.path.display()))?
+                .new_provider(&constructor_name, &config)
         });
         let object = match built {
             Some(Ok(object)) => object,
@@ -274,7 +278,7 @@ impl ProviderHandle {
         Ok(Self::with_backend(
             name,
             discovered.info.start_blocks,
-            &discovered.library.path,
+            &discovered.file.path,
             Backend::InProcess(object),
             deadline,
         ))
@@ -284,20 +288,27 @@ impl ProviderHandle {
     /// configured call deadline, in-process or isolated in a child process of `cronhost`
     /// (the running executable, or `CRONHOST_PROVIDER_HOST` when set).
     pub fn open(discovered: &Discovered, config: &Config) -> Result<Self, ProviderCallError> {
+        Self::open_as(discovered, config, config.isolation(discovered.name()))
+    }
+
+    /// [`ProviderHandle::open`], with `isolation` instead of the configured one.
+    pub fn open_as(
+        discovered: &Discovered,
+        config: &Config,
+        isolation: Isolation,
+    ) -> Result<Self, ProviderCallError> {
         let name = discovered.name();
         let config_json = config.provider_section_json(name);
         let deadline = config.provider_call_timeout();
-        match config.isolation(name) {
+        match isolation {
             Isolation::InProcess => Self::construct_within(discovered, &config_json, deadline),
             Isolation::Process => {
-                let program = match std::env::var_os("CRONHOST_PROVIDER_HOST") {
-                    Some(program) => PathBuf::from(program),
-                    None => std::env::current_exe().map_err(|e| ProviderCallError::Died {
+                let program =
+                    crate::subprocess::helper_program().map_err(|e| ProviderCallError::Died {
                         provider: name.to_owned(),
                         call: "constructor",
                         reason: format!("cannot find the cronhost executable: {e}"),
-                    })?,
-                };
+                    })?;
                 Self::isolated(discovered, &config_json, deadline, program)
             }
         }
@@ -312,7 +323,7 @@ impl ProviderHandle {
         program: PathBuf,
     ) -> Result<Self, ProviderCallError> {
         let name = discovered.name().to_owned();
-        let library = &discovered.library;
+        let library = &discovered.file;
         let spec = ChildSpec {
             program,
             init: Init {

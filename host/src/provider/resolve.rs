@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use super::builtin::BUILTIN_NAME;
 use super::guard::ProviderHandle;
-use crate::config::{Config, Fallback};
+use crate::config::{Config, Fallback, Isolation};
+use crate::crash_guard::{Armed, CrashGuard};
 use crate::plugins::Discovery;
 
 /// What drives the fires.
@@ -38,21 +39,36 @@ pub struct Resolution {
     pub requested: Option<String>,
     /// Why the requested provider is not used, when it is not.
     pub fallback_reason: Option<String>,
+    /// The crash-guard marker kept while the provider runs in this process; disarmed at a
+    /// clean stop.
+    pub armed: Option<Arc<Armed>>,
 }
 
 /// Resolve `cron.provider` against the discovered libraries. Never fails: an empty or built-in
 /// name selects the built-in ticker (INFO); an unknown, unavailable, failing or panicking
 /// provider falls back to it with a WARN saying why; a usable one is selected (INFO).
-pub fn resolve(config: &Config, discovery: &Discovery) -> Resolution {
+///
+/// With a `crash_guard`, a provider under a crash verdict runs isolated whatever its
+/// `isolation` says, and one about to be loaded into this process is marked first.
+pub fn resolve(
+    config: &Config,
+    discovery: &Discovery,
+    crash_guard: Option<&CrashGuard>,
+) -> Resolution {
     let Some(requested) = config.selected_provider() else {
         log::info!("cron.provider selects the built-in ticker");
         return Resolution {
             trigger: Trigger::Builtin,
             requested: None,
             fallback_reason: None,
+            armed: None,
         };
     };
-    match try_provider(requested, config, discovery) {
+    // Once a library is loaded into this process its code stays, whatever the constructor
+    // said: the marker stays armed until a clean stop either way.
+    let (tried, armed) = try_provider(requested, config, discovery, crash_guard);
+    let armed = armed.map(Arc::new);
+    match tried {
         Ok(provider) => {
             log::info!(
                 "provider `{requested}` from {} drives the fires",
@@ -62,6 +78,7 @@ pub fn resolve(config: &Config, discovery: &Discovery) -> Resolution {
                 trigger: Trigger::Provider(Arc::new(provider)),
                 requested: Some(requested.to_owned()),
                 fallback_reason: None,
+                armed,
             }
         }
         Err(reason) if config.cron.fallback == Fallback::None => {
@@ -72,6 +89,7 @@ pub fn resolve(config: &Config, discovery: &Discovery) -> Resolution {
                 trigger: Trigger::Paused(reason.clone()),
                 requested: Some(requested.to_owned()),
                 fallback_reason: Some(reason),
+                armed: armed.clone(),
             }
         }
         Err(reason) => {
@@ -80,6 +98,7 @@ pub fn resolve(config: &Config, discovery: &Discovery) -> Resolution {
                 trigger: Trigger::Builtin,
                 requested: Some(requested.to_owned()),
                 fallback_reason: Some(reason),
+                armed: armed.clone(),
             }
         }
     }
@@ -89,7 +108,8 @@ fn try_provider(
     name: &str,
     config: &Config,
     discovery: &Discovery,
-) -> Result<ProviderHandle, String> {
+    crash_guard: Option<&CrashGuard>,
+) -> (Result<ProviderHandle, String>, Option<Armed>) {
     let Some(discovered) = discovery.find(name) else {
         let available = discovery.names();
         let available = if available.is_empty() {
@@ -97,15 +117,32 @@ fn try_provider(
         } else {
             available.join(", ")
         };
-        return Err(format!(
+        let reason = format!(
             "cron.provider `{name}` is not installed in {} (available: {available})",
             discovery.dir.display()
-        ));
+        );
+        return (Err(reason), None);
     };
-    let provider = ProviderHandle::open(discovered, config).map_err(|e| e.to_string())?;
-    match provider.is_available() {
-        Ok(true) => Ok(provider),
-        Ok(false) => Err(format!("provider `{name}` reports it is not available")),
-        Err(e) => Err(e.to_string()),
+    let file = &discovered.file;
+    let mut isolation = config.isolation(name);
+    let mut armed = None;
+    if let (Isolation::InProcess, Some(guard)) = (isolation, crash_guard) {
+        match guard.verdict_for(name, &file.sha256) {
+            Some(verdict) => {
+                log::error!(
+                    "{verdict}: it runs isolated in a child process until its file changes or `cronhost providers clear {name}`"
+                );
+                isolation = Isolation::Process;
+            }
+            None => armed = guard.arm(name, &file.path, &file.sha256),
+        }
     }
+    let opened = ProviderHandle::open_as(discovered, config, isolation)
+        .map_err(|e| e.to_string())
+        .and_then(|provider| match provider.is_available() {
+            Ok(true) => Ok(provider),
+            Ok(false) => Err(format!("provider `{name}` reports it is not available")),
+            Err(e) => Err(e.to_string()),
+        });
+    (opened, armed)
 }
