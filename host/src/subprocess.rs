@@ -114,3 +114,53 @@ pub(crate) fn kill_group(pid: u32) {
     #[cfg(not(unix))]
     let _ = pid;
 }
+
+/// A line read from a child's pipe by [`for_each_line`].
+pub(crate) struct Line<'a> {
+    /// The line without its end, at most the limit's bytes.
+    pub bytes: &'a [u8],
+    /// Whether the line was longer than the limit (the rest was skipped).
+    pub cut: bool,
+}
+
+impl Line<'_> {
+    /// The line as text, trailing whitespace trimmed, invalid UTF-8 replaced.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(self.bytes).trim_end().to_owned()
+    }
+}
+
+/// Read `stream` a line at a time, never holding more than `limit` bytes of one line (the rest
+/// of a longer line is skipped, and the line is marked cut), until the stream ends or `each`
+/// returns false. Never stops draining early by itself: a full pipe would block the child.
+pub(crate) fn for_each_line(
+    stream: impl std::io::Read,
+    limit: usize,
+    mut each: impl FnMut(Line<'_>) -> bool,
+) {
+    use std::io::{BufRead, Read};
+    let mut reader = std::io::BufReader::new(stream);
+    let mut bytes = Vec::with_capacity(limit.min(64 * 1024));
+    loop {
+        bytes.clear();
+        match Read::take(&mut reader, limit as u64).read_until(b'\n', &mut bytes) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        }
+        let ended = bytes.ends_with(b"\n");
+        let cut = !ended && bytes.len() == limit;
+        if cut {
+            let _ = reader.skip_until(b'\n');
+        }
+        let line = if ended {
+            &bytes[..bytes.len() - 1]
+        } else {
+            &bytes[..]
+        };
+        if !each(Line { bytes: line, cut }) {
+            return;
+        }
+    }
+}

@@ -49,7 +49,10 @@ fn two_embedded_hosts_run_their_own_in_process_jobs_and_a_panicking_job_is_recor
     a.start().unwrap();
     b.start().unwrap();
     assert!(matches!(a.start(), Err(HostError::AlreadyRunning)));
-    assert_eq!(a.status().unwrap().verdict, Verdict::Healthy);
+    // The ticker thread beats its first heartbeat just after `start` returns.
+    wait_for("a healthy host", PATIENCE, || {
+        a.status().unwrap().verdict == Verdict::Healthy
+    });
 
     let count = |label: &str, name: &str| {
         seen.lock()

@@ -4,7 +4,7 @@
 //! starts a fresh child.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +22,7 @@ use super::protocol::{
     ToChild, PROTOCOL_VERSION,
 };
 use crate::provider::{Services, StopFlag};
-use crate::subprocess::{describe, kill_group};
+use crate::subprocess::{describe, for_each_line, kill_group};
 use crate::text::truncate;
 
 /// How often the host pings a child.
@@ -320,7 +320,7 @@ impl Connection {
         });
         let stderr_reader = Arc::clone(&connection);
         spawn(&format!("isolate-stderr-{}", connection.pid), move || {
-            stderr_reader.read_stderr(BufReader::new(stderr));
+            stderr_reader.read_stderr(stderr);
         });
         if !reading {
             connection.kill("the host cannot start a thread to read from it");
@@ -551,21 +551,9 @@ impl Connection {
     /// Forward the child's stderr to the log, a line at a time: never stops draining (a full
     /// pipe would block the child), cuts long lines, and goes through the provider's log
     /// budget once it has services.
-    fn read_stderr(&self, mut stderr: impl BufRead) {
-        let mut bytes = Vec::with_capacity(1024);
-        loop {
-            bytes.clear();
-            match Read::take(&mut stderr, 1024).read_until(b'\n', &mut bytes) {
-                Ok(0) => return,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => return,
-            }
-            if !bytes.ends_with(b"\n") && bytes.len() == 1024 {
-                // The rest of an over-long line is dropped.
-                let _ = stderr.skip_until(b'\n');
-            }
-            let line = String::from_utf8_lossy(&bytes).trim_end().to_owned();
+    fn read_stderr(&self, stderr: impl Read) {
+        for_each_line(stderr, 1024, |line| {
+            let line = line.text();
             match self.services() {
                 Some(services) => HostServices::log(
                     &services,
@@ -581,7 +569,8 @@ impl Connection {
                 tail.pop_front();
             }
             tail.push_back((Instant::now(), line));
-        }
+            true
+        });
     }
 
     fn ping_loop(&self) {

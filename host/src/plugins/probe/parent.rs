@@ -3,7 +3,7 @@
 //! it was working on and go on with the rest in a fresh child.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -14,8 +14,13 @@ use super::wire::{
     CheckFailure, Event, Item, LibraryReport, ProbeRequest, SandboxReport, MAX_EVENT_BYTES,
     PROBE_PROTOCOL, STDERR_ITEM_MARK,
 };
-use crate::subprocess::{describe, kill_group};
+use crate::subprocess::{describe, for_each_line, kill_group};
 use crate::text::truncate;
+
+/// Set in a probe child's environment. A program that starts probes but does not call
+/// [`crate::isolate::serve_if_asked`] would run its own `main` as the probe, which would start
+/// a probe of its own, and so on: a process that finds this variable starts no probe.
+const PROBE_CHILD_ENV: &str = "CRONHOST_PLUGIN_PROBE_CHILD";
 
 /// How long a probe child may take to start and sandbox itself before its first item.
 const STARTUP_ALLOWANCE: Duration = Duration::from_secs(10);
@@ -80,6 +85,13 @@ impl Prober {
     /// Probe every job, in order, in as few children as the jobs allow: one when nothing goes
     /// wrong. Returns a result per job and the sandbox the (last) child reported.
     pub(crate) fn probe(&self, jobs: &[Job<'_>]) -> (Vec<Probed>, Option<SandboxReport>) {
+        if std::env::var_os(PROBE_CHILD_ENV).is_some() {
+            let reason = format!(
+                "{} was started as a plugin probe but ran its own main: call cronhost::isolate::serve_if_asked() first thing in main",
+                self.program.display()
+            );
+            return (vec![Probed::Unknown(reason); jobs.len()], None);
+        }
         let mut results: Vec<Option<Probed>> = vec![None; jobs.len()];
         let mut sandbox = None;
         let mut next = 0;
@@ -274,6 +286,7 @@ impl Prober {
             // Nothing of the host's environment (database URLs, tokens) reaches library code.
             .env_clear()
             .envs(std::env::var_os("LD_LIBRARY_PATH").map(|v| ("LD_LIBRARY_PATH", v)))
+            .env(PROBE_CHILD_ENV, "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -368,26 +381,16 @@ fn read_events(stdout: impl Read + Send + 'static, tx: mpsc::Sender<Message>) {
     let spawned = std::thread::Builder::new()
         .name("probe-events".into())
         .spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = Vec::new();
-            loop {
-                line.clear();
-                let limit = (MAX_EVENT_BYTES + 1) as u64;
-                match Read::take(&mut reader, limit).read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
-                }
-                let message = match serde_json::from_slice::<Event>(&line) {
+            for_each_line(stdout, MAX_EVENT_BYTES, |line| {
+                let message = match serde_json::from_slice::<Event>(line.bytes) {
                     Ok(event) => Message::Event(event),
-                    Err(e) if line.len() > MAX_EVENT_BYTES => {
-                        Message::Garbage(format!("an event over {MAX_EVENT_BYTES} bytes ({e})"))
+                    Err(_) if line.cut => {
+                        Message::Garbage(format!("an event over {MAX_EVENT_BYTES} bytes"))
                     }
                     Err(e) => Message::Garbage(format!("an unreadable event ({e})")),
                 };
-                if tx.send(message).is_err() {
-                    return;
-                }
-            }
+                tx.send(message).is_ok()
+            });
             let _ = tx.send(Message::Closed);
         });
     if let Err(e) = spawned {
@@ -400,23 +403,9 @@ fn read_stderr(stderr: impl Read + Send + 'static, tx: mpsc::Sender<Message>) {
     let _ = std::thread::Builder::new()
         .name("probe-stderr".into())
         .spawn(move || {
-            let mut reader = BufReader::new(stderr);
-            let mut bytes = Vec::new();
-            loop {
-                bytes.clear();
-                match Read::take(&mut reader, MAX_STDERR_LINE as u64).read_until(b'\n', &mut bytes)
-                {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
-                }
-                if !bytes.ends_with(b"\n") && bytes.len() == MAX_STDERR_LINE {
-                    let _ = reader.skip_until(b'\n');
-                }
-                let line = String::from_utf8_lossy(&bytes).trim_end().to_owned();
-                if tx.send(Message::Stderr(line)).is_err() {
-                    return;
-                }
-            }
+            for_each_line(stderr, MAX_STDERR_LINE, |line| {
+                tx.send(Message::Stderr(line.text())).is_ok()
+            })
         });
 }
 
