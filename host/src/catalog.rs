@@ -1,14 +1,15 @@
 //! The provider catalogue behind `cronhost providers`: what is installed, usable and selected.
 //! Availability is asked in the sandboxed probe, never in this process.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::config::{Config, Isolation};
 use crate::crash_guard::CrashVerdict;
 use crate::plugins::probe::{Job, Probed, SandboxReport};
-use crate::plugins::{revet, DiscoverOptions, Discovered, Discovery, Rejected};
+use crate::plugins::{revet, DiscoverOptions, Discovered, Discovery, Rejected, Vetted};
 use crate::provider::BUILTIN_NAME;
 
 /// One selectable provider.
@@ -73,11 +74,24 @@ impl Catalog {
         }];
         let mut rejected = discovery.rejected.clone();
         // Vet each provider's file again (cheap: the identity is known) to hand it over.
-        let vetted: Vec<_> = discovery
+        // One descriptor per file, however many providers it offers: the probe loads each
+        // descriptor once.
+        let mut revetted: Vec<Result<Vetted, String>> = Vec::new();
+        let mut file_index: HashMap<&Path, usize> = HashMap::new();
+        let vetted: Vec<usize> = discovery
             .providers
             .iter()
-            .map(|discovered| revet(&discovered.file))
+            .map(|discovered| {
+                *file_index
+                    .entry(discovered.file.path.as_path())
+                    .or_insert_with(|| {
+                        revetted.push(revet(&discovered.file));
+                        revetted.len() - 1
+                    })
+            })
             .collect();
+        let vetted: Vec<&Result<Vetted, String>> =
+            vetted.into_iter().map(|i| &revetted[i]).collect();
         let configs: Vec<String> = discovery
             .providers
             .iter()
@@ -85,7 +99,7 @@ impl Catalog {
             .collect();
         let mut jobs = Vec::new();
         for (index, discovered) in discovery.providers.iter().enumerate() {
-            if let Ok(file) = &vetted[index] {
+            if let Ok(file) = vetted[index] {
                 jobs.push((
                     index,
                     Job {
@@ -110,7 +124,7 @@ impl Catalog {
             let file = &discovered.file;
             // A provider that cannot be constructed is no choice at all: rejected, not
             // listed; one whose `is_available` fails is listed as unavailable, with the reason.
-            let (available, reason) = match (&vetted[index], answer_of[index].take()) {
+            let (available, reason) = match (vetted[index], answer_of[index].take()) {
                 (_, Some(Probed::Available(available))) => (available, None),
                 (_, Some(Probed::AvailabilityFailed(reason))) => (false, Some(reason)),
                 (Err(reason), _) => {
