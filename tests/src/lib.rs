@@ -246,6 +246,14 @@ pub fn escape_library(out: &Path, marker: &Path, port: u16) -> PathBuf {
     )
 }
 
+/// Make the host library in this test process start its helper children (plugin probe,
+/// isolated providers) from the built `cronhost` binary, as an embedding program would with
+/// `CRONHOST_PROVIDER_HOST`: the test harness itself cannot serve them.
+pub fn helpers_from_built_cronhost() {
+    static SET: OnceLock<()> = OnceLock::new();
+    SET.get_or_init(|| std::env::set_var("CRONHOST_PROVIDER_HOST", &artifacts().cronhost));
+}
+
 /// Scan `dir` as the host does: vetting with `policy`, then the sandboxed probe run by the
 /// built `cronhost` binary (10 s per file), no cache.
 pub fn discover_with(

@@ -14,6 +14,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 fn start(home: &TestHome, config_text: &str, engine: Arc<ScriptedEngine>) -> Daemon {
     let config = Config::parse(config_text).expect("valid test config");
+    cronhost_e2e::helpers_from_built_cronhost();
     Daemon::start(&home.home(), config, engine).expect("daemon starts")
 }
 
