@@ -114,6 +114,90 @@ impl Default for CronConfig {
     }
 }
 
+impl CronConfig {
+    /// Every number within the range the host can compute with (a duration that overflows an
+    /// instant, a retention that overflows seconds): the first one outside is named with its
+    /// allowed range.
+    fn check_bounds(&self) -> Result<(), String> {
+        let bounds: [(&str, u64, u64, u64); 7] = [
+            ("tick_interval_ms", self.tick_interval_ms, 1, 3_600_000),
+            (
+                "reconcile_interval_secs",
+                self.reconcile_interval_secs,
+                1,
+                604_800,
+            ),
+            (
+                "shutdown_timeout_ms",
+                self.shutdown_timeout_ms,
+                0,
+                3_600_000,
+            ),
+            (
+                "provider_call_timeout_ms",
+                self.provider_call_timeout_ms,
+                1,
+                600_000,
+            ),
+            (
+                "completed_retention_days",
+                self.completed_retention_days,
+                0,
+                36_500,
+            ),
+            ("output_retention", self.output_retention as u64, 1, 100_000),
+            (
+                "max_parallel_jobs",
+                u64::from(self.max_parallel_jobs),
+                0,
+                100_000,
+            ),
+        ];
+        for (key, value, low, high) in bounds {
+            if !(low..=high).contains(&value) {
+                return Err(format!(
+                    "cron.{key} = {value} is out of range: allowed {low} to {high}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The longest config file read.
+const CONFIG_LIMIT: u64 = 1024 * 1024;
+
+/// The text of the config file; `None` when there is none. Opened without blocking and read
+/// bounded: a fifo, a device (`/dev/zero`) or a huge file is an error, never a hang. A
+/// symlinked config (managed by a configuration tool, say) is followed.
+fn read_config_text(path: &Path) -> std::io::Result<Option<String>> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file (a fifo, a device or a directory)",
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(CONFIG_LIMIT + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > CONFIG_LIMIT {
+        return Err(std::io::Error::other(format!(
+            "over {CONFIG_LIMIT} bytes; a cronhost.toml is a few hundred"
+        )));
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| std::io::Error::other("not UTF-8 text"))
+}
+
 /// Where a provider runs: `[providers.NAME] isolation = "in-process" | "process"`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Isolation {
@@ -140,9 +224,9 @@ impl Config {
 
     /// Read one config file; a missing file is the default config.
     pub fn load_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+        let text = match read_config_text(path) {
+            Ok(Some(text)) => text,
+            Ok(None) => return Ok(Self::default()),
             Err(source) => {
                 return Err(ConfigError::Read {
                     path: path.to_path_buf(),
@@ -168,6 +252,7 @@ impl Config {
         for name in config.providers.keys() {
             config.parse_isolation(name)?;
         }
+        config.cron.check_bounds()?;
         Ok(config)
     }
 

@@ -71,9 +71,11 @@ impl HostBuilder {
         self
     }
 
-    /// Open the home and its store. Nothing runs until [`Host::start`].
+    /// Open the home and its store. Nothing runs until [`Host::start`]. A home that breaks the
+    /// home policy (another user could write it) is refused, as by the `cronhost` commands.
     pub fn build(self) -> Result<Host, HostError> {
         let home = Home::open(self.home.ok_or(HostError::NoHome)?)?;
+        home.check_policy()?;
         let mut config = match self.config {
             Some(config) => config,
             None => Config::load(&home)?,

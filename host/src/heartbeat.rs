@@ -158,9 +158,10 @@ impl Heartbeat {
     /// Read the heartbeat files under `state_dir`; every missing file is an unknown.
     pub fn read(state_dir: &Path) -> Option<HeartbeatState> {
         let read = |name: &str| {
-            std::fs::read_to_string(state_dir.join(name))
+            crate::state_file::read_bounded(&state_dir.join(name), 64 * 1024)
                 .ok()
-                .and_then(|t| decode(&t))
+                .flatten()
+                .and_then(|bytes| decode(&String::from_utf8_lossy(&bytes)))
         };
         let heartbeat = read(HEARTBEAT_FILE);
         let success = read(SUCCESS_FILE);

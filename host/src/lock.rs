@@ -1,7 +1,7 @@
 //! The daemon lock: `HOME/cron/daemon.lock`, held exclusively by the running daemon for its whole
 //! life with its pid inside. How `status` knows the daemon runs, and why a second one refuses.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -36,11 +36,7 @@ pub struct DaemonLock {
 }
 
 fn open(path: &Path) -> std::io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
+    crate::state_file::open(path, crate::state_file::Access::ReadWrite)
 }
 
 fn read_pid(file: &mut File) -> u32 {
@@ -79,7 +75,7 @@ impl DaemonLock {
 
     /// When the daemon holding the lock started (the lock file is rewritten at start-up).
     pub fn started_at(state_dir: &Path) -> Option<std::time::SystemTime> {
-        std::fs::metadata(state_dir.join(LOCK_FILE))
+        std::fs::symlink_metadata(state_dir.join(LOCK_FILE))
             .ok()?
             .modified()
             .ok()
@@ -88,7 +84,7 @@ impl DaemonLock {
     /// The pid of the daemon holding the lock under `state_dir`, or `None` when no daemon runs.
     pub fn holder(state_dir: &Path) -> Option<u32> {
         let path = state_dir.join(LOCK_FILE);
-        let mut file = File::open(&path).ok()?;
+        let mut file = crate::state_file::open(&path, crate::state_file::Access::Read).ok()?;
         match file.try_lock_shared() {
             Ok(()) => {
                 let _ = file.unlock();
@@ -118,5 +114,19 @@ mod tests {
         drop(lock);
         assert_eq!(DaemonLock::holder(dir.path()), None);
         DaemonLock::acquire(dir.path()).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_lock_that_is_a_symlink_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("victim");
+        std::fs::write(&target, "precious").unwrap();
+        let state = dir.path().join("cron");
+        std::fs::create_dir(&state).unwrap();
+        std::os::unix::fs::symlink(&target, state.join(LOCK_FILE)).unwrap();
+        let error = DaemonLock::acquire(&state).unwrap_err();
+        assert!(error.to_string().contains("symbolic link"), "{error}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
     }
 }

@@ -27,6 +27,20 @@ pub struct Runner {
     metrics: Arc<crate::metrics::Metrics>,
     /// Set by `stop_all`: runs queued behind running ones no longer start.
     stopping: Arc<std::sync::atomic::AtomicBool>,
+    /// Outcomes the store refused (a full disk, say): kept here and retried until they land,
+    /// so a run never stays `running` after its process ended.
+    unrecorded: Arc<Mutex<Vec<Outcome>>>,
+}
+
+/// The end of a run, as it is written to the store.
+#[derive(Debug, Clone)]
+struct Outcome {
+    run_id: String,
+    job_name: String,
+    status: RunStatus,
+    exit_code: Option<i32>,
+    error: Option<String>,
+    finished_at: DateTime<Utc>,
 }
 
 /// The output file of an occurrence.
@@ -48,7 +62,50 @@ impl Runner {
             in_process: None,
             metrics: Arc::default(),
             stopping: Arc::default(),
+            unrecorded: Arc::default(),
         }
+    }
+
+    /// Write the outcomes the store refused earlier. `Err` says how many are still waiting and
+    /// why (the store's error), so the tick that called this counts as failed until they land.
+    pub fn retry_unrecorded(&self) -> Result<(), String> {
+        let mut waiting = self.unrecorded.lock().unwrap_or_else(|p| p.into_inner());
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let mut last_error = None;
+        waiting.retain(|outcome| match self.write_outcome(outcome) {
+            Ok(()) => {
+                log::info!(
+                    "job={}: the outcome of run {} ({}) is recorded at last",
+                    outcome.job_name,
+                    outcome.run_id,
+                    outcome.status.as_str()
+                );
+                false
+            }
+            Err(e) => {
+                last_error = Some(e.to_string());
+                true
+            }
+        });
+        match last_error {
+            None => Ok(()),
+            Some(error) => Err(format!(
+                "{} run outcome(s) cannot be recorded in the job store, kept and retried: {error}",
+                waiting.len()
+            )),
+        }
+    }
+
+    fn write_outcome(&self, outcome: &Outcome) -> Result<(), crate::store::StoreError> {
+        self.store.finish_run(
+            &outcome.run_id,
+            outcome.status,
+            outcome.exit_code,
+            outcome.error.as_deref(),
+            outcome.finished_at,
+        )
     }
 
     /// What this runner counted (fires, outcomes, lateness).
@@ -117,7 +174,18 @@ impl Runner {
             {
                 log::warn!("job={}: cannot record the start: {e}", watched.job.name);
             }
-            runner.watch(child, &watched);
+            let watched_to_the_end = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                runner.watch(child, &watched)
+            }));
+            if let Err(payload) = watched_to_the_end {
+                // Whatever broke, the run must not stay `running`: end its group, record it.
+                signal_group(group, true);
+                let error = format!(
+                    "the run's watcher panicked: {}",
+                    cronhost_provider_api::panic_message(&*payload)
+                );
+                runner.record(&watched, RunStatus::Failed, None, Some(error));
+            }
             runner.finished(Some(group));
             runner.start_queued(&watched.job.id);
         };
@@ -134,19 +202,12 @@ impl Runner {
 
     /// The run could not start: record it as failed.
     fn record_failure(&self, claim: &Claim, error: &str) {
-        self.metrics.finished(false);
-        let _ = self.store.finish_run(
-            &claim.run_id,
-            RunStatus::Failed,
-            None,
-            Some(error),
-            crate::clock::now(),
-        );
         log::warn!(
             "job={} scheduled={} failed to start: {error}",
             claim.job.name,
             claim.scheduled_at
         );
+        self.record(claim, RunStatus::Failed, None, Some(error.to_owned()));
     }
 
     /// Run the claimed occurrence on a thread of its own through the embedding app's runner.
@@ -208,14 +269,18 @@ impl Runner {
         idle.notify_all();
     }
 
-    /// The host is stopping: wait for running jobs until `deadline`, then end their process
-    /// groups (SIGTERM, then SIGKILL after a grace) and wait for their outcomes to be recorded.
-    /// Returns whether every run ended by the deadline (runs that had to be ended count as
-    /// not clean). In-process runs cannot be ended: they are left to finish on their own.
+    /// The host is stopping: wait for running jobs, then end their process groups so that
+    /// nothing outlives `deadline`: SIGTERM a grace before it (2 s, or half the time left when
+    /// that is shorter), SIGKILL at it. Returns whether every run ended on its own (runs that
+    /// had to be ended count as not clean). In-process runs cannot be ended: they are left to
+    /// finish on their own.
     pub fn stop_all(&self, deadline: Instant) -> bool {
         self.stopping
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        if self.wait_idle(deadline.saturating_duration_since(Instant::now())) {
+        let now = Instant::now();
+        let grace = KILL_GRACE.min(deadline.saturating_duration_since(now) / 2);
+        let term_at = deadline.checked_sub(grace).unwrap_or(now);
+        if self.wait_idle(term_at.saturating_duration_since(Instant::now())) {
             return true;
         }
         let groups: Vec<u32> = self
@@ -226,21 +291,24 @@ impl Runner {
             .copied()
             .collect();
         if groups.is_empty() {
-            log::warn!(
-                "{} in-process run(s) still going at shutdown; they cannot be ended",
-                self.inflight()
-            );
+            if !self.wait_idle(deadline.saturating_duration_since(Instant::now())) {
+                log::warn!(
+                    "{} in-process run(s) still going at shutdown; they cannot be ended",
+                    self.inflight()
+                );
+            }
             return false;
         }
         log::warn!("ending {} run(s) still going at shutdown", groups.len());
         for group in &groups {
             signal_group(*group, false);
         }
-        if !self.wait_idle(KILL_GRACE) {
+        if !self.wait_idle(deadline.saturating_duration_since(Instant::now())) {
             for group in &groups {
                 signal_group(*group, true);
             }
-            self.wait_idle(KILL_GRACE);
+            // SIGKILL cannot be ignored: the watchers record the ends at once.
+            self.wait_idle(Duration::from_millis(500));
         }
         false
     }
@@ -253,13 +321,11 @@ impl Runner {
         let dir = path.parent().unwrap_or(&self.output_dir);
         crate::home::create_private_dir(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let output = options
-            .open(&path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        for dir in [self.output_dir.as_path(), dir] {
+            crate::home::check_directory(dir).map_err(|e| format!("output: {e}"))?;
+        }
+        let output = crate::state_file::open(&path, crate::state_file::Access::Append)
+            .map_err(|e| format!("cannot open the output file: {e}"))?;
         let errors = output
             .try_clone()
             .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
@@ -273,6 +339,11 @@ impl Runner {
             .stdout(output)
             .stderr(errors);
         if let Some(dir) = &job.workdir {
+            if !Path::new(dir).is_dir() {
+                return Err(format!(
+                    "the working directory {dir} does not exist or is not a directory"
+                ));
+            }
             command.current_dir(dir);
         }
         #[cfg(unix)]
@@ -284,9 +355,11 @@ impl Runner {
 
     fn watch(&self, mut child: Child, claim: &Claim) {
         let job = &claim.job;
+        // Timeouts are bounded where they enter; an instant past the clock's range is no
+        // deadline rather than a panic.
         let deadline = job
             .timeout_secs
-            .map(|s| Instant::now() + Duration::from_secs(s));
+            .and_then(|s| Instant::now().checked_add(Duration::from_secs(s)));
         let outcome = loop {
             if deadline.is_none() {
                 // Nothing to enforce: block until it ends instead of polling.
@@ -353,14 +426,24 @@ impl Runner {
                 error.as_deref().unwrap_or("")
             ),
         }
-        if let Err(e) = self.store.finish_run(
-            &claim.run_id,
+        let outcome = Outcome {
+            run_id: claim.run_id.clone(),
+            job_name: job.name.clone(),
             status,
             exit_code,
-            error.as_deref(),
-            crate::clock::now(),
-        ) {
-            log::error!("job={}: cannot record the outcome: {e}", job.name);
+            error,
+            finished_at: crate::clock::now(),
+        };
+        if let Err(e) = self.write_outcome(&outcome) {
+            log::error!(
+                "job={}: cannot record the outcome of run {}: {e}; kept and retried every tick",
+                job.name,
+                claim.run_id
+            );
+            self.unrecorded
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(outcome);
         }
         prune_outputs(&self.output_dir.join(&job.id), self.keep_outputs);
     }

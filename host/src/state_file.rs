@@ -1,8 +1,86 @@
-//! Small JSON state files under the home (probe cache, crash-guard marker and verdicts): read
-//! bounded and without following a symlink, replaced atomically.
+//! State files under the home (lock, output, heartbeat, probe cache, crash-guard marker and
+//! verdicts): opened without following a symlink and checked to be a regular file of ours
+//! before a byte is read or written; small JSON files read bounded and replaced atomically.
 
+use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
+
+/// How [`open`] opens a state file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Read only; the file must exist.
+    Read,
+    /// Read and write, created (mode 0600) when missing.
+    ReadWrite,
+    /// Appended to, created (mode 0600) when missing.
+    Append,
+}
+
+/// Open the state file `path` with `O_NOFOLLOW` and `O_CLOEXEC` (and `O_NONBLOCK`, so a fifo
+/// planted in its place cannot hang us), then check through the descriptor that it is a
+/// regular file with one link, owned by root or this user and writable by nobody else. A
+/// symlink, a fifo, a device, a hard link to another file or someone else's file is an error:
+/// cronhost never writes through one.
+pub(crate) fn open(path: &Path, access: Access) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    match access {
+        Access::Read => options.read(true),
+        Access::ReadWrite => options.read(true).write(true).create(true),
+        Access::Append => options.append(true).create(true),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+    }
+    let file = options.open(path).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            std::io::Error::other(format!(
+                "{} is a symbolic link; cronhost does not follow links in its state directory",
+                path.display()
+            ))
+        } else {
+            e
+        }
+    })?;
+    check_opened(path, &file)?;
+    Ok(file)
+}
+
+/// The checks of [`open`] on an open descriptor.
+fn check_opened(path: &Path, file: &File) -> std::io::Result<()> {
+    let meta = file.metadata()?;
+    let refuse = |what: String| {
+        Err(std::io::Error::other(format!(
+            "{} {what}; cronhost writes only regular files of its own in its state directory",
+            path.display()
+        )))
+    };
+    if !meta.is_file() {
+        return refuse("is not a regular file".into());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let uid = meta.uid();
+        if uid != 0 && uid != crate::home::effective_uid() {
+            return refuse(format!("is owned by uid {uid}"));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return refuse(format!(
+                "is writable by others (mode {:o})",
+                meta.mode() & 0o777
+            ));
+        }
+        if meta.nlink() > 1 {
+            return refuse(format!("has {} hard links", meta.nlink()));
+        }
+    }
+    Ok(())
+}
 
 /// Read the JSON file `path` (at most `limit` bytes); `Ok(None)` when it does not exist. A
 /// symlink, a fifo or another non-regular file is an error, never followed or waited on.
@@ -10,29 +88,31 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
     path: &Path,
     limit: u64,
 ) -> std::io::Result<Option<T>> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    match read_bounded(path, limit)? {
+        Some(text) => serde_json::from_slice(&text)
+            .map(Some)
+            .map_err(std::io::Error::other),
+        None => Ok(None),
     }
-    let file = match options.open(path) {
+}
+
+/// Read the state file `path` (opened as by [`open`]), at most `limit` bytes; `Ok(None)` when
+/// it does not exist.
+pub(crate) fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let file = match open(path, Access::Read) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    if !file.metadata()?.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
     let mut text = Vec::new();
     file.take(limit + 1).read_to_end(&mut text)?;
     if text.len() as u64 > limit {
-        return Err(std::io::Error::other(format!("over {limit} bytes")));
+        return Err(std::io::Error::other(format!(
+            "{} is over {limit} bytes",
+            path.display()
+        )));
     }
-    serde_json::from_slice(&text)
-        .map(Some)
-        .map_err(std::io::Error::other)
+    Ok(Some(text))
 }
 
 /// Replace `path` with `value` as JSON: written to a temporary file beside it, synced, and

@@ -82,6 +82,16 @@ pub enum JobsCommand {
     },
 }
 
+impl JobsCommand {
+    /// Whether the command only reads the job set.
+    pub fn only_reads(&self) -> bool {
+        matches!(
+            self,
+            Self::List { .. } | Self::Show { .. } | Self::Next { .. } | Self::Export
+        )
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct AddArgs {
     /// The schedule: a cron expression, `every 5m`, `in 10m`, a timestamp, or a phrase such as

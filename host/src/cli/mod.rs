@@ -147,6 +147,21 @@ enum Command {
     },
 }
 
+impl Command {
+    /// Whether the command only reads the home (listings, status); everything else runs or
+    /// records jobs and is held to the home policy.
+    fn only_reads(&self) -> bool {
+        match self {
+            Command::Jobs(command) => command.only_reads(),
+            Command::Runs(_) | Command::Status { .. } | Command::Completions { .. } => true,
+            Command::Providers { command, .. } => {
+                !matches!(command, Some(providers::ProvidersCommand::Clear { .. }))
+            }
+            Command::Tick | Command::Fire { .. } | Command::Run => false,
+        }
+    }
+}
+
 /// Parse the arguments, run the command, return the exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
@@ -182,6 +197,16 @@ pub fn main() -> i32 {
             return EXIT_USAGE;
         }
     };
+    // Commands that run or change jobs refuse a home other users could write (they would
+    // choose what this user runs); commands that only read say so and go on.
+    if let Err(e) = home.check_policy() {
+        if cli.command.only_reads() {
+            eprintln!("cronhost: warning: {e}");
+        } else {
+            eprintln!("cronhost: {e}");
+            return EXIT_USAGE;
+        }
+    }
     let config = match Config::load(&home) {
         Ok(config) => config,
         Err(e) => {

@@ -9,10 +9,6 @@ use signal_hook::iterator::Signals;
 use super::{CliError, Context, EXIT_OK, EXIT_USAGE};
 
 pub fn run(context: &Context) -> Result<i32, CliError> {
-    context
-        .home
-        .check_safe_to_run()
-        .map_err(|e| CliError::usage(e.to_string()))?;
     let engine = context.engine()?;
     let mut signals = Signals::new([SIGINT, SIGTERM])
         .map_err(|e| CliError::failure(format!("cannot install signal handlers: {e}")))?;

@@ -238,6 +238,9 @@ impl Engine for CronEngine {
     }
 
     fn tick(&self) -> Result<TickReport, EngineError> {
+        // Outcomes the store refused earlier go first; while any cannot land, the tick fails
+        // (the heartbeat and `status` say why), though due jobs are still tried.
+        let unrecorded = self.runner.retry_unrecorded();
         self.prune_if_due();
         let due = self
             .store
@@ -270,6 +273,7 @@ impl Engine for CronEngine {
         } else {
             fire_next();
         }
+        unrecorded.map_err(EngineError::Failed)?;
         Ok(report.into_inner().unwrap_or_else(|p| p.into_inner()))
     }
 
@@ -349,7 +353,18 @@ impl Engine for CronEngine {
     }
 
     fn shutdown(&self, deadline: Instant) -> bool {
-        self.runner.stop_all(deadline)
+        let clean = self.runner.stop_all(deadline);
+        // Outcomes still unrecorded get until the deadline; then the next start settles them.
+        loop {
+            match self.runner.retry_unrecorded() {
+                Ok(()) => return clean,
+                Err(e) if Instant::now() >= deadline => {
+                    log::error!("{e}; the next cronhost command records these runs as unknown");
+                    return false;
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
     }
 
     fn refresh(&self) -> Result<bool, EngineError> {

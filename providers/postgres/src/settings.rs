@@ -56,17 +56,32 @@ impl Settings {
                 "[providers.postgres] cluster must not be empty",
             ));
         }
-        if settings.lease_secs == 0 {
-            return Err(ProviderError::new(
-                "[providers.postgres] lease_secs must be at least 1",
-            ));
+        if !(1..=86_400).contains(&settings.lease_secs) {
+            return Err(ProviderError::new(format!(
+                "[providers.postgres] lease_secs = {} is out of range: allowed 1 to 86400",
+                settings.lease_secs
+            )));
+        }
+        if !(10..=60_000).contains(&settings.poll_ms) {
+            return Err(ProviderError::new(format!(
+                "[providers.postgres] poll_ms = {} is out of range: allowed 10 to 60000",
+                settings.poll_ms
+            )));
+        }
+        if !settings.url.trim().is_empty() {
+            // Parsed here (no network): a url that cannot parse makes the provider unavailable
+            // with the reason, instead of failing at its first connection.
+            settings
+                .url
+                .parse::<postgres::Config>()
+                .map_err(|e| ProviderError::new(format!("[providers.postgres] url: {e}")))?;
         }
         Ok(settings)
     }
 
     /// The scan interval.
     pub fn poll(&self) -> Duration {
-        Duration::from_millis(self.poll_ms.clamp(10, 60_000))
+        Duration::from_millis(self.poll_ms)
     }
 
     /// This host's member name.

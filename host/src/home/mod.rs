@@ -1,6 +1,11 @@
-//! The host's home directory: where config, job store, state and plugins live.
+//! The host's home directory: where config, job store, state and plugins live, and the policy
+//! on who may write them.
+
+mod policy;
 
 use std::path::{Path, PathBuf};
+
+pub use policy::{check_directory, check_file, effective_uid, PolicyError, Violation};
 
 /// The home directory could not be found or created.
 #[derive(Debug, thiserror::Error)]
@@ -16,11 +21,15 @@ pub enum HomeError {
         /// Why.
         source: std::io::Error,
     },
-    /// Running as root in a home others may write to would let them plant code and jobs.
-    #[error("refusing to run as root with a world-writable home {path}: chmod o-w it (or run as another user)")]
-    WorldWritable {
+    /// A home (or a directory above it, or a state file in it) that another user could write
+    /// would let them plant jobs that cronhost then runs as this user.
+    #[error("refusing to use the home {home}: {source}")]
+    Unsafe {
         /// The home.
-        path: PathBuf,
+        home: PathBuf,
+        /// The path that breaks the policy and how to fix it.
+        #[source]
+        source: PolicyError,
     },
     /// The path exists but is not a directory.
     #[error("home {path} exists but is not a directory")]
@@ -66,23 +75,35 @@ impl Home {
         Ok(Self { root })
     }
 
-    /// Refuse a world-writable home when running as root (the rule sshd applies to its files).
-    pub fn check_safe_to_run(&self) -> Result<(), HomeError> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            // SAFETY: geteuid has no preconditions.
-            let root = unsafe { libc::geteuid() } == 0;
-            let mode = std::fs::metadata(&self.root)
-                .map(|m| m.permissions().mode())
-                .unwrap_or(0);
-            if root && mode & 0o002 != 0 {
-                return Err(HomeError::WorldWritable {
-                    path: self.root.clone(),
-                });
-            }
-        }
-        Ok(())
+    /// Check the home against the policy (see [`policy`](self)): the home and every directory
+    /// above it, the state and output directories, the config file and the state files must
+    /// be owned by root or this user and writable by nobody else, and no state file may be a
+    /// symbolic link. Every command that runs or records jobs checks this first, as root or
+    /// not; the error names the path and the `chmod`/`chown` that fixes it.
+    pub fn check_policy(&self) -> Result<(), HomeError> {
+        let state = self.state_dir();
+        let store = self.store_file();
+        let with_suffix = |suffix: &str| {
+            let mut name = store.clone().into_os_string();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        let files = [
+            store.clone(),
+            with_suffix("-wal"),
+            with_suffix("-shm"),
+            state.join(crate::lock::LOCK_FILE),
+        ];
+        policy::check_tree(
+            &self.root,
+            &self.config_file(),
+            &[state, self.output_dir()],
+            &files,
+        )
+        .map_err(|source| HomeError::Unsafe {
+            home: self.root.clone(),
+            source,
+        })
     }
 
     /// The home directory itself.
