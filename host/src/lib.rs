@@ -44,7 +44,7 @@ pub mod status;
 pub mod store;
 mod subprocess;
 pub mod testing;
-mod text;
+pub mod text;
 
 pub use daemon::{Daemon, DaemonError};
 pub use embed::{Host, HostBuilder, HostError};

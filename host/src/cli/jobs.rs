@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use cronhost::schedule::{format_local, parse_zone, Schedule};
 use cronhost::status::relative;
 use cronhost::store::{CatchUp, Job, JobSpec, Overlap, Repeat, Store};
+use cronhost::text::for_terminal;
 
 use super::{print_json, CliError, Context, EXIT_FAILURE, EXIT_OK};
 
@@ -139,10 +140,13 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
         JobsCommand::Add(args) => return add(context, args),
         _ => {}
     }
-    let store = Store::open(&context.home.store_file())?;
+    // Opened through the engine: runs left open by dead processes are settled first, so the
+    // listing shows what really happened to them.
+    let engine = context.engine()?;
+    let store = engine.store();
     let now = Utc::now();
     match command {
-        JobsCommand::List { all, json } => list(context, &store, all, json),
+        JobsCommand::List { all, json } => list(context, store, all, json),
         JobsCommand::Show { job, json } => {
             let job = store.job(&job)?;
             if json {
@@ -154,7 +158,7 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
         }
         JobsCommand::Pause { job, reason } => {
             let job = store.pause_job(&job, reason.as_deref(), now)?;
-            println!("paused {} ({})", job.name, job.id);
+            println!("paused {} ({})", for_terminal(&job.name), job.id);
             Ok(EXIT_OK)
         }
         JobsCommand::Resume { job, run_now, at } => {
@@ -176,7 +180,7 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
             let job = store.resume_job(&job, at, now)?;
             println!(
                 "resumed {} ({}); next run {}",
-                job.name,
+                for_terminal(&job.name),
                 job.id,
                 describe_next(context, &job)
             );
@@ -185,7 +189,7 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
         JobsCommand::Run { job } => run_now(context, &job),
         JobsCommand::Remove { job } => {
             let job = store.remove_job(&job)?;
-            println!("removed {} ({})", job.name, job.id);
+            println!("removed {} ({})", for_terminal(&job.name), job.id);
             Ok(EXIT_OK)
         }
         JobsCommand::Export => {
@@ -225,12 +229,13 @@ fn add(context: &Context, args: AddArgs) -> Result<i32, CliError> {
             .ok_or_else(|| CliError::usage(format!("--env `{pair}` must be KEY=VALUE")))?;
         env.insert(key.to_owned(), value.to_owned());
     }
+    let (command, workdir) = anchor_paths(args.command, args.workdir, args.shell)?;
     let spec = JobSpec {
         name: args.name,
         schedule: args.schedule,
-        command: args.command,
+        command,
         shell: args.shell,
-        workdir: args.workdir,
+        workdir,
         env,
         timezone: args.tz,
         repeat: args.repeat,
@@ -242,6 +247,48 @@ fn add(context: &Context, args: AddArgs) -> Result<i32, CliError> {
     let job = store.add_job(&spec, &context.config.cron.timezone, Utc::now())?;
     println!("{}", job.id);
     Ok(EXIT_OK)
+}
+
+/// Paths the operator typed relative to where they stand (`--workdir logs`, `-- ./report.sh`)
+/// are made absolute here, where they were meant, not later in the daemon's directory: the
+/// workdir against the current directory, a relative program path (one with a `/`) against the
+/// workdir. A bare program name is left to `PATH`; a shell line is left to the shell.
+fn anchor_paths(
+    mut command: Vec<String>,
+    workdir: Option<String>,
+    shell: bool,
+) -> Result<(Vec<String>, Option<String>), CliError> {
+    let here = || {
+        std::env::current_dir().map_err(|e| {
+            CliError::usage(format!(
+                "cannot resolve a relative path: the current directory is unusable: {e}"
+            ))
+        })
+    };
+    let workdir = match workdir {
+        Some(dir) if !std::path::Path::new(&dir).is_absolute() => {
+            Some(here()?.join(&dir).to_string_lossy().into_owned())
+        }
+        other => other,
+    };
+    if !shell {
+        if let Some(program) = command.first_mut() {
+            let path = std::path::Path::new(program.as_str());
+            if program.contains('/') && !path.is_absolute() {
+                let base = match &workdir {
+                    Some(dir) => PathBuf::from(dir),
+                    None => here()?,
+                };
+                let joined: PathBuf = base
+                    .join(path)
+                    .components()
+                    .filter(|c| !matches!(c, std::path::Component::CurDir))
+                    .collect();
+                *program = joined.to_string_lossy().into_owned();
+            }
+        }
+    }
+    Ok((command, workdir))
 }
 
 fn describe_next(context: &Context, job: &Job) -> String {
@@ -275,10 +322,10 @@ fn list(context: &Context, store: &Store, all: bool, json: bool) -> Result<i32, 
             };
             [
                 job.id.clone(),
-                job.name.clone(),
-                job.schedule_text.clone(),
+                for_terminal(&job.name).into_owned(),
+                for_terminal(&job.schedule_text).into_owned(),
                 next,
-                job.last_status.clone().unwrap_or_else(|| "-".into()),
+                for_terminal(job.last_status.as_deref().unwrap_or("-")).into_owned(),
                 job.last_run
                     .map(|at| relative(at, now))
                     .unwrap_or_else(|| "-".into()),
@@ -321,16 +368,21 @@ fn print_job(context: &Context, job: &Job) {
         at.map(|at| format_local(at, zone))
             .unwrap_or_else(|| "-".into())
     };
-    println!("id:            {}", job.id);
-    println!("name:          {}", job.name);
-    println!(
-        "command:       {}{}",
-        job.command.join(" "),
-        if job.shell { "  (through sh -c)" } else { "" }
-    );
+    let t = |text: &str| for_terminal(text).into_owned();
+    println!("id:            {}", t(&job.id));
+    println!("name:          {}", t(&job.name));
+    let command = if job.shell {
+        format!("sh -c {}", shell_quote(&job.command.join(" ")))
+    } else {
+        shlex::try_join(job.command.iter().map(String::as_str))
+            .unwrap_or_else(|_| job.command.join(" "))
+    };
+    println!("command:       {}", t(&command));
     println!(
         "schedule:      {}  ({}, {})",
-        job.schedule_text, job.schedule, job.timezone
+        t(&job.schedule_text),
+        t(&job.schedule),
+        job.timezone
     );
     println!(
         "repeat:        {} (fired {})",
@@ -343,17 +395,17 @@ fn print_job(context: &Context, job: &Job) {
     println!(
         "last run:      {}  status {}",
         when(job.last_run),
-        job.last_status.as_deref().unwrap_or("-")
+        t(job.last_status.as_deref().unwrap_or("-"))
     );
     if let Some(error) = &job.last_error {
-        println!("last error:    {error}");
+        println!("last error:    {}", t(error));
     }
     println!("failures:      {} in a row", job.failure_streak);
     if let Some(paused) = job.paused_at {
         println!(
             "paused:        {} ({})",
             format_local(paused, zone),
-            job.pause_reason.as_deref().unwrap_or("no reason given")
+            t(job.pause_reason.as_deref().unwrap_or("no reason given"))
         );
     }
     if let Some(done) = job.completed_at {
@@ -368,12 +420,19 @@ fn print_job(context: &Context, job: &Job) {
             .unwrap_or_else(|| "none".into())
     );
     if let Some(dir) = &job.workdir {
-        println!("workdir:       {dir}");
+        println!("workdir:       {}", t(dir));
     }
     for (key, value) in &job.env {
-        println!("env:           {key}={value}");
+        println!("env:           {}={}", t(key), t(value));
     }
     println!("created:       {}", format_local(job.created_at, zone));
+}
+
+/// `text` as one shell word.
+fn shell_quote(text: &str) -> String {
+    shlex::try_quote(text)
+        .map(|q| q.into_owned())
+        .unwrap_or_else(|_| format!("{text:?}"))
 }
 
 fn run_now(context: &Context, job: &str) -> Result<i32, CliError> {
@@ -384,7 +443,7 @@ fn run_now(context: &Context, job: &str) -> Result<i32, CliError> {
     engine.runner().wait_idle(super::tick::WAIT_FOR_RUNS);
     let run = engine.store().run(&run_id)?;
     let status = run.as_ref().map(|r| r.status.as_str()).unwrap_or("unknown");
-    println!("ran {job}: {status} (run {run_id})");
+    println!("ran {}: {status} (run {run_id})", for_terminal(job));
     Ok(if status == "succeeded" {
         EXIT_OK
     } else {

@@ -201,7 +201,7 @@ pub fn main() -> i32 {
     // choose what this user runs); commands that only read say so and go on.
     if let Err(e) = home.check_policy() {
         if cli.command.only_reads() {
-            eprintln!("cronhost: warning: {e}");
+            eprintln!("cronhost: warning: commands that run or change jobs refuse this home: {e}");
         } else {
             eprintln!("cronhost: {e}");
             return EXIT_USAGE;

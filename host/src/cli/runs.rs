@@ -2,7 +2,8 @@
 
 use clap::Args;
 use cronhost::schedule::format_local;
-use cronhost::store::Store;
+use cronhost::store::{Store, StoreError};
+use cronhost::text::for_terminal;
 
 use super::{print_json, CliError, Context, EXIT_OK};
 
@@ -25,8 +26,13 @@ pub fn run(context: &Context, args: RunsArgs) -> Result<i32, CliError> {
     if args.cluster {
         return cluster(context, &args);
     }
-    let store = Store::open(&context.home.store_file())?;
-    let runs = store.runs(args.job.as_deref(), args.limit)?;
+    let engine = context.engine()?;
+    let store = engine.store();
+    let job_id = match args.job.as_deref() {
+        Some(job) => Some(history_id(store, job)?),
+        None => None,
+    };
+    let runs = store.runs(job_id.as_deref(), args.limit)?;
     if args.json {
         print_json(&runs)?;
         return Ok(EXIT_OK);
@@ -40,17 +46,29 @@ pub fn run(context: &Context, args: RunsArgs) -> Result<i32, CliError> {
         let detail = run.reason.clone().or(run.error.clone()).unwrap_or_default();
         println!(
             "{:8}  {:23}  {}  {:>9}  {:>5}  {}",
-            run.job_id,
+            for_terminal(&run.job_id),
             format_local(run.scheduled_at, zone),
             super::style::status_cell(run.status.as_str(), 10),
             run.lateness_ms
                 .map(|ms| format!("{ms}ms"))
                 .unwrap_or_default(),
             run.exit_code.map(|c| c.to_string()).unwrap_or_default(),
-            detail
+            for_terminal(&detail)
         );
     }
     Ok(EXIT_OK)
+}
+
+/// The job id whose history `job` names: a job's id or name, or the id of a removed job that
+/// still has history. Anything else is an error (exit 2), never an empty listing.
+fn history_id(store: &Store, job: &str) -> Result<String, CliError> {
+    match store.job(job) {
+        Ok(found) => Ok(found.id),
+        Err(StoreError::NoSuchJob(_)) if !store.runs(Some(job), 1)?.is_empty() => {
+            Ok(job.to_owned())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn cluster(context: &Context, args: &RunsArgs) -> Result<i32, CliError> {
@@ -94,15 +112,15 @@ fn cluster(context: &Context, args: &RunsArgs) -> Result<i32, CliError> {
             .and_then(chrono::DateTime::from_timestamp_millis);
         println!(
             "{:8}  {:23}  {:28}  {}  {:>5}  {}",
-            run["job_id"].as_str().unwrap_or("?"),
+            for_terminal(run["job_id"].as_str().unwrap_or("?")),
             at.map(|at| format_local(at, zone)).unwrap_or_default(),
-            run["member"].as_str().unwrap_or("?"),
+            for_terminal(run["member"].as_str().unwrap_or("?")),
             super::style::status_cell(run["status"].as_str().unwrap_or("?"), 10),
             run["exit_code"]
                 .as_i64()
                 .map(|c| c.to_string())
                 .unwrap_or_default(),
-            run["error"].as_str().unwrap_or("")
+            for_terminal(run["error"].as_str().unwrap_or(""))
         );
     }
     Ok(EXIT_OK)

@@ -2,13 +2,13 @@
 
 use chrono::Utc;
 use cronhost::status::{gather, Verdict};
-use cronhost::store::Store;
 
 use super::{print_json, CliError, Context, EXIT_FAILURE, EXIT_OK};
 
 pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
-    let store = Store::open(&context.home.store_file())?;
-    let report = gather(&context.home, &context.config, &store)?;
+    let engine = context.engine()?;
+    let store = engine.store();
+    let report = gather(&context.home, &context.config, store)?;
     let provider = provider_status(context);
     if json {
         let mut value =
@@ -22,7 +22,14 @@ pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
         print_json(&value)?;
     } else {
         let zone = context.config.zone();
-        let text = report.render(zone, Utc::now());
+        // Errors in the report come from jobs and providers: no escape sequence reaches the
+        // terminal.
+        let text = report
+            .render(zone, Utc::now())
+            .lines()
+            .map(cronhost::text::for_terminal)
+            .collect::<Vec<_>>()
+            .join("\n");
         let (headline, rest) = text.split_once('\n').unwrap_or((&text, ""));
         let colour = match report.verdict {
             Verdict::Healthy => super::style::Colour::Green,

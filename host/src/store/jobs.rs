@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 use serde::{Deserialize, Serialize};
 
-use super::{from_ms, sql, to_ms, Store, StoreError};
+use super::{from_ms, sql, to_ms, validate, Store, StoreError};
 use crate::schedule::{parse_zone, Schedule};
 
 /// What to do with occurrences missed while nothing was running.
@@ -293,16 +293,22 @@ fn sequence_of(id: &str) -> Option<i64> {
     i64::from_str_radix(id.strip_prefix('j')?, 36).ok()
 }
 
-/// Whether `name` is acceptable: printable, not blank, at most 200 characters.
-/// Whether `name` is acceptable for the job with id `id`: 1 to 200 printable characters, and
-/// not shaped like a job id (`j` and base-36 digits) unless it is the job's own id (the name an
-/// unnamed job gets).
+/// The largest sequence number an imported id may carry (`j` and 12 base-36 digits). Far
+/// below `i64::MAX`, so the store's own allocation can never run out after an import.
+const MAX_IMPORTED_SEQUENCE: i64 = 36_i64.pow(12) - 1;
+
+/// The sequence number of `id` when it is a canonical cronhost id (`j`, then lowercase
+/// base-36 digits without leading zeros, 1 to [`MAX_IMPORTED_SEQUENCE`]).
+fn canonical_sequence(id: &str) -> Option<i64> {
+    let sequence = sequence_of(id).filter(|n| (1..=MAX_IMPORTED_SEQUENCE).contains(n))?;
+    (id_for(sequence) == id).then_some(sequence)
+}
+
+/// Whether `name` is acceptable for the job with id `id`: the validator's rule, and not shaped
+/// like a job id (`j` and base-36 digits) unless it is the job's own id (the name an unnamed
+/// job gets).
 fn check_name(name: &str, id: Option<&str>) -> Result<(), StoreError> {
-    if name.trim().is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
-        return Err(StoreError::Invalid(format!(
-            "job name `{name}` is not allowed: use 1 to 200 printable characters"
-        )));
-    }
+    validate::check_name(name)?;
     if sequence_of(&name.to_lowercase()).is_some() && Some(name) != id {
         return Err(StoreError::Invalid(format!(
             "job name `{name}` looks like a job id; choose a name that does not start with `j` followed only by letters and digits"
@@ -320,18 +326,21 @@ struct Prepared {
 }
 
 fn prepare(spec: &JobSpec, default_zone: &str, now: DateTime<Utc>) -> Result<Prepared, StoreError> {
-    if spec.command.is_empty() || spec.command[0].trim().is_empty() {
-        return Err(StoreError::Invalid(
-            "the job has no command: give it after `--`".into(),
-        ));
-    }
+    validate::check(&validate::Definition {
+        name: spec.name.as_deref(),
+        schedule_text: &spec.schedule,
+        command: &spec.command,
+        shell: spec.shell,
+        workdir: spec.workdir.as_deref(),
+        env: &spec.env,
+        timeout_secs: spec.timeout_secs,
+        repeat_limit: match spec.repeat {
+            Some(Repeat::Times(n)) => Some(n),
+            _ => None,
+        },
+    })?;
     if let Some(name) = &spec.name {
         check_name(name, None)?;
-    }
-    if spec.timeout_secs == Some(0) {
-        return Err(StoreError::Invalid(
-            "timeout must be at least 1 second".into(),
-        ));
     }
     let zone_name = spec
         .timezone
@@ -370,14 +379,7 @@ impl Store {
     ) -> Result<Job, StoreError> {
         let prepared = prepare(spec, default_zone, now)?;
         self.write_jobs(|tx| {
-            let sequence: i64 = tx
-                .row_cached(
-                    "UPDATE sequence SET value = value + 1 WHERE name = 'job' RETURNING value",
-                    [],
-                    |r| r.get(0),
-                )
-                .map_err(sql)?;
-            let id = id_for(sequence);
+            let id = id_for(allocate_sequence(tx)?);
             let job = Job {
                 name: spec.name.clone().unwrap_or_else(|| id.clone()),
                 id,
@@ -434,6 +436,9 @@ impl Store {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Job, StoreError> {
+        if let Some(reason) = reason {
+            validate::check_note("the pause reason", reason)?;
+        }
         self.write_jobs(|tx| {
             let job = resolve(tx, id_or_name)?;
             tx.exec_cached(
@@ -503,24 +508,14 @@ impl Store {
     /// bad job, or a job whose id or name is taken here by a different job, changes nothing.
     /// Jobs already present with the same id are left as they are (import is idempotent).
     pub fn import_jobs(&self, jobs: &[Job], now: DateTime<Utc>) -> Result<usize, StoreError> {
-        for job in jobs {
-            if sequence_of(&job.id).is_none() {
-                return Err(StoreError::Invalid(format!(
-                    "job id `{}` is not a cronhost id",
-                    job.id
-                )));
-            }
-            check_name(&job.name, Some(&job.id))?;
-            job.parsed_schedule()
-                .map_err(|e| StoreError::Invalid(format!("job `{}`: {e}", job.id)))?;
-            parse_zone(&job.timezone)
-                .map_err(|e| StoreError::Invalid(format!("job `{}`: {e}", job.id)))?;
-            if job.command.is_empty() {
-                return Err(StoreError::Invalid(format!(
-                    "job `{}` has no command",
-                    job.id
-                )));
-            }
+        for (index, job) in jobs.iter().enumerate() {
+            check_imported(job).map_err(|e| {
+                StoreError::Invalid(format!(
+                    "job {} (id `{}`): {e}; nothing was imported",
+                    index + 1,
+                    job.id.escape_debug()
+                ))
+            })?;
         }
         self.write_jobs(|tx| {
             let mut added = 0;
@@ -559,7 +554,7 @@ impl Store {
                 )?;
                 added += 1;
                 // Never hand out an imported id again.
-                if let Some(sequence) = sequence_of(&job.id) {
+                if let Some(sequence) = canonical_sequence(&job.id) {
                     tx.exec_cached(
                         "UPDATE sequence SET value = max(value, ?1) WHERE name = 'job'",
                         params![sequence],
@@ -570,6 +565,77 @@ impl Store {
             Ok(added)
         })
     }
+}
+
+/// A job from an export file, held to exactly the rules of `jobs add` (the one validator),
+/// plus what only an import can get wrong: the id, the stored schedule and the runtime state.
+fn check_imported(job: &Job) -> Result<(), StoreError> {
+    if canonical_sequence(&job.id).is_none() {
+        return Err(StoreError::Invalid(format!(
+            "`{}` is not a cronhost id (`j` and 1 to 12 lowercase base-36 digits, no leading zero)",
+            job.id.escape_debug()
+        )));
+    }
+    validate::check(&validate::Definition {
+        name: Some(&job.name),
+        schedule_text: &job.schedule_text,
+        command: &job.command,
+        shell: job.shell,
+        workdir: job.workdir.as_deref(),
+        env: &job.env,
+        timeout_secs: job.timeout_secs,
+        repeat_limit: job.repeat_limit,
+    })?;
+    check_name(&job.name, Some(&job.id))?;
+    job.parsed_schedule().map_err(StoreError::Invalid)?;
+    parse_zone(&job.timezone).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    for (what, text) in [
+        ("pause_reason", job.pause_reason.as_deref()),
+        ("last_error", job.last_error.as_deref()),
+        ("last_status", job.last_status.as_deref()),
+    ] {
+        if let Some(text) = text {
+            validate::check_note(what, text)?;
+        }
+    }
+    if let Some(status) = &job.last_status {
+        status
+            .parse::<super::RunStatus>()
+            .map_err(|e| StoreError::Invalid(format!("last_status: {e}")))?;
+    }
+    Ok(())
+}
+
+/// The next sequence number for a new id. An old store whose sequence was pushed to the end
+/// of the range (by an import before ids were bounded) is repaired from the ids it holds.
+fn allocate_sequence(tx: &Transaction<'_>) -> Result<i64, StoreError> {
+    let next = tx
+        .row_cached(
+            "UPDATE sequence SET value = value + 1 WHERE name = 'job' AND typeof(value) = 'integer' AND value < ?1 RETURNING value",
+            params![i64::MAX - 1],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()
+        .map_err(sql)?;
+    if let Some(next) = next {
+        return Ok(next);
+    }
+    let mut statement = tx
+        .prepare_cached("SELECT id FROM jobs UNION SELECT DISTINCT job_id FROM runs")
+        .map_err(sql)?;
+    let highest = statement
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(sql)?
+        .filter_map(|id| id.ok().and_then(|id| canonical_sequence(&id)))
+        .max()
+        .unwrap_or(0);
+    log::warn!("the job id sequence was out of range; restarting it after the highest id in use");
+    tx.exec_cached(
+        "UPDATE sequence SET value = ?1 WHERE name = 'job'",
+        params![highest + 1],
+    )
+    .map_err(sql)?;
+    Ok(highest + 1)
 }
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {

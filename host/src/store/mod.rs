@@ -5,6 +5,7 @@ mod claim;
 mod jobs;
 mod runs;
 mod schema;
+mod validate;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -16,6 +17,10 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 pub use claim::{Claim, ClaimOutcome, Claimer, CATCH_UP_ALL_CAP};
 pub use jobs::{CatchUp, Job, JobSpec, Overlap, Repeat};
 pub use runs::{run_id, Run, RunStatus};
+pub use validate::{
+    MAX_ARGUMENTS, MAX_COMMAND_BYTES, MAX_ENV_BYTES, MAX_ENV_VARS, MAX_NAME_CHARS, MAX_NOTE_CHARS,
+    MAX_SCHEDULE_BYTES, MAX_TIMEOUT_SECS, MAX_WORKDIR_BYTES,
+};
 
 /// The store's file name under the state directory.
 pub const DB_FILE: &str = "cronhost.db";

@@ -44,22 +44,43 @@ impl RunStatus {
         }
     }
 
+    /// Every status, in the order of a run's life.
+    pub const ALL: [Self; 8] = [
+        Self::Claimed,
+        Self::Queued,
+        Self::Running,
+        Self::Succeeded,
+        Self::Failed,
+        Self::TimedOut,
+        Self::Skipped,
+        Self::Unknown,
+    ];
+
     fn parse(text: &str) -> Self {
-        match text {
-            "claimed" => Self::Claimed,
-            "queued" => Self::Queued,
-            "running" => Self::Running,
-            "succeeded" => Self::Succeeded,
-            "failed" => Self::Failed,
-            "timed_out" => Self::TimedOut,
-            "skipped" => Self::Skipped,
-            _ => Self::Unknown,
-        }
+        text.parse().unwrap_or(Self::Unknown)
     }
 
     /// Whether the run has an outcome.
     pub fn is_final(self) -> bool {
         !matches!(self, Self::Claimed | Self::Queued | Self::Running)
+    }
+}
+
+impl std::str::FromStr for RunStatus {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or_else(|| {
+                let all: Vec<&str> = Self::ALL.iter().map(|s| s.as_str()).collect();
+                format!(
+                    "`{}` is not one of: {}",
+                    text.escape_debug(),
+                    all.join(", ")
+                )
+            })
     }
 }
 
