@@ -40,7 +40,21 @@ pub struct Daemon {
     stop: StopFlag,
     ticker: Ticker,
     maintenance_busy: Arc<AtomicBool>,
-    _lock: DaemonLock,
+    lock: DaemonLock,
+}
+
+/// Why [`Daemon::supervise`] returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SupervisorEnd {
+    /// The stop flag was set: shut down.
+    Stopped,
+    /// The caller's interrupt asked for it (a reload, say); the daemon still runs.
+    Interrupted,
+    /// The store or the daemon lock was deleted, moved or replaced under the daemon: it must
+    /// stop firing at once and exit non-zero, so that the service manager restarts it onto
+    /// whatever is at the home's paths now (two daemons must never fire side by side).
+    HomeLost(String),
 }
 
 impl Daemon {
@@ -52,6 +66,30 @@ impl Daemon {
         engine: Arc<dyn Engine>,
     ) -> Result<Self, DaemonError> {
         let lock = DaemonLock::acquire(&home.state_dir())?;
+        Self::start_locked(home, config, engine, lock)
+    }
+
+    /// Stop the trigger (the provider and the ticker thread; running jobs go on), then start
+    /// it again under `config`, holding the same lock: `SIGHUP`'s reload. `cron.provider`,
+    /// `fallback`, the intervals and deadlines, `[providers.*]` and `[metrics]` take effect;
+    /// the engine keeps the settings it was opened with (`max_parallel_jobs`,
+    /// `output_retention`, `completed_retention_days`) until a restart.
+    pub fn reload(self, home: &Home, config: Config) -> Result<Self, DaemonError> {
+        let engine = Arc::clone(&self.core.engine);
+        let deadline = Instant::now() + Duration::from_millis(self.config.cron.shutdown_timeout_ms);
+        let (clean, lock) = self.stop_trigger(deadline);
+        if !clean {
+            log::warn!("reload: the previous trigger did not stop in time; abandoned");
+        }
+        Self::start_locked(home, config, engine, lock)
+    }
+
+    fn start_locked(
+        home: &Home,
+        config: Config,
+        engine: Arc<dyn Engine>,
+        lock: DaemonLock,
+    ) -> Result<Self, DaemonError> {
         let crash_guard = CrashGuard::new(&home.state_dir());
         crash_guard.settle_previous();
         let discovery = discover(&config.plugins_dir(home), &config.discover_options(home));
@@ -102,7 +140,7 @@ impl Daemon {
             stop,
             ticker,
             maintenance_busy: Arc::new(AtomicBool::new(false)),
-            _lock: lock,
+            lock,
         })
     }
 
@@ -130,10 +168,38 @@ impl Daemon {
     /// job set changes (another process wrote the store) wake the ticker and
     /// tell the provider; ask the provider to reconcile periodically. Provider calls run on a
     /// worker thread, one at a time, so a provider that hangs in them cannot hold up shutdown.
-    pub fn supervise(&self) {
+    ///
+    /// Every round it also checks that the store and the daemon lock are still the files it
+    /// opened; when not, it returns [`SupervisorEnd::HomeLost`] (logged as an ERROR). It
+    /// returns [`SupervisorEnd::Interrupted`] as soon as `interrupt` returns true.
+    pub fn supervise(&self, interrupt: impl Fn() -> bool) -> SupervisorEnd {
         let reconcile_every = Duration::from_secs(self.config.cron.reconcile_interval_secs.max(1));
         let mut next_reconcile = Instant::now() + reconcile_every;
-        while !self.stop.wait(CHANGE_POLL) {
+        loop {
+            if self.stop.wait(CHANGE_POLL) {
+                return SupervisorEnd::Stopped;
+            }
+            if interrupt() {
+                return SupervisorEnd::Interrupted;
+            }
+            let lost = self
+                .lock
+                .check_still_held()
+                .err()
+                .or_else(|| match self.core.engine.check_store() {
+                    Err(e @ crate::store::StoreLost::Unusable { .. }) => {
+                        // Still ours, but broken: the ticks fail and say why; keep watching.
+                        log::debug!("{e}");
+                        None
+                    }
+                    Err(e) => Some(e.to_string()),
+                    Ok(()) => None,
+                });
+            if let Some(reason) = lost {
+                log::error!("{reason}; this daemon stops firing and exits so that it can be restarted onto the home as it is now");
+                self.stop.set();
+                return SupervisorEnd::HomeLost(reason);
+            }
             let changed = match self.core.engine.refresh() {
                 Ok(changed) => changed,
                 Err(e) => {
@@ -189,8 +255,20 @@ impl Daemon {
     /// whole sequence is bounded by `cron.shutdown_timeout_ms`. Returns whether everything
     /// finished in time (a thread that did not is abandoned, not joined).
     pub fn shutdown(self) -> bool {
-        self.stop.set();
         let deadline = Instant::now() + Duration::from_millis(self.config.cron.shutdown_timeout_ms);
+        let engine = Arc::clone(&self.core.engine);
+        let (mut clean, lock) = self.stop_trigger(deadline);
+        if !engine.shutdown(deadline) {
+            clean = false;
+        }
+        drop(lock);
+        clean
+    }
+
+    /// Set the stop flag, call the provider's `stop` and wait for the ticker thread, by
+    /// `deadline`; the jobs that run are left alone. Hands back the lock.
+    fn stop_trigger(self, deadline: Instant) -> (bool, DaemonLock) {
+        self.stop.set();
         let mut clean = true;
         if let Trigger::Provider(provider) = &self.resolution.trigger {
             let provider = Arc::clone(provider);
@@ -219,9 +297,6 @@ impl Daemon {
             log::error!("the ticker thread did not stop in time; abandoning it");
             clean = false;
         }
-        if !self.core.engine.shutdown(deadline) {
-            clean = false;
-        }
         // An isolated provider's process goes with the host, whatever its threads are doing.
         if let Trigger::Provider(provider) = &self.resolution.trigger {
             if provider.is_isolated() {
@@ -233,6 +308,6 @@ impl Daemon {
         if let Some(armed) = &self.resolution.armed {
             armed.disarm();
         }
-        clean
+        (clean, self.lock)
     }
 }

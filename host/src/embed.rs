@@ -165,8 +165,10 @@ impl Host {
             .spawn(move || match Daemon::start(&home, config, engine) {
                 Ok(daemon) => {
                     let _ = started.send(Ok(daemon.stop_flag()));
-                    daemon.supervise();
-                    daemon.shutdown()
+                    // A lost store or lock ends the host (logged as an ERROR by the daemon):
+                    // an embedded host must not go on firing from a file nobody else sees.
+                    let end = daemon.supervise(|| false);
+                    daemon.shutdown() && end == crate::daemon::SupervisorEnd::Stopped
                 }
                 Err(error) => {
                     let _ = started.send(Err(error));

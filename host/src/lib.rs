@@ -46,6 +46,6 @@ mod subprocess;
 pub mod testing;
 pub mod text;
 
-pub use daemon::{Daemon, DaemonError};
+pub use daemon::{Daemon, DaemonError, SupervisorEnd};
 pub use embed::{Host, HostBuilder, HostError};
 pub use job_runner::{JobOutcome, JobRun, JobRunner};

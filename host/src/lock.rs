@@ -32,7 +32,8 @@ pub enum LockError {
 /// The held lock; released when dropped (or when the process dies).
 #[derive(Debug)]
 pub struct DaemonLock {
-    _file: File,
+    file: File,
+    path: PathBuf,
 }
 
 fn open(path: &Path) -> std::io::Result<File> {
@@ -70,7 +71,34 @@ impl DaemonLock {
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         writeln!(file, "{}", std::process::id()).map_err(io)?;
         file.flush().map_err(io)?;
-        Ok(Self { _file: file })
+        Ok(Self { file, path })
+    }
+
+    /// Whether the lock file at its path is still the one this lock holds. When it was
+    /// deleted (`rm -rf cron/`), moved or replaced, another daemon could take a new lock beside
+    /// this one: the holder must stop.
+    pub fn check_still_held(&self) -> Result<(), String> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let held = self.file.metadata().map_err(|e| e.to_string())?;
+            let current = match self.path.symlink_metadata() {
+                Ok(meta) => meta,
+                Err(_) => {
+                    return Err(format!(
+                        "the daemon lock {} was deleted or moved away",
+                        self.path.display()
+                    ))
+                }
+            };
+            if (held.dev(), held.ino()) != (current.dev(), current.ino()) {
+                return Err(format!(
+                    "the daemon lock {} was replaced by another file",
+                    self.path.display()
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// When the daemon holding the lock started (the lock file is rewritten at start-up).

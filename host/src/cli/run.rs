@@ -1,19 +1,22 @@
-//! `cronhost run`: the daemon, until SIGINT or SIGTERM (a second one exits at once).
+//! `cronhost run`: the daemon, until SIGINT or SIGTERM (a second one exits at once). SIGHUP
+//! reloads `cronhost.toml`; SIGUSR1 logs the status; SIGUSR2 is ignored with a log line.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use cronhost::Daemon;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use cronhost::config::Config;
+use cronhost::{Daemon, SupervisorEnd};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 
 use super::{CliError, Context, EXIT_OK, EXIT_USAGE};
 
 pub fn run(context: &Context) -> Result<i32, CliError> {
     let engine = context.engine()?;
-    let mut signals = Signals::new([SIGINT, SIGTERM])
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2])
         .map_err(|e| CliError::failure(format!("cannot install signal handlers: {e}")))?;
     let engine = Arc::new(engine);
-    let daemon = Daemon::start(
+    let mut daemon = Daemon::start(
         &context.home,
         context.config.clone(),
         Arc::clone(&engine) as Arc<dyn cronhost::engine::Engine>,
@@ -37,25 +40,58 @@ pub fn run(context: &Context) -> Result<i32, CliError> {
         std::process::id(),
         daemon.resolution().trigger.name()
     );
-    let stop = daemon.stop_flag();
+    let stopping = Arc::new(AtomicBool::new(false));
+    let reload = Arc::new(AtomicBool::new(false));
+    let handler_stop = Arc::clone(&stopping);
+    let handler_reload = Arc::clone(&reload);
+    let (home, config) = (context.home.clone(), context.config.clone());
     std::thread::spawn(move || {
-        let mut stopping = false;
         for signal in signals.forever() {
             match signal {
-                _ if stopping => {
+                SIGHUP => {
+                    log::info!("received SIGHUP; reloading {}", home.config_file().display());
+                    handler_reload.store(true, Ordering::SeqCst);
+                }
+                SIGUSR1 => log_status(&home, &config),
+                SIGUSR2 => log::info!("received SIGUSR2; it has no meaning to cronhost, ignored"),
+                _ if handler_stop.swap(true, Ordering::SeqCst) => {
                     log::warn!("received signal {signal} again; exiting at once");
                     std::process::exit(130);
                 }
-                _ => {
-                    log::info!("received signal {signal}; stopping");
-                    stopping = true;
-                    stop.set();
-                }
+                _ => log::info!("received signal {signal}; stopping"),
             }
         }
     });
     super::notify::notify("READY=1");
-    daemon.supervise();
+    let mut config = context.config.clone();
+    let lost = loop {
+        let interrupt = || stopping.load(Ordering::SeqCst) || reload.load(Ordering::SeqCst);
+        match daemon.supervise(interrupt) {
+            SupervisorEnd::HomeLost(reason) => break Some(reason),
+            SupervisorEnd::Interrupted if !stopping.load(Ordering::SeqCst) => {
+                reload.store(false, Ordering::SeqCst);
+                super::notify::notify("RELOADING=1");
+                match Config::load(&context.home) {
+                    Ok(new) if new == config => {
+                        log::info!("reload: the configuration is unchanged");
+                    }
+                    Ok(new) => {
+                        daemon = daemon.reload(&context.home, new.clone()).map_err(|e| {
+                            CliError::failure(format!("reload: cannot restart the trigger: {e}"))
+                        })?;
+                        config = new;
+                        log::info!(
+                            "reload: configuration applied; trigger: {}",
+                            daemon.resolution().trigger.name()
+                        );
+                    }
+                    Err(e) => log::error!("reload refused, the running configuration stays: {e}"),
+                }
+                super::notify::notify("READY=1");
+            }
+            _ => break None,
+        }
+    };
     super::notify::notify("STOPPING=1");
     let clean = daemon.shutdown();
     log::info!(
@@ -66,5 +102,26 @@ pub fn run(context: &Context) -> Result<i32, CliError> {
             " (not everything ended in time: see above)"
         }
     );
-    Ok(EXIT_OK)
+    match lost {
+        Some(reason) => Err(CliError::failure(format!(
+            "{reason}; stopped so that no two daemons fire side by side. Start it again (a service manager does) to run on the home as it is now"
+        ))),
+        None => Ok(EXIT_OK),
+    }
+}
+
+/// SIGUSR1: the status verdict, as `cronhost status` would print it, into the log.
+fn log_status(home: &cronhost::home::Home, config: &Config) {
+    let report = cronhost::store::Store::open(&home.store_file())
+        .map_err(|e| e.to_string())
+        .and_then(|store| {
+            cronhost::status::gather(home, config, &store).map_err(|e| e.to_string())
+        });
+    match report {
+        Ok(report) => {
+            let text = report.render(config.zone(), chrono::Utc::now());
+            log::info!("received SIGUSR1; status: {}", text.replace('\n', "; "));
+        }
+        Err(e) => log::warn!("received SIGUSR1; status unavailable: {e}"),
+    }
 }

@@ -240,6 +240,9 @@ impl Engine for CronEngine {
     fn tick(&self) -> Result<TickReport, EngineError> {
         // Outcomes the store refused earlier go first; while any cannot land, the tick fails
         // (the heartbeat and `status` say why), though due jobs are still tried.
+        // A store that was moved, replaced or broken under us fails the tick (the heartbeat
+        // stops reporting success) before anything is claimed in it.
+        self.store.check_identity()?;
         let unrecorded = self.runner.retry_unrecorded();
         self.prune_if_due();
         let due = self
@@ -365,6 +368,10 @@ impl Engine for CronEngine {
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
         }
+    }
+
+    fn check_store(&self) -> Result<(), crate::store::StoreLost> {
+        self.store.check_identity()
     }
 
     fn refresh(&self) -> Result<bool, EngineError> {

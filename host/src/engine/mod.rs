@@ -25,6 +25,9 @@ pub enum EngineError {
     /// Anything else an engine reports.
     #[error("{0}")]
     Failed(String),
+    /// The store's file was deleted, moved, replaced or made unusable under the engine.
+    #[error(transparent)]
+    StoreLost(#[from] crate::store::StoreLost),
 }
 
 /// What the trigger drives. Every method may be called from any thread.
@@ -96,6 +99,13 @@ pub trait Engine: Send + Sync {
     /// whether every run ended in time.
     fn shutdown(&self, _deadline: std::time::Instant) -> bool {
         true
+    }
+
+    /// Whether the engine's store is still the file it opened and usable (see
+    /// [`Store::check_identity`](crate::store::Store::check_identity)); the daemon checks this
+    /// on every supervision round and stops when it is not.
+    fn check_store(&self) -> Result<(), crate::store::StoreLost> {
+        Ok(())
     }
 
     /// Whether the job set changed since the last call (another process wrote to the store).

@@ -15,6 +15,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use claim::{Claim, ClaimOutcome, Claimer, CATCH_UP_ALL_CAP};
+
 pub use jobs::{CatchUp, Job, JobSpec, Overlap, Repeat};
 pub use runs::{run_id, Run, RunStatus};
 pub use validate::{
@@ -29,7 +30,7 @@ pub const DB_FILE: &str = "cronhost.db";
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The file cannot be opened or is not a cronhost database; it was not modified.
-    #[error("cannot use the job store {path}: {message}. The file was not modified; move it aside to start afresh, or restore it from a backup")]
+    #[error("cannot use the job store {path}: {message}. The file was not modified; restore it from a backup, or stop the daemon (`cronhost status` shows it) before moving it aside to start afresh")]
     Unusable {
         /// The file.
         path: PathBuf,
@@ -73,10 +74,58 @@ pub enum StoreError {
     },
 }
 
+/// Why the file at the store's path is no longer the store this handle writes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreLost {
+    /// Nothing is at the path any more (deleted, or moved away).
+    #[error("the job store {0} was deleted or moved away while cronhost had it open")]
+    Gone(PathBuf),
+    /// Another file is at the path (moved aside and recreated, or replaced).
+    #[error("the job store {0} was replaced by another file while cronhost had it open")]
+    Replaced(PathBuf),
+    /// The file is there but others cannot use it (its mode, or its header was overwritten).
+    #[error("the job store {path} cannot be used: {problem}")]
+    Unusable {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// The file identity (device, inode) of an open store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+fn file_id(meta: &std::fs::Metadata) -> FileId {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        FileId { dev: 0, ino: 0 }
+    }
+}
+
+/// The first bytes of every SQLite database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
 /// The store. Cheap to share behind an `Arc`; calls serialise on one connection.
 #[derive(Debug)]
 pub struct Store {
     path: PathBuf,
+    /// The identity of the file this handle opened, to notice it being moved or replaced.
+    identity: Option<FileId>,
     conn: Mutex<Connection>,
     /// Job-set changes made through this handle: SQLite's `data_version` only moves for
     /// commits of *other* connections, so an embedding app's own edits are counted here.
@@ -97,9 +146,19 @@ impl Store {
             path: path.to_path_buf(),
             message: e.to_string(),
         };
+        // The store is a state file: a symlink in its place is refused, never followed.
+        if let Ok(meta) = path.symlink_metadata() {
+            if !meta.is_file() {
+                return Err(StoreError::Unusable {
+                    path: path.to_path_buf(),
+                    message: "it is not a regular file (a symbolic link, a directory or a device); cronhost opens only a regular file as its store".into(),
+                });
+            }
+        }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let conn = Connection::open_with_flags(path, flags).map_err(unusable)?;
         conn.set_prepared_statement_cache_capacity(64);
         conn.busy_timeout(Duration::from_secs(30))
@@ -118,6 +177,7 @@ impl Store {
         }
         let store = Self {
             path: path.to_path_buf(),
+            identity: path.symlink_metadata().ok().map(|m| file_id(&m)),
             conn: Mutex::new(conn),
             job_changes: std::sync::atomic::AtomicU64::new(0),
         };
@@ -153,6 +213,62 @@ impl Store {
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the file at the store's path is still the one this handle opened, and usable by
+    /// the other cronhost processes: it was not deleted, moved away or replaced, its owner can
+    /// still read and write it, and it still starts with SQLite's header. Cheap (a stat, and
+    /// reading 16 bytes): the daemon checks it on every tick and supervision round.
+    pub fn check_identity(&self) -> Result<(), StoreLost> {
+        let Some(identity) = self.identity else {
+            return Ok(());
+        };
+        let meta = match self.path.symlink_metadata() {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreLost::Gone(self.path.clone()))
+            }
+            Err(e) => {
+                return Err(StoreLost::Unusable {
+                    path: self.path.clone(),
+                    problem: e.to_string(),
+                })
+            }
+        };
+        if file_id(&meta) != identity || !meta.is_file() {
+            return Err(StoreLost::Replaced(self.path.clone()));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode();
+            if mode & 0o600 != 0o600 {
+                return Err(StoreLost::Unusable {
+                    path: self.path.clone(),
+                    problem: format!(
+                        "its mode is {:o}, so no other cronhost command can open it; `chmod 600 {}`",
+                        mode & 0o777,
+                        self.path.display()
+                    ),
+                });
+            }
+        }
+        let mut header = [0u8; 16];
+        let read = std::fs::File::open(&self.path)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header));
+        match read {
+            Ok(()) if &header == SQLITE_HEADER => Ok(()),
+            // A store that holds nothing yet has no header on disk (the WAL holds it all).
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && meta.len() == 0 => Ok(()),
+            Ok(()) => Err(StoreLost::Unusable {
+                path: self.path.clone(),
+                problem: "its header was overwritten: it is no longer an SQLite database".into(),
+            }),
+            Err(e) => Err(StoreLost::Unusable {
+                path: self.path.clone(),
+                problem: e.to_string(),
+            }),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
