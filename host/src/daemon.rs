@@ -182,11 +182,8 @@ impl Daemon {
             if interrupt() {
                 return SupervisorEnd::Interrupted;
             }
-            let lost = self
-                .lock
-                .check_still_held()
-                .err()
-                .or_else(|| match self.core.engine.check_store() {
+            let lost = self.lock.check_still_held().err().or_else(|| {
+                match self.core.engine.check_store() {
                     Err(e @ crate::store::StoreLost::Unusable { .. }) => {
                         // Still ours, but broken: the ticks fail and say why; keep watching.
                         log::debug!("{e}");
@@ -194,7 +191,8 @@ impl Daemon {
                     }
                     Err(e) => Some(e.to_string()),
                     Ok(()) => None,
-                });
+                }
+            });
             if let Some(reason) = lost {
                 log::error!("{reason}; this daemon stops firing and exits so that it can be restarted onto the home as it is now");
                 self.stop.set();

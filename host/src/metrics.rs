@@ -151,9 +151,30 @@ pub fn serve(
     std::thread::Builder::new()
         .name("cronhost-metrics".into())
         .spawn(move || {
+            let busy = Arc::new(std::sync::atomic::AtomicUsize::new(0));
             while !stop.is_set() {
                 match listener.accept() {
-                    Ok((stream, _)) => answer(stream, &metrics, &core.heartbeat),
+                    // Each connection on its own short-lived thread, so idle or slow clients
+                    // cannot hold up a scrape; past the cap a connection is closed at once.
+                    Ok((stream, _)) => {
+                        if busy.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= MAX_CONNECTIONS
+                        {
+                            busy.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                            drop(stream);
+                            continue;
+                        }
+                        let (metrics, core, done) =
+                            (Arc::clone(&metrics), Arc::clone(&core), Arc::clone(&busy));
+                        let spawned = std::thread::Builder::new()
+                            .name("cronhost-metrics-conn".into())
+                            .spawn(move || {
+                                answer(stream, &metrics, &core.heartbeat);
+                                done.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                            });
+                        if spawned.is_err() {
+                            busy.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                    }
                     // Nothing waiting, or an accept error (out of descriptors, say): pause.
                     Err(_) => {
                         stop.wait(Duration::from_millis(100));
@@ -163,6 +184,9 @@ pub fn serve(
         })?;
     Ok(address)
 }
+
+/// Most connections answered at once.
+const MAX_CONNECTIONS: usize = 32;
 
 /// How long one request may take in all: a slow client cannot hold the listener longer.
 const REQUEST_DEADLINE: Duration = Duration::from_secs(2);

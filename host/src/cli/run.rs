@@ -49,7 +49,10 @@ pub fn run(context: &Context) -> Result<i32, CliError> {
         for signal in signals.forever() {
             match signal {
                 SIGHUP => {
-                    log::info!("received SIGHUP; reloading {}", home.config_file().display());
+                    log::info!(
+                        "received SIGHUP; reloading {}",
+                        home.config_file().display()
+                    );
                     handler_reload.store(true, Ordering::SeqCst);
                 }
                 SIGUSR1 => log_status(&home, &config),

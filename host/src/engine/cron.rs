@@ -59,11 +59,20 @@ impl CronEngine {
 
     /// Runs left open by processes that are gone (on this host) become `unknown`; never re-run.
     /// A pid that now belongs to a process started after the claim (pid reuse, a restarted
-    /// container's pid 1) counts as gone.
+    /// container's pid 1) counts as gone. A run whose owner died but whose command still runs
+    /// (the daemon was `kill -9`ed, its job lives on) stays open until the command's process
+    /// group is gone: it still holds its overlap slot, so no second copy starts beside it.
     pub fn settle_orphaned_runs(&self) -> Result<usize, crate::store::StoreError> {
         let this_host = self.claimer.host.clone();
         let settled = self.store.settle_orphaned_runs(
-            |host, pid, claimed_at| host != this_host || owner_alive(pid, claimed_at),
+            |run| {
+                run.host != this_host
+                    || owner_alive(run.pid, run.claimed_at)
+                    || run.child_pid.is_some_and(|group| {
+                        group != run.pid
+                            && group_alive(group, run.started_at.unwrap_or(run.claimed_at))
+                    })
+            },
             crate::clock::now(),
         )?;
         for run in &settled {
@@ -399,6 +408,37 @@ fn owner_alive(pid: u32, claimed_at: chrono::DateTime<Utc>) -> bool {
         // One second of slack for clock granularity.
         Some(started) => started <= claimed_at + chrono::Duration::seconds(1),
         None => true,
+    }
+}
+
+/// Whether the process group `group` that a run's command started at `started_at` still has
+/// a member. When a process with the group's id exists, it must have started by then (else the
+/// id was reused by an unrelated process).
+fn group_alive(group: u32, started_at: chrono::DateTime<Utc>) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(group_id) = i32::try_from(group) else {
+            return false;
+        };
+        if group_id <= 1 {
+            return false;
+        }
+        // SAFETY: signal 0 to a process group only checks that it has members.
+        let exists = unsafe { libc::kill(-group_id, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if !exists {
+            return false;
+        }
+        match process_started_at(group) {
+            Some(leader_started) => leader_started <= started_at + chrono::Duration::seconds(1),
+            // The leader is gone but its group lives on (a background child): still ours.
+            None => true,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (group, started_at);
+        false
     }
 }
 

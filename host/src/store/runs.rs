@@ -111,6 +111,9 @@ pub struct Run {
     pub host: String,
     /// The cronhost process that claimed it.
     pub pid: u32,
+    /// The command's process (and process group) once started; for an in-process run, the
+    /// host's own pid.
+    pub child_pid: Option<u32>,
     /// Started minus scheduled, in milliseconds.
     pub lateness_ms: Option<i64>,
 }
@@ -120,7 +123,7 @@ pub fn run_id(job_id: &str, scheduled_at: DateTime<Utc>) -> String {
     format!("{job_id}@{}", to_ms(scheduled_at))
 }
 
-const RUN_COLUMNS: &str = "id, job_id, scheduled_at, claimed_at, started_at, finished_at, status, reason, exit_code, error, host, pid, lateness_ms";
+const RUN_COLUMNS: &str = "id, job_id, scheduled_at, claimed_at, started_at, finished_at, status, reason, exit_code, error, host, pid, lateness_ms, child_pid";
 
 fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
     Ok(Run {
@@ -137,6 +140,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
         host: row.get(10)?,
         pid: row.get(11)?,
         lateness_ms: row.get(12)?,
+        child_pid: row.get(13)?,
     })
 }
 
@@ -246,7 +250,7 @@ impl Store {
     /// that claimed the run at `claimed_at` still runs.
     pub fn settle_orphaned_runs(
         &self,
-        alive: impl Fn(&str, u32, DateTime<Utc>) -> bool,
+        alive: impl Fn(&Run) -> bool,
         now: DateTime<Utc>,
     ) -> Result<Vec<Run>, StoreError> {
         self.write(|tx| {
@@ -259,7 +263,7 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(sql)?;
             let mut settled = Vec::new();
-            for run in open.into_iter().filter(|r| !alive(&r.host, r.pid, r.claimed_at)) {
+            for run in open.into_iter().filter(|r| !alive(r)) {
                 tx.exec_cached(
                     "UPDATE runs SET status = 'unknown', finished_at = ?2, error = ?3 WHERE id = ?1",
                     params![run.id, to_ms(now), format!("its owner (pid {} on {}) died while it was {}", run.pid, run.host, run.status.as_str())],

@@ -508,7 +508,7 @@ fn orphaned_runs_become_unknown_and_are_not_rerun() {
     };
     store.mark_started(&claim.run_id, 99, due).unwrap();
     let settled = store
-        .settle_orphaned_runs(|_, pid, _| pid != 4242, due)
+        .settle_orphaned_runs(|run| run.pid != 4242, due)
         .unwrap();
     assert_eq!(settled.len(), 1);
     let run = store.run(&claim.run_id).unwrap().unwrap();
