@@ -140,10 +140,14 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
         JobsCommand::Add(args) => return add(context, args),
         _ => {}
     }
-    // Opened through the engine: runs left open by dead processes are settled first, so the
-    // listing shows what really happened to them.
-    let engine = context.engine()?;
-    let store = engine.store();
+    // Runs left open by dead processes are settled first, so the listing shows what really
+    // happened to them; a home that cannot be written is still read.
+    let store = if command.only_reads() {
+        context.reader()?
+    } else {
+        std::sync::Arc::clone(context.engine()?.store())
+    };
+    let store = &store;
     let now = Utc::now();
     match command {
         JobsCommand::List { all, json } => list(context, store, all, json),

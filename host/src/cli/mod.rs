@@ -88,6 +88,22 @@ impl Context {
         }
         Ok(engine)
     }
+
+    /// The store, for a command that only reads it: through the engine (settling dead runs)
+    /// where the home can be written, else opened read-only (a read-only mount or directory
+    /// still answers `jobs list`, `runs` and `status`).
+    pub fn reader(&self) -> Result<std::sync::Arc<cronhost::store::Store>, CliError> {
+        match self.engine() {
+            Ok(engine) => Ok(std::sync::Arc::clone(engine.store())),
+            Err(error) => match cronhost::store::Store::open_read_only(&self.home.store_file()) {
+                Ok(store) => {
+                    log::debug!("reading the store read-only: {}", error.message);
+                    Ok(std::sync::Arc::new(store))
+                }
+                Err(_) => Err(error),
+            },
+        }
+    }
 }
 
 /// cronhost: a cron host whose trigger is a plug-in.

@@ -26,8 +26,8 @@ pub fn run(context: &Context, args: RunsArgs) -> Result<i32, CliError> {
     if args.cluster {
         return cluster(context, &args);
     }
-    let engine = context.engine()?;
-    let store = engine.store();
+    let store = context.reader()?;
+    let store = &store;
     let job_id = match args.job.as_deref() {
         Some(job) => Some(history_id(store, job)?),
         None => None,

@@ -6,8 +6,8 @@ use cronhost::status::{gather, Verdict};
 use super::{print_json, CliError, Context, EXIT_FAILURE, EXIT_OK};
 
 pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
-    let engine = context.engine()?;
-    let store = engine.store();
+    let store = context.reader()?;
+    let store = &store;
     let report = gather(&context.home, &context.config, store)?;
     let provider = provider_status(context);
     if json {

@@ -210,6 +210,59 @@ impl Store {
         Ok(store)
     }
 
+    /// Open the store only to read it, for listings on a home that cannot be written (a
+    /// read-only mount, a read-only directory). Nothing is created or migrated; a store of
+    /// another schema version is refused. Where SQLite cannot even take its read locks (no
+    /// writable `-shm` beside the file), the file is read as immutable: nothing can write it
+    /// then anyway.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let unusable = |e: rusqlite::Error| StoreError::Unusable {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        if !path.symlink_metadata().is_ok_and(|m| m.is_file()) {
+            return Err(StoreError::Unusable {
+                path: path.to_path_buf(),
+                message: "there is no job store file to read".into(),
+            });
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW
+            | OpenFlags::SQLITE_OPEN_URI;
+        let version_of = |conn: &Connection| {
+            conn.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))
+        };
+        let conn = match Connection::open_with_flags(path, flags)
+            .and_then(|conn| version_of(&conn).map(|_| conn))
+        {
+            Ok(conn) => conn,
+            Err(_) => {
+                let mut uri = url_path(path);
+                uri.push_str("?immutable=1");
+                let conn = Connection::open_with_flags(&uri, flags).map_err(unusable)?;
+                version_of(&conn).map_err(unusable)?;
+                conn
+            }
+        };
+        let version = version_of(&conn).map_err(unusable)?;
+        if version != schema::VERSION {
+            return Err(StoreError::Unusable {
+                path: path.to_path_buf(),
+                message: format!(
+                    "it has schema version {version}, and this cronhost reads version {} without writing; open it once where it can be written",
+                    schema::VERSION
+                ),
+            });
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            identity: path.symlink_metadata().ok().map(|m| file_id(&m)),
+            conn: Mutex::new(conn),
+            job_changes: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -377,6 +430,20 @@ fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
             other => return other,
         }
     }
+}
+
+/// `path` as an SQLite `file:` URI (`%`, `?` and `#` escaped).
+fn url_path(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri
 }
 
 /// Map an SQLite error inside a transaction body.
