@@ -16,7 +16,7 @@
 //! let engine = CronEngine::open(&home, &config)?;
 //! let daemon = Daemon::start(&home, config, Arc::new(engine))?;
 //! daemon.stop_flag().set(); // from a signal handler, in a real program
-//! daemon.supervise();
+//! daemon.supervise(|| false);
 //! daemon.shutdown();
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

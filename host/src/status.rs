@@ -52,6 +52,32 @@ pub struct StatusReport {
     pub stale_after_secs: f64,
     /// Providers that took a host down and run isolated because of it.
     pub crash_verdicts: Vec<crate::crash_guard::CrashVerdict>,
+    /// Bytes free for cronhost on the file system holding the state directory.
+    pub free_bytes: Option<u64>,
+}
+
+/// Below this many free bytes the state directory's file system counts as full: SQLite cannot
+/// add a page to its log, nor the heartbeat a file.
+pub const FULL_BELOW_BYTES: u64 = 64 * 1024;
+
+/// Bytes available to this user on the file system holding `dir`.
+pub fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+        // SAFETY: statvfs fills the zeroed struct from a NUL-terminated path.
+        let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(path.as_ptr(), &mut stats) } != 0 {
+            return None;
+        }
+        Some((stats.f_bavail as u64).saturating_mul(stats.f_frsize as u64))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
 }
 
 /// Gather the status of `home`.
@@ -72,6 +98,18 @@ pub fn gather(home: &Home, config: &Config, store: &Store) -> Result<StatusRepor
         SystemTime::now(),
     );
     report.crash_verdicts = crate::crash_guard::CrashGuard::new(&home.state_dir()).verdicts();
+    report.free_bytes = free_bytes(&home.state_dir());
+    // A full disk stops the store and the heartbeat from being written, so the files cannot
+    // say so themselves (until they go stale): a running daemon on a full disk is failing.
+    if let (Some(free), true) = (report.free_bytes, report.running) {
+        if free < FULL_BELOW_BYTES && report.verdict == Verdict::Healthy {
+            report.verdict = Verdict::Failing;
+            report.last_error = Some(format!(
+                "the file system holding {} is full ({free} bytes free): claims, outcomes and heartbeats cannot be written; firing resumes by itself once space is freed",
+                home.state_dir().display()
+            ));
+        }
+    }
     Ok(report)
 }
 
@@ -119,6 +157,7 @@ pub fn judge(
         next_run,
         stale_after_secs: stale_after.as_secs_f64(),
         crash_verdicts: Vec::new(),
+        free_bytes: None,
     }
 }
 

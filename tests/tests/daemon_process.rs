@@ -306,7 +306,11 @@ fn root_refuses_a_world_writable_home() {
     std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let output = home.cronhost(&["run"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("world-writable home"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("writable by other users") && stderr.contains("chmod go-w"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -14,6 +14,9 @@ use crate::store::{ClaimOutcome, Claimer, Store};
 
 /// How often completed one-shots are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
+/// How often the ticks look for runs whose owner and command are both gone (an orphaned
+/// command that outlived a killed daemon holds its job's overlap slot until then).
+const SETTLE_EVERY: Duration = Duration::from_secs(5);
 
 /// Settings the engine takes from `[cron]`.
 #[derive(Debug, Clone)]
@@ -31,6 +34,7 @@ pub struct CronEngine {
     claimer: Claimer,
     settings: CronEngineSettings,
     last_prune: Mutex<Option<Instant>>,
+    last_settle: Mutex<Option<Instant>>,
     seen_version: Mutex<Option<(i64, u64)>>,
 }
 
@@ -98,6 +102,7 @@ impl CronEngine {
             runner,
             settings,
             last_prune: Mutex::new(None),
+            last_settle: Mutex::new(Some(Instant::now())),
             seen_version: Mutex::new(None),
         }
     }
@@ -217,6 +222,17 @@ impl CronEngine {
         }
     }
 
+    fn settle_if_due(&self) {
+        let mut last = self.last_settle.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|at| at.elapsed() < SETTLE_EVERY) {
+            return;
+        }
+        *last = Some(Instant::now());
+        if let Err(e) = self.settle_orphaned_runs() {
+            log::warn!("cannot settle runs left by dead processes: {e}");
+        }
+    }
+
     fn prune_if_due(&self) {
         let mut last = self.last_prune.lock().unwrap_or_else(|p| p.into_inner());
         if last.is_some_and(|at| at.elapsed() < PRUNE_EVERY) {
@@ -254,6 +270,7 @@ impl Engine for CronEngine {
         self.store.check_identity()?;
         let unrecorded = self.runner.retry_unrecorded();
         self.prune_if_due();
+        self.settle_if_due();
         let due = self
             .store
             .due_job_ids(crate::clock::now())
@@ -412,34 +429,60 @@ fn owner_alive(pid: u32, claimed_at: chrono::DateTime<Utc>) -> bool {
 }
 
 /// Whether the process group `group` that a run's command started at `started_at` still has
-/// a member. When a process with the group's id exists, it must have started by then (else the
-/// id was reused by an unrelated process).
+/// a live member (zombies waiting for a reaper do not count). When a process with the group's
+/// id exists, it must have started by then (else the id was reused by an unrelated process).
 fn group_alive(group: u32, started_at: chrono::DateTime<Utc>) -> bool {
-    #[cfg(unix)]
+    if group <= 1 {
+        return false;
+    }
+    if let Some(leader_started) = process_started_at(group) {
+        if leader_started > started_at + chrono::Duration::seconds(1) {
+            return false;
+        }
+    }
+    #[cfg(target_os = "linux")]
     {
-        let Ok(group_id) = i32::try_from(group) else {
-            return false;
-        };
-        if group_id <= 1 {
-            return false;
-        }
+        live_group_members(group) > 0
+    }
+    #[cfg(all(unix, not(target_os = "linux")))]
+    {
         // SAFETY: signal 0 to a process group only checks that it has members.
-        let exists = unsafe { libc::kill(-group_id, 0) } == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-        if !exists {
-            return false;
-        }
-        match process_started_at(group) {
-            Some(leader_started) => leader_started <= started_at + chrono::Duration::seconds(1),
-            // The leader is gone but its group lives on (a background child): still ours.
-            None => true,
-        }
+        unsafe { libc::kill(-(group as i32), 0) == 0 }
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
     }
     #[cfg(not(unix))]
     {
-        let _ = (group, started_at);
+        let _ = started_at;
         false
     }
+}
+
+/// How many processes in `/proc` belong to process group `group` and are not zombies.
+#[cfg(target_os = "linux")]
+fn live_group_members(group: u32) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+        .filter(|stat| {
+            // After the `)` closing the command name: state, ppid, pgrp, ...
+            let Some(rest) = stat.rfind(')').map(|at| &stat[at + 1..]) else {
+                return false;
+            };
+            let mut fields = rest.split_whitespace();
+            let state = fields.next();
+            let pgrp = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
+            pgrp == Some(group) && !matches!(state, Some("Z" | "X"))
+        })
+        .count()
 }
 
 /// When process `pid` started, from /proc (Linux); `None` where that is not known.

@@ -117,8 +117,8 @@ fn file_id(meta: &std::fs::Metadata) -> FileId {
     }
 }
 
-/// The first bytes of every SQLite database file.
-const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+/// How often [`Store::check_identity`] reads the file through a fresh connection.
+const READ_CHECK_EVERY: Duration = Duration::from_secs(5);
 
 /// The store. Cheap to share behind an `Arc`; calls serialise on one connection.
 #[derive(Debug)]
@@ -126,6 +126,8 @@ pub struct Store {
     path: PathBuf,
     /// The identity of the file this handle opened, to notice it being moved or replaced.
     identity: Option<FileId>,
+    /// When the file was last read through a fresh connection, and what that found.
+    read_check: Mutex<Option<(std::time::Instant, Result<(), StoreLost>)>>,
     conn: Mutex<Connection>,
     /// Job-set changes made through this handle: SQLite's `data_version` only moves for
     /// commits of *other* connections, so an embedding app's own edits are counted here.
@@ -178,6 +180,7 @@ impl Store {
         let store = Self {
             path: path.to_path_buf(),
             identity: path.symlink_metadata().ok().map(|m| file_id(&m)),
+            read_check: Mutex::new(None),
             conn: Mutex::new(conn),
             job_changes: std::sync::atomic::AtomicU64::new(0),
         };
@@ -258,6 +261,7 @@ impl Store {
         Ok(Self {
             path: path.to_path_buf(),
             identity: path.symlink_metadata().ok().map(|m| file_id(&m)),
+            read_check: Mutex::new(None),
             conn: Mutex::new(conn),
             job_changes: std::sync::atomic::AtomicU64::new(0),
         })
@@ -269,9 +273,9 @@ impl Store {
     }
 
     /// Whether the file at the store's path is still the one this handle opened, and usable by
-    /// the other cronhost processes: it was not deleted, moved away or replaced, its owner can
-    /// still read and write it, and it still starts with SQLite's header. Cheap (a stat, and
-    /// reading 16 bytes): the daemon checks it on every tick and supervision round.
+    /// the other cronhost processes: it was not deleted, moved away or replaced, and its owner
+    /// can still read and write it. Cheap (one `stat`): the daemon checks it on every tick and
+    /// supervision round.
     pub fn check_identity(&self) -> Result<(), StoreLost> {
         let Some(identity) = self.identity else {
             return Ok(());
@@ -306,22 +310,34 @@ impl Store {
                 });
             }
         }
-        let mut header = [0u8; 16];
-        let read = std::fs::File::open(&self.path)
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header));
-        match read {
-            Ok(()) if &header == SQLITE_HEADER => Ok(()),
-            // A store that holds nothing yet has no header on disk (the WAL holds it all).
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && meta.len() == 0 => Ok(()),
-            Ok(()) => Err(StoreLost::Unusable {
-                path: self.path.clone(),
-                problem: "its header was overwritten: it is no longer an SQLite database".into(),
-            }),
-            Err(e) => Err(StoreLost::Unusable {
-                path: self.path.clone(),
-                problem: e.to_string(),
-            }),
+        self.check_readable()
+    }
+
+    /// Read the file's header through a fresh SQLite connection, at most every
+    /// [`READ_CHECK_EVERY`]: this handle's own connection serves page 1 from its cache and
+    /// would never notice the file overwritten in place. Never with a plain `File::open`:
+    /// closing any descriptor of the file drops this process's POSIX locks on it, SQLite's
+    /// included, letting another process write in the middle of our transaction; SQLite's own
+    /// connections share the locks and defer those closes.
+    fn check_readable(&self) -> Result<(), StoreLost> {
+        let mut last = self.read_check.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, verdict)) = &*last {
+            if at.elapsed() < READ_CHECK_EVERY {
+                return verdict.clone();
+            }
         }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let verdict = Connection::open_with_flags(&self.path, flags)
+            .and_then(|conn| conn.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0)))
+            .map(|_| ())
+            .map_err(|e| StoreLost::Unusable {
+                path: self.path.clone(),
+                problem: format!("SQLite cannot read it any more: {e}"),
+            });
+        *last = Some((std::time::Instant::now(), verdict.clone()));
+        verdict
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
