@@ -23,20 +23,33 @@ pub(crate) enum Access {
 /// symlink, a fifo, a device, a hard link to another file or someone else's file is an error:
 /// cronhost never writes through one.
 pub(crate) fn open(path: &Path, access: Access) -> std::io::Result<File> {
-    let mut options = std::fs::OpenOptions::new();
-    match access {
-        Access::Read => options.read(true),
-        Access::ReadWrite => options.read(true).write(true).create(true),
-        Access::Append => options.append(true).create(true),
-    };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
+    let options = |create_new: bool| {
+        let mut options = std::fs::OpenOptions::new();
+        match access {
+            Access::Read => options.read(true),
+            Access::ReadWrite => options.read(true).write(true),
+            Access::Append => options.append(true),
+        };
+        options.create_new(create_new);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+        }
         options
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
-    }
-    let file = options.open(path).map_err(|e| {
+    };
+    // A new file is created exclusively (`O_EXCL`: nothing planted in its place is opened);
+    // an existing one is opened without `O_CREAT`, then checked.
+    let opened = match access {
+        Access::Read => options(false).open(path),
+        Access::ReadWrite | Access::Append => match options(true).open(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => options(false).open(path),
+            other => other,
+        },
+    };
+    let file = opened.map_err(|e| {
         if e.raw_os_error() == Some(libc::ELOOP) {
             std::io::Error::other(format!(
                 "{} is a symbolic link; cronhost does not follow links in its state directory",

@@ -70,9 +70,9 @@ pub enum JobsCommand {
         /// Time zone (default `cron.timezone`).
         #[arg(long, value_name = "ZONE")]
         tz: Option<String>,
-        /// How many.
-        #[arg(long, default_value_t = 5)]
-        count: usize,
+        /// How many (1 to 10000).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=10_000))]
+        count: u16,
     },
     /// Print every job as JSON (ids kept), for `jobs import` on this or another host.
     Export,
@@ -458,12 +458,7 @@ fn run_now(context: &Context, job: &str) -> Result<i32, CliError> {
     })
 }
 
-fn next(
-    context: &Context,
-    schedule: &str,
-    tz: Option<&str>,
-    count: usize,
-) -> Result<i32, CliError> {
+fn next(context: &Context, schedule: &str, tz: Option<&str>, count: u16) -> Result<i32, CliError> {
     let zone_name = tz.unwrap_or(&context.config.cron.timezone);
     let zone = parse_zone(zone_name).map_err(|e| CliError::usage(e.to_string()))?;
     let now = Utc::now();

@@ -11,9 +11,9 @@ use super::{print_json, CliError, Context, EXIT_OK};
 pub struct RunsArgs {
     /// Only this job (id or name).
     job: Option<String>,
-    /// How many runs, newest first.
-    #[arg(long, default_value_t = 20)]
-    limit: usize,
+    /// How many runs, newest first (1 to 10000000).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    limit: u32,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -32,7 +32,7 @@ pub fn run(context: &Context, args: RunsArgs) -> Result<i32, CliError> {
         Some(job) => Some(history_id(store, job)?),
         None => None,
     };
-    let runs = store.runs(job_id.as_deref(), args.limit)?;
+    let runs = store.runs(job_id.as_deref(), args.limit as usize)?;
     if args.json {
         print_json(&runs)?;
         return Ok(EXIT_OK);
@@ -95,7 +95,7 @@ fn cluster(context: &Context, args: &RunsArgs) -> Result<i32, CliError> {
         .unwrap_or_default()
         .into_iter()
         .filter(|run| job_id.as_deref().is_none_or(|job| run["job_id"] == job))
-        .take(args.limit)
+        .take(args.limit as usize)
         .collect();
     if args.json {
         print_json(&runs)?;
