@@ -18,6 +18,8 @@ for lib in target/release/*cronhost_provider_*."$ext"; do
 done
 echo "installed into plugins.d/: $(cd plugins.d && ls ./*."$ext" | tr '\n' ' ')"
 
+# The home, like ~/.ssh for sshd, must be writable by nobody else (README, "Security model").
+chmod go-w demo
 cronhost="./target/release/cronhost --home demo"
 $cronhost providers
 
