@@ -51,6 +51,17 @@ impl Running {
         }
     }
 
+    /// The address the daemon serves `/metrics` on (`[metrics] listen`), once it says so.
+    pub fn metrics_address(&self) -> String {
+        self.wait_for_log("metrics at http://");
+        self.log()
+            .split("metrics at http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .expect("the metrics address in the log")
+            .to_owned()
+    }
+
     /// Wait (bounded) for the process to exit by itself.
     pub fn wait_exit(mut self) -> (ExitStatus, String) {
         let deadline = Instant::now() + PATIENCE;

@@ -60,6 +60,13 @@ fn cronhost_bounded(home: &Path, args: &[&str], limit: Duration) -> Output {
     child.wait_with_output().expect("output")
 }
 
+/// The command exited with `code` and said `needle` on stderr.
+fn assert_refused(output: &Output, code: i32, needle: &str) {
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(code), "{stderr}");
+    assert!(stderr.contains(needle), "expected {needle:?}: {stderr}");
+}
+
 fn jobs_json(home: &Path) -> serde_json::Value {
     let output = cronhost_in(home, Path::new("/"), &["jobs", "list", "--all", "--json"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
@@ -212,12 +219,7 @@ fn state_files_that_are_symlinks_are_never_written_through() {
     let _ = std::fs::remove_file(&lock);
     std::os::unix::fs::symlink(&victim, &lock).unwrap();
     let output = cronhost_bounded(home.path(), &["run"], PATIENCE);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
-    assert!(
-        text(&output.stderr).contains("symbolic link"),
-        "{}",
-        text(&output.stderr)
-    );
+    assert_refused(&output, 2, "symbolic link");
     std::fs::remove_file(&lock).unwrap();
 
     // The occurrence's output file.
@@ -362,41 +364,17 @@ fn a_full_disk_is_reported_by_status_and_firing_resumes_when_space_returns() {
 #[test]
 fn numbers_out_of_range_are_refused_where_they_enter_and_nothing_is_stored() {
     let home = TestHome::new();
-    for args in [
-        vec![
-            "jobs",
-            "add",
-            "every 2s",
-            "--timeout",
-            "9223372036854775807",
-            "--",
-            "true",
-        ],
-        vec!["jobs", "add", "every 2s", "--timeout", "0", "--", "true"],
-        vec!["jobs", "add", "every 2s", "--repeat", "0", "--", "true"],
+    let huge = "9223372036854775807";
+    for (args, needle) in [
+        (["--timeout", huge], "allowed 1 to 31536000"),
+        (["--timeout", "0"], "allowed 1 to 31536000"),
+        (["--repeat", "0"], "positive number"),
     ] {
-        let output = home.cronhost(&args);
-        assert_eq!(
-            output.status.code(),
-            Some(2),
-            "{args:?}: {}",
-            text(&output.stderr)
-        );
+        let mut full = vec!["jobs", "add", "every 2s"];
+        full.extend(args);
+        full.extend(["--", "true"]);
+        assert_refused(&home.cronhost(&full), 2, needle);
     }
-    let output = home.cronhost(&[
-        "jobs",
-        "add",
-        "every 2s",
-        "--timeout",
-        "9223372036854775807",
-        "--",
-        "true",
-    ]);
-    assert!(
-        text(&output.stderr).contains("allowed 1 to 31536000"),
-        "{}",
-        text(&output.stderr)
-    );
     assert_eq!(jobs_json(home.path()), serde_json::json!([]));
 
     for (key, value) in [
@@ -783,12 +761,7 @@ fn a_config_that_is_a_fifo_or_a_device_is_an_error_not_a_hang() {
         .expect("mkfifo");
     assert!(status.success());
     let output = cronhost_bounded(home.path(), &["jobs", "list"], Duration::from_secs(20));
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
-    assert!(
-        text(&output.stderr).contains("not a regular file"),
-        "{}",
-        text(&output.stderr)
-    );
+    assert_refused(&output, 2, "not a regular file");
     std::fs::remove_file(&config).unwrap();
     std::os::unix::fs::symlink("/dev/zero", &config).unwrap();
     let output = cronhost_bounded(home.path(), &["status"], Duration::from_secs(20));
@@ -812,14 +785,7 @@ fn idle_connections_do_not_delay_a_metrics_scrape() {
     let home = TestHome::new();
     home.write_config("[metrics]\nlisten = \"127.0.0.1:0\"\n");
     let running = Running::start(&home);
-    running.wait_for_log("metrics at http://");
-    let log = running.log();
-    let address = log
-        .split("metrics at http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .expect("metrics address")
-        .to_owned();
+    let address = running.metrics_address();
     let idle: Vec<_> = (0..15)
         .map(|_| std::net::TcpStream::connect(&address).unwrap())
         .collect();
