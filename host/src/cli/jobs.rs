@@ -441,12 +441,12 @@ fn shell_quote(text: &str) -> String {
 
 fn run_now(context: &Context, job: &str) -> Result<i32, CliError> {
     let engine = context.engine()?;
-    // An unknown job is bad input (exit 2); a job that cannot start ran and failed (exit 1,
-    // recorded in its history).
-    engine.store().job(job)?;
-    let run_id = engine
-        .run_now(job)
-        .map_err(|e| CliError::failure(e.to_string()))?;
+    // A job that cannot be claimed (unknown, paused) is bad input (exit 2); one whose command
+    // cannot start ran and failed (exit 1, recorded in its history).
+    let run_id = engine.run_now(job).map_err(|e| match e {
+        cronhost::engine::EngineError::Job { .. } => CliError::failure(e.to_string()),
+        other => CliError::usage(other.to_string()),
+    })?;
     engine.runner().wait_idle(super::tick::WAIT_FOR_RUNS);
     let run = engine.store().run(&run_id)?;
     let status = run.as_ref().map(|r| r.status.as_str()).unwrap_or("unknown");
