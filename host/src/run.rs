@@ -32,6 +32,17 @@ pub struct Runner {
     unrecorded: Arc<Mutex<Vec<Outcome>>>,
 }
 
+/// How a watched command ended.
+#[derive(Debug)]
+enum Ended {
+    /// It exited (or was killed by a signal not of ours).
+    Exited(std::process::ExitStatus),
+    /// Its timeout passed; its process group was killed.
+    TimedOut,
+    /// Waiting for it failed.
+    Unwatchable(std::io::Error),
+}
+
 /// The end of a run, as it is written to the store.
 #[derive(Debug, Clone)]
 struct Outcome {
@@ -360,28 +371,26 @@ impl Runner {
         let deadline = job
             .timeout_secs
             .and_then(|s| Instant::now().checked_add(Duration::from_secs(s)));
-        let outcome = loop {
+        let ended = loop {
             if deadline.is_none() {
                 // Nothing to enforce: block until it ends instead of polling.
-                break child
-                    .wait()
-                    .map_err(|e| format!("cannot wait for the child: {e}"));
+                break child.wait().map_or_else(Ended::Unwatchable, Ended::Exited);
             }
             match child.try_wait() {
-                Ok(Some(status)) => break Ok(status),
+                Ok(Some(status)) => break Ended::Exited(status),
                 Ok(None) => {}
-                Err(e) => break Err(format!("cannot wait for the child: {e}")),
+                Err(e) => break Ended::Unwatchable(e),
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 kill_group(&mut child);
                 let _ = child.wait();
-                break Err("timed out".into());
+                break Ended::TimedOut;
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        let (status, exit_code, error) = match outcome {
-            Ok(status) if status.success() => (RunStatus::Succeeded, Some(0), None),
-            Ok(status) => match status.code() {
+        let (status, exit_code, error) = match ended {
+            Ended::Exited(status) if status.success() => (RunStatus::Succeeded, Some(0), None),
+            Ended::Exited(status) => match status.code() {
                 Some(code) => (
                     RunStatus::Failed,
                     Some(code),
@@ -389,7 +398,7 @@ impl Runner {
                 ),
                 None => (RunStatus::Failed, None, Some(format!("killed: {status}"))),
             },
-            Err(e) if e == "timed out" => (
+            Ended::TimedOut => (
                 RunStatus::TimedOut,
                 None,
                 Some(format!(
@@ -397,7 +406,11 @@ impl Runner {
                     job.timeout_secs.unwrap_or(0)
                 )),
             ),
-            Err(e) => (RunStatus::Failed, None, Some(e)),
+            Ended::Unwatchable(e) => (
+                RunStatus::Failed,
+                None,
+                Some(format!("cannot wait for the child: {e}")),
+            ),
         };
         self.record(claim, status, exit_code, error);
     }
