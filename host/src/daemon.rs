@@ -41,7 +41,12 @@ pub struct Daemon {
     ticker: Ticker,
     maintenance_busy: Arc<AtomicBool>,
     lock: DaemonLock,
+    home: Home,
 }
+
+/// How often the running daemon checks its home against the home policy again: a directory
+/// or the config made writable by others while it runs stops it, as it would stop a start.
+const POLICY_EVERY: Duration = Duration::from_secs(5);
 
 /// Why [`Daemon::supervise`] returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +146,7 @@ impl Daemon {
             ticker,
             maintenance_busy: Arc::new(AtomicBool::new(false)),
             lock,
+            home: home.clone(),
         })
     }
 
@@ -175,6 +181,7 @@ impl Daemon {
     pub fn supervise(&self, interrupt: impl Fn() -> bool) -> SupervisorEnd {
         let reconcile_every = Duration::from_secs(self.config.cron.reconcile_interval_secs.max(1));
         let mut next_reconcile = Instant::now() + reconcile_every;
+        let mut next_policy_check = Instant::now() + POLICY_EVERY;
         loop {
             if self.stop.wait(CHANGE_POLL) {
                 return SupervisorEnd::Stopped;
@@ -182,8 +189,15 @@ impl Daemon {
             if interrupt() {
                 return SupervisorEnd::Interrupted;
             }
-            let lost = self.lock.check_still_held().err().or_else(|| {
-                match self.core.engine.check_store() {
+            let policy_due = Instant::now() >= next_policy_check;
+            if policy_due {
+                next_policy_check = Instant::now() + POLICY_EVERY;
+            }
+            let lost = self
+                .lock
+                .check_still_held()
+                .err()
+                .or_else(|| match self.core.engine.check_store() {
                     Err(e @ crate::store::StoreLost::Unusable { .. }) => {
                         // Still ours, but broken: the ticks fail and say why; keep watching.
                         log::debug!("{e}");
@@ -191,8 +205,13 @@ impl Daemon {
                     }
                     Err(e) => Some(e.to_string()),
                     Ok(()) => None,
-                }
-            });
+                })
+                .or_else(|| {
+                    policy_due
+                        .then(|| self.home.check_policy().err())
+                        .flatten()
+                        .map(|e| e.to_string())
+                });
             if let Some(reason) = lost {
                 log::error!("{reason}; this daemon stops firing and exits so that it can be restarted onto the home as it is now");
                 self.stop.set();

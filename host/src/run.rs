@@ -328,6 +328,14 @@ impl Runner {
         let job = &claim.job;
         let argv = job.argv();
         let (program, args) = argv.split_first().ok_or("the job has no command")?;
+        // The id names the output directory: one that is not a cronhost id (a store edited by
+        // hand) could lead anywhere.
+        if !crate::store::is_job_id(&job.id) {
+            return Err(format!(
+                "job id `{}` is not a cronhost id; its output has nowhere safe to go",
+                job.id.escape_debug()
+            ));
+        }
         let path = output_path(&self.output_dir, &job.id, claim.scheduled_at);
         let dir = path.parent().unwrap_or(&self.output_dir);
         crate::home::create_private_dir(dir)
@@ -458,7 +466,9 @@ impl Runner {
                 .unwrap_or_else(|p| p.into_inner())
                 .push(outcome);
         }
-        prune_outputs(&self.output_dir.join(&job.id), self.keep_outputs);
+        if crate::store::is_job_id(&job.id) {
+            prune_outputs(&self.output_dir.join(&job.id), self.keep_outputs);
+        }
     }
 
     /// After a run ends, start the one waiting behind it (overlap `queue-one`).
@@ -531,14 +541,21 @@ fn kill_group(child: &mut Child) {
     let _ = child.kill();
 }
 
-/// Keep the newest `keep` files in `dir` (names sort by scheduled instant).
+/// Keep the newest `keep` files in `dir` (names sort by scheduled instant). Only when `dir`
+/// and its parent are real directories of ours, and only regular files (never a link or what
+/// it points to) are removed.
 fn prune_outputs(dir: &Path, keep: usize) {
+    let parent = dir.parent().unwrap_or(dir);
+    if crate::home::check_directory(parent).is_err() || crate::home::check_directory(dir).is_err() {
+        return;
+    }
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.path())
         .collect();
     if files.len() <= keep {
         return;

@@ -187,9 +187,12 @@ impl StatusReport {
             lines.push(format!("provider:    {provider}"));
         }
         if let Some(fallback) = &self.fallback {
-            lines.push(format!(
-                "fallback:    the built-in ticker stands in: {fallback}"
-            ));
+            // With `cron.fallback = "none"` nothing stands in: the trigger is `paused`.
+            let standing_in = match self.provider.as_deref() {
+                Some("paused") => "nothing fires (cron.fallback = \"none\")",
+                _ => "the built-in ticker stands in",
+            };
+            lines.push(format!("fallback:    {standing_in}: {fallback}"));
         }
         for verdict in &self.crash_verdicts {
             lines.push(format!(

@@ -49,6 +49,14 @@ pub fn truncate(text: &str, limit: usize) -> Cow<'_, str> {
     format!("{}… ({} bytes cut)", &text[..cut], text.len() - cut).into()
 }
 
+/// [`for_terminal`] line by line: line breaks stay, everything else hidden is escaped.
+pub fn lines_for_terminal(text: &str) -> String {
+    text.split('\n')
+        .map(for_terminal)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

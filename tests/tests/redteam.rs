@@ -438,6 +438,15 @@ fn import_is_held_to_the_rules_of_add_and_no_id_breaks_allocation() {
         ),
         (with("workdir", "relative/dir".into()), "relative"),
         (
+            with("schedule", "every:1".into()),
+            "does not match its text",
+        ),
+        (
+            with("schedule", "every:18446744073709551615".into()),
+            "does not match its text",
+        ),
+        (with("timezone", "\u{1b}[2J".into()), "IANA"),
+        (
             with("last_status", "\u{1b}]0;owned\u{7}".into()),
             "last_status",
         ),
@@ -852,4 +861,194 @@ fn a_postgres_url_that_does_not_parse_makes_the_provider_unavailable() {
             .contains("[providers.postgres] url"),
         "{report}"
     );
+}
+
+// Found by a red-team pass over the fixes above.
+
+/// Give uid 65534 (`nobody`) rwx on `path` through a POSIX access ACL, written as the raw
+/// extended attribute (no `setfacl` needed). `false` where the file system refuses ACLs.
+fn grant_nobody_by_acl(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    // Version 2, then (tag, perm, id): user::rwx, user:65534:rwx, group::r-x, mask::rwx,
+    // other::---.
+    let mut blob = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in [
+        (0x01u16, 7u16, u32::MAX),
+        (0x02, 7, 65534),
+        (0x04, 5, u32::MAX),
+        (0x10, 7, u32::MAX),
+        (0x20, 0, u32::MAX),
+    ] {
+        blob.extend(tag.to_le_bytes());
+        blob.extend(perm.to_le_bytes());
+        blob.extend(id.to_le_bytes());
+    }
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: NUL-terminated path and name, a buffer of the given length.
+    unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            c"system.posix_acl_access".as_ptr(),
+            blob.as_ptr().cast(),
+            blob.len(),
+            0,
+        ) == 0
+    }
+}
+
+#[test]
+fn an_acl_that_lets_another_user_write_the_state_directory_is_refused() {
+    let home = TestHome::new();
+    let id = home.add_job(&["every 1h", "--", "true"]);
+    if !grant_nobody_by_acl(&home.state_dir()) {
+        eprintln!("skipped: this file system does not take POSIX ACLs");
+        return;
+    }
+    for args in [vec!["tick"], vec!["jobs", "run", id.as_str()]] {
+        assert_refused(&home.cronhost(&args), 2, "POSIX ACL");
+    }
+}
+
+#[test]
+fn output_pruning_never_follows_a_link_out_of_the_home() {
+    let home = TestHome::new();
+    home.write_config("[cron]\noutput_retention = 3\n");
+    let id = home.add_job(&["every 1h", "--name", "logs", "--", "true"]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    for n in 0..10 {
+        std::fs::write(elsewhere.path().join(format!("{n:02}.log")), "keep me").unwrap();
+    }
+    let output = home.state_dir().join("output");
+    std::fs::create_dir_all(&output).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), output.join(&id)).unwrap();
+    let ran = home.cronhost(&["jobs", "run", "logs"]);
+    assert_eq!(ran.status.code(), Some(1), "{}", text(&ran.stderr));
+    assert_eq!(
+        std::fs::read_dir(elsewhere.path()).unwrap().count(),
+        10,
+        "files were pruned through the link"
+    );
+}
+
+#[test]
+fn job_ids_from_the_store_never_become_paths() {
+    let home = TestHome::new();
+    let id = home.add_job(&["every 1h", "--name", "forged", "--", "echo", "leaked"]);
+    let victim = tempfile::tempdir().unwrap();
+    let forged = format!("../../../../../..{}", victim.path().display());
+    let store = rusqlite::Connection::open(home.state_dir().join("cronhost.db")).unwrap();
+    store
+        .execute(
+            "UPDATE jobs SET id = ?1 WHERE id = ?2",
+            rusqlite::params![forged, id],
+        )
+        .unwrap();
+    drop(store);
+    let ran = home.cronhost(&["jobs", "run", "forged"]);
+    assert_eq!(ran.status.code(), Some(1), "{}", text(&ran.stderr));
+    assert_eq!(
+        std::fs::read_dir(victim.path()).unwrap().count(),
+        0,
+        "output written outside the home"
+    );
+}
+
+#[test]
+fn hard_links_to_the_store_are_refused() {
+    let home = TestHome::new();
+    home.add_job(&["every 1h", "--", "true"]);
+    let twin = home.path().join("twin.db");
+    std::fs::hard_link(home.state_dir().join("cronhost.db"), &twin).unwrap();
+    assert_refused(&home.cronhost(&["tick"]), 2, "hard links");
+}
+
+#[test]
+fn the_running_daemon_stops_when_its_home_stops_being_private() {
+    let home = TestHome::new();
+    home.add_job(&["*/1 * * * * *", "--", "true"]);
+    let running = Running::start(&home);
+    running.wait_for_log("the built-in ticker drives the fires");
+    chmod(&home.state_dir(), 0o777);
+    let (status, log) = running.wait_exit();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("ERROR") && log.contains("writable by other users"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_reload_never_applies_a_config_others_can_write() {
+    let home = TestHome::new();
+    home.add_job(&["*/1 * * * * *", "--", "true"]);
+    let running = Running::start(&home);
+    running.wait_for_log("the built-in ticker drives the fires");
+    home.write_config("[cron]\nfallback = \"none\"\nprovider = \"planted\"\n");
+    chmod(&home.path().join("cronhost.toml"), 0o666);
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(running.pid() as i32, libc::SIGHUP) };
+    let (status, log) = running.wait_exit();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(!log.contains("configuration applied"), "{log}");
+}
+
+#[test]
+fn the_store_journal_deleted_under_the_daemon_stops_it() {
+    let home = TestHome::new();
+    home.add_job(&["*/1 * * * * *", "--", "true"]);
+    let running = Running::start(&home);
+    running.wait_for_log("fire job=");
+    std::fs::remove_file(home.state_dir().join("cronhost.db-wal")).unwrap();
+    std::fs::remove_file(home.state_dir().join("cronhost.db-shm")).unwrap();
+    let (status, log) = running.wait_exit();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("write-ahead log"), "{log}");
+}
+
+#[test]
+fn a_home_reached_through_our_own_symlink_works() {
+    let home = TestHome::new();
+    let links = tempfile::tempdir().unwrap();
+    let link = links.path().join("home");
+    std::os::unix::fs::symlink(home.path(), &link).unwrap();
+    let added = cronhost_in(
+        &link,
+        Path::new("/"),
+        &[
+            "jobs", "add", "every 1h", "--name", "via-link", "--", "true",
+        ],
+    );
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let ran = cronhost_in(&link, Path::new("/"), &["jobs", "run", "via-link"]);
+    assert!(ran.status.success(), "{}", text(&ran.stderr));
+}
+
+#[test]
+fn a_closed_pipe_ends_listings_quietly() {
+    let home = TestHome::new();
+    home.add_job(&["every 1h", "--name", "many", "--", "true"]);
+    for _ in 0..30 {
+        assert!(home.cronhost(&["jobs", "run", "many"]).status.success());
+    }
+    for command in ["runs", "runs --json", "status", "providers"] {
+        let output = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "'{}' --home '{}' {command} | head -c 1 >/dev/null; echo \"exit=${{PIPESTATUS[0]}}\"",
+                artifacts().cronhost.display(),
+                home.path().display()
+            ))
+            .output()
+            .unwrap();
+        let stdout = text(&output.stdout);
+        let stderr = text(&output.stderr);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{command}: {stderr}"
+        );
+        assert!(
+            stdout.contains("exit=0") || stdout.contains("exit=1"),
+            "{command}: {stdout} {stderr}"
+        );
+    }
 }

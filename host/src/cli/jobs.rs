@@ -162,7 +162,7 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
         }
         JobsCommand::Pause { job, reason } => {
             let job = store.pause_job(&job, reason.as_deref(), now)?;
-            println!("paused {} ({})", for_terminal(&job.name), job.id);
+            outln!("paused {} ({})", for_terminal(&job.name), job.id);
             Ok(EXIT_OK)
         }
         JobsCommand::Resume { job, run_now, at } => {
@@ -182,7 +182,7 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
                 (false, None) => None,
             };
             let job = store.resume_job(&job, at, now)?;
-            println!(
+            outln!(
                 "resumed {} ({}); next run {}",
                 for_terminal(&job.name),
                 job.id,
@@ -193,7 +193,7 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
         JobsCommand::Run { job } => run_now(context, &job),
         JobsCommand::Remove { job } => {
             let job = store.remove_job(&job)?;
-            println!("removed {} ({})", for_terminal(&job.name), job.id);
+            outln!("removed {} ({})", for_terminal(&job.name), job.id);
             Ok(EXIT_OK)
         }
         JobsCommand::Export => {
@@ -214,7 +214,7 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
                 ))
             })?;
             let added = store.import_jobs(&jobs, now)?;
-            println!(
+            outln!(
                 "imported {added} job(s); {} already present",
                 jobs.len() - added
             );
@@ -249,7 +249,7 @@ fn add(context: &Context, args: AddArgs) -> Result<i32, CliError> {
     };
     let store = Store::open(&context.home.store_file())?;
     let job = store.add_job(&spec, &context.config.cron.timezone, Utc::now())?;
-    println!("{}", job.id);
+    outln!("{}", job.id);
     Ok(EXIT_OK)
 }
 
@@ -361,7 +361,7 @@ fn list(context: &Context, store: &Store, all: bool, json: bool) -> Result<i32, 
                 _ => format!("{cell:width$}"),
             })
             .collect();
-        println!("{}", cells.join("  ").trim_end());
+        outln!("{}", cells.join("  ").trim_end());
     }
     Ok(EXIT_OK)
 }
@@ -373,49 +373,49 @@ fn print_job(context: &Context, job: &Job) {
             .unwrap_or_else(|| "-".into())
     };
     let t = |text: &str| for_terminal(text).into_owned();
-    println!("id:            {}", t(&job.id));
-    println!("name:          {}", t(&job.name));
+    outln!("id:            {}", t(&job.id));
+    outln!("name:          {}", t(&job.name));
     let command = if job.shell {
         format!("sh -c {}", shell_quote(&job.command.join(" ")))
     } else {
         shlex::try_join(job.command.iter().map(String::as_str))
             .unwrap_or_else(|_| job.command.join(" "))
     };
-    println!("command:       {}", t(&command));
-    println!(
+    outln!("command:       {}", t(&command));
+    outln!(
         "schedule:      {}  ({}, {})",
         t(&job.schedule_text),
         t(&job.schedule),
         job.timezone
     );
-    println!(
+    outln!(
         "repeat:        {} (fired {})",
         job.repeat_limit
             .map(|n| n.to_string())
             .unwrap_or_else(|| "forever".into()),
         job.completed_count
     );
-    println!("next run:      {}", describe_next(context, job));
-    println!(
+    outln!("next run:      {}", describe_next(context, job));
+    outln!(
         "last run:      {}  status {}",
         when(job.last_run),
         t(job.last_status.as_deref().unwrap_or("-"))
     );
     if let Some(error) = &job.last_error {
-        println!("last error:    {}", t(error));
+        outln!("last error:    {}", t(error));
     }
-    println!("failures:      {} in a row", job.failure_streak);
+    outln!("failures:      {} in a row", job.failure_streak);
     if let Some(paused) = job.paused_at {
-        println!(
+        outln!(
             "paused:        {} ({})",
             format_local(paused, zone),
             t(job.pause_reason.as_deref().unwrap_or("no reason given"))
         );
     }
     if let Some(done) = job.completed_at {
-        println!("completed:     {}", format_local(done, zone));
+        outln!("completed:     {}", format_local(done, zone));
     }
-    println!(
+    outln!(
         "policies:      catch-up {}, overlap {}, timeout {}",
         job.catch_up.as_str(),
         job.overlap.as_str(),
@@ -424,12 +424,12 @@ fn print_job(context: &Context, job: &Job) {
             .unwrap_or_else(|| "none".into())
     );
     if let Some(dir) = &job.workdir {
-        println!("workdir:       {}", t(dir));
+        outln!("workdir:       {}", t(dir));
     }
     for (key, value) in &job.env {
-        println!("env:           {}={}", t(key), t(value));
+        outln!("env:           {}={}", t(key), t(value));
     }
-    println!("created:       {}", format_local(job.created_at, zone));
+    outln!("created:       {}", format_local(job.created_at, zone));
 }
 
 /// `text` as one shell word.
@@ -450,7 +450,7 @@ fn run_now(context: &Context, job: &str) -> Result<i32, CliError> {
     engine.runner().wait_idle(super::tick::WAIT_FOR_RUNS);
     let run = engine.store().run(&run_id)?;
     let status = run.as_ref().map(|r| r.status.as_str()).unwrap_or("unknown");
-    println!("ran {}: {status} (run {run_id})", for_terminal(job));
+    outln!("ran {}: {status} (run {run_id})", for_terminal(job));
     Ok(if status == "succeeded" {
         EXIT_OK
     } else {
@@ -472,7 +472,7 @@ fn next(context: &Context, schedule: &str, tz: Option<&str>, count: u16) -> Resu
         let Some(next) = parsed.next_after(at, zone) else {
             break;
         };
-        println!(
+        outln!(
             "{}  {}  ({})",
             next.to_rfc3339(),
             format_local(next, zone),

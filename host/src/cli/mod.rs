@@ -1,5 +1,28 @@
 //! The command line: `cronhost [--home DIR] COMMAND`.
 
+/// `println!` for the commands' output: a closed stdout pipe (`cronhost runs | head -1`) ends
+/// the process quietly with exit 0, as command-line tools do, even where SIGPIPE is ignored
+/// because the command talks to provider processes over pipes.
+macro_rules! outln {
+    () => {
+        $crate::cli::out_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::out_line(format_args!($($arg)*))
+    };
+}
+
+/// `outln!` for lines made of text from outside (file names, provider names and messages):
+/// control characters in them are escaped.
+macro_rules! outln_escaped {
+    () => {
+        outln!()
+    };
+    ($($arg:tt)*) => {
+        outln!("{}", cronhost::text::lines_for_terminal(&format!($($arg)*)))
+    };
+}
+
 mod jobs;
 mod notify;
 mod providers;
@@ -17,6 +40,7 @@ use cronhost::config::Config;
 use cronhost::engine::CronEngine;
 use cronhost::home::Home;
 use cronhost::store::StoreError;
+use cronhost::text::lines_for_terminal;
 
 /// Exit code: success.
 pub const EXIT_OK: i32 = 0;
@@ -209,13 +233,14 @@ pub fn main() -> i32 {
     let home = match Home::resolve(cli.home.as_deref()) {
         Ok(home) => home,
         Err(e) => {
-            eprintln!("cronhost: {e}");
+            eprintln!("cronhost: {}", lines_for_terminal(&e.to_string()));
             return EXIT_USAGE;
         }
     };
     // Commands that run or change jobs refuse a home other users could write (they would
     // choose what this user runs); commands that only read say so and go on.
     if let Err(e) = home.check_policy() {
+        let e = lines_for_terminal(&e.to_string());
         if cli.command.only_reads() {
             eprintln!("cronhost: warning: commands that run or change jobs refuse this home: {e}");
         } else {
@@ -226,7 +251,7 @@ pub fn main() -> i32 {
     let config = match Config::load(&home) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("cronhost: {e}");
+            eprintln!("cronhost: {}", lines_for_terminal(&e.to_string()));
             return EXIT_USAGE;
         }
     };
@@ -255,8 +280,21 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("cronhost: {}", error.message);
+            // Messages quote input (names, zones, file names): nothing in them may steer the
+            // terminal.
+            eprintln!("cronhost: {}", lines_for_terminal(&error.message));
             error.code
+        }
+    }
+}
+
+/// Write one line of output; see `outln!`.
+pub fn out_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(EXIT_OK);
         }
     }
 }
@@ -265,6 +303,6 @@ pub fn main() -> i32 {
 pub fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| CliError::failure(format!("cannot encode JSON: {e}")))?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }

@@ -28,7 +28,7 @@ pub fn clear(context: &Context, name: &str) -> Result<i32, CliError> {
     let guard = CrashGuard::new(&context.home.state_dir());
     match guard.clear(name) {
         Ok(Some(verdict)) => {
-            println!(
+            outln_escaped!(
                 "lifted the crash verdict on `{name}` (it took the host with pid {} down); the next start runs it as configured",
                 verdict.pid
             );
@@ -83,14 +83,15 @@ pub fn check(context: &Context, file: &Path, json: bool) -> Result<i32, CliError
     } else {
         match &verdict {
             Ok((sha256, library)) => {
-                println!("{}: ok", file.display());
-                println!("  sha256:      {sha256}");
-                println!(
+                outln_escaped!("{}: ok", file.display());
+                outln_escaped!("  sha256:      {sha256}");
+                outln_escaped!(
                     "  version:     {} (cronhost-provider-api {})",
-                    library.library_version, library.api_version
+                    library.library_version,
+                    library.api_version
                 );
                 for provider in &library.providers {
-                    println!(
+                    outln_escaped!(
                         "  provider:    {}{}  {}",
                         provider.name,
                         if provider.start_blocks {
@@ -102,7 +103,7 @@ pub fn check(context: &Context, file: &Path, json: bool) -> Result<i32, CliError
                     );
                 }
             }
-            Err(reason) => println!("{}: refused: {reason}", file.display()),
+            Err(reason) => outln_escaped!("{}: refused: {reason}", file.display()),
         }
     }
     Ok(if verdict.is_ok() {
@@ -126,9 +127,9 @@ pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
 }
 
 fn print_table(catalog: &Catalog, dir: &std::path::Path) {
-    println!("plugins dir: {}", dir.display());
-    println!("selected:    {}", catalog.selected);
-    println!();
+    outln_escaped!("plugins dir: {}", dir.display());
+    outln_escaped!("selected:    {}", catalog.selected);
+    outln_escaped!();
     let name_width = catalog
         .providers
         .iter()
@@ -136,9 +137,13 @@ fn print_table(catalog: &Catalog, dir: &std::path::Path) {
         .max()
         .unwrap_or(4)
         .max(4);
-    println!(
+    outln_escaped!(
         "  {:name_width$}  {:9}  {:5}  {:9}  {:10}  PATH",
-        "NAME", "VERSION", "API", "AVAILABLE", "ISOLATION"
+        "NAME",
+        "VERSION",
+        "API",
+        "AVAILABLE",
+        "ISOLATION"
     );
     for row in &catalog.providers {
         let marker = if row.name == catalog.selected {
@@ -146,7 +151,7 @@ fn print_table(catalog: &Catalog, dir: &std::path::Path) {
         } else {
             ' '
         };
-        println!(
+        outln_escaped!(
             "{marker} {:name_width$}  {:9}  {:5}  {:9}  {:10}  {}",
             row.name,
             row.version,
@@ -157,18 +162,18 @@ fn print_table(catalog: &Catalog, dir: &std::path::Path) {
         );
     }
     for verdict in &catalog.crash_verdicts {
-        println!();
-        println!("crash verdict: {verdict}");
-        println!(
+        outln_escaped!();
+        outln_escaped!("crash verdict: {verdict}");
+        outln_escaped!(
             "  it runs isolated until its file changes or `cronhost providers clear {}`",
             verdict.provider
         );
     }
     if !catalog.rejected.is_empty() {
-        println!();
-        println!("rejected:");
+        outln_escaped!();
+        outln_escaped!("rejected:");
         for rejected in &catalog.rejected {
-            println!("  {}: {}", rejected.path.display(), rejected.reason);
+            outln_escaped!("  {}: {}", rejected.path.display(), rejected.reason);
         }
     }
 }

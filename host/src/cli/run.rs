@@ -74,7 +74,12 @@ pub fn run(context: &Context) -> Result<i32, CliError> {
             SupervisorEnd::Interrupted if !stopping.load(Ordering::SeqCst) => {
                 reload.store(false, Ordering::SeqCst);
                 super::notify::notify("RELOADING=1");
-                match Config::load(&context.home) {
+                let reread = context
+                    .home
+                    .check_policy()
+                    .map_err(|e| e.to_string())
+                    .and_then(|()| Config::load(&context.home).map_err(|e| e.to_string()));
+                match reread {
                     Ok(new) if new == config => {
                         log::info!("reload: the configuration is unchanged");
                     }

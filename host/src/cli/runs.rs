@@ -38,13 +38,17 @@ pub fn run(context: &Context, args: RunsArgs) -> Result<i32, CliError> {
         return Ok(EXIT_OK);
     }
     let zone = context.config.zone();
-    println!(
+    outln!(
         "{:8}  {:23}  {:10}  {:>9}  {:>5}  DETAIL",
-        "JOB", "SCHEDULED", "STATUS", "LATENESS", "EXIT"
+        "JOB",
+        "SCHEDULED",
+        "STATUS",
+        "LATENESS",
+        "EXIT"
     );
     for run in runs {
         let detail = run.reason.clone().or(run.error.clone()).unwrap_or_default();
-        println!(
+        outln!(
             "{:8}  {:23}  {}  {:>9}  {:>5}  {}",
             for_terminal(&run.job_id),
             format_local(run.scheduled_at, zone),
@@ -102,15 +106,19 @@ fn cluster(context: &Context, args: &RunsArgs) -> Result<i32, CliError> {
         return Ok(EXIT_OK);
     }
     let zone = context.config.zone();
-    println!(
+    outln!(
         "{:8}  {:23}  {:28}  {:10}  {:>5}  DETAIL",
-        "JOB", "SCHEDULED", "MEMBER", "STATUS", "EXIT"
+        "JOB",
+        "SCHEDULED",
+        "MEMBER",
+        "STATUS",
+        "EXIT"
     );
     for run in runs {
         let at = run["scheduled_at_ms"]
             .as_i64()
             .and_then(chrono::DateTime::from_timestamp_millis);
-        println!(
+        outln!(
             "{:8}  {:23}  {:28}  {}  {:>5}  {}",
             for_terminal(run["job_id"].as_str().unwrap_or("?")),
             at.map(|at| format_local(at, zone)).unwrap_or_default(),

@@ -36,13 +36,13 @@ pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
             Verdict::Failing | Verdict::Stalled => super::style::Colour::Yellow,
             Verdict::NotRunning => super::style::Colour::Red,
         };
-        println!("{}", super::style::paint(headline, colour));
+        outln!("{}", super::style::paint(headline, colour));
         if !rest.is_empty() {
-            println!("{rest}");
+            outln!("{rest}");
         }
         match provider {
             Some(Ok(status)) => print_provider_status(context, &status),
-            Some(Err(error)) => println!("provider status: unavailable: {error}"),
+            Some(Err(error)) => outln!("provider status: unavailable: {error}"),
             None => {}
         }
     }
@@ -76,11 +76,11 @@ pub fn provider_status(context: &Context) -> Option<Result<serde_json::Value, St
 
 fn print_provider_status(context: &Context, status: &serde_json::Value) {
     let Some(members) = status["members"].as_array() else {
-        println!("provider status: {status}");
+        outln!("provider status: {status}");
         return;
     };
     let daemon = cronhost::lock::DaemonLock::holder(&context.home.state_dir());
-    println!(
+    outln!(
         "cluster:     {} ({} member(s))",
         status["cluster"].as_str().unwrap_or("?"),
         members.len()
@@ -92,7 +92,7 @@ fn print_provider_status(context: &Context, status: &serde_json::Value) {
         // connection.
         let this =
             daemon.is_some_and(|pid| member["pid"].as_u64() == Some(u64::from(pid))) && age < 10.0;
-        println!(
+        outln!(
             "  {name:30}  last seen {age:.1}s ago{}",
             if this {
                 "  <- this host (holds the database)"

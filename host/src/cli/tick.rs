@@ -49,9 +49,11 @@ pub fn tick(context: &Context) -> Result<i32, CliError> {
             (!clean).then_some("jobs could not be started"),
         );
     }
-    println!(
+    outln!(
         "fired {}, skipped {}, errors {}",
-        report.fired, report.skipped, report.errors
+        report.fired,
+        report.skipped,
+        report.errors
     );
     engine.runner().wait_idle(WAIT_FOR_RUNS);
     Ok(if clean { EXIT_OK } else { EXIT_FAILURE })
@@ -66,15 +68,15 @@ pub fn fire(context: &Context, job: &str) -> Result<i32, CliError> {
     engine.runner().wait_idle(WAIT_FOR_RUNS);
     Ok(match outcome {
         FireOutcome::Fired => {
-            println!("fired");
+            outln!("fired");
             EXIT_OK
         }
         FireOutcome::Skipped => {
-            println!("skipped by policy (see `cronhost runs {job}`)");
+            outln!("skipped by policy (see `cronhost runs {job}`)");
             EXIT_OK
         }
         FireOutcome::ClaimLost => {
-            println!("not fired: the occurrence is not due or another ticker claimed it");
+            outln!("not fired: the occurrence is not due or another ticker claimed it");
             EXIT_FAILURE
         }
         FireOutcome::NoSuchJob => {

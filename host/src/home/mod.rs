@@ -5,7 +5,9 @@ mod policy;
 
 use std::path::{Path, PathBuf};
 
-pub use policy::{check_directory, check_file, effective_uid, PolicyError, Violation};
+pub use policy::{
+    check_ancestors, check_directory, check_file, effective_uid, PolicyError, Violation,
+};
 
 /// The home directory could not be found or created.
 #[derive(Debug, thiserror::Error)]
@@ -63,12 +65,24 @@ impl Home {
     }
 
     /// Use `root` as the home, creating it (mode 0700) when missing.
+    ///
+    /// A symbolic link on the way to it must be owned by root or us (nothing is created
+    /// through a link another user planted); the home is then used by its resolved path, so
+    /// every file in it is reached without links.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, HomeError> {
         let root = root.into();
         if root.exists() && !root.is_dir() {
             return Err(HomeError::NotADirectory { path: root });
         }
+        policy::check_links(&root).map_err(|source| HomeError::Unsafe {
+            home: root.clone(),
+            source,
+        })?;
         create_private_dir(&root).map_err(|source| HomeError::Create {
+            path: root.clone(),
+            source,
+        })?;
+        let root = root.canonicalize().map_err(|source| HomeError::Create {
             path: root.clone(),
             source,
         })?;

@@ -26,6 +26,13 @@ pub enum Violation {
         /// What it must be.
         expected: &'static str,
     },
+    /// A POSIX ACL may grant others access the mode bits do not show.
+    HasAcl,
+    /// A state file with more than one hard link: writing it writes another file too.
+    HardLinked {
+        /// How many links it has.
+        links: u64,
+    },
     /// Its metadata could not be read.
     Unreadable {
         /// What the OS said.
@@ -53,6 +60,10 @@ fn describe(violation: &Violation) -> String {
             format!("is writable by other users (mode {:o})", mode & 0o7777)
         }
         Violation::WrongKind { found, expected } => format!("is {found}, not {expected}"),
+        Violation::HasAcl => {
+            "has a POSIX ACL, which may let other users write it whatever its mode says".into()
+        }
+        Violation::HardLinked { links } => format!("has {links} hard links"),
         Violation::Unreadable { message } => format!("cannot be checked: {message}"),
     }
 }
@@ -67,7 +78,10 @@ fn fix(path: &Path, violation: &Violation) -> String {
             )
         }
         Violation::WritableByOthers { .. } => format!("`chmod go-w {path}`"),
-        Violation::WrongKind { .. } => format!("remove or replace {path}"),
+        Violation::WrongKind { .. } | Violation::HardLinked { .. } => {
+            format!("remove or replace {path}")
+        }
+        Violation::HasAcl => format!("`setfacl -b {path}`"),
         Violation::Unreadable { .. } => "check the path".into(),
     }
 }
@@ -104,17 +118,7 @@ pub fn check_tree(
     directories: &[PathBuf],
     files: &[PathBuf],
 ) -> Result<(), PolicyError> {
-    let resolved = home.canonicalize().map_err(|e| PolicyError {
-        path: home.to_path_buf(),
-        violation: Violation::Unreadable {
-            message: e.to_string(),
-        },
-    })?;
-    let mut ancestors: Vec<&Path> = resolved.ancestors().skip(1).collect();
-    ancestors.reverse();
-    for dir in ancestors {
-        check_path(dir, Role::Ancestor)?;
-    }
+    let resolved = check_ancestors(home)?;
     check_path(&resolved, Role::Directory)?;
     if config.exists() {
         check_path(config, Role::Config)?;
@@ -129,6 +133,52 @@ pub fn check_tree(
             check_path(file, Role::File)?;
         }
     }
+    Ok(())
+}
+
+/// Check the way to `dir`: every symbolic link on the path as given must be owned by root or
+/// us (a link another user planted in `/tmp` must not steer us), and every directory above
+/// `dir`, resolved, must be owned by root or us and writable by nobody else unless it is sticky.
+/// Returns `dir` resolved.
+pub fn check_ancestors(dir: &Path) -> Result<PathBuf, PolicyError> {
+    check_links(dir)?;
+    let resolved = dir.canonicalize().map_err(|e| PolicyError {
+        path: dir.to_path_buf(),
+        violation: Violation::Unreadable {
+            message: e.to_string(),
+        },
+    })?;
+    let mut ancestors: Vec<&Path> = resolved.ancestors().skip(1).collect();
+    ancestors.reverse();
+    for ancestor in ancestors {
+        check_path(ancestor, Role::Ancestor)?;
+    }
+    Ok(resolved)
+}
+
+/// Every existing symbolic link among the components of `path` (as given, not resolved) is
+/// owned by root or us.
+pub fn check_links(path: &Path) -> Result<(), PolicyError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let mut prefix = PathBuf::new();
+        for component in absolute.components() {
+            prefix.push(component);
+            let Ok(meta) = prefix.symlink_metadata() else {
+                break; // the rest does not exist yet
+            };
+            if meta.file_type().is_symlink() && meta.uid() != 0 && meta.uid() != effective_uid() {
+                return Err(PolicyError {
+                    path: prefix,
+                    violation: Violation::ForeignOwner { uid: meta.uid() },
+                });
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
     Ok(())
 }
 
@@ -189,7 +239,43 @@ fn check_path(path: &Path, role: Role) -> Result<(), PolicyError> {
     if (others_write || group_write) && !tolerated {
         return Err(error(Violation::WritableByOthers { mode }));
     }
+    if role == Role::File && meta.nlink() > 1 {
+        return Err(error(Violation::HardLinked {
+            links: meta.nlink(),
+        }));
+    }
+    if role != Role::Ancestor && has_acl(path, role == Role::Config) {
+        return Err(error(Violation::HasAcl));
+    }
     Ok(())
+}
+
+/// Whether `path` carries a POSIX access ACL, or (a directory) a default ACL.
+#[cfg(target_os = "linux")]
+fn has_acl(path: &Path, follow: bool) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    ["system.posix_acl_access\0", "system.posix_acl_default\0"]
+        .iter()
+        .any(|name| {
+            let name = name.as_ptr().cast::<libc::c_char>();
+            // SAFETY: NUL-terminated path and name; a zero-sized query only returns the size.
+            let size = unsafe {
+                if follow {
+                    libc::getxattr(path.as_ptr(), name, std::ptr::null_mut(), 0)
+                } else {
+                    libc::lgetxattr(path.as_ptr(), name, std::ptr::null_mut(), 0)
+                }
+            };
+            size > 0
+        })
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+fn has_acl(_path: &Path, _follow: bool) -> bool {
+    false
 }
 
 #[cfg(not(unix))]

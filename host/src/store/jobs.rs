@@ -304,6 +304,17 @@ fn canonical_sequence(id: &str) -> Option<i64> {
     (id_for(sequence) == id).then_some(sequence)
 }
 
+/// Whether `id` is a cronhost job id (`j` and lowercase base-36 digits without a leading zero):
+/// safe to use as a file name.
+///
+/// ```
+/// assert!(cronhost::store::is_job_id("j1z"));
+/// assert!(!cronhost::store::is_job_id("../etc"));
+/// ```
+pub fn is_job_id(id: &str) -> bool {
+    sequence_of(id).is_some_and(|n| n >= 1 && id_for(n) == id)
+}
+
 /// Whether `name` is acceptable for the job with id `id`: the validator's rule, and not shaped
 /// like a job id (`j` and base-36 digits) unless it is the job's own id (the name an unnamed
 /// job gets).
@@ -509,7 +520,7 @@ impl Store {
     /// Jobs already present with the same id are left as they are (import is idempotent).
     pub fn import_jobs(&self, jobs: &[Job], now: DateTime<Utc>) -> Result<usize, StoreError> {
         for (index, job) in jobs.iter().enumerate() {
-            check_imported(job).map_err(|e| {
+            check_imported(job, now).map_err(|e| {
                 StoreError::Invalid(format!(
                     "job {} (id `{}`): {e}; nothing was imported",
                     index + 1,
@@ -569,7 +580,7 @@ impl Store {
 
 /// A job from an export file, held to exactly the rules of `jobs add` (the one validator),
 /// plus what only an import can get wrong: the id, the stored schedule and the runtime state.
-fn check_imported(job: &Job) -> Result<(), StoreError> {
+fn check_imported(job: &Job, now: DateTime<Utc>) -> Result<(), StoreError> {
     if canonical_sequence(&job.id).is_none() {
         return Err(StoreError::Invalid(format!(
             "`{}` is not a cronhost id (`j` and 1 to 12 lowercase base-36 digits, no leading zero)",
@@ -587,8 +598,22 @@ fn check_imported(job: &Job) -> Result<(), StoreError> {
         repeat_limit: job.repeat_limit,
     })?;
     check_name(&job.name, Some(&job.id))?;
-    job.parsed_schedule().map_err(StoreError::Invalid)?;
-    parse_zone(&job.timezone).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let zone = parse_zone(&job.timezone).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let stored = job.parsed_schedule().map_err(StoreError::Invalid)?;
+    // What fires is the stored form; it must be what the text says (and so within the bounds
+    // `jobs add` applies). A one-shot's text may be relative (`in 10m`): its instant stands.
+    if !stored.is_one_shot() {
+        let from_text = Schedule::parse(&job.schedule_text, zone, now)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        if from_text.canonical() != job.schedule {
+            return Err(StoreError::Invalid(format!(
+                "schedule `{}` does not match its text `{}` (which means `{}`)",
+                job.schedule.escape_debug(),
+                job.schedule_text.escape_debug(),
+                from_text.canonical()
+            )));
+        }
+    }
     for (what, text) in [
         ("pause_reason", job.pause_reason.as_deref()),
         ("last_error", job.last_error.as_deref()),

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use claim::{Claim, ClaimOutcome, Claimer, CATCH_UP_ALL_CAP};
 
-pub use jobs::{CatchUp, Job, JobSpec, Overlap, Repeat};
+pub use jobs::{is_job_id, CatchUp, Job, JobSpec, Overlap, Repeat};
 pub use runs::{run_id, Run, RunStatus};
 pub use validate::{
     MAX_ARGUMENTS, MAX_COMMAND_BYTES, MAX_ENV_BYTES, MAX_ENV_VARS, MAX_NAME_CHARS, MAX_NOTE_CHARS,
@@ -84,6 +84,10 @@ pub enum StoreLost {
     /// Another file is at the path (moved aside and recreated, or replaced).
     #[error("the job store {0} was replaced by another file while cronhost had it open")]
     Replaced(PathBuf),
+    /// SQLite's write-ahead log or shared-memory file beside the store was deleted or
+    /// replaced: this process's latest changes are where no other process will see them.
+    #[error("{0} (the job store's write-ahead log) was deleted or replaced while cronhost had the store open")]
+    JournalLost(PathBuf),
     /// The file is there but others cannot use it (its mode, or its header was overwritten).
     #[error("the job store {path} cannot be used: {problem}")]
     Unusable {
@@ -120,12 +124,21 @@ fn file_id(meta: &std::fs::Metadata) -> FileId {
 /// How often [`Store::check_identity`] reads the file through a fresh connection.
 const READ_CHECK_EVERY: Duration = Duration::from_secs(5);
 
+/// Every this many fresh-connection reads (one a minute), `PRAGMA quick_check` reads the whole
+/// file.
+const DEEP_CHECK_EVERY: u64 = 12;
+
 /// The store. Cheap to share behind an `Arc`; calls serialise on one connection.
 #[derive(Debug)]
 pub struct Store {
     path: PathBuf,
     /// The identity of the file this handle opened, to notice it being moved or replaced.
     identity: Option<FileId>,
+    /// The identities of the `-wal` and `-shm` files beside it, once seen: they live as long
+    /// as this handle's connection.
+    journal: Mutex<Option<Vec<FileId>>>,
+    /// How many fresh-connection reads have run (every [`DEEP_CHECK_EVERY`]th reads it all).
+    read_checks: Mutex<u64>,
     /// When the file was last read through a fresh connection, and what that found.
     read_check: Mutex<Option<(std::time::Instant, Result<(), StoreLost>)>>,
     conn: Mutex<Connection>,
@@ -181,6 +194,8 @@ impl Store {
             path: path.to_path_buf(),
             identity: path.symlink_metadata().ok().map(|m| file_id(&m)),
             read_check: Mutex::new(None),
+            journal: Mutex::new(None),
+            read_checks: Mutex::new(0),
             conn: Mutex::new(conn),
             job_changes: std::sync::atomic::AtomicU64::new(0),
         };
@@ -262,6 +277,8 @@ impl Store {
             path: path.to_path_buf(),
             identity: path.symlink_metadata().ok().map(|m| file_id(&m)),
             read_check: Mutex::new(None),
+            journal: Mutex::new(None),
+            read_checks: Mutex::new(0),
             conn: Mutex::new(conn),
             job_changes: std::sync::atomic::AtomicU64::new(0),
         })
@@ -310,7 +327,42 @@ impl Store {
                 });
             }
         }
+        self.check_journal()?;
         self.check_readable()
+    }
+
+    /// The `-wal` and `-shm` files are the ones this handle's connection has open (both exist
+    /// for as long as it is open, in WAL mode).
+    fn check_journal(&self) -> Result<(), StoreLost> {
+        let paths: Vec<PathBuf> = ["-wal", "-shm"]
+            .iter()
+            .map(|suffix| {
+                let mut name = self.path.clone().into_os_string();
+                name.push(suffix);
+                PathBuf::from(name)
+            })
+            .collect();
+        let now: Vec<Option<FileId>> = paths
+            .iter()
+            .map(|p| p.symlink_metadata().ok().map(|m| file_id(&m)))
+            .collect();
+        let mut known = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        match &*known {
+            None => {
+                if now.iter().all(Option::is_some) {
+                    *known = Some(now.into_iter().flatten().collect());
+                }
+                Ok(())
+            }
+            Some(seen) => match paths
+                .iter()
+                .zip(seen.iter().zip(&now))
+                .find(|(_, (seen, now))| now.as_ref() != Some(*seen))
+            {
+                Some((path, _)) => Err(StoreLost::JournalLost(path.clone())),
+                None => Ok(()),
+            },
+        }
     }
 
     /// Read the file's header through a fresh SQLite connection, at most every
@@ -329,12 +381,33 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let deep = {
+            let mut count = self.read_checks.lock().unwrap_or_else(|p| p.into_inner());
+            *count += 1;
+            (*count).is_multiple_of(DEEP_CHECK_EVERY)
+        };
+        let unusable = |problem: String| StoreLost::Unusable {
+            path: self.path.clone(),
+            problem,
+        };
         let verdict = Connection::open_with_flags(&self.path, flags)
-            .and_then(|conn| conn.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0)))
-            .map(|_| ())
-            .map_err(|e| StoreLost::Unusable {
-                path: self.path.clone(),
-                problem: format!("SQLite cannot read it any more: {e}"),
+            .and_then(|conn| {
+                conn.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0))?;
+                // Now and then the whole file: a database copied over the store in place
+                // (a backup restored under a running daemon) reads fine page by page but no
+                // longer matches its own indexes.
+                if deep {
+                    conn.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0))
+                } else {
+                    Ok("ok".to_owned())
+                }
+            })
+            .map_err(|e| unusable(format!("SQLite cannot read it any more: {e}")))
+            .and_then(|check| match check.as_str() {
+                "ok" => Ok(()),
+                damage => Err(unusable(format!(
+                    "it is damaged ({damage}); was it written by something other than cronhost, such as a backup copied over it while cronhost ran?"
+                ))),
             });
         *last = Some((std::time::Instant::now(), verdict.clone()));
         verdict
