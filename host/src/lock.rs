@@ -5,8 +5,7 @@ use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-/// The lock file's name under the state directory.
-pub const LOCK_FILE: &str = "daemon.lock";
+pub use crate::home::LOCK_FILE;
 
 /// The lock could not be taken.
 #[derive(Debug, thiserror::Error)]

@@ -41,6 +41,9 @@ pub enum HomeError {
     },
 }
 
+/// The daemon lock's file name under the state directory (see [`crate::lock`]).
+pub const LOCK_FILE: &str = "daemon.lock";
+
 /// A cronhost home: `cronhost.toml`, `plugins.d/` and `cron/` (job store, heartbeat, output).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Home {
@@ -106,7 +109,7 @@ impl Home {
             store.clone(),
             with_suffix("-wal"),
             with_suffix("-shm"),
-            state.join(crate::lock::LOCK_FILE),
+            state.join(LOCK_FILE),
         ];
         policy::check_tree(
             &self.root,
