@@ -208,7 +208,7 @@ impl Daemon {
                 })
                 .or_else(|| {
                     policy_due
-                        .then(|| self.home.check_policy().err())
+                        .then(|| self.home.check_state_policy().err())
                         .flatten()
                         .map(|e| e.to_string())
                 });

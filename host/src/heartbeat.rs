@@ -5,8 +5,8 @@
 //! `ticker_heartbeat` (every loop iteration, with the trigger's name), `ticker_last_success`
 //! (after a clean tick only), `ticker_last_error` (after a failed tick; removed by the next clean
 //! one) and `ticker_fallback` (while the built-in ticker stands in for a failed provider).
-//! A missing file means "unknown", not "dead". A failed write is logged at DEBUG, never raised,
-//! and leaves no temporary file.
+//! A missing file means "unknown", not "dead". A failed write is never raised and leaves no
+//! temporary file; the first of a streak of failures is logged at WARN.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -96,6 +96,9 @@ fn decode(text: &str) -> Option<(u64, String)> {
 pub struct Heartbeat {
     dir: PathBuf,
     state: Mutex<HeartbeatState>,
+    /// Whether the last write failed: the first failure of a streak is a WARN (a heartbeat
+    /// that cannot be written makes `status` call the daemon stalled), the recovery an INFO.
+    failing: std::sync::atomic::AtomicBool,
 }
 
 impl Heartbeat {
@@ -104,6 +107,7 @@ impl Heartbeat {
         Self {
             dir: state_dir.to_path_buf(),
             state: Mutex::new(HeartbeatState::default()),
+            failing: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -183,11 +187,20 @@ impl Heartbeat {
     }
 
     fn write(&self, name: &str, contents: &str) {
-        if let Err(e) = write_atomically(&self.dir.join(name), contents) {
-            log::debug!(
+        use std::sync::atomic::Ordering;
+        match write_atomically(&self.dir.join(name), contents) {
+            Err(e) if !self.failing.swap(true, Ordering::SeqCst) => log::warn!(
+                "heartbeat file {} not written: {e}; `cronhost status` will call this daemon stalled until it can be",
+                self.dir.join(name).display()
+            ),
+            Err(e) => log::debug!(
                 "heartbeat file {} not written: {e}",
                 self.dir.join(name).display()
-            );
+            ),
+            Ok(()) if self.failing.swap(false, Ordering::SeqCst) => {
+                log::info!("heartbeat files are written again")
+            }
+            Ok(()) => {}
         }
     }
 

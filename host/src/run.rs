@@ -30,6 +30,9 @@ pub struct Runner {
     /// Outcomes the store refused (a full disk, say): kept here and retried until they land,
     /// so a run never stays `running` after its process ended.
     unrecorded: Arc<Mutex<Vec<Outcome>>>,
+    /// The host and process whose claims this runner starts: it takes only the queued runs
+    /// they queued.
+    owner: (String, u32),
 }
 
 /// How a watched command ended.
@@ -74,7 +77,77 @@ impl Runner {
             metrics: Arc::default(),
             stopping: Arc::default(),
             unrecorded: Arc::default(),
+            owner: (String::new(), std::process::id()),
         }
+    }
+
+    /// Start the queued runs of the claimer on `host` with `pid` (the engine's).
+    pub fn owned_by(mut self, host: String, pid: u32) -> Self {
+        self.owner = (host, pid);
+        self
+    }
+
+    /// Start every run this process queued whose turn has come: the run it waited for ended,
+    /// here or in another process (a `jobs run` beside the daemon). Called every tick.
+    pub fn start_ready_queued(&self) {
+        let (host, pid) = &self.owner;
+        match self.store.queued_ready(host, *pid) {
+            Ok(jobs) => jobs.iter().for_each(|job| self.start_queued(job)),
+            Err(e) => log::warn!("cannot look for queued runs: {e}"),
+        }
+    }
+
+    /// Wait, for a command that ends when its runs do (`tick`, `fire`, `jobs run`), until
+    /// every run it started has finished and its outcome is recorded, and every run it queued
+    /// has had its turn: handed to the daemon (`daemon`, its pid) when one runs, else started
+    /// here. Bounded by `timeout`. Returns the outcomes still unrecorded at the end, if any.
+    pub fn settle_before_exit(
+        &self,
+        daemon: impl Fn() -> Option<u32>,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.wait_idle(deadline.saturating_duration_since(Instant::now()));
+            if let Some(pid) = daemon() {
+                let handed = self.hand_over_queued(pid);
+                if handed > 0 {
+                    log::info!(
+                        "{handed} queued run(s) left to the daemon (pid {pid}) to start in turn"
+                    );
+                }
+                break;
+            }
+            self.start_ready_queued();
+            let (host, pid) = &self.owner;
+            let left = self.store.queued_count(host, *pid).unwrap_or(0);
+            if (left == 0 && self.inflight() == 0) || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Outcomes the store refused (a full disk) get a few more seconds: after this process
+        // they would only be recorded as `unknown`.
+        let retry_until = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.retry_unrecorded() {
+                Ok(()) => return Ok(()),
+                Err(e) if Instant::now() >= retry_until => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
+    /// Hand the runs this process queued to process `to` (the daemon), for a short-lived
+    /// command that will not be there when their turn comes; returns how many.
+    pub fn hand_over_queued(&self, to: u32) -> usize {
+        let (host, pid) = &self.owner;
+        self.store
+            .hand_over_queued(host, *pid, to)
+            .unwrap_or_else(|e| {
+                log::warn!("cannot hand queued runs over to the daemon: {e}");
+                0
+            })
     }
 
     /// Write the outcomes the store refused earlier. `Err` says how many are still waiting and
@@ -473,7 +546,8 @@ impl Runner {
 
     /// After a run ends, start the one waiting behind it (overlap `queue-one`).
     fn start_queued(&self, job_id: &str) {
-        let queued = match self.store.take_queued(job_id) {
+        let (host, pid) = &self.owner;
+        let queued = match self.store.take_queued(job_id, host, *pid) {
             Ok(Some(run)) => run,
             Ok(None) => return,
             Err(e) => return log::warn!("job={job_id}: cannot read its queued run: {e}"),
@@ -490,6 +564,15 @@ impl Runner {
             return;
         }
         match self.store.job(job_id) {
+            Ok(job) if !job.is_active() => {
+                let _ = self.store.finish_run(
+                    &queued.id,
+                    RunStatus::Skipped,
+                    None,
+                    Some("the job was paused or completed before its turn came"),
+                    crate::clock::now(),
+                );
+            }
             Ok(job) => {
                 log::info!(
                     "fire job={} scheduled={} (queued behind the previous run)",

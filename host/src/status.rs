@@ -54,14 +54,16 @@ pub struct StatusReport {
     pub crash_verdicts: Vec<crate::crash_guard::CrashVerdict>,
     /// Bytes free for cronhost on the file system holding the state directory.
     pub free_bytes: Option<u64>,
+    /// Inodes (new files) free there; 0 stops new files as surely as 0 bytes.
+    pub free_inodes: Option<u64>,
 }
 
 /// Below this many free bytes the state directory's file system counts as full: SQLite cannot
 /// add a page to its log, nor the heartbeat a file.
 pub const FULL_BELOW_BYTES: u64 = 64 * 1024;
 
-/// Bytes available to this user on the file system holding `dir`.
-pub fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+/// Bytes and inodes available to this user on the file system holding `dir`.
+pub fn free_space(dir: &std::path::Path) -> Option<(u64, u64)> {
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;
@@ -71,7 +73,14 @@ pub fn free_bytes(dir: &std::path::Path) -> Option<u64> {
         if unsafe { libc::statvfs(path.as_ptr(), &mut stats) } != 0 {
             return None;
         }
-        Some((stats.f_bavail as u64).saturating_mul(stats.f_frsize as u64))
+        let bytes = (stats.f_bavail as u64).saturating_mul(stats.f_frsize as u64);
+        // A file system without an inode limit reports 0 of 0.
+        let inodes = if stats.f_files == 0 {
+            u64::MAX
+        } else {
+            stats.f_favail as u64
+        };
+        Some((bytes, inodes))
     }
     #[cfg(not(unix))]
     {
@@ -98,14 +107,25 @@ pub fn gather(home: &Home, config: &Config, store: &Store) -> Result<StatusRepor
         SystemTime::now(),
     );
     report.crash_verdicts = crate::crash_guard::CrashGuard::new(&home.state_dir()).verdicts();
-    report.free_bytes = free_bytes(&home.state_dir());
+    let space = free_space(&home.state_dir());
+    report.free_bytes = space.map(|(bytes, _)| bytes);
+    report.free_inodes = space.map(|(_, inodes)| inodes).filter(|n| *n != u64::MAX);
     // A full disk stops the store and the heartbeat from being written, so the files cannot
-    // say so themselves (until they go stale): a running daemon on a full disk is failing.
-    if let (Some(free), true) = (report.free_bytes, report.running) {
-        if free < FULL_BELOW_BYTES && report.verdict == Verdict::Healthy {
-            report.verdict = Verdict::Failing;
+    // say so themselves (they only go stale): a running daemon on a full disk is failing.
+    if let (Some((bytes, inodes)), true) = (space, report.running) {
+        let full = if bytes < FULL_BELOW_BYTES {
+            Some(format!("{bytes} bytes free"))
+        } else if inodes == 0 {
+            Some("no inodes free: no new file can be made".to_owned())
+        } else {
+            None
+        };
+        if let Some(full) = full {
+            if matches!(report.verdict, Verdict::Healthy | Verdict::Stalled) {
+                report.verdict = Verdict::Failing;
+            }
             report.last_error = Some(format!(
-                "the file system holding {} is full ({free} bytes free): claims, outcomes and heartbeats cannot be written; firing resumes by itself once space is freed",
+                "the file system holding {} is full ({full}): claims, outcomes and heartbeats cannot be written; firing resumes by itself once space is freed",
                 home.state_dir().display()
             ));
         }
@@ -158,6 +178,7 @@ pub fn judge(
         stale_after_secs: stale_after.as_secs_f64(),
         crash_verdicts: Vec::new(),
         free_bytes: None,
+        free_inodes: None,
     }
 }
 

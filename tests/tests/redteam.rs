@@ -978,18 +978,78 @@ fn the_running_daemon_stops_when_its_home_stops_being_private() {
 }
 
 #[test]
-fn a_reload_never_applies_a_config_others_can_write() {
+fn a_reload_never_applies_a_config_others_can_write_and_a_loose_config_does_not_stop_the_daemon() {
     let home = TestHome::new();
-    home.add_job(&["*/1 * * * * *", "--", "true"]);
+    home.add_job(&["*/1 * * * * *", "--name", "beat", "--", "true"]);
     let running = Running::start(&home);
     running.wait_for_log("the built-in ticker drives the fires");
     home.write_config("[cron]\nfallback = \"none\"\nprovider = \"planted\"\n");
     chmod(&home.path().join("cronhost.toml"), 0o666);
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(running.pid() as i32, libc::SIGHUP) };
-    let (status, log) = running.wait_exit();
-    assert_eq!(status.code(), Some(1), "{log}");
+    running.wait_for_log("reload refused");
+    // The config is read only at start and reload: its mode alone does not stop the daemon
+    // (its 5-second home check skips it), and the planted config never applies.
+    let fires = |log: &str| log.matches("fire job=beat").count();
+    let seen = fires(&running.log());
+    wait_for("seven more fires (past a home check)", PATIENCE, || {
+        fires(&running.log()) >= seen + 7
+    });
+    let log = running.log();
     assert!(!log.contains("configuration applied"), "{log}");
+    assert!(!log.contains("stops firing"), "{log}");
+}
+
+#[test]
+fn a_run_queued_by_the_daemon_behind_a_manual_run_starts_when_that_run_ends() {
+    let home = TestHome::new();
+    let marks = home.path().join("marks");
+    let line = format!(
+        "sleep 2; echo \"$CRONHOST_SCHEDULED_AT\" >> '{}'",
+        marks.display()
+    );
+    home.add_job(&[
+        "*/1 * * * * *",
+        "--name",
+        "q",
+        "--overlap",
+        "queue-one",
+        "--shell",
+        "--",
+        &line,
+    ]);
+    // A manual run holds the job while the daemon starts: the daemon queues its occurrence
+    // behind it. When the manual run ends in the CLI, the daemon (not the CLI) starts it.
+    let mut manual = Command::new(&artifacts().cronhost)
+        .arg("--home")
+        .arg(home.path())
+        .args(["jobs", "run", "q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the manual run", PATIENCE, || {
+        runs_json(home.path())
+            .iter()
+            .any(|run| run["status"] == "running")
+    });
+    let running = Running::start(&home);
+    wait_for("a queued run", PATIENCE, || {
+        runs_json(home.path())
+            .iter()
+            .any(|run| run["status"] == "queued")
+    });
+    assert!(manual.wait().unwrap().success());
+    // Not wedged: scheduled occurrences keep running after the manual one.
+    wait_for("three scheduled runs", PATIENCE, || {
+        count_lines(&marks) >= 4
+    });
+    let stuck: Vec<_> = runs_json(home.path())
+        .into_iter()
+        .filter(|run| run["status"] == "claimed")
+        .collect();
+    assert!(stuck.len() <= 1, "runs left claimed: {stuck:?}");
+    drop(running);
 }
 
 #[test]

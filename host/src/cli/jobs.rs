@@ -447,7 +447,7 @@ fn run_now(context: &Context, job: &str) -> Result<i32, CliError> {
         cronhost::engine::EngineError::Job { .. } => CliError::failure(e.to_string()),
         other => CliError::usage(other.to_string()),
     })?;
-    engine.runner().wait_idle(super::tick::WAIT_FOR_RUNS);
+    super::tick::settle_before_exit(context, &engine)?;
     let run = engine.store().run(&run_id)?;
     let status = run.as_ref().map(|r| r.status.as_str()).unwrap_or("unknown");
     outln!("ran {}: {status} (run {run_id})", for_terminal(job));

@@ -99,6 +99,8 @@ pub struct Context {
     pub home: Home,
     /// Its config.
     pub config: Config,
+    /// Whether the home passed the home policy; a listing on one that did not only reads.
+    pub home_is_private: bool,
 }
 
 impl Context {
@@ -114,9 +116,15 @@ impl Context {
     }
 
     /// The store, for a command that only reads it: through the engine (settling dead runs)
-    /// where the home can be written, else opened read-only (a read-only mount or directory
+    /// where the home can be written and passes the policy, else opened read-only (a read-only mount or directory
     /// still answers `jobs list`, `runs` and `status`).
     pub fn reader(&self) -> Result<std::sync::Arc<cronhost::store::Store>, CliError> {
+        // In a home that breaks the policy (someone else's, say) a listing writes nothing.
+        if !self.home_is_private {
+            return cronhost::store::Store::open_read_only(&self.home.store_file())
+                .map(std::sync::Arc::new)
+                .map_err(CliError::from);
+        }
         match self.engine() {
             Ok(engine) => Ok(std::sync::Arc::clone(engine.store())),
             Err(error) => match cronhost::store::Store::open_read_only(&self.home.store_file()) {
@@ -239,7 +247,9 @@ pub fn main() -> i32 {
     };
     // Commands that run or change jobs refuse a home other users could write (they would
     // choose what this user runs); commands that only read say so and go on.
-    if let Err(e) = home.check_policy() {
+    let policy = home.check_policy();
+    let home_is_private = policy.is_ok();
+    if let Err(e) = policy {
         let e = lines_for_terminal(&e.to_string());
         if cli.command.only_reads() {
             eprintln!("cronhost: warning: commands that run or change jobs refuse this home: {e}");
@@ -255,7 +265,11 @@ pub fn main() -> i32 {
             return EXIT_USAGE;
         }
     };
-    let context = Context { home, config };
+    let context = Context {
+        home,
+        config,
+        home_is_private,
+    };
     let result = match cli.command {
         Command::Jobs(command) => jobs::run(&context, command),
         Command::Runs(args) => runs::run(&context, args),

@@ -14,6 +14,19 @@ use super::{CliError, Context, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 /// Longest a synchronous command waits for the runs it started.
 pub(super) const WAIT_FOR_RUNS: Duration = Duration::from_secs(24 * 3600);
 
+/// Before a synchronous command exits: its runs finished and recorded, the runs it queued
+/// started here or left to the daemon. `Err` (exit 1) when an outcome could not be recorded.
+pub(super) fn settle_before_exit(
+    context: &Context,
+    engine: &cronhost::engine::CronEngine,
+) -> Result<(), CliError> {
+    let state = context.home.state_dir();
+    engine
+        .runner()
+        .settle_before_exit(|| DaemonLock::holder(&state), WAIT_FOR_RUNS)
+        .map_err(CliError::failure)
+}
+
 /// `tick` and `fire` claim only in this host's store; where the provider coordinates with
 /// other hosts (`cron.fallback = "none"`), they would fire occurrences another host runs.
 fn refuse_if_provider_exclusive(context: &Context, command: &str) -> Result<(), CliError> {
@@ -55,7 +68,7 @@ pub fn tick(context: &Context) -> Result<i32, CliError> {
         report.skipped,
         report.errors
     );
-    engine.runner().wait_idle(WAIT_FOR_RUNS);
+    settle_before_exit(context, &engine)?;
     Ok(if clean { EXIT_OK } else { EXIT_FAILURE })
 }
 
@@ -65,7 +78,7 @@ pub fn fire(context: &Context, job: &str) -> Result<i32, CliError> {
     let outcome = engine
         .fire_due(job)
         .map_err(|e| CliError::failure(e.to_string()))?;
-    engine.runner().wait_idle(WAIT_FOR_RUNS);
+    settle_before_exit(context, &engine)?;
     Ok(match outcome {
         FireOutcome::Fired => {
             outln!("fired");

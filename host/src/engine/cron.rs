@@ -92,14 +92,15 @@ impl CronEngine {
 
     /// An engine claiming as this process on this host.
     pub fn new(store: Arc<Store>, runner: Runner, settings: CronEngineSettings) -> Self {
+        let claimer = Claimer {
+            host: host_name(),
+            pid: std::process::id(),
+            max_parallel: settings.max_parallel_jobs,
+        };
         Self {
-            claimer: Claimer {
-                host: host_name(),
-                pid: std::process::id(),
-                max_parallel: settings.max_parallel_jobs,
-            },
+            runner: runner.owned_by(claimer.host.clone(), claimer.pid),
+            claimer,
             store,
-            runner,
             settings,
             last_prune: Mutex::new(None),
             last_settle: Mutex::new(Some(Instant::now())),
@@ -271,6 +272,7 @@ impl Engine for CronEngine {
         let unrecorded = self.runner.retry_unrecorded();
         self.prune_if_due();
         self.settle_if_due();
+        self.runner.start_ready_queued();
         let due = self
             .store
             .due_job_ids(crate::clock::now())
@@ -397,6 +399,9 @@ impl Engine for CronEngine {
     }
 
     fn check_store(&self) -> Result<(), crate::store::StoreLost> {
+        // The read through a fresh connection happens here, on the supervising thread; the
+        // ticks only see its verdict.
+        let _ = self.store.check_readable();
         self.store.check_identity()
     }
 

@@ -98,6 +98,17 @@ impl Home {
     /// symbolic link. Every command that runs or records jobs checks this first, as root or
     /// not; the error names the path and the `chmod`/`chown` that fixes it.
     pub fn check_policy(&self) -> Result<(), HomeError> {
+        self.check(true)
+    }
+
+    /// [`Home::check_policy`] without the config file: what a running daemon checks again
+    /// every few seconds. The config is read only at start and at a reload, which check it
+    /// then; saving it with a loose mode must not stop a running daemon.
+    pub fn check_state_policy(&self) -> Result<(), HomeError> {
+        self.check(false)
+    }
+
+    fn check(&self, with_config: bool) -> Result<(), HomeError> {
         let state = self.state_dir();
         let store = self.store_file();
         let with_suffix = |suffix: &str| {
@@ -111,9 +122,10 @@ impl Home {
             with_suffix("-shm"),
             state.join(LOCK_FILE),
         ];
+        let config = self.config_file();
         policy::check_tree(
             &self.root,
-            &self.config_file(),
+            with_config.then_some(config.as_path()),
             &[state, self.output_dir()],
             &files,
         )

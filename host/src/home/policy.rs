@@ -35,6 +35,8 @@ pub enum Violation {
     },
     /// Its metadata could not be read.
     Unreadable {
+        /// It does not exist (any more).
+        vanished: bool,
         /// What the OS said.
         message: String,
     },
@@ -64,7 +66,7 @@ fn describe(violation: &Violation) -> String {
             "has a POSIX ACL, which may let other users write it whatever its mode says".into()
         }
         Violation::HardLinked { links } => format!("has {links} hard links"),
-        Violation::Unreadable { message } => format!("cannot be checked: {message}"),
+        Violation::Unreadable { message, .. } => format!("cannot be checked: {message}"),
     }
 }
 
@@ -114,13 +116,13 @@ enum Role {
 /// links) and `files` that exists (which must be regular files).
 pub fn check_tree(
     home: &Path,
-    config: &Path,
+    config: Option<&Path>,
     directories: &[PathBuf],
     files: &[PathBuf],
 ) -> Result<(), PolicyError> {
     let resolved = check_ancestors(home)?;
     check_path(&resolved, Role::Directory)?;
-    if config.exists() {
+    if let Some(config) = config.filter(|c| c.exists()) {
         check_path(config, Role::Config)?;
     }
     for dir in directories {
@@ -137,9 +139,9 @@ pub fn check_tree(
 fn check_if_present(path: &Path, role: Role) -> Result<(), PolicyError> {
     match check_path(path, role) {
         Err(PolicyError {
-            violation: Violation::Unreadable { .. },
+            violation: Violation::Unreadable { vanished: true, .. },
             ..
-        }) if !path.exists() && path.symlink_metadata().is_err() => Ok(()),
+        }) => Ok(()),
         other => other,
     }
 }
@@ -153,6 +155,7 @@ pub fn check_ancestors(dir: &Path) -> Result<PathBuf, PolicyError> {
     let resolved = dir.canonicalize().map_err(|e| PolicyError {
         path: dir.to_path_buf(),
         violation: Violation::Unreadable {
+            vanished: e.kind() == std::io::ErrorKind::NotFound,
             message: e.to_string(),
         },
     })?;
@@ -215,6 +218,7 @@ fn check_path(path: &Path, role: Role) -> Result<(), PolicyError> {
     }
     .map_err(|e| {
         error(Violation::Unreadable {
+            vanished: e.kind() == std::io::ErrorKind::NotFound,
             message: e.to_string(),
         })
     })?;
@@ -242,7 +246,8 @@ fn check_path(path: &Path, role: Role) -> Result<(), PolicyError> {
     let mode = meta.mode();
     let sticky = mode & 0o1000 != 0;
     let others_write = mode & 0o002 != 0;
-    let group_write = mode & 0o020 != 0 && meta.gid() != 0;
+    let group_write =
+        mode & 0o020 != 0 && meta.gid() != 0 && !is_private_group(meta.gid(), meta.uid());
     let tolerated = role == Role::Ancestor && sticky;
     if (others_write || group_write) && !tolerated {
         return Err(error(Violation::WritableByOthers { mode }));
@@ -256,6 +261,55 @@ fn check_path(path: &Path, role: Role) -> Result<(), PolicyError> {
         return Err(error(Violation::HasAcl));
     }
     Ok(())
+}
+
+/// Whether group `gid` is the private group of user `uid` (its primary group, with no other
+/// members listed): what `umask 002` systems give every user, so group-writable then means
+/// writable by the owner only (Debian's sshd tolerates it too).
+#[cfg(unix)]
+fn is_private_group(gid: u32, uid: u32) -> bool {
+    // SAFETY: the reentrant lookups fill the zeroed structs from buffers we own and sized;
+    // the pointers they return are read before the buffers go.
+    unsafe {
+        let mut buffer = vec![0 as libc::c_char; 16 * 1024];
+        let mut user: libc::passwd = std::mem::zeroed();
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        if libc::getpwuid_r(
+            uid,
+            &mut user,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut found,
+        ) != 0
+            || found.is_null()
+            || user.pw_gid != gid
+        {
+            return false;
+        }
+        let owner = std::ffi::CStr::from_ptr(user.pw_name).to_owned();
+        let mut group_buffer = vec![0 as libc::c_char; 64 * 1024];
+        let mut group: libc::group = std::mem::zeroed();
+        let mut found: *mut libc::group = std::ptr::null_mut();
+        if libc::getgrgid_r(
+            gid,
+            &mut group,
+            group_buffer.as_mut_ptr(),
+            group_buffer.len(),
+            &mut found,
+        ) != 0
+            || found.is_null()
+        {
+            return false;
+        }
+        let mut member = group.gr_mem;
+        while !member.is_null() && !(*member).is_null() {
+            if std::ffi::CStr::from_ptr(*member) != owner.as_c_str() {
+                return false;
+            }
+            member = member.add(1);
+        }
+        true
+    }
 }
 
 /// Whether `path` carries a POSIX access ACL, or (a directory) a default ACL.
@@ -314,14 +368,15 @@ mod tests {
         let config = home.join("cronhost.toml");
         check_tree(
             &home,
-            &config,
+            Some(&config),
             std::slice::from_ref(&state),
             std::slice::from_ref(&store),
         )
         .unwrap();
 
         chmod(&state, 0o777);
-        let error = check_tree(&home, &config, std::slice::from_ref(&state), &[]).unwrap_err();
+        let error =
+            check_tree(&home, Some(&config), std::slice::from_ref(&state), &[]).unwrap_err();
         assert_eq!(error.path, state);
         assert!(matches!(
             error.violation,
@@ -331,14 +386,16 @@ mod tests {
         chmod(&state, 0o700);
 
         chmod(&store, 0o666);
-        let error = check_tree(&home, &config, &[], std::slice::from_ref(&store)).unwrap_err();
+        let error =
+            check_tree(&home, Some(&config), &[], std::slice::from_ref(&store)).unwrap_err();
         assert!(matches!(
             error.violation,
             Violation::WritableByOthers { .. }
         ));
         std::fs::remove_file(&store).unwrap();
         std::os::unix::fs::symlink("/etc/passwd", &store).unwrap();
-        let error = check_tree(&home, &config, &[], std::slice::from_ref(&store)).unwrap_err();
+        let error =
+            check_tree(&home, Some(&config), &[], std::slice::from_ref(&store)).unwrap_err();
         assert!(
             matches!(
                 error.violation,
@@ -360,9 +417,9 @@ mod tests {
         chmod(&home, 0o700);
         chmod(&parent, 0o1777);
         let config = home.join("cronhost.toml");
-        check_tree(&home, &config, &[], &[]).unwrap();
+        check_tree(&home, Some(&config), &[], &[]).unwrap();
         chmod(&parent, 0o777);
-        let error = check_tree(&home, &config, &[], &[]).unwrap_err();
+        let error = check_tree(&home, Some(&config), &[], &[]).unwrap_err();
         assert_eq!(error.path, parent.canonicalize().unwrap());
         chmod(&parent, 0o755);
     }

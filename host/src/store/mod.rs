@@ -290,9 +290,10 @@ impl Store {
     }
 
     /// Whether the file at the store's path is still the one this handle opened, and usable by
-    /// the other cronhost processes: it was not deleted, moved away or replaced, and its owner
-    /// can still read and write it. Cheap (one `stat`): the daemon checks it on every tick and
-    /// supervision round.
+    /// the other cronhost processes: it was not deleted, moved away or replaced, its `-wal` and
+    /// `-shm` are the ones open, its owner can still read and write it, and the last
+    /// [`Store::check_readable`] found it readable. Cheap (a few `stat`s): the daemon checks it
+    /// on every tick and supervision round.
     pub fn check_identity(&self) -> Result<(), StoreLost> {
         let Some(identity) = self.identity else {
             return Ok(());
@@ -328,7 +329,12 @@ impl Store {
             }
         }
         self.check_journal()?;
-        self.check_readable()
+        // What the last read through a fresh connection found ([`Store::check_readable`]);
+        // never reading here, so a tick is never held up by it.
+        match &*self.read_check.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some((_, verdict)) => verdict.clone(),
+            None => Ok(()),
+        }
     }
 
     /// The `-wal` and `-shm` files are the ones this handle's connection has open (both exist
@@ -371,9 +377,11 @@ impl Store {
     /// closing any descriptor of the file drops this process's POSIX locks on it, SQLite's
     /// included, letting another process write in the middle of our transaction; SQLite's own
     /// connections share the locks and defer those closes.
-    fn check_readable(&self) -> Result<(), StoreLost> {
-        let mut last = self.read_check.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((at, verdict)) = &*last {
+    ///
+    /// The daemon calls this from its supervision thread, off the ticker's path (the check
+    /// reads the whole file once a minute); [`Store::check_identity`] reports what it found.
+    pub fn check_readable(&self) -> Result<(), StoreLost> {
+        if let Some((at, verdict)) = &*self.read_check.lock().unwrap_or_else(|p| p.into_inner()) {
             if at.elapsed() < READ_CHECK_EVERY {
                 return verdict.clone();
             }
@@ -409,7 +417,8 @@ impl Store {
                     "it is damaged ({damage}); was it written by something other than cronhost, such as a backup copied over it while cronhost ran?"
                 ))),
             });
-        *last = Some((std::time::Instant::now(), verdict.clone()));
+        *self.read_check.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((std::time::Instant::now(), verdict.clone()));
         verdict
     }
 

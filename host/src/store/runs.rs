@@ -227,12 +227,23 @@ impl Store {
     }
 
     /// Take the job's queued run (overlap `queue-one`), marking it claimed; `None` if none.
-    pub fn take_queued(&self, job_id: &str) -> Result<Option<Run>, StoreError> {
+    pub fn take_queued(
+        &self,
+        job_id: &str,
+        host: &str,
+        pid: u32,
+    ) -> Result<Option<Run>, StoreError> {
         self.write(|tx| {
+            // Only a run this process queued, and only once nothing of the job runs: a short
+            // CLI whose manual run ended must not take (and strand) the daemon's queued run.
             let run = tx
                 .row_cached(
-                    &format!("SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?1 AND status = 'queued' ORDER BY scheduled_at LIMIT 1"),
-                    params![job_id],
+                    &format!(
+                        "SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?1 AND status = 'queued' AND host = ?2 AND pid = ?3
+                         AND NOT EXISTS (SELECT 1 FROM runs WHERE job_id = ?1 AND status IN ('claimed', 'running'))
+                         ORDER BY scheduled_at LIMIT 1"
+                    ),
+                    params![job_id, host, pid],
                     run_from_row,
                 )
                 .optional()
@@ -242,6 +253,48 @@ impl Store {
                     .map_err(sql)?;
             }
             Ok(run)
+        })
+    }
+
+    /// The jobs with a run this process queued and nothing of theirs claimed or running: their
+    /// queued run may start (the run it waited for ended, possibly in another process).
+    pub fn queued_ready(&self, host: &str, pid: u32) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT DISTINCT q.job_id FROM runs q WHERE q.status = 'queued' AND q.host = ?1 AND q.pid = ?2
+                     AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.job_id = q.job_id AND r.status IN ('claimed', 'running'))",
+                )
+                .map_err(sql)?;
+            let rows = statement
+                .query_map(params![host, pid], |r| r.get::<_, String>(0))
+                .map_err(sql)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(sql)
+        })
+    }
+
+    /// How many runs process `pid` on `host` has queued.
+    pub fn queued_count(&self, host: &str, pid: u32) -> Result<usize, StoreError> {
+        self.read(|conn| {
+            conn.row_cached(
+                "SELECT count(*) FROM runs WHERE status = 'queued' AND host = ?1 AND pid = ?2",
+                params![host, pid],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
+            .map_err(sql)
+        })
+    }
+
+    /// Hand the runs process `from` queued over to process `to` (a short CLI leaving them to
+    /// the daemon, which starts them when their turn comes); returns how many.
+    pub fn hand_over_queued(&self, host: &str, from: u32, to: u32) -> Result<usize, StoreError> {
+        self.write(|tx| {
+            tx.exec_cached(
+                "UPDATE runs SET pid = ?3 WHERE status = 'queued' AND host = ?1 AND pid = ?2",
+                params![host, from, to],
+            )
+            .map_err(sql)
         })
     }
 

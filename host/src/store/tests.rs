@@ -397,9 +397,22 @@ fn overlap_policies() {
         ),
         "one waits at most"
     );
-    let queued = store.take_queued("j3").unwrap().unwrap();
+    // Not while the run it waits for is going, and never by another process.
+    assert_eq!(store.take_queued("j3", "test-host", 1).unwrap(), None);
+    store
+        .finish_run(
+            &crate::store::run_id("j3", first),
+            RunStatus::Succeeded,
+            Some(0),
+            None,
+            second,
+        )
+        .unwrap();
+    assert_eq!(store.queued_ready("test-host", 1).unwrap(), ["j3"]);
+    assert_eq!(store.take_queued("j3", "test-host", 2).unwrap(), None);
+    let queued = store.take_queued("j3", "test-host", 1).unwrap().unwrap();
     assert_eq!(queued.scheduled_at, second);
-    assert_eq!(store.take_queued("j3").unwrap(), None);
+    assert_eq!(store.take_queued("j3", "test-host", 1).unwrap(), None);
 }
 
 #[test]
