@@ -372,7 +372,7 @@ impl Store {
     }
 
     /// Read the file's header through a fresh SQLite connection, at most every
-    /// [`READ_CHECK_EVERY`]: this handle's own connection serves page 1 from its cache and
+    /// 5 s: this handle's own connection serves page 1 from its cache and
     /// would never notice the file overwritten in place. Never with a plain `File::open`:
     /// closing any descriptor of the file drops this process's POSIX locks on it, SQLite's
     /// included, letting another process write in the middle of our transaction; SQLite's own
