@@ -35,3 +35,56 @@ pub fn system_now() -> SystemTime {
         SystemTime::now() - magnitude
     }
 }
+
+/// Housekeeping that runs at most once per period (pruning, settling dead runs, re-reading the
+/// store, re-checking the home), polled from a loop that runs more often.
+#[derive(Debug)]
+pub(crate) struct Every {
+    period: Duration,
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Every {
+    /// Due at the first poll.
+    pub(crate) fn starting_now(period: Duration) -> Self {
+        Self {
+            period,
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Due one period from now.
+    pub(crate) fn starting_after(period: Duration) -> Self {
+        Self {
+            period,
+            last: std::sync::Mutex::new(Some(std::time::Instant::now())),
+        }
+    }
+
+    /// Whether the period has passed since the last time this said so; saying so starts the
+    /// next period.
+    pub(crate) fn due(&self) -> bool {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|at| at.elapsed() < self.period) {
+            return false;
+        }
+        *last = Some(std::time::Instant::now());
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_is_due_once_per_period() {
+        let now = Every::starting_now(Duration::from_secs(3600));
+        assert!(now.due());
+        assert!(!now.due());
+        let later = Every::starting_after(Duration::from_secs(3600));
+        assert!(!later.due());
+        let always = Every::starting_after(Duration::ZERO);
+        assert!(always.due() && always.due());
+    }
+}

@@ -44,8 +44,9 @@ pub struct Daemon {
     home: Home,
 }
 
-/// How often the running daemon checks its home against the home policy again: a directory
-/// or the config made writable by others while it runs stops it, as it would stop a start.
+/// How often the running daemon checks its home against the home policy again: a state
+/// directory or file made writable by others while it runs stops it, as it would stop a start.
+/// (The config is checked when it is read: at start and at a reload.)
 const POLICY_EVERY: Duration = Duration::from_secs(5);
 
 /// Why [`Daemon::supervise`] returned.
@@ -56,9 +57,10 @@ pub enum SupervisorEnd {
     Stopped,
     /// The caller's interrupt asked for it (a reload, say); the daemon still runs.
     Interrupted,
-    /// The store or the daemon lock was deleted, moved or replaced under the daemon: it must
-    /// stop firing at once and exit non-zero, so that the service manager restarts it onto
-    /// whatever is at the home's paths now (two daemons must never fire side by side).
+    /// The store, its journal or the daemon lock was deleted, moved or replaced under the
+    /// daemon, or its home stopped passing the home policy: it must stop firing at once and
+    /// exit non-zero, so that the service manager restarts it onto whatever is at the home's
+    /// paths now (two daemons must never fire side by side).
     HomeLost(String),
 }
 
@@ -176,22 +178,19 @@ impl Daemon {
     /// worker thread, one at a time, so a provider that hangs in them cannot hold up shutdown.
     ///
     /// Every round it also checks that the store and the daemon lock are still the files it
-    /// opened; when not, it returns [`SupervisorEnd::HomeLost`] (logged as an ERROR). It
+    /// opened, and every few seconds that the home still passes the home policy; when not, it
+    /// returns [`SupervisorEnd::HomeLost`] (logged as an ERROR). It
     /// returns [`SupervisorEnd::Interrupted`] as soon as `interrupt` returns true.
     pub fn supervise(&self, interrupt: impl Fn() -> bool) -> SupervisorEnd {
         let reconcile_every = Duration::from_secs(self.config.cron.reconcile_interval_secs.max(1));
         let mut next_reconcile = Instant::now() + reconcile_every;
-        let mut next_policy_check = Instant::now() + POLICY_EVERY;
+        let policy_check = crate::clock::Every::starting_after(POLICY_EVERY);
         loop {
             if self.stop.wait(CHANGE_POLL) {
                 return SupervisorEnd::Stopped;
             }
             if interrupt() {
                 return SupervisorEnd::Interrupted;
-            }
-            let policy_due = Instant::now() >= next_policy_check;
-            if policy_due {
-                next_policy_check = Instant::now() + POLICY_EVERY;
             }
             let lost = self
                 .lock
@@ -207,7 +206,8 @@ impl Daemon {
                     Ok(()) => None,
                 })
                 .or_else(|| {
-                    policy_due
+                    policy_check
+                        .due()
                         .then(|| self.home.check_state_policy().err())
                         .flatten()
                         .map(|e| e.to_string())

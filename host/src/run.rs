@@ -128,12 +128,16 @@ impl Runner {
         }
         // Outcomes the store refused (a full disk) get a few more seconds: after this process
         // they would only be recorded as `unknown`.
-        let retry_until = Instant::now() + Duration::from_secs(10);
+        self.retry_unrecorded_until(Instant::now() + Duration::from_secs(10))
+    }
+
+    /// [`Runner::retry_unrecorded`] until every outcome landed or `deadline` passed.
+    pub fn retry_unrecorded_until(&self, deadline: Instant) -> Result<(), String> {
         loop {
             match self.retry_unrecorded() {
                 Ok(()) => return Ok(()),
-                Err(e) if Instant::now() >= retry_until => return Err(e),
-                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+                Err(e) if Instant::now() >= deadline => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
         }
     }
@@ -552,27 +556,21 @@ impl Runner {
             Ok(None) => return,
             Err(e) => return log::warn!("job={job_id}: cannot read its queued run: {e}"),
         };
+        // A queued run that will not start is closed, not lost.
+        let close = |status: RunStatus, why: &str| {
+            let _ = self
+                .store
+                .finish_run(&queued.id, status, None, Some(why), crate::clock::now());
+        };
         if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
-            // The host is stopping: nothing new starts; the queued run is closed, not lost.
-            let _ = self.store.finish_run(
-                &queued.id,
-                RunStatus::Skipped,
-                None,
-                Some("the host stopped before it could start"),
-                crate::clock::now(),
-            );
-            return;
+            // The host is stopping: nothing new starts.
+            return close(RunStatus::Skipped, "the host stopped before it could start");
         }
         match self.store.job(job_id) {
-            Ok(job) if !job.is_active() => {
-                let _ = self.store.finish_run(
-                    &queued.id,
-                    RunStatus::Skipped,
-                    None,
-                    Some("the job was paused or completed before its turn came"),
-                    crate::clock::now(),
-                );
-            }
+            Ok(job) if !job.is_active() => close(
+                RunStatus::Skipped,
+                "the job was paused or completed before its turn came",
+            ),
             Ok(job) => {
                 log::info!(
                     "fire job={} scheduled={} (queued behind the previous run)",
@@ -585,15 +583,7 @@ impl Runner {
                     scheduled_at: queued.scheduled_at,
                 });
             }
-            Err(e) => {
-                let _ = self.store.finish_run(
-                    &queued.id,
-                    RunStatus::Failed,
-                    None,
-                    Some(&e.to_string()),
-                    crate::clock::now(),
-                );
-            }
+            Err(e) => close(RunStatus::Failed, &e.to_string()),
         }
     }
 }

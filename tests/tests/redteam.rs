@@ -519,28 +519,32 @@ fn text_from_the_store_never_reaches_the_terminal_raw() {
 
 // 6. The store moved or deleted under a running daemon.
 
+/// A daemon firing a per-second job, harmed by `harm` once it fires: it must stop with an
+/// ERROR that says `needle`, and exit 1.
+fn assert_harm_stops_the_daemon(harm: impl FnOnce(&TestHome), needle: &str) {
+    let home = TestHome::new();
+    home.add_job(&["*/1 * * * * *", "--", "true"]);
+    let running = Running::start(&home);
+    running.wait_for_log("fire job=");
+    harm(&home);
+    let (status, log) = running.wait_exit();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("ERROR") && log.contains(needle), "{log}");
+}
+
 #[test]
 fn a_store_moved_away_or_a_state_dir_deleted_stops_the_daemon() {
-    for attack in ["move the store aside", "delete cron/"] {
-        let home = TestHome::new();
-        home.add_job(&["*/1 * * * * *", "--", "true"]);
-        let running = Running::start(&home);
-        running.wait_for_log("the built-in ticker drives the fires");
-        match attack {
-            "move the store aside" => std::fs::rename(
-                home.state_dir().join("cronhost.db"),
-                home.path().join("aside.db"),
-            )
-            .unwrap(),
-            _ => std::fs::remove_dir_all(home.state_dir()).unwrap(),
-        }
-        let (status, log) = running.wait_exit();
-        assert_eq!(status.code(), Some(1), "{attack}: {log}");
-        assert!(
-            log.contains("ERROR") && log.contains("stops firing"),
-            "{attack}: {log}"
-        );
-    }
+    assert_harm_stops_the_daemon(
+        |home| {
+            let store = home.state_dir().join("cronhost.db");
+            std::fs::rename(store, home.path().join("aside.db")).unwrap();
+        },
+        "stops firing",
+    );
+    assert_harm_stops_the_daemon(
+        |home| std::fs::remove_dir_all(home.state_dir()).unwrap(),
+        "stops firing",
+    );
 }
 
 #[test]
@@ -964,16 +968,9 @@ fn hard_links_to_the_store_are_refused() {
 
 #[test]
 fn the_running_daemon_stops_when_its_home_stops_being_private() {
-    let home = TestHome::new();
-    home.add_job(&["*/1 * * * * *", "--", "true"]);
-    let running = Running::start(&home);
-    running.wait_for_log("the built-in ticker drives the fires");
-    chmod(&home.state_dir(), 0o777);
-    let (status, log) = running.wait_exit();
-    assert_eq!(status.code(), Some(1), "{log}");
-    assert!(
-        log.contains("ERROR") && log.contains("writable by other users"),
-        "{log}"
+    assert_harm_stops_the_daemon(
+        |home| chmod(&home.state_dir(), 0o777),
+        "writable by other users",
     );
 }
 
@@ -1054,15 +1051,13 @@ fn a_run_queued_by_the_daemon_behind_a_manual_run_starts_when_that_run_ends() {
 
 #[test]
 fn the_store_journal_deleted_under_the_daemon_stops_it() {
-    let home = TestHome::new();
-    home.add_job(&["*/1 * * * * *", "--", "true"]);
-    let running = Running::start(&home);
-    running.wait_for_log("fire job=");
-    std::fs::remove_file(home.state_dir().join("cronhost.db-wal")).unwrap();
-    std::fs::remove_file(home.state_dir().join("cronhost.db-shm")).unwrap();
-    let (status, log) = running.wait_exit();
-    assert_eq!(status.code(), Some(1), "{log}");
-    assert!(log.contains("write-ahead log"), "{log}");
+    assert_harm_stops_the_daemon(
+        |home| {
+            std::fs::remove_file(home.state_dir().join("cronhost.db-wal")).unwrap();
+            std::fs::remove_file(home.state_dir().join("cronhost.db-shm")).unwrap();
+        },
+        "write-ahead log",
+    );
 }
 
 #[test]

@@ -116,21 +116,22 @@ impl Context {
     }
 
     /// The store, for a command that only reads it: through the engine (settling dead runs)
-    /// where the home can be written and passes the policy, else opened read-only (a read-only mount or directory
-    /// still answers `jobs list`, `runs` and `status`).
+    /// where the home can be written and passes the policy, else opened read-only (a
+    /// read-only mount or directory still answers `jobs list`, `runs` and `status`).
     pub fn reader(&self) -> Result<std::sync::Arc<cronhost::store::Store>, CliError> {
+        let read_only = || {
+            cronhost::store::Store::open_read_only(&self.home.store_file()).map(std::sync::Arc::new)
+        };
         // In a home that breaks the policy (someone else's, say) a listing writes nothing.
         if !self.home_is_private {
-            return cronhost::store::Store::open_read_only(&self.home.store_file())
-                .map(std::sync::Arc::new)
-                .map_err(CliError::from);
+            return read_only().map_err(CliError::from);
         }
         match self.engine() {
             Ok(engine) => Ok(std::sync::Arc::clone(engine.store())),
-            Err(error) => match cronhost::store::Store::open_read_only(&self.home.store_file()) {
+            Err(error) => match read_only() {
                 Ok(store) => {
                     log::debug!("reading the store read-only: {}", error.message);
-                    Ok(std::sync::Arc::new(store))
+                    Ok(store)
                 }
                 Err(_) => Err(error),
             },

@@ -33,8 +33,8 @@ pub struct CronEngine {
     runner: Runner,
     claimer: Claimer,
     settings: CronEngineSettings,
-    last_prune: Mutex<Option<Instant>>,
-    last_settle: Mutex<Option<Instant>>,
+    prune: crate::clock::Every,
+    settle: crate::clock::Every,
     seen_version: Mutex<Option<(i64, u64)>>,
 }
 
@@ -102,8 +102,8 @@ impl CronEngine {
             claimer,
             store,
             settings,
-            last_prune: Mutex::new(None),
-            last_settle: Mutex::new(Some(Instant::now())),
+            prune: crate::clock::Every::starting_now(PRUNE_EVERY),
+            settle: crate::clock::Every::starting_after(SETTLE_EVERY),
             seen_version: Mutex::new(None),
         }
     }
@@ -224,22 +224,18 @@ impl CronEngine {
     }
 
     fn settle_if_due(&self) {
-        let mut last = self.last_settle.lock().unwrap_or_else(|p| p.into_inner());
-        if last.is_some_and(|at| at.elapsed() < SETTLE_EVERY) {
+        if !self.settle.due() {
             return;
         }
-        *last = Some(Instant::now());
         if let Err(e) = self.settle_orphaned_runs() {
             log::warn!("cannot settle runs left by dead processes: {e}");
         }
     }
 
     fn prune_if_due(&self) {
-        let mut last = self.last_prune.lock().unwrap_or_else(|p| p.into_inner());
-        if last.is_some_and(|at| at.elapsed() < PRUNE_EVERY) {
+        if !self.prune.due() {
             return;
         }
-        *last = Some(Instant::now());
         let retention =
             chrono::Duration::from_std(self.settings.completed_retention).unwrap_or_default();
         match self.store.prune_completed(crate::clock::now() - retention) {
@@ -386,14 +382,11 @@ impl Engine for CronEngine {
     fn shutdown(&self, deadline: Instant) -> bool {
         let clean = self.runner.stop_all(deadline);
         // Outcomes still unrecorded get until the deadline; then the next start settles them.
-        loop {
-            match self.runner.retry_unrecorded() {
-                Ok(()) => return clean,
-                Err(e) if Instant::now() >= deadline => {
-                    log::error!("{e}; the next cronhost command records these runs as unknown");
-                    return false;
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        match self.runner.retry_unrecorded_until(deadline) {
+            Ok(()) => clean,
+            Err(e) => {
+                log::error!("{e}; the next cronhost command records these runs as unknown");
+                false
             }
         }
     }
@@ -426,11 +419,13 @@ fn owner_alive(pid: u32, claimed_at: chrono::DateTime<Utc>) -> bool {
             return false;
         }
     }
-    match process_started_at(pid) {
-        // One second of slack for clock granularity.
-        Some(started) => started <= claimed_at + chrono::Duration::seconds(1),
-        None => true,
-    }
+    !started_after(pid, claimed_at)
+}
+
+/// Whether process `pid` is known to have started after `at` (with a second of slack for the
+/// clock's granularity): then it is not the process that was there at `at`, its pid reused.
+fn started_after(pid: u32, at: chrono::DateTime<Utc>) -> bool {
+    process_started_at(pid).is_some_and(|started| started > at + chrono::Duration::seconds(1))
 }
 
 /// Whether the process group `group` that a run's command started at `started_at` still has
@@ -440,10 +435,8 @@ fn group_alive(group: u32, started_at: chrono::DateTime<Utc>) -> bool {
     if group <= 1 {
         return false;
     }
-    if let Some(leader_started) = process_started_at(group) {
-        if leader_started > started_at + chrono::Duration::seconds(1) {
-            return false;
-        }
+    if started_after(group, started_at) {
+        return false;
     }
     #[cfg(target_os = "linux")]
     {
@@ -478,11 +471,7 @@ fn live_group_members(group: u32) -> usize {
         })
         .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
         .filter(|stat| {
-            // After the `)` closing the command name: state, ppid, pgrp, ...
-            let Some(rest) = stat.rfind(')').map(|at| &stat[at + 1..]) else {
-                return false;
-            };
-            let mut fields = rest.split_whitespace();
+            let mut fields = stat_fields(stat);
             let state = fields.next();
             let pgrp = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
             pgrp == Some(group) && !matches!(state, Some("Z" | "X"))
@@ -490,12 +479,19 @@ fn live_group_members(group: u32) -> usize {
         .count()
 }
 
+/// The fields of a `/proc/PID/stat` line from field 3 (the state) on: those after the `)`
+/// that closes the command name, which may itself hold spaces and parentheses.
+fn stat_fields(stat: &str) -> std::str::SplitWhitespace<'_> {
+    stat.rfind(')')
+        .map_or("", |at| &stat[at + 1..])
+        .split_whitespace()
+}
+
 /// When process `pid` started, from /proc (Linux); `None` where that is not known.
 fn process_started_at(pid: u32) -> Option<chrono::DateTime<Utc>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Field 22 (starttime, in clock ticks since boot) counts from after the `)` closing field 2.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let ticks: u64 = after_name.split_whitespace().nth(19)?.parse().ok()?;
+    // Field 22: starttime, in clock ticks since boot.
+    let ticks: u64 = stat_fields(&stat).nth(19)?.parse().ok()?;
     let boot: i64 = std::fs::read_to_string("/proc/stat")
         .ok()?
         .lines()

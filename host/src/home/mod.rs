@@ -5,9 +5,7 @@ mod policy;
 
 use std::path::{Path, PathBuf};
 
-pub use policy::{
-    check_ancestors, check_directory, check_file, effective_uid, PolicyError, Violation,
-};
+pub use policy::{check_ancestors, check_directory, effective_uid, PolicyError, Violation};
 
 /// The home directory could not be found or created.
 #[derive(Debug, thiserror::Error)]
@@ -111,17 +109,8 @@ impl Home {
     fn check(&self, with_config: bool) -> Result<(), HomeError> {
         let state = self.state_dir();
         let store = self.store_file();
-        let with_suffix = |suffix: &str| {
-            let mut name = store.clone().into_os_string();
-            name.push(suffix);
-            PathBuf::from(name)
-        };
-        let files = [
-            store.clone(),
-            with_suffix("-wal"),
-            with_suffix("-shm"),
-            state.join(LOCK_FILE),
-        ];
+        let [wal, shm] = crate::store::journal_files(&store);
+        let files = [store, wal, shm, state.join(LOCK_FILE)];
         let config = self.config_file();
         policy::check_tree(
             &self.root,

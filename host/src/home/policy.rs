@@ -193,12 +193,6 @@ pub fn check_links(path: &Path) -> Result<(), PolicyError> {
     Ok(())
 }
 
-/// Check one existing state file: a regular file (not a link) owned by root or us, writable by
-/// nobody else.
-pub fn check_file(path: &Path) -> Result<(), PolicyError> {
-    check_path(path, Role::File)
-}
-
 /// Check one existing state directory: a directory (not a link) owned by root or us, writable
 /// by nobody else.
 pub fn check_directory(path: &Path) -> Result<(), PolicyError> {

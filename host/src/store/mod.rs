@@ -88,7 +88,8 @@ pub enum StoreLost {
     /// replaced: this process's latest changes are where no other process will see them.
     #[error("{0} (the job store's write-ahead log) was deleted or replaced while cronhost had the store open")]
     JournalLost(PathBuf),
-    /// The file is there but others cannot use it (its mode, or its header was overwritten).
+    /// The file is there but cannot be used: its mode shuts other commands out, or SQLite can
+    /// no longer read it through a fresh connection.
     #[error("the job store {path} cannot be used: {problem}")]
     Unusable {
         /// The file.
@@ -121,7 +122,7 @@ fn file_id(meta: &std::fs::Metadata) -> FileId {
     }
 }
 
-/// How often [`Store::check_identity`] reads the file through a fresh connection.
+/// How often [`Store::check_readable`] reads the file through a fresh connection.
 const READ_CHECK_EVERY: Duration = Duration::from_secs(5);
 
 /// Every this many fresh-connection reads (one a minute), `PRAGMA quick_check` reads the whole
@@ -137,10 +138,12 @@ pub struct Store {
     /// The identities of the `-wal` and `-shm` files beside it, once seen: they live as long
     /// as this handle's connection.
     journal: Mutex<Option<Vec<FileId>>>,
+    /// When the file is next read through a fresh connection.
+    read_every: crate::clock::Every,
     /// How many fresh-connection reads have run (every [`DEEP_CHECK_EVERY`]th reads it all).
-    read_checks: Mutex<u64>,
-    /// When the file was last read through a fresh connection, and what that found.
-    read_check: Mutex<Option<(std::time::Instant, Result<(), StoreLost>)>>,
+    reads: std::sync::atomic::AtomicU64,
+    /// What the last fresh-connection read found.
+    read_verdict: Mutex<Result<(), StoreLost>>,
     conn: Mutex<Connection>,
     /// Job-set changes made through this handle: SQLite's `data_version` only moves for
     /// commits of *other* connections, so an embedding app's own edits are counted here.
@@ -190,15 +193,7 @@ impl Store {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
         }
-        let store = Self {
-            path: path.to_path_buf(),
-            identity: path.symlink_metadata().ok().map(|m| file_id(&m)),
-            read_check: Mutex::new(None),
-            journal: Mutex::new(None),
-            read_checks: Mutex::new(0),
-            conn: Mutex::new(conn),
-            job_changes: std::sync::atomic::AtomicU64::new(0),
-        };
+        let store = Self::over(path, conn);
         // Check and migrate in one write transaction: processes opening a fresh store at once
         // queue here, and each sees the schema either absent or complete.
         store.write(|tx| {
@@ -273,15 +268,21 @@ impl Store {
                 ),
             });
         }
-        Ok(Self {
+        Ok(Self::over(path, conn))
+    }
+
+    /// The handle over `conn`, the open file at `path`.
+    fn over(path: &Path, conn: Connection) -> Self {
+        Self {
             path: path.to_path_buf(),
             identity: path.symlink_metadata().ok().map(|m| file_id(&m)),
-            read_check: Mutex::new(None),
             journal: Mutex::new(None),
-            read_checks: Mutex::new(0),
+            read_every: crate::clock::Every::starting_now(READ_CHECK_EVERY),
+            reads: std::sync::atomic::AtomicU64::new(0),
+            read_verdict: Mutex::new(Ok(())),
             conn: Mutex::new(conn),
             job_changes: std::sync::atomic::AtomicU64::new(0),
-        })
+        }
     }
 
     /// The file.
@@ -331,23 +332,16 @@ impl Store {
         self.check_journal()?;
         // What the last read through a fresh connection found ([`Store::check_readable`]);
         // never reading here, so a tick is never held up by it.
-        match &*self.read_check.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some((_, verdict)) => verdict.clone(),
-            None => Ok(()),
-        }
+        self.read_verdict
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The `-wal` and `-shm` files are the ones this handle's connection has open (both exist
     /// for as long as it is open, in WAL mode).
     fn check_journal(&self) -> Result<(), StoreLost> {
-        let paths: Vec<PathBuf> = ["-wal", "-shm"]
-            .iter()
-            .map(|suffix| {
-                let mut name = self.path.clone().into_os_string();
-                name.push(suffix);
-                PathBuf::from(name)
-            })
-            .collect();
+        let paths = journal_files(&self.path);
         let now: Vec<Option<FileId>> = paths
             .iter()
             .map(|p| p.symlink_metadata().ok().map(|m| file_id(&m)))
@@ -381,19 +375,21 @@ impl Store {
     /// The daemon calls this from its supervision thread, off the ticker's path (the check
     /// reads the whole file once a minute); [`Store::check_identity`] reports what it found.
     pub fn check_readable(&self) -> Result<(), StoreLost> {
-        if let Some((at, verdict)) = &*self.read_check.lock().unwrap_or_else(|p| p.into_inner()) {
-            if at.elapsed() < READ_CHECK_EVERY {
-                return verdict.clone();
-            }
+        if !self.read_every.due() {
+            return self
+                .read_verdict
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_NOFOLLOW;
-        let deep = {
-            let mut count = self.read_checks.lock().unwrap_or_else(|p| p.into_inner());
-            *count += 1;
-            (*count).is_multiple_of(DEEP_CHECK_EVERY)
-        };
+        let reads = self
+            .reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let deep = reads.is_multiple_of(DEEP_CHECK_EVERY);
         let unusable = |problem: String| StoreLost::Unusable {
             path: self.path.clone(),
             problem,
@@ -417,8 +413,7 @@ impl Store {
                     "it is damaged ({damage}); was it written by something other than cronhost, such as a backup copied over it while cronhost ran?"
                 ))),
             });
-        *self.read_check.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((std::time::Instant::now(), verdict.clone()));
+        *self.read_verdict.lock().unwrap_or_else(|p| p.into_inner()) = verdict.clone();
         verdict
     }
 
@@ -528,6 +523,16 @@ fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
             other => return other,
         }
     }
+}
+
+/// SQLite's write-ahead log and shared-memory file beside the store at `store` (`-wal`,
+/// `-shm`): they exist as long as a connection has it open.
+pub fn journal_files(store: &Path) -> [PathBuf; 2] {
+    ["-wal", "-shm"].map(|suffix| {
+        let mut name = store.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    })
 }
 
 /// `path` as an SQLite `file:` URI (`%`, `?` and `#` escaped).
