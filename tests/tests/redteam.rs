@@ -542,7 +542,21 @@ fn a_store_moved_away_or_a_state_dir_deleted_stops_the_daemon() {
         "stops firing",
     );
     assert_harm_stops_the_daemon(
-        |home| std::fs::remove_dir_all(home.state_dir()).unwrap(),
+        |home| {
+            // The daemon may write an output file while the tree is being removed, which
+            // fails the removal with ENOTEMPTY; remove until the directory is gone.
+            let state_dir = home.state_dir();
+            wait_for(
+                "the state directory to be removed",
+                PATIENCE,
+                || match std::fs::remove_dir_all(&state_dir) {
+                    Ok(()) => true,
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => true,
+                    Err(error) if error.kind() == std::io::ErrorKind::DirectoryNotEmpty => false,
+                    Err(error) => panic!("removing {}: {error}", state_dir.display()),
+                },
+            );
+        },
         "stops firing",
     );
 }
