@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release -p cronhost -p cronhost-provider-example -p cronhost-provider-postgres
+cargo build --release -p cronhost-cli -p cronhost-provider-example -p cronhost-provider-postgres
 
 case "$(uname -s)" in
   Darwin) ext=dylib ;;

@@ -115,6 +115,16 @@ impl Default for CronConfig {
 }
 
 impl CronConfig {
+    /// What the engine takes from `[cron]`.
+    pub fn engine_settings(&self) -> cronhost_core::engine::CronEngineSettings {
+        let mut settings = cronhost_core::engine::CronEngineSettings::default();
+        settings.max_parallel_jobs = self.max_parallel_jobs;
+        settings.completed_retention =
+            std::time::Duration::from_secs(self.completed_retention_days * 86_400);
+        settings.output_retention = self.output_retention;
+        settings
+    }
+
     /// Every number within the range the host can compute with (a duration that overflows an
     /// instant, a retention that overflows seconds): the first one outside is named with its
     /// allowed range.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::state_file::{read_json, write_json};
+use cronhost_core::fs::state_file::{read_json, write_json};
 
 /// The marker a host keeps while an in-process provider runs (in the state directory).
 pub const MARKER_FILE: &str = "provider-in-process.json";

@@ -8,11 +8,11 @@ use std::thread::JoinHandle;
 use crate::config::{Config, ConfigError};
 use crate::engine::{CronEngine, Engine};
 use crate::home::{Home, HomeError};
-use crate::job_runner::JobRunner;
 use crate::provider::StopFlag;
 use crate::status::StatusReport;
 use crate::store::{Job, JobSpec, Run, StoreError};
 use crate::{Daemon, DaemonError};
+use cronhost_core::JobRunner;
 
 /// Building, starting or using an embedded host failed.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +83,7 @@ impl HostBuilder {
         if let Some(dir) = self.plugins_dir {
             config.cron.plugins_dir = dir;
         }
-        let mut engine = CronEngine::open(&home, &config)?;
+        let mut engine = home.open_engine(&config)?;
         if let Some(runner) = self.job_runner {
             engine = engine.with_job_runner(runner);
         }

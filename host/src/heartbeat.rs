@@ -162,7 +162,7 @@ impl Heartbeat {
     /// Read the heartbeat files under `state_dir`; every missing file is an unknown.
     pub fn read(state_dir: &Path) -> Option<HeartbeatState> {
         let read = |name: &str| {
-            crate::state_file::read_bounded(&state_dir.join(name), 64 * 1024)
+            cronhost_core::fs::state_file::read_bounded(&state_dir.join(name), 64 * 1024)
                 .ok()
                 .flatten()
                 .and_then(|bytes| decode(&String::from_utf8_lossy(&bytes)))
@@ -213,7 +213,7 @@ impl Heartbeat {
 pub fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
-    crate::home::create_private_dir(dir)?;
+    cronhost_core::fs::create_private_dir(dir)?;
     let mut file = tempfile::Builder::new()
         .prefix(".hb_")
         .suffix(".tmp")

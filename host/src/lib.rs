@@ -9,11 +9,11 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use cronhost::{config::Config, engine::CronEngine, home::Home, Daemon};
+//! use cronhost::{config::Config, home::Home, Daemon};
 //!
 //! let home = Home::open("/tmp/cronhost-demo")?;
 //! let config = Config::load(&home)?;
-//! let engine = CronEngine::open(&home, &config)?;
+//! let engine = home.open_engine(&config)?;
 //! let daemon = Daemon::start(&home, config, Arc::new(engine))?;
 //! daemon.stop_flag().set(); // from a signal handler, in a real program
 //! daemon.supervise(|| false);
@@ -23,29 +23,24 @@
 #![deny(missing_docs)]
 
 pub mod catalog;
-pub mod clock;
 pub mod config;
 pub mod crash_guard;
 mod daemon;
 mod embed;
-pub mod engine;
 pub mod heartbeat;
 pub mod home;
 pub mod isolate;
-mod job_runner;
 pub mod lock;
 pub mod metrics;
 pub mod plugins;
 pub mod provider;
-pub mod run;
-pub mod schedule;
-mod state_file;
 pub mod status;
-pub mod store;
 mod subprocess;
+#[cfg(feature = "testing")]
 pub mod testing;
-pub mod text;
 
+pub use cronhost_core::{
+    clock, engine, run, schedule, store, text, JobOutcome, JobRun, JobRunner, StopFlag,
+};
 pub use daemon::{Daemon, DaemonError, SupervisorEnd};
 pub use embed::{Host, HostBuilder, HostError};
-pub use job_runner::{JobOutcome, JobRun, JobRunner};

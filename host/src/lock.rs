@@ -36,7 +36,7 @@ pub struct DaemonLock {
 }
 
 fn open(path: &Path) -> std::io::Result<File> {
-    crate::state_file::open(path, crate::state_file::Access::ReadWrite)
+    cronhost_core::fs::state_file::open(path, cronhost_core::fs::state_file::Access::ReadWrite)
 }
 
 fn read_pid(file: &mut File) -> u32 {
@@ -54,7 +54,7 @@ impl DaemonLock {
             path: path.clone(),
             source,
         };
-        crate::home::create_private_dir(state_dir).map_err(io)?;
+        cronhost_core::fs::create_private_dir(state_dir).map_err(io)?;
         let mut file = open(&path).map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
@@ -111,7 +111,9 @@ impl DaemonLock {
     /// The pid of the daemon holding the lock under `state_dir`, or `None` when no daemon runs.
     pub fn holder(state_dir: &Path) -> Option<u32> {
         let path = state_dir.join(LOCK_FILE);
-        let mut file = crate::state_file::open(&path, crate::state_file::Access::Read).ok()?;
+        let mut file =
+            cronhost_core::fs::state_file::open(&path, cronhost_core::fs::state_file::Access::Read)
+                .ok()?;
         match file.try_lock_shared() {
             Ok(()) => {
                 let _ = file.unlock();

@@ -1,139 +1,34 @@
-//! Optional Prometheus metrics (`[metrics] listen = "127.0.0.1:9464"`, off by default): fires,
-//! failures, skips by reason, a lateness histogram, the heartbeat's age and the trigger in use,
-//! served as Prometheus text on a thread of their own.
+//! Optional Prometheus metrics (`[metrics] listen = "127.0.0.1:9464"`, off by default): the
+//! engine's counters ([`cronhost_core::metrics::Metrics`]), the heartbeat's age and the trigger
+//! in use, served as Prometheus text on a thread of their own.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+use cronhost_core::metrics::Metrics;
 
 use crate::heartbeat::Heartbeat;
 use crate::provider::{Core, StopFlag};
 
-/// Upper bounds (ms) of the lateness histogram's buckets.
-pub const LATENESS_BUCKETS_MS: [u64; 12] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000, 60_000];
-
-/// What the engine counts. Cheap to update from any thread.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    fires: AtomicU64,
-    succeeded: AtomicU64,
-    failed: AtomicU64,
-    skips: Mutex<BTreeMap<String, u64>>,
-    lateness_buckets: [AtomicU64; LATENESS_BUCKETS_MS.len()],
-    lateness_count: AtomicU64,
-    lateness_sum_ms: AtomicU64,
-}
-
-impl Metrics {
-    /// A run was started, `late_ms` after its scheduled instant.
-    pub fn fired(&self, late_ms: i64) {
-        self.fires.fetch_add(1, Ordering::Relaxed);
-        let late = u64::try_from(late_ms).unwrap_or(0);
-        for (bucket, bound) in self.lateness_buckets.iter().zip(LATENESS_BUCKETS_MS) {
-            if late <= bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.lateness_count.fetch_add(1, Ordering::Relaxed);
-        self.lateness_sum_ms.fetch_add(late, Ordering::Relaxed);
-    }
-
-    /// A run ended: succeeded or not.
-    pub fn finished(&self, succeeded: bool) {
-        let counter = if succeeded {
-            &self.succeeded
-        } else {
-            &self.failed
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// An occurrence was skipped; `reason` is reduced to its first word (`missed`, `overlap`,
-    /// ...) to keep the label set small.
-    pub fn skipped(&self, reason: &str) {
-        let label: String = reason
-            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_' && c != '-')
-            .next()
-            .filter(|word| !word.is_empty())
-            .unwrap_or("other")
-            .chars()
-            .take(32)
-            .collect();
-        *self
-            .skips
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(label)
-            .or_default() += 1;
-    }
-
-    /// The Prometheus text exposition, with the heartbeat's age and trigger from `heartbeat`.
-    pub fn render(&self, heartbeat: &Heartbeat) -> String {
-        let mut out = String::new();
-        let counter = |out: &mut String, name: &str, help: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-            );
-        };
-        counter(
-            &mut out,
-            "cronhost_fires_total",
-            "Runs started.",
-            self.fires.load(Ordering::Relaxed),
-        );
-        counter(
-            &mut out,
-            "cronhost_runs_succeeded_total",
-            "Runs that ended successfully.",
-            self.succeeded.load(Ordering::Relaxed),
-        );
-        counter(
-            &mut out,
-            "cronhost_runs_failed_total",
-            "Runs that failed, timed out or could not start.",
-            self.failed.load(Ordering::Relaxed),
-        );
-        let _ = writeln!(out, "# HELP cronhost_skips_total Occurrences skipped, by reason.\n# TYPE cronhost_skips_total counter");
-        for (reason, count) in self.skips.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let _ = writeln!(out, "cronhost_skips_total{{reason=\"{reason}\"}} {count}");
-        }
-        let _ = writeln!(out, "# HELP cronhost_fire_lateness_ms Scheduled instant to run started, in milliseconds.\n# TYPE cronhost_fire_lateness_ms histogram");
-        for (bucket, bound) in self.lateness_buckets.iter().zip(LATENESS_BUCKETS_MS) {
-            let _ = writeln!(
-                out,
-                "cronhost_fire_lateness_ms_bucket{{le=\"{bound}\"}} {}",
-                bucket.load(Ordering::Relaxed)
-            );
-        }
-        let count = self.lateness_count.load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "cronhost_fire_lateness_ms_bucket{{le=\"+Inf\"}} {count}"
-        );
-        let _ = writeln!(
-            out,
-            "cronhost_fire_lateness_ms_sum {}",
-            self.lateness_sum_ms.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(out, "cronhost_fire_lateness_ms_count {count}");
-        let beats = heartbeat.current();
-        let age = beats
-            .alive_age(SystemTime::now())
-            .map_or(-1.0, |age| age.as_secs_f64());
-        let _ = writeln!(out, "# HELP cronhost_heartbeat_age_seconds Seconds since the trigger last beat (-1: never).\n# TYPE cronhost_heartbeat_age_seconds gauge\ncronhost_heartbeat_age_seconds {age:.3}");
-        let trigger: String = beats
-            .trigger
-            .chars()
-            .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\')
-            .collect();
-        let _ = writeln!(out, "# HELP cronhost_trigger_info The trigger driving the fires.\n# TYPE cronhost_trigger_info gauge\ncronhost_trigger_info{{trigger=\"{trigger}\"}} 1");
-        out
-    }
+/// The Prometheus text exposition: `metrics`, and the heartbeat's age and trigger.
+pub fn render(metrics: &Metrics, heartbeat: &Heartbeat) -> String {
+    let mut out = String::new();
+    metrics.render(&mut out);
+    let beats = heartbeat.current();
+    let age = beats
+        .alive_age(SystemTime::now())
+        .map_or(-1.0, |age| age.as_secs_f64());
+    let _ = writeln!(out, "# HELP cronhost_heartbeat_age_seconds Seconds since the trigger last beat (-1: never).\n# TYPE cronhost_heartbeat_age_seconds gauge\ncronhost_heartbeat_age_seconds {age:.3}");
+    let trigger: String = beats
+        .trigger
+        .chars()
+        .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\')
+        .collect();
+    let _ = writeln!(out, "# HELP cronhost_trigger_info The trigger driving the fires.\n# TYPE cronhost_trigger_info gauge\ncronhost_trigger_info{{trigger=\"{trigger}\"}} 1");
+    out
 }
 
 /// Serve `metrics` (and the heartbeat of `core`) at `http://LISTEN/metrics` on a thread of its
@@ -212,7 +107,7 @@ fn answer(mut stream: TcpStream, metrics: &Metrics, heartbeat: &Heartbeat) {
     }
     let line = String::from_utf8_lossy(&request);
     let (status, body) = if line.starts_with("GET /metrics ") || line.starts_with("GET /metrics?") {
-        ("200 OK", metrics.render(heartbeat))
+        ("200 OK", render(metrics, heartbeat))
     } else {
         ("404 Not Found", "try GET /metrics\n".to_owned())
     };

@@ -49,7 +49,7 @@ impl ProviderTestHost {
         let dir = tempfile::tempdir().map_err(|e| format!("temporary home: {e}"))?;
         let home = Home::open(dir.path().join("home")).map_err(|e| e.to_string())?;
         let plugins: PathBuf = home.root().join("plugins.d");
-        crate::home::create_private_dir(&plugins).map_err(|e| e.to_string())?;
+        cronhost_core::fs::create_private_dir(&plugins).map_err(|e| e.to_string())?;
         let library = library.as_ref();
         let file_name = library
             .file_name()
@@ -67,8 +67,10 @@ impl ProviderTestHost {
         })?;
         let provider =
             ProviderHandle::construct(discovered, config_json).map_err(|e| e.to_string())?;
-        let engine =
-            Arc::new(CronEngine::open(&home, &Config::default()).map_err(|e| e.to_string())?);
+        let engine = Arc::new(
+            home.open_engine(&Config::default())
+                .map_err(|e| e.to_string())?,
+        );
         let core = Arc::new(Core {
             engine: Arc::clone(&engine) as Arc<dyn Engine>,
             heartbeat: Heartbeat::new(&home.state_dir()),

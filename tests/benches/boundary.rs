@@ -44,7 +44,10 @@ struct PlainHost(Arc<ScriptedEngine>);
 
 impl DirectHost for PlainHost {
     fn fire_due(&self, job_id: &str) -> FireOutcome {
-        self.0.fire_due(job_id).unwrap_or(FireOutcome::NoSuchJob)
+        match self.0.fire_due(job_id) {
+            Ok(cronhost::engine::FireOutcome::Fired) => FireOutcome::Fired,
+            _ => FireOutcome::NoSuchJob,
+        }
     }
 }
 

@@ -98,7 +98,7 @@ pub fn artifacts() -> &'static Artifacts {
         cargo_build(
             &[
                 "-p",
-                "cronhost",
+                "cronhost-cli",
                 "-p",
                 "cronhost-provider-example",
                 "-p",

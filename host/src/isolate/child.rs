@@ -219,7 +219,7 @@ impl Served {
             Call::Start { tick_interval_ms } => provider
                 .start(
                     &self.host,
-                    self.stop.to_ffi(),
+                    crate::provider::stop_signal(&self.stop),
                     StartOptions { tick_interval_ms },
                 )
                 .map(|()| Answer::Done),

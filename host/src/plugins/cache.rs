@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::probe::LibraryReport;
 use super::vet::FileIdentity;
-use crate::state_file::{read_json, write_json};
+use cronhost_core::fs::state_file::{read_json, write_json};
 
 /// The largest cache file read; a larger one is ignored (and rewritten).
 const MAX_CACHE_BYTES: u64 = 8 * 1024 * 1024;

@@ -133,7 +133,7 @@ fn check_owner_and_mode(what: &str, meta: &Metadata) -> Result<(), String> {
 pub fn vet_dir(dir: &Path) -> Result<(), String> {
     // The way to it counts too: a directory above it that another user can write could swap
     // the whole directory for one of their choosing.
-    crate::home::check_ancestors(dir)
+    cronhost_core::fs::check_ancestors(dir)
         .map_err(|e| format!("the way to the plugins directory: {e}"))?;
     let meta =
         std::fs::metadata(dir).map_err(|e| format!("cannot read the plugins directory: {e}"))?;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use cronhost_provider_api::panic_message;
 
 use super::services::Core;
-use super::stop::StopFlag;
+use cronhost_core::StopFlag;
 
 /// The built-in ticker's name in logs, the heartbeat and `cronhost providers`.
 pub const BUILTIN_NAME: &str = "builtin";

@@ -13,10 +13,10 @@ use cronhost_provider_api::ffi::{AnyProvider, StartOptions};
 use cronhost_provider_api::{panic_message, FireOutcome};
 
 use super::services::Services;
-use super::stop::StopFlag;
 use crate::config::{Config, Isolation};
 use crate::isolate::{Answer, Call, ChildSpec, Init, RemoteError, RemoteProvider};
 use crate::plugins::Discovered;
+use cronhost_core::StopFlag;
 
 /// The longest error message kept from a provider; longer ones are cut.
 pub const MAX_ERROR_BYTES: usize = 4096;
@@ -554,7 +554,9 @@ impl ProviderHandle {
         options: StartOptions,
     ) -> Result<(), ProviderCallError> {
         self.call("start", |backend| match backend {
-            Backend::InProcess(p) => local(p.start(services, stop.to_ffi(), options)),
+            Backend::InProcess(p) => {
+                local(p.start(services, super::stop::stop_signal(stop), options))
+            }
             Backend::Isolated(r) => Ok(r.start(services, stop, options)?),
         })
     }

@@ -9,11 +9,12 @@ mod stop;
 mod supervisor;
 
 pub use builtin::{run_builtin_ticker, BUILTIN_NAME};
+pub use cronhost_core::StopFlag;
 pub use guard::{
     bound_status, ProviderCallError, ProviderHandle, Quarantine, DEFAULT_CALL_DEADLINE,
     MAX_ERROR_BYTES, MAX_STATUS_BYTES,
 };
 pub use resolve::{resolve, Resolution, Trigger};
 pub use services::{Core, Services, MAX_PROVIDER_LOG_BYTES};
-pub use stop::StopFlag;
+pub use stop::stop_signal;
 pub use supervisor::{spawn_ticker, Backoff, Ticker};

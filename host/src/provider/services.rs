@@ -13,9 +13,29 @@ use cronhost_provider_api::ffi::{
 };
 use cronhost_provider_api::{panic_message, FireOutcome, LogLevel, TickReport};
 
-use crate::engine::Engine;
+use crate::engine::{self, Engine};
 use crate::heartbeat::Heartbeat;
 use crate::text::truncate;
+
+/// The engine's tick report as it crosses the boundary.
+pub fn tick_report(report: engine::TickReport) -> TickReport {
+    TickReport {
+        fired: report.fired,
+        skipped: report.skipped,
+        errors: report.errors,
+    }
+}
+
+/// The engine's fire outcome as it crosses the boundary.
+pub fn fire_outcome(outcome: engine::FireOutcome) -> FireOutcome {
+    match outcome {
+        engine::FireOutcome::Fired => FireOutcome::Fired,
+        engine::FireOutcome::Skipped => FireOutcome::Skipped,
+        engine::FireOutcome::NoSuchJob => FireOutcome::NoSuchJob,
+        // An outcome added to the engine later reads as "not fired here" to a provider.
+        _ => FireOutcome::ClaimLost,
+    }
+}
 
 /// The longest log message a provider may write; longer ones are cut.
 pub const MAX_PROVIDER_LOG_BYTES: usize = 4096;
@@ -143,7 +163,11 @@ impl HostServices for Services {
     fn tick(&self) -> RResult<TickReport, RString> {
         self.contain("tick", || {
             self.refuse_if_quarantined()?;
-            self.core.engine.tick().map_err(|e| e.to_string())
+            self.core
+                .engine
+                .tick()
+                .map(tick_report)
+                .map_err(|e| e.to_string())
         })
     }
 
@@ -153,6 +177,7 @@ impl HostServices for Services {
             self.core
                 .engine
                 .fire_due(job_id.as_str())
+                .map(fire_outcome)
                 .map_err(|e| e.to_string())
         })
     }
@@ -237,6 +262,7 @@ impl HostServices for Services {
             self.core
                 .engine
                 .fire_occurrence(job_id.as_str(), at)
+                .map(fire_outcome)
                 .map_err(|e| e.to_string())
         })
     }
@@ -254,6 +280,7 @@ impl HostServices for Services {
             self.core
                 .engine
                 .skip_occurrence(job_id.as_str(), at, &reason)
+                .map(fire_outcome)
                 .map_err(|e| e.to_string())
         })
     }

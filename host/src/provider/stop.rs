@@ -1,88 +1,31 @@
-//! The stop signal: set once, waited on by the ticker and by providers across the boundary.
+//! The stop flag as providers see it: the core's [`StopFlag`] behind the stable-ABI
+//! `StopSignal` trait object that crosses the boundary.
 
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use cronhost_core::StopFlag;
 use cronhost_provider_api::abi_stable::{sabi_trait::TD_Opaque, std_types::RArc};
 use cronhost_provider_api::ffi::{StopSignal, StopSignalBox, StopSignal_TO};
 
-/// A one-way stop flag that can also be nudged: a nudge wakes every waiter without stopping,
-/// so a ticker recomputes its next wake-up (the job set changed). Clones share it.
-#[derive(Debug, Clone, Default)]
-pub struct StopFlag {
-    inner: Arc<(Mutex<State>, Condvar)>,
+/// `flag` as the trait object handed to providers.
+pub fn stop_signal(flag: &StopFlag) -> StopSignalBox {
+    StopSignal_TO::from_ptr(RArc::new(Signal(flag.clone())), TD_Opaque)
 }
 
-#[derive(Debug, Default)]
-struct State {
-    set: bool,
-    nudges: u64,
-}
+/// The flag behind the ABI trait.
+#[derive(Clone)]
+struct Signal(StopFlag);
 
-impl StopFlag {
-    /// A flag that is not set.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Set the flag and wake every waiter.
-    pub fn set(&self) {
-        let (lock, wake) = &*self.inner;
-        lock.lock().unwrap_or_else(|p| p.into_inner()).set = true;
-        wake.notify_all();
-    }
-
-    /// Wake every waiter without setting the flag.
-    pub fn nudge(&self) {
-        let (lock, wake) = &*self.inner;
-        lock.lock().unwrap_or_else(|p| p.into_inner()).nudges += 1;
-        wake.notify_all();
-    }
-
-    /// Whether the flag is set.
-    pub fn is_set(&self) -> bool {
-        self.inner.0.lock().unwrap_or_else(|p| p.into_inner()).set
-    }
-
-    /// Wait until the flag is set or `timeout` passes; true when it is set.
-    pub fn wait(&self, timeout: Duration) -> bool {
-        self.wait_until(Instant::now() + timeout)
-    }
-
-    /// Wait until the flag is set, a nudge arrives, or `deadline` passes; true when it is set.
-    pub fn wait_until(&self, deadline: Instant) -> bool {
-        let (lock, wake) = &*self.inner;
-        let mut state = lock.lock().unwrap_or_else(|p| p.into_inner());
-        let nudges = state.nudges;
-        while !state.set && state.nudges == nudges {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            state = wake
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        state.set
-    }
-
-    /// The flag as the trait object handed to providers.
-    pub fn to_ffi(&self) -> StopSignalBox {
-        StopSignal_TO::from_ptr(RArc::new(self.clone()), TD_Opaque)
-    }
-}
-
-impl StopSignal for StopFlag {
+impl StopSignal for Signal {
     fn is_set(&self) -> bool {
-        StopFlag::is_set(self)
+        self.0.is_set()
     }
 
     fn wait(&self, timeout_ms: u64) -> bool {
         let deadline = Instant::now()
             .checked_add(Duration::from_millis(timeout_ms))
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
-        self.wait_until(deadline)
+        self.0.wait_until(deadline)
     }
 }
 
@@ -91,37 +34,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wait_returns_early_when_set_from_another_thread() {
+    fn the_signal_follows_the_flag() {
         let stop = StopFlag::new();
-        let setter = stop.clone();
-        let started = Instant::now();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            setter.set();
-        });
-        assert!(stop.wait(Duration::from_secs(30)));
-        assert!(started.elapsed() < Duration::from_secs(10));
-    }
-
-    #[test]
-    fn a_nudge_wakes_a_waiter_without_stopping() {
-        let stop = StopFlag::new();
-        let nudger = stop.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            nudger.nudge();
-        });
-        let started = Instant::now();
-        assert!(!stop.wait(Duration::from_secs(30)), "not stopped");
-        assert!(started.elapsed() < Duration::from_secs(10), "woken early");
-    }
-
-    #[test]
-    fn wait_times_out_when_not_set() {
-        let stop = StopFlag::new();
-        assert!(!stop.wait(Duration::from_millis(5)));
-        assert!(!stop.to_ffi().is_set());
+        assert!(!stop_signal(&stop).is_set());
         stop.set();
-        assert!(stop.to_ffi().wait(u64::MAX));
+        assert!(stop_signal(&stop).wait(u64::MAX));
     }
 }

@@ -12,8 +12,8 @@ use super::builtin::{run_builtin_ticker, BUILTIN_NAME};
 use super::guard::ProviderHandle;
 use super::resolve::Trigger;
 use super::services::{Core, Services};
-use super::stop::StopFlag;
 use crate::config::Fallback;
+use cronhost_core::StopFlag;
 
 /// Capped exponential backoff between provider restarts.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -270,7 +270,7 @@ impl Runner {
                 signal_group(group, true);
                 let error = format!(
                     "the run's watcher panicked: {}",
-                    cronhost_provider_api::panic_message(&*payload)
+                    crate::text::panic_message(&*payload)
                 );
                 runner.record(&watched, RunStatus::Failed, None, Some(error));
             }
@@ -325,7 +325,7 @@ impl Runner {
                     .unwrap_or_else(|payload| {
                         JobOutcome::Failed(format!(
                             "panicked: {}",
-                            cronhost_provider_api::panic_message(&*payload)
+                            crate::text::panic_message(&*payload)
                         ))
                     });
             let (status, error) = match outcome {
@@ -415,12 +415,12 @@ impl Runner {
         }
         let path = output_path(&self.output_dir, &job.id, claim.scheduled_at);
         let dir = path.parent().unwrap_or(&self.output_dir);
-        crate::home::create_private_dir(dir)
+        crate::fs::create_private_dir(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         for dir in [self.output_dir.as_path(), dir] {
-            crate::home::check_directory(dir).map_err(|e| format!("output: {e}"))?;
+            crate::fs::check_directory(dir).map_err(|e| format!("output: {e}"))?;
         }
-        let output = crate::state_file::open(&path, crate::state_file::Access::Append)
+        let output = crate::fs::state_file::open(&path, crate::fs::state_file::Access::Append)
             .map_err(|e| format!("cannot open the output file: {e}"))?;
         let errors = output
             .try_clone()
@@ -619,7 +619,7 @@ fn kill_group(child: &mut Child) {
 /// it points to) are removed.
 fn prune_outputs(dir: &Path, keep: usize) {
     let parent = dir.parent().unwrap_or(dir);
-    if crate::home::check_directory(parent).is_err() || crate::home::check_directory(dir).is_err() {
+    if crate::fs::check_directory(parent).is_err() || crate::fs::check_directory(dir).is_err() {
         return;
     }
     let Ok(entries) = std::fs::read_dir(dir) else {

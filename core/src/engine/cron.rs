@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::Utc;
-use cronhost_provider_api::panic_message;
 
 use super::{Engine, EngineError, FireOutcome, TickReport};
 use crate::run::Runner;
 use crate::store::{ClaimOutcome, Claimer, Store};
+use crate::text::panic_message;
 
 /// How often completed one-shots are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
@@ -18,13 +18,27 @@ const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// command that outlived a killed daemon holds its job's overlap slot until then).
 const SETTLE_EVERY: Duration = Duration::from_secs(5);
 
-/// Settings the engine takes from `[cron]`.
+/// How the engine runs jobs and keeps their history (the host fills it from `[cron]`).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct CronEngineSettings {
-    /// `cron.max_parallel_jobs` (0 = no cap).
+    /// Most runs at once across the job set (0 = no cap).
     pub max_parallel_jobs: u32,
-    /// `cron.completed_retention_days`.
+    /// How long a one-shot job that has run out of repeats is kept.
     pub completed_retention: Duration,
+    /// Output files kept per job.
+    pub output_retention: usize,
+}
+
+impl Default for CronEngineSettings {
+    /// No cap on parallel runs, completed one-shots kept 7 days, 50 output files per job.
+    fn default() -> Self {
+        Self {
+            max_parallel_jobs: 0,
+            completed_retention: Duration::from_secs(7 * 86_400),
+            output_retention: 50,
+        }
+    }
 }
 
 /// The engine over the SQLite store.
@@ -43,21 +57,29 @@ fn store_error(e: crate::store::StoreError) -> EngineError {
 }
 
 impl CronEngine {
-    /// Open the home's store with the settings from `config`.
+    /// Open the store at `store_file`, keeping job output under `output_dir`.
+    ///
+    /// ```no_run
+    /// use cronhost_core::engine::{CronEngine, CronEngineSettings};
+    ///
+    /// let engine = CronEngine::open(
+    ///     "/var/lib/cronhost/cron/cronhost.db".as_ref(),
+    ///     "/var/lib/cronhost/cron/output".as_ref(),
+    ///     CronEngineSettings::default(),
+    /// )?;
+    /// # Ok::<(), cronhost_core::store::StoreError>(())
+    /// ```
     pub fn open(
-        home: &crate::home::Home,
-        config: &crate::config::Config,
+        store_file: &std::path::Path,
+        output_dir: &std::path::Path,
+        settings: CronEngineSettings,
     ) -> Result<Self, crate::store::StoreError> {
-        let store = Arc::new(Store::open(&home.store_file())?);
+        let store = Arc::new(Store::open(store_file)?);
         let runner = Runner::new(
             Arc::clone(&store),
-            home.output_dir(),
-            config.cron.output_retention,
+            output_dir.to_path_buf(),
+            settings.output_retention,
         );
-        let settings = CronEngineSettings {
-            max_parallel_jobs: config.cron.max_parallel_jobs,
-            completed_retention: Duration::from_secs(config.cron.completed_retention_days * 86_400),
-        };
         Ok(Self::new(store, runner, settings))
     }
 
@@ -109,7 +131,7 @@ impl CronEngine {
     }
 
     /// Run jobs in-process with `runner` instead of as child processes.
-    pub fn with_job_runner(mut self, runner: Arc<dyn crate::JobRunner>) -> Self {
+    pub fn with_job_runner(mut self, runner: Arc<dyn crate::job_runner::JobRunner>) -> Self {
         self.runner = self.runner.with_job_runner(runner);
         self
     }
@@ -533,14 +555,7 @@ mod tests {
     fn engine(dir: &std::path::Path) -> CronEngine {
         let store = Arc::new(Store::open(&dir.join("cronhost.db")).unwrap());
         let runner = Runner::new(Arc::clone(&store), dir.join("output"), 3);
-        CronEngine::new(
-            store,
-            runner,
-            CronEngineSettings {
-                max_parallel_jobs: 0,
-                completed_retention: Duration::from_secs(7 * 86_400),
-            },
-        )
+        CronEngine::new(store, runner, CronEngineSettings::default())
     }
 
     #[test]

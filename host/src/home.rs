@@ -1,11 +1,9 @@
 //! The host's home directory: where config, job store, state and plugins live, and the policy
 //! on who may write them.
 
-mod policy;
-
 use std::path::{Path, PathBuf};
 
-pub use policy::{check_ancestors, check_directory, effective_uid, PolicyError, Violation};
+use cronhost_core::fs::{self as policy, create_private_dir, PolicyError};
 
 /// The home directory could not be found or created.
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +88,7 @@ impl Home {
         Ok(Self { root })
     }
 
-    /// Check the home against the policy (see [`policy`](self)): the home and every directory
+    /// Check the home against the policy (see [`cronhost_core::fs`]): the home and every directory
     /// above it, the state and output directories, the config file and the state files must
     /// be owned by root or this user and writable by nobody else, and no state file may be a
     /// symbolic link. Every command that runs or records jobs checks this first, as root or
@@ -109,7 +107,7 @@ impl Home {
     fn check(&self, with_config: bool) -> Result<(), HomeError> {
         let state = self.state_dir();
         let store = self.store_file();
-        let [wal, shm] = crate::store::journal_files(&store);
+        let [wal, shm] = cronhost_core::store::journal_files(&store);
         let files = [store, wal, shm, state.join(LOCK_FILE)];
         let config = self.config_file();
         policy::check_tree(
@@ -124,6 +122,19 @@ impl Home {
         })
     }
 
+    /// The engine over this home's store and output directory, with the settings of
+    /// `config`'s `[cron]`.
+    pub fn open_engine(
+        &self,
+        config: &crate::config::Config,
+    ) -> Result<cronhost_core::engine::CronEngine, cronhost_core::store::StoreError> {
+        cronhost_core::engine::CronEngine::open(
+            &self.store_file(),
+            &self.output_dir(),
+            config.cron.engine_settings(),
+        )
+    }
+
     /// The home directory itself.
     pub fn root(&self) -> &Path {
         &self.root
@@ -136,7 +147,7 @@ impl Home {
 
     /// `HOME/cron/cronhost.db`, the job store.
     pub fn store_file(&self) -> PathBuf {
-        self.state_dir().join(crate::store::DB_FILE)
+        self.state_dir().join(cronhost_core::store::DB_FILE)
     }
 
     /// `HOME/cron/output`, job output files.
@@ -153,13 +164,4 @@ impl Home {
     pub fn state_dir(&self) -> PathBuf {
         self.root.join("cron")
     }
-}
-
-/// Create `dir` and its parents; a directory created here gets mode 0700.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }

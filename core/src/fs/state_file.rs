@@ -8,7 +8,7 @@ use std::path::Path;
 
 /// How [`open`] opens a state file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Access {
+pub enum Access {
     /// Read only; the file must exist.
     Read,
     /// Read and write, created (mode 0600) when missing.
@@ -22,7 +22,7 @@ pub(crate) enum Access {
 /// regular file with one link, owned by root or this user and writable by nobody else. A
 /// symlink, a fifo, a device, a hard link to another file or someone else's file is an error:
 /// cronhost never writes through one.
-pub(crate) fn open(path: &Path, access: Access) -> std::io::Result<File> {
+pub fn open(path: &Path, access: Access) -> std::io::Result<File> {
     let options = |create_new: bool| {
         let mut options = std::fs::OpenOptions::new();
         match access {
@@ -79,7 +79,7 @@ fn check_opened(path: &Path, file: &File) -> std::io::Result<()> {
     {
         use std::os::unix::fs::MetadataExt;
         let uid = meta.uid();
-        if uid != 0 && uid != crate::home::effective_uid() {
+        if uid != 0 && uid != super::effective_uid() {
             return refuse(format!("is owned by uid {uid}"));
         }
         if meta.mode() & 0o022 != 0 {
@@ -97,7 +97,7 @@ fn check_opened(path: &Path, file: &File) -> std::io::Result<()> {
 
 /// Read the JSON file `path` (at most `limit` bytes); `Ok(None)` when it does not exist. A
 /// symlink, a fifo or another non-regular file is an error, never followed or waited on.
-pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
+pub fn read_json<T: serde::de::DeserializeOwned>(
     path: &Path,
     limit: u64,
 ) -> std::io::Result<Option<T>> {
@@ -111,7 +111,7 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
 
 /// Read the state file `path` (opened as by [`open`]), at most `limit` bytes; `Ok(None)` when
 /// it does not exist.
-pub(crate) fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     let file = match open(path, Access::Read) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -130,9 +130,9 @@ pub(crate) fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Option<Ve
 
 /// Replace `path` with `value` as JSON: written to a temporary file beside it, synced, and
 /// renamed over it, so a reader sees the old file or the new one, never half of one.
-pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> std::io::Result<()> {
+pub fn write_json(path: &Path, value: &impl serde::Serialize) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    crate::home::create_private_dir(dir)?;
+    super::create_private_dir(dir)?;
     let mut temporary = tempfile::NamedTempFile::new_in(dir)?;
     serde_json::to_writer(&mut temporary, value)?;
     temporary.flush()?;

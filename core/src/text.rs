@@ -18,8 +18,8 @@ pub fn is_hidden(c: char) -> bool {
 /// or reorder what the operator reads.
 ///
 /// ```
-/// assert_eq!(cronhost::text::for_terminal("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
-/// assert_eq!(cronhost::text::for_terminal("plain"), "plain");
+/// assert_eq!(cronhost_core::text::for_terminal("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+/// assert_eq!(cronhost_core::text::for_terminal("plain"), "plain");
 /// ```
 pub fn for_terminal(text: &str) -> Cow<'_, str> {
     if !text.chars().any(is_hidden) {
@@ -55,6 +55,17 @@ pub fn lines_for_terminal(text: &str) -> String {
         .map(for_terminal)
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The message of a panic's payload (`panic!("...")` carries a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
 }
 
 #[cfg(test)]

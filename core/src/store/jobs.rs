@@ -126,7 +126,7 @@ impl JobSpec {
     /// A job running `command` on `schedule`, with every other setting at its default.
     ///
     /// ```
-    /// use cronhost::store::JobSpec;
+    /// use cronhost_core::store::JobSpec;
     /// let spec = JobSpec { name: Some("backup".into()), ..JobSpec::new("0 3 * * *", ["backup.sh"]) };
     /// assert_eq!(spec.command, ["backup.sh"]);
     /// ```
@@ -308,8 +308,8 @@ fn canonical_sequence(id: &str) -> Option<i64> {
 /// safe to use as a file name.
 ///
 /// ```
-/// assert!(cronhost::store::is_job_id("j1z"));
-/// assert!(!cronhost::store::is_job_id("../etc"));
+/// assert!(cronhost_core::store::is_job_id("j1z"));
+/// assert!(!cronhost_core::store::is_job_id("../etc"));
 /// ```
 pub fn is_job_id(id: &str) -> bool {
     sequence_of(id).is_some_and(|n| n >= 1 && id_for(n) == id)

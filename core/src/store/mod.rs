@@ -155,7 +155,7 @@ impl Store {
     /// cronhost database is refused, never overwritten.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent() {
-            crate::home::create_private_dir(dir).map_err(|e| StoreError::Unusable {
+            crate::fs::create_private_dir(dir).map_err(|e| StoreError::Unusable {
                 path: path.to_path_buf(),
                 message: e.to_string(),
             })?;

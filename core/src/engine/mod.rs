@@ -9,7 +9,32 @@ use chrono::{DateTime, Utc};
 use crate::store::Run;
 
 pub use cron::{host_name, CronEngine, CronEngineSettings};
-pub use cronhost_provider_api::{FireOutcome, TickReport};
+
+/// What firing one job's due occurrence came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FireOutcome {
+    /// This caller won the claim and the job was started.
+    Fired,
+    /// The occurrence was already claimed (another ticker or host won), or is not due.
+    ClaimLost,
+    /// No job has that id (it was removed, or exhausted its repeats).
+    NoSuchJob,
+    /// The claim was won but the run was skipped by policy (for example an overlap).
+    Skipped,
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct TickReport {
+    /// Jobs whose occurrence was claimed and started.
+    pub fired: u32,
+    /// Due occurrences skipped by policy.
+    pub skipped: u32,
+    /// Jobs that could not be evaluated or started; the scan went on past them.
+    pub errors: u32,
+}
 
 /// An engine operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

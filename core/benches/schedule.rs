@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use chrono::{TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
-use cronhost::schedule::Schedule;
+use cronhost_core::schedule::Schedule;
 
 fn next_fire(c: &mut Criterion) {
     let now = Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap();

@@ -96,5 +96,9 @@ pub fn fire(context: &Context, job: &str) -> Result<i32, CliError> {
             eprintln!("cronhost: no job `{job}`");
             EXIT_USAGE
         }
+        other => {
+            outln!("not fired: {other:?}");
+            EXIT_FAILURE
+        }
     })
 }

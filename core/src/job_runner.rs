@@ -33,7 +33,7 @@ pub enum JobOutcome {
 /// thread: an in-process job is expected to bound its own work. Closures implement it:
 ///
 /// ```
-/// use cronhost::{JobOutcome, JobRun, JobRunner};
+/// use cronhost_core::{JobOutcome, JobRun, JobRunner};
 ///
 /// let runner = |run: &JobRun<'_>| match run.job.name.as_str() {
 ///     "report" => JobOutcome::Succeeded,

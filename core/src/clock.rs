@@ -39,14 +39,14 @@ pub fn system_now() -> SystemTime {
 /// Housekeeping that runs at most once per period (pruning, settling dead runs, re-reading the
 /// store, re-checking the home), polled from a loop that runs more often.
 #[derive(Debug)]
-pub(crate) struct Every {
+pub struct Every {
     period: Duration,
     last: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Every {
     /// Due at the first poll.
-    pub(crate) fn starting_now(period: Duration) -> Self {
+    pub fn starting_now(period: Duration) -> Self {
         Self {
             period,
             last: std::sync::Mutex::new(None),
@@ -54,7 +54,7 @@ impl Every {
     }
 
     /// Due one period from now.
-    pub(crate) fn starting_after(period: Duration) -> Self {
+    pub fn starting_after(period: Duration) -> Self {
         Self {
             period,
             last: std::sync::Mutex::new(Some(std::time::Instant::now())),
@@ -63,7 +63,7 @@ impl Every {
 
     /// Whether the period has passed since the last time this said so; saying so starts the
     /// next period.
-    pub(crate) fn due(&self) -> bool {
+    pub fn due(&self) -> bool {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         if last.is_some_and(|at| at.elapsed() < self.period) {
             return false;

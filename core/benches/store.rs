@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use cronhost::store::{ClaimOutcome, Claimer, JobSpec, RunStatus, Store};
+use cronhost_core::store::{ClaimOutcome, Claimer, JobSpec, RunStatus, Store};
 
 fn claimer() -> Claimer {
     Claimer {
