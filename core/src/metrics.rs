@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use crate::store::RunReason;
+
 /// Upper bounds (ms) of the lateness histogram's buckets.
 pub const LATENESS_BUCKETS_MS: [u64; 12] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000, 60_000];
 
@@ -45,17 +47,9 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// An occurrence was skipped; `reason` is reduced to its first word (`missed`, `overlap`,
-    /// ...) to keep the label set small.
-    pub fn skipped(&self, reason: &str) {
-        let label: String = reason
-            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_' && c != '-')
-            .next()
-            .filter(|word| !word.is_empty())
-            .unwrap_or("other")
-            .chars()
-            .take(32)
-            .collect();
+    /// An occurrence was skipped, counted by its reason's [label](RunReason::label).
+    pub fn skipped(&self, reason: &RunReason) {
+        let label = reason.label().to_owned();
         *self
             .skips
             .lock()

@@ -7,7 +7,7 @@ use chrono::Utc;
 use clap::{Args, Subcommand};
 use cronhost::schedule::{format_local, parse_zone, Schedule};
 use cronhost::status::relative;
-use cronhost::store::{CatchUp, Job, JobSpec, Overlap, Repeat, Store};
+use cronhost::store::{CatchUp, Job, JobSpec, Overlap, Repeat, RunStatus, Store};
 use cronhost::text::for_terminal;
 
 use super::{print_json, CliError, Context, EXIT_FAILURE, EXIT_OK};
@@ -329,7 +329,8 @@ fn list(context: &Context, store: &Store, all: bool, json: bool) -> Result<i32, 
                 for_terminal(&job.name).into_owned(),
                 for_terminal(&job.schedule_text).into_owned(),
                 next,
-                for_terminal(job.last_status.as_deref().unwrap_or("-")).into_owned(),
+                job.last_status
+                    .map_or_else(|| "-".to_owned(), |status| status.to_string()),
                 job.last_run
                     .map(|at| relative(at, now))
                     .unwrap_or_else(|| "-".into()),
@@ -399,7 +400,8 @@ fn print_job(context: &Context, job: &Job) {
     outln!(
         "last run:      {}  status {}",
         when(job.last_run),
-        t(job.last_status.as_deref().unwrap_or("-"))
+        job.last_status
+            .map_or_else(|| "-".to_owned(), |status| status.to_string())
     );
     if let Some(error) = &job.last_error {
         outln!("last error:    {}", t(error));
@@ -449,9 +451,9 @@ fn run_now(context: &Context, job: &str) -> Result<i32, CliError> {
     })?;
     super::tick::settle_before_exit(context, &engine)?;
     let run = engine.store().run(&run_id)?;
-    let status = run.as_ref().map(|r| r.status.as_str()).unwrap_or("unknown");
+    let status = run.map_or(RunStatus::Unknown, |r| r.status);
     outln!("ran {}: {status} (run {run_id})", for_terminal(job));
-    Ok(if status == "succeeded" {
+    Ok(if status == RunStatus::Succeeded {
         EXIT_OK
     } else {
         EXIT_FAILURE

@@ -82,7 +82,8 @@ impl From<StoreError> for CliError {
             StoreError::NoSuchJob(_)
             | StoreError::Ambiguous { .. }
             | StoreError::NameTaken(_)
-            | StoreError::Invalid(_) => EXIT_USAGE,
+            | StoreError::Invalid(_)
+            | StoreError::Refused(_) => EXIT_USAGE,
             StoreError::Unusable { .. } | StoreError::TooNew { .. } => EXIT_USAGE,
             StoreError::Sqlite { .. } => EXIT_FAILURE,
         };

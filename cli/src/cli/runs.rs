@@ -47,7 +47,12 @@ pub fn run(context: &Context, args: RunsArgs) -> Result<i32, CliError> {
         "EXIT"
     );
     for run in runs {
-        let detail = run.reason.clone().or(run.error.clone()).unwrap_or_default();
+        let detail = run
+            .reason
+            .as_ref()
+            .map(|reason| reason.to_string())
+            .or(run.error.clone())
+            .unwrap_or_default();
         outln!(
             "{:8}  {:23}  {}  {:>9}  {:>5}  {}",
             for_terminal(&run.job_id),

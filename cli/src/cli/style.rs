@@ -3,6 +3,8 @@
 use std::io::IsTerminal;
 use std::sync::OnceLock;
 
+use cronhost::store::RunStatus;
+
 /// A colour for a piece of output.
 #[derive(Debug, Clone, Copy)]
 pub enum Colour {
@@ -39,18 +41,18 @@ pub fn paint(text: &str, colour: Colour) -> String {
 /// colour codes never upset the alignment).
 pub fn status_cell(text: &str, width: usize) -> String {
     let padded = format!("{text:width$}");
-    match status_colour(text) {
+    match text.parse().ok().and_then(status_colour) {
         Some(colour) => paint(&padded, colour),
         None => padded,
     }
 }
 
-/// The colour of a run or job status word, if it has one.
-pub fn status_colour(status: &str) -> Option<Colour> {
+/// The colour of a run status, if it has one.
+pub fn status_colour(status: RunStatus) -> Option<Colour> {
     match status {
-        "succeeded" => Some(Colour::Green),
-        "failed" | "timed_out" | "unknown" => Some(Colour::Red),
-        "skipped" | "queued" | "paused" => Some(Colour::Yellow),
+        RunStatus::Succeeded => Some(Colour::Green),
+        RunStatus::Failed | RunStatus::TimedOut | RunStatus::Unknown => Some(Colour::Red),
+        RunStatus::Skipped | RunStatus::Queued => Some(Colour::Yellow),
         _ => None,
     }
 }

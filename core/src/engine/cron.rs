@@ -52,10 +52,6 @@ pub struct CronEngine {
     seen_version: Mutex<Option<(i64, u64)>>,
 }
 
-fn store_error(e: crate::store::StoreError) -> EngineError {
-    EngineError::Failed(e.to_string())
-}
-
 impl CronEngine {
     /// Open the store at `store_file`, keeping job output under `output_dir`.
     ///
@@ -166,10 +162,7 @@ impl CronEngine {
 
     fn fire_one(&self, job_id: &str) -> Result<FireOutcome, EngineError> {
         let now = crate::clock::now();
-        let outcome = self
-            .store
-            .claim(job_id, now, &self.claimer)
-            .map_err(store_error)?;
+        let outcome = self.store.claim(job_id, now, &self.claimer)?;
         self.act_on(outcome, now)
     }
 
@@ -224,8 +217,7 @@ impl CronEngine {
     pub fn run_now(&self, id_or_name: &str) -> Result<String, EngineError> {
         match self
             .store
-            .claim_manual(id_or_name, crate::clock::now(), &self.claimer)
-            .map_err(store_error)?
+            .claim_manual(id_or_name, crate::clock::now(), &self.claimer)?
         {
             ClaimOutcome::Run(claim) => {
                 log::info!(
@@ -294,7 +286,7 @@ impl Engine for CronEngine {
         let due = self
             .store
             .due_job_ids(crate::clock::now())
-            .map_err(store_error)?;
+            .map_err(EngineError::from)?;
         let report = Mutex::new(TickReport::default());
         let next = AtomicUsize::new(0);
         // Jobs due at the same instant are claimed and started by a few workers side by side:
@@ -330,7 +322,7 @@ impl Engine for CronEngine {
         let id = match self.store.job(job_id) {
             Ok(job) => job.id,
             Err(crate::store::StoreError::NoSuchJob(_)) => return Ok(FireOutcome::NoSuchJob),
-            Err(e) => return Err(store_error(e)),
+            Err(e) => return Err(e.into()),
         };
         self.fire_one(&id)
     }
@@ -338,7 +330,7 @@ impl Engine for CronEngine {
     fn due_occurrences(&self) -> Result<Vec<(String, chrono::DateTime<Utc>)>, EngineError> {
         self.store
             .due_occurrences(crate::clock::now())
-            .map_err(store_error)
+            .map_err(EngineError::from)
     }
 
     fn fire_occurrence(
@@ -349,8 +341,7 @@ impl Engine for CronEngine {
         let now = crate::clock::now();
         let outcome = self
             .store
-            .claim_occurrence(job_id, scheduled_at, now, &self.claimer)
-            .map_err(store_error)?;
+            .claim_occurrence(job_id, scheduled_at, now, &self.claimer)?;
         self.act_on(outcome, now)
     }
 
@@ -358,13 +349,12 @@ impl Engine for CronEngine {
         &self,
         job_id: &str,
         scheduled_at: chrono::DateTime<Utc>,
-        reason: &str,
+        reason: crate::store::RunReason,
     ) -> Result<FireOutcome, EngineError> {
         let now = crate::clock::now();
-        let outcome = self
-            .store
-            .skip_occurrence(job_id, scheduled_at, reason, now, &self.claimer)
-            .map_err(store_error)?;
+        let outcome =
+            self.store
+                .skip_occurrence(job_id, scheduled_at, reason, now, &self.claimer)?;
         match &outcome {
             // Another host ran it: an ordinary event, not a warning.
             ClaimOutcome::Skipped { .. } => Ok(FireOutcome::Skipped),
@@ -379,13 +369,13 @@ impl Engine for CronEngine {
     ) -> Result<Option<crate::store::Run>, EngineError> {
         self.store
             .run(&crate::store::run_id(job_id, scheduled_at))
-            .map_err(store_error)
+            .map_err(EngineError::from)
     }
 
     fn due_job_ids(&self) -> Result<Vec<String>, EngineError> {
         self.store
             .due_job_ids(crate::clock::now())
-            .map_err(store_error)
+            .map_err(EngineError::from)
     }
 
     fn next_due(&self) -> Option<SystemTime> {
@@ -421,7 +411,7 @@ impl Engine for CronEngine {
     }
 
     fn refresh(&self) -> Result<bool, EngineError> {
-        let version = self.store.change_marker().map_err(store_error)?;
+        let version = self.store.change_marker()?;
         let mut seen = self.seen_version.lock().unwrap_or_else(|p| p.into_inner());
         let changed = seen.is_some_and(|v| v != version);
         *seen = Some(version);

@@ -37,7 +37,8 @@ pub struct TickReport {
 }
 
 /// An engine operation failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EngineError {
     /// One job could not be run.
     #[error("job `{job}`: {message}")]
@@ -47,6 +48,9 @@ pub enum EngineError {
         /// What failed.
         message: String,
     },
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// Anything else an engine reports.
     #[error("{0}")]
     Failed(String),
@@ -100,7 +104,7 @@ pub trait Engine: Send + Sync {
         &self,
         job_id: &str,
         scheduled_at: DateTime<Utc>,
-        reason: &str,
+        reason: crate::store::RunReason,
     ) -> Result<FireOutcome, EngineError> {
         let _ = (job_id, scheduled_at, reason);
         Err(EngineError::Failed(

@@ -121,6 +121,25 @@ impl Schedule {
         }
     }
 
+    /// The first occurrence strictly after `now`, walking from `from` (a period schedule keeps
+    /// its phase from `from`).
+    pub fn next_future(
+        &self,
+        from: DateTime<Utc>,
+        now: DateTime<Utc>,
+        zone: Tz,
+    ) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Every(period) => {
+                let period_ms = (period.as_millis() as i64).max(1);
+                let behind = (now - from).num_milliseconds().max(0);
+                let ahead = (behind / period_ms + 1).checked_mul(period_ms)?;
+                from.checked_add_signed(chrono::Duration::try_milliseconds(ahead)?)
+            }
+            _ => self.next_after(now.max(from), zone),
+        }
+    }
+
     /// Read back a canonical form.
     pub fn from_canonical(text: &str) -> Result<Self, String> {
         let (kind, body) = text

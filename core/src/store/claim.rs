@@ -1,5 +1,5 @@
-//! Claiming an occurrence: one transaction decides, under the job's policies, whether the due
-//! occurrence runs, queues or is skipped, advances the job's next run, and records the run.
+//! Claiming an occurrence: one transaction reads the job and its open runs, asks the claim
+//! policy ([`super::policy`]) what happens, advances the job's next run and records the run.
 //! Two claimers racing for one occurrence: exactly one wins (compare-and-set on next_run, plus
 //! the unique (job id, scheduled instant) run key).
 
@@ -7,13 +7,10 @@ use super::Cached;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::jobs::{get, CatchUp, Job, Overlap};
-use super::runs::{run_id, RunStatus};
+use super::jobs::{get, Job};
+use super::policy::{self, Decision, OpenRuns, Target};
+use super::runs::{run_id, RunReason, RunStatus};
 use super::{sql, to_ms, Store, StoreError};
-use crate::schedule::{on_time_grace, Schedule};
-
-/// Most missed occurrences `catch-up = all` runs after downtime; older ones are dropped.
-pub const CATCH_UP_ALL_CAP: u32 = 100;
 
 /// A claimed occurrence, ready to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,8 +38,8 @@ pub enum ClaimOutcome {
         job_name: String,
         /// The occurrence.
         scheduled_at: DateTime<Utc>,
-        /// `overlap` or `missed`.
-        reason: String,
+        /// Why.
+        reason: RunReason,
     },
     /// Not due (any more): another claimer won, or the job is paused or completed.
     Lost,
@@ -61,24 +58,6 @@ pub struct Claimer {
     pub pid: u32,
     /// `cron.max_parallel_jobs` (0 = no cap).
     pub max_parallel: u32,
-}
-
-/// The first occurrence strictly after `now`, walking from `from`.
-pub(crate) fn next_future(
-    schedule: &Schedule,
-    from: DateTime<Utc>,
-    now: DateTime<Utc>,
-    zone: chrono_tz::Tz,
-) -> Option<DateTime<Utc>> {
-    match schedule {
-        Schedule::Every(period) => {
-            let period_ms = (period.as_millis() as i64).max(1);
-            let behind = (now - from).num_milliseconds().max(0);
-            let ahead = (behind / period_ms + 1).checked_mul(period_ms)?;
-            from.checked_add_signed(chrono::Duration::try_milliseconds(ahead)?)
-        }
-        _ => schedule.next_after(now.max(from), zone),
-    }
 }
 
 impl Store {
@@ -125,30 +104,7 @@ impl Store {
     ) -> Result<ClaimOutcome, StoreError> {
         self.write(|tx| {
             let job = super::jobs::resolve(tx, id_or_name)?;
-            if job.paused_at.is_some() {
-                return Err(StoreError::Invalid(format!(
-                    "job `{}` is paused; resume it first",
-                    job.name
-                )));
-            }
-            if job.completed_at.is_some() {
-                return Err(StoreError::Invalid(format!(
-                    "job `{}` has completed its repeats",
-                    job.name
-                )));
-            }
-            let running = count(
-                tx,
-                "SELECT count(*) FROM runs WHERE job_id = ?1 AND status IN ('claimed', 'running')",
-                &job.id,
-            )?;
-            if running > 0 && job.overlap != Overlap::Allow {
-                return Err(StoreError::Invalid(format!(
-                    "job `{}` is running now; wait for it to finish (its overlap policy is {})",
-                    job.name,
-                    job.overlap.as_str()
-                )));
-            }
+            policy::check_manual(&job, open_runs(tx, &job.id, 0)?.running)?;
             let run_id = run_id(&job.id, now);
             let inserted = tx.exec_cached(
                 "INSERT INTO runs (id, job_id, scheduled_at, claimed_at, status, reason, host, pid)
@@ -199,7 +155,7 @@ impl Store {
         &self,
         job_id: &str,
         scheduled: DateTime<Utc>,
-        reason: &str,
+        reason: RunReason,
         now: DateTime<Utc>,
         claimer: &Claimer,
     ) -> Result<ClaimOutcome, StoreError> {
@@ -209,7 +165,7 @@ impl Store {
                 job_id,
                 now,
                 claimer,
-                &Target::Skip(scheduled, reason.to_owned()),
+                &Target::Skip(scheduled, reason.clone()),
             )
         })
     }
@@ -234,19 +190,38 @@ impl Store {
     }
 }
 
-/// Which occurrence a claim is for.
-enum Target {
-    /// Whatever is due.
-    Due,
-    /// This one only.
-    Exactly(DateTime<Utc>),
-    /// This one, recorded as skipped with this reason.
-    Skip(DateTime<Utc>, String),
-}
-
-fn count(tx: &Transaction<'_>, sql_text: &str, job_id: &str) -> Result<u32, StoreError> {
-    tx.row_cached(sql_text, params![job_id], |r| r.get(0))
-        .map_err(sql)
+/// This job's open runs, and with a cap (`max_parallel` > 0) those of every job.
+fn open_runs(
+    tx: &Transaction<'_>,
+    job_id: &str,
+    max_parallel: u32,
+) -> Result<OpenRuns, StoreError> {
+    let (running, queued) = tx
+        .row_cached(
+            "SELECT count(*) FILTER (WHERE status IN ('claimed', 'running')),
+                    count(*) FILTER (WHERE status = 'queued')
+             FROM runs WHERE job_id = ?1 AND status IN ('claimed', 'running', 'queued')",
+            params![job_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(sql)?;
+    let active_everywhere = if max_parallel > 0 {
+        Some(
+            tx.row_cached(
+                "SELECT count(*) FROM runs WHERE status IN ('claimed', 'running')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql)?,
+        )
+    } else {
+        None
+    };
+    Ok(OpenRuns {
+        running,
+        queued,
+        active_everywhere,
+    })
 }
 
 fn claim_in(
@@ -261,50 +236,30 @@ fn claim_in(
         Err(StoreError::NoSuchJob(_)) => return Ok(ClaimOutcome::NoSuchJob),
         Err(e) => return Err(e),
     };
-    let Some(scheduled) = job.next_run.filter(|at| *at <= now && job.is_active()) else {
+    let Some(scheduled) = policy::due_occurrence(&job, now, target) else {
         return Ok(ClaimOutcome::Lost);
-    };
-    let forced_skip = match target {
-        Target::Due => None,
-        Target::Exactly(at) if *at == scheduled => None,
-        Target::Skip(at, reason) if *at == scheduled => Some(reason.clone()),
-        Target::Exactly(_) | Target::Skip(..) => return Ok(ClaimOutcome::Lost),
     };
     let schedule = job
         .parsed_schedule()
         .map_err(|e| StoreError::Invalid(format!("job `{}`: {e}", job.id)))?;
-    let zone = job.zone();
-    let late = (now - scheduled).to_std().unwrap_or_default();
-    let missed = late > on_time_grace(schedule.period_around(scheduled, zone));
-    let natural = schedule.next_after(scheduled, zone);
-    let future = next_future(&schedule, scheduled, now, zone);
-
-    let running = count(
-        tx,
-        "SELECT count(*) FROM runs WHERE job_id = ?1 AND status IN ('claimed', 'running')",
-        &job.id,
-    )?;
-    if missed && job.catch_up == CatchUp::All && forced_skip.is_none() {
-        // Catching up runs the missed occurrences one after another, oldest first.
-        if running > 0 {
-            return Ok(ClaimOutcome::Lost);
-        }
-        let period = schedule.period_around(scheduled, zone).unwrap_or_default();
-        let window = period
-            .checked_mul(CATCH_UP_ALL_CAP)
-            .unwrap_or(std::time::Duration::MAX);
-        if !period.is_zero() && late > window {
-            // Drop the occurrences older than the cap; continue from the first inside it.
-            let window_start = chrono::Duration::from_std(window)
-                .ok()
-                .and_then(|w| now.checked_sub_signed(w))
-                .unwrap_or(scheduled);
-            let resume = next_future(&schedule, scheduled, window_start, zone)
-                .filter(|at| *at <= now)
-                .or(future);
+    let open = open_runs(tx, &job.id, claimer.max_parallel)?;
+    let verdict = match policy::decide(
+        &job,
+        &schedule,
+        scheduled,
+        now,
+        target,
+        open,
+        claimer.max_parallel,
+    ) {
+        Decision::Claim(verdict) => verdict,
+        Decision::Lost => return Ok(ClaimOutcome::Lost),
+        Decision::AtCapacity => return Ok(ClaimOutcome::AtCapacity),
+        Decision::DropMissed { scheduled, resume } => {
             log::warn!(
-                "job={} scheduled={scheduled}: more than {CATCH_UP_ALL_CAP} occurrences missed; the older ones are dropped",
-                job.name
+                "job={} scheduled={scheduled}: more than {} occurrences missed; the older ones are dropped",
+                job.name,
+                policy::CATCH_UP_ALL_CAP
             );
             tx.exec_cached(
                 "UPDATE jobs SET next_run = ?3 WHERE id = ?1 AND next_run = ?2",
@@ -313,86 +268,36 @@ fn claim_in(
             .map_err(sql)?;
             return Ok(ClaimOutcome::Lost);
         }
-    }
-    // Where next_run goes, and whether this occurrence runs.
-    let (mut next_run, mut skip_reason) = match (missed, job.catch_up) {
-        (true, CatchUp::Skip) => (future, Some("missed".to_owned())),
-        (_, CatchUp::All) => (natural, None),
-        (_, _) => (
-            if natural.is_some_and(|n| n > now) {
-                natural
-            } else {
-                future
-            },
-            None,
-        ),
     };
+    record(tx, job, now, claimer, verdict)
+}
 
-    if forced_skip.is_some() {
-        skip_reason = forced_skip;
-    }
-    let mut status = RunStatus::Claimed;
-    if skip_reason.is_none() {
-        if running > 0 {
-            match job.overlap {
-                Overlap::Allow => {}
-                Overlap::Skip => skip_reason = Some("overlap".to_owned()),
-                Overlap::QueueOne => {
-                    let queued = count(
-                        tx,
-                        "SELECT count(*) FROM runs WHERE job_id = ?1 AND status = 'queued'",
-                        &job.id,
-                    )?;
-                    if queued > 0 {
-                        skip_reason = Some("overlap".to_owned());
-                    } else {
-                        status = RunStatus::Queued;
-                    }
-                }
-            }
-        }
-        if status == RunStatus::Claimed && skip_reason.is_none() && claimer.max_parallel > 0 {
-            let active: u32 = tx
-                .row_cached(
-                    "SELECT count(*) FROM runs WHERE status IN ('claimed', 'running')",
-                    [],
-                    |r| r.get(0),
-                )
-                .map_err(sql)?;
-            if active >= claimer.max_parallel {
-                return Ok(ClaimOutcome::AtCapacity);
-            }
-        }
-    }
-
-    let fires = skip_reason.is_none();
-    // An occurrence another host ran counts toward the repeat limit here too, so a job with
-    // `--repeat N` fires N times across the cluster, not N times per host.
-    let ran_elsewhere = matches!(target, Target::Skip(..));
-    let completed_count = job.completed_count + u32::from(fires || ran_elsewhere);
-    if job
-        .repeat_limit
-        .is_some_and(|limit| completed_count >= limit)
-    {
-        next_run = None;
-    }
-    let completed_at = next_run.is_none().then_some(now);
+/// Write a won claim: advance the job (compare-and-set on its next run) and insert the run.
+fn record(
+    tx: &Transaction<'_>,
+    job: Job,
+    now: DateTime<Utc>,
+    claimer: &Claimer,
+    verdict: policy::Verdict,
+) -> Result<ClaimOutcome, StoreError> {
+    let scheduled = verdict.scheduled;
+    let fires = verdict.fires();
+    let completed_at = verdict.next_run.is_none().then_some(now);
     let updated = tx
         .exec_cached(
             "UPDATE jobs SET next_run = ?3, completed_count = ?4, completed_at = ?5, last_run = CASE WHEN ?6 THEN ?2 ELSE last_run END
              WHERE id = ?1 AND next_run = ?2",
-            params![job.id, to_ms(scheduled), next_run.map(to_ms), completed_count, completed_at.map(to_ms), fires],
+            params![job.id, to_ms(scheduled), verdict.next_run.map(to_ms), verdict.completed_count, completed_at.map(to_ms), fires],
         )
         .map_err(sql)?;
     if updated != 1 {
         return Ok(ClaimOutcome::Lost);
     }
     let run_id = run_id(&job.id, scheduled);
-    let status = if fires { status } else { RunStatus::Skipped };
     let inserted = tx.exec_cached(
         "INSERT INTO runs (id, job_id, scheduled_at, claimed_at, status, reason, host, pid, finished_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN ?5 = 'skipped' THEN ?4 END)",
-        params![run_id, job.id, to_ms(scheduled), to_ms(now), status.as_str(), skip_reason, claimer.host, claimer.pid],
+        params![run_id, job.id, to_ms(scheduled), to_ms(now), verdict.status, verdict.reason, claimer.host, claimer.pid],
     );
     match inserted {
         Ok(_) => {}
@@ -407,7 +312,7 @@ fn claim_in(
         }
         Err(e) => return Err(sql(e)),
     }
-    if let Some(reason) = skip_reason {
+    if let Some(reason) = verdict.reason {
         tx.exec_cached(
             "UPDATE jobs SET last_status = 'skipped' WHERE id = ?1",
             params![job.id],
@@ -425,7 +330,7 @@ fn claim_in(
         job,
         scheduled_at: scheduled,
     };
-    Ok(match status {
+    Ok(match verdict.status {
         RunStatus::Queued => ClaimOutcome::Queued(claim),
         _ => ClaimOutcome::Run(claim),
     })

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 use serde::{Deserialize, Serialize};
 
-use super::{from_ms, sql, to_ms, validate, Store, StoreError};
+use super::{from_ms, sql, to_ms, validate, RunStatus, Store, StoreError};
 use crate::schedule::{parse_zone, Schedule};
 
 /// What to do with occurrences missed while nothing was running.
@@ -183,7 +183,8 @@ pub struct Job {
     /// The last scheduled instant that was claimed.
     pub last_run: Option<DateTime<Utc>>,
     /// The last run's status.
-    pub last_status: Option<String>,
+    #[serde(deserialize_with = "last_status")]
+    pub last_status: Option<RunStatus>,
     /// The last run's error.
     pub last_error: Option<String>,
     /// Consecutive failed runs.
@@ -226,6 +227,16 @@ impl Job {
     }
 }
 
+/// `last_status` of an imported job: a run status, or the error names the field.
+fn last_status<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<RunStatus>, D::Error> {
+    Option::<String>::deserialize(deserializer)?
+        .map(|text| text.parse())
+        .transpose()
+        .map_err(|e| serde::de::Error::custom(format!("last_status: {e}")))
+}
+
 pub(crate) const JOB_COLUMNS: &str = "id, name, command, shell, workdir, env, schedule_text, schedule, timezone, repeat_limit, completed_count, enabled, paused_at, pause_reason, next_run, last_run, last_status, last_error, failure_streak, timeout_secs, catch_up, overlap, created_at, completed_at";
 
 pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
@@ -255,7 +266,9 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
         pause_reason: row.get(13)?,
         next_run: ms(14)?,
         last_run: ms(15)?,
-        last_status: row.get(16)?,
+        last_status: row
+            .get::<_, Option<String>>(16)?
+            .map(|text| text.parse().unwrap_or(RunStatus::Unknown)),
         last_error: row.get(17)?,
         failure_streak: row.get(18)?,
         timeout_secs: row.get(19)?,
@@ -477,7 +490,7 @@ impl Store {
                     Some(next) if next > now => Some(next),
                     // Intervals continue on their own grid (from the old next run), so hosts
                     // sharing the job keep the same instants.
-                    Some(next) => super::claim::next_future(&schedule, next, now, job.zone()),
+                    Some(next) => schedule.next_future(next, now, job.zone()),
                     None => schedule.next_after(now, job.zone()),
                 },
             };
@@ -617,16 +630,10 @@ fn check_imported(job: &Job, now: DateTime<Utc>) -> Result<(), StoreError> {
     for (what, text) in [
         ("pause_reason", job.pause_reason.as_deref()),
         ("last_error", job.last_error.as_deref()),
-        ("last_status", job.last_status.as_deref()),
     ] {
         if let Some(text) = text {
             validate::check_note(what, text)?;
         }
-    }
-    if let Some(status) = &job.last_status {
-        status
-            .parse::<super::RunStatus>()
-            .map_err(|e| StoreError::Invalid(format!("last_status: {e}")))?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 mod claim;
 mod jobs;
+mod policy;
 mod runs;
 mod schema;
 mod validate;
@@ -14,10 +15,11 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-pub use claim::{Claim, ClaimOutcome, Claimer, CATCH_UP_ALL_CAP};
+pub use claim::{Claim, ClaimOutcome, Claimer};
+pub use policy::{ManualRefusal, CATCH_UP_ALL_CAP};
 
 pub use jobs::{is_job_id, CatchUp, Job, JobSpec, Overlap, Repeat};
-pub use runs::{run_id, Run, RunStatus};
+pub use runs::{run_id, Run, RunReason, RunStatus};
 pub use validate::{
     MAX_ARGUMENTS, MAX_COMMAND_BYTES, MAX_ENV_BYTES, MAX_ENV_VARS, MAX_NAME_CHARS, MAX_NOTE_CHARS,
     MAX_SCHEDULE_BYTES, MAX_TIMEOUT_SECS, MAX_WORKDIR_BYTES,
@@ -64,6 +66,9 @@ pub enum StoreError {
     /// The input is not valid; nothing was stored.
     #[error("{0}")]
     Invalid(String),
+    /// A manual run the job's state refuses (paused, completed, running).
+    #[error(transparent)]
+    Refused(#[from] policy::ManualRefusal),
     /// SQLite failed.
     #[error("job store {path}: {message}")]
     Sqlite {

@@ -7,9 +7,18 @@ use serde::Serialize;
 
 use super::{from_ms, sql, to_ms, Store, StoreError};
 
-/// Where a run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Where a run stands. Stored (and shown) as its snake_case name (`timed_out`).
+///
+/// ```
+/// use cronhost_core::store::RunStatus;
+///
+/// assert_eq!("timed_out".parse::<RunStatus>(), Ok(RunStatus::TimedOut));
+/// assert_eq!(RunStatus::Succeeded.to_string(), "succeeded");
+/// assert!("done".parse::<RunStatus>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum RunStatus {
     /// Claimed; the command is being started.
     Claimed,
@@ -66,6 +75,107 @@ impl RunStatus {
     }
 }
 
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RunStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Why a run was made outside the schedule, or why an occurrence was not run. Stored in the
+/// run's `reason` column as its text.
+///
+/// ```
+/// use cronhost_core::store::RunReason;
+///
+/// assert_eq!("overlap".parse::<RunReason>(), Ok(RunReason::Overlap));
+/// let provider: RunReason = "claimed by member 2".parse().unwrap();
+/// assert_eq!(provider, RunReason::Provider("claimed by member 2".into()));
+/// assert_eq!(provider.label(), "claimed");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RunReason {
+    /// Started by hand (`cronhost jobs run`), outside the schedule.
+    Manual,
+    /// Skipped: found later than its grace allows, with catch-up `skip`.
+    Missed,
+    /// Skipped: the job's previous run was still going (overlap `skip`, or `queue-one` with
+    /// one already waiting).
+    Overlap,
+    /// Skipped for a reason a provider gave (e.g. the occurrence ran on another host).
+    Provider(String),
+}
+
+impl RunReason {
+    /// The stored text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Manual => "manual",
+            Self::Missed => "missed",
+            Self::Overlap => "overlap",
+            Self::Provider(text) => text,
+        }
+    }
+
+    /// A short label for metrics: the name, or a provider reason's first word, so the label
+    /// set stays small.
+    pub fn label(&self) -> &str {
+        match self {
+            Self::Provider(text) => text
+                .split(|c: char| !c.is_ascii_alphanumeric() && c != '_' && c != '-')
+                .next()
+                .filter(|word| !word.is_empty())
+                .map_or("other", |word| &word[..word.len().min(32)]),
+            other => other.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for RunReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RunReason {
+    type Err = std::convert::Infallible;
+
+    /// Any text is a reason: the names of the host's own, else a provider's.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(match text {
+            "manual" => Self::Manual,
+            "missed" => Self::Missed,
+            "overlap" => Self::Overlap,
+            other => Self::Provider(other.to_owned()),
+        })
+    }
+}
+
+impl Serialize for RunReason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl rusqlite::ToSql for RunReason {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::ToSql for RunStatus {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
 impl std::str::FromStr for RunStatus {
     type Err = String;
 
@@ -101,8 +211,8 @@ pub struct Run {
     pub finished_at: Option<DateTime<Utc>>,
     /// Where it stands.
     pub status: RunStatus,
-    /// Why it was skipped (`overlap`, `missed`).
-    pub reason: Option<String>,
+    /// Why it ran outside the schedule or was skipped.
+    pub reason: Option<RunReason>,
     /// The command's exit code.
     pub exit_code: Option<i32>,
     /// What went wrong.
@@ -134,7 +244,9 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
         started_at: row.get::<_, Option<i64>>(4)?.map(from_ms),
         finished_at: row.get::<_, Option<i64>>(5)?.map(from_ms),
         status: RunStatus::parse(&row.get::<_, String>(6)?),
-        reason: row.get(7)?,
+        reason: row
+            .get::<_, Option<String>>(7)?
+            .map(|text| text.parse().unwrap_or_else(|never| match never {})),
         exit_code: row.get(8)?,
         error: row.get(9)?,
         host: row.get(10)?,

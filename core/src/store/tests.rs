@@ -228,7 +228,7 @@ fn catch_up_skip_records_a_missed_skip_and_reanchors() {
     assert!(
         matches!(
             outcome,
-            ClaimOutcome::Skipped { ref reason, .. } if reason == "missed"
+            ClaimOutcome::Skipped { ref reason, .. } if *reason == RunReason::Missed
         ),
         "{outcome:?}"
     );
@@ -238,7 +238,7 @@ fn catch_up_skip_records_a_missed_skip_and_reanchors() {
     );
     let runs = store.runs(Some("j1"), 10).unwrap();
     assert_eq!(runs[0].status, RunStatus::Skipped);
-    assert_eq!(runs[0].reason.as_deref(), Some("missed"));
+    assert_eq!(runs[0].reason, Some(RunReason::Missed));
 }
 
 fn finish(store: &Store, claim: &Claim) {
@@ -380,7 +380,7 @@ fn overlap_policies() {
     // The first runs are still going (claimed, never finished).
     assert!(matches!(
         store.claim("j1", second, &claimer(1)).unwrap(),
-        ClaimOutcome::Skipped { ref reason, .. } if reason == "overlap"
+        ClaimOutcome::Skipped { ref reason, .. } if *reason == RunReason::Overlap
     ));
     assert!(matches!(
         store.claim("j2", second, &claimer(1)).unwrap(),
@@ -393,7 +393,7 @@ fn overlap_policies() {
     assert!(
         matches!(
             store.claim("j3", third, &claimer(1)).unwrap(),
-            ClaimOutcome::Skipped { ref reason, .. } if reason == "overlap"
+            ClaimOutcome::Skipped { ref reason, .. } if *reason == RunReason::Overlap
         ),
         "one waits at most"
     );
@@ -616,10 +616,16 @@ fn a_named_occurrence_is_claimed_or_skipped_only_when_it_is_the_due_one() {
         ClaimOutcome::Lost
     );
     let skipped = store
-        .skip_occurrence("j1", due, "ran on host-b", now, &claimer(1))
+        .skip_occurrence(
+            "j1",
+            due,
+            RunReason::Provider("ran on host-b".into()),
+            now,
+            &claimer(1),
+        )
         .unwrap();
     assert!(
-        matches!(skipped, ClaimOutcome::Skipped { ref reason, .. } if reason == "ran on host-b"),
+        matches!(skipped, ClaimOutcome::Skipped { ref reason, .. } if *reason == RunReason::Provider("ran on host-b".into())),
         "{skipped:?}"
     );
     assert_eq!(

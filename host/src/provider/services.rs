@@ -279,7 +279,11 @@ impl HostServices for Services {
             let reason = truncate(reason.as_str(), 512);
             self.core
                 .engine
-                .skip_occurrence(job_id.as_str(), at, &reason)
+                .skip_occurrence(
+                    job_id.as_str(),
+                    at,
+                    cronhost_core::store::RunReason::Provider(reason.into_owned()),
+                )
                 .map(fire_outcome)
                 .map_err(|e| e.to_string())
         })
@@ -303,7 +307,11 @@ impl HostServices for Services {
                     exit_code: run.exit_code.into(),
                     started_at_ms: run.started_at.map(|t| t.timestamp_millis()).into(),
                     finished_at_ms: run.finished_at.map(|t| t.timestamp_millis()).into(),
-                    error: run.error.or(run.reason).unwrap_or_default().into(),
+                    error: run
+                        .error
+                        .or(run.reason.map(|reason| reason.to_string()))
+                        .unwrap_or_default()
+                        .into(),
                 }),
                 None => RNone,
             })
