@@ -3,10 +3,12 @@
 //! costs the host only that child. The host serves the host services to it over a small,
 //! versioned, length-prefixed protocol on the child's stdin and stdout.
 
+mod backend;
 mod child;
 mod pending;
 mod protocol;
 mod remote;
+mod spawn;
 
 pub use child::{serve_if_asked, serve_stdio, CHILD_COMMAND};
 pub use protocol::{
@@ -16,3 +18,4 @@ pub use protocol::{
 pub use remote::{
     unexpected, ChildSpec, RemoteError, RemoteProvider, PING_INTERVAL, UNRESPONSIVE_AFTER,
 };
+pub use spawn::spawn_provider;

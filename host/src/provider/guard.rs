@@ -4,19 +4,18 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use cronhost_provider_api::abi_stable::std_types::{RResult, RStr, RString};
+use cronhost_core::StopFlag;
+use cronhost_provider_api::abi_stable::std_types::RString;
 use cronhost_provider_api::ffi::{AnyProvider, StartOptions};
 use cronhost_provider_api::{panic_message, FireOutcome};
 
+use super::backend::{Abandonment, Failure, InProcess, ProviderBackend};
+use super::quarantine::Quarantine;
 use super::services::Services;
-use crate::config::{Config, Isolation};
-use crate::isolate::{Answer, Call, ChildSpec, Init, RemoteError, RemoteProvider};
 use crate::plugins::Discovered;
-use cronhost_core::StopFlag;
 
 /// The longest error message kept from a provider; longer ones are cut.
 pub const MAX_ERROR_BYTES: usize = 4096;
@@ -99,86 +98,15 @@ pub enum ProviderCallError {
     },
 }
 
-/// Whether a provider is quarantined, shared with the host services handed to it (so an
-/// abandoned provider can no longer fire anything).
-#[derive(Debug, Default)]
-pub struct Quarantine {
-    set: AtomicBool,
-    reason: Mutex<Option<String>>,
-}
-
-impl Quarantine {
-    /// Whether the provider is quarantined.
-    pub fn is_set(&self) -> bool {
-        self.set.load(Ordering::SeqCst)
-    }
-
-    /// Why, if it is.
-    pub fn reason(&self) -> Option<String> {
-        self.reason
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Quarantine the provider for `reason`.
-    pub fn set(&self, reason: String) {
-        *self.reason.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
-        self.set.store(true, Ordering::SeqCst);
-    }
-}
-
-/// Where the provider runs.
-enum Backend {
-    /// Loaded into this process.
-    InProcess(AnyProvider),
-    /// In a child process (`isolation = "process"`).
-    Isolated(RemoteProvider),
-}
-
-/// Why a call failed, before the guard names the provider and the call.
-enum Failure {
-    /// The provider returned an error.
-    Error(String),
-    /// Its process is gone.
-    Died(String),
-}
-
-impl From<RemoteError> for Failure {
-    fn from(error: RemoteError) -> Self {
-        match error {
-            RemoteError::Failed(message) => Failure::Error(message),
-            RemoteError::Died(reason) => Failure::Died(reason),
-            RemoteError::Hung => Failure::Died("it hung while constructing the provider".into()),
-        }
-    }
-}
-
-/// An in-process call's result, as the guard takes it.
-fn local<T>(result: RResult<T, RString>) -> Result<T, Failure> {
-    result
-        .into_result()
-        .map_err(|e| Failure::Error(e.into_string()))
-}
-
-/// An isolated call: send `call`, take the answer `pick` expects.
-fn remote<T>(
-    provider: &RemoteProvider,
-    call: Call,
-    pick: impl FnOnce(Answer) -> Result<T, Answer>,
-) -> Result<T, Failure> {
-    let answer = provider.call(call)?;
-    pick(answer).map_err(|other| crate::isolate::unexpected(&other).into())
-}
-
 const QUARANTINED: &str = "the provider is quarantined";
-const KILLED: &str = "its process was killed";
+/// What the guard did to an isolated provider that missed a deadline.
+pub const KILLED: &str = "its process was killed";
 
 struct Inner {
     name: String,
     start_blocks: bool,
     origin: PathBuf,
-    object: Backend,
+    backend: Box<dyn ProviderBackend>,
     deadline: Duration,
     quarantine: Arc<Quarantine>,
 }
@@ -216,14 +144,6 @@ fn within<T: Send + 'static>(
     match spawned {
         Ok(_) => result.recv_timeout(deadline).ok(),
         Err(_) => None,
-    }
-}
-
-/// For calls that answer nothing.
-fn done(answer: Answer) -> Result<(), Answer> {
-    match answer {
-        Answer::Done => Ok(()),
-        other => Err(other),
     }
 }
 
@@ -279,39 +199,9 @@ impl ProviderHandle {
             name,
             discovered.info.start_blocks,
             &discovered.file.path,
-            Backend::InProcess(object),
+            Box::new(InProcess(object)),
             deadline,
         ))
-    }
-
-    /// Open a discovered provider as `config` asks: its `[providers.NAME]` section, the
-    /// configured call deadline, in-process or isolated in a child process of `cronhost`
-    /// (the running executable, or `CRONHOST_PROVIDER_HOST` when set).
-    pub fn open(discovered: &Discovered, config: &Config) -> Result<Self, ProviderCallError> {
-        Self::open_as(discovered, config, config.isolation(discovered.name()))
-    }
-
-    /// [`ProviderHandle::open`], with `isolation` instead of the configured one.
-    pub fn open_as(
-        discovered: &Discovered,
-        config: &Config,
-        isolation: Isolation,
-    ) -> Result<Self, ProviderCallError> {
-        let name = discovered.name();
-        let config_json = config.provider_section_json(name);
-        let deadline = config.provider_call_timeout();
-        match isolation {
-            Isolation::InProcess => Self::construct_within(discovered, &config_json, deadline),
-            Isolation::Process => {
-                let program =
-                    crate::subprocess::helper_program().map_err(|e| ProviderCallError::Died {
-                        provider: name.to_owned(),
-                        call: "constructor",
-                        reason: format!("cannot find the cronhost executable: {e}"),
-                    })?;
-                Self::isolated(discovered, &config_json, deadline, program)
-            }
-        }
     }
 
     /// Construct a discovered provider in a child process: `program provider-host` (the
@@ -322,56 +212,12 @@ impl ProviderHandle {
         deadline: Duration,
         program: PathBuf,
     ) -> Result<Self, ProviderCallError> {
-        let name = discovered.name().to_owned();
-        let library = &discovered.file;
-        let spec = ChildSpec {
-            program,
-            init: Init {
-                protocol: crate::isolate::PROTOCOL_VERSION,
-                plugins_dir: library
-                    .path
-                    .parent()
-                    .unwrap_or(Path::new("."))
-                    .to_string_lossy()
-                    .into_owned(),
-                library: library.path.to_string_lossy().into_owned(),
-                sha256: library.sha256.clone(),
-                provider: name.clone(),
-                config_json: config_json.to_owned(),
-            },
-            deadline,
-        };
-        let remote = RemoteProvider::spawn(spec).map_err(|error| {
-            let error = match error {
-                RemoteError::Failed(message) => ProviderCallError::Failed {
-                    provider: name.clone(),
-                    call: "constructor",
-                    message,
-                },
-                RemoteError::Died(reason) => ProviderCallError::Died {
-                    provider: name.clone(),
-                    call: "constructor",
-                    reason,
-                },
-                RemoteError::Hung => ProviderCallError::Hung {
-                    provider: name.clone(),
-                    call: "constructor",
-                    deadline,
-                    consequence: KILLED,
-                },
-            };
-            log::error!("{error}");
-            error
-        })?;
-        log::info!(
-            "provider `{name}` runs isolated in process {}",
-            remote.pid().unwrap_or_default()
-        );
+        let remote = crate::isolate::spawn_provider(discovered, config_json, deadline, program)?;
         Ok(Self::with_backend(
-            name,
+            discovered.name().to_owned(),
             remote.start_blocks(),
-            &library.path,
-            Backend::Isolated(remote),
+            &discovered.file.path,
+            Box::new(remote),
             deadline,
         ))
     }
@@ -387,7 +233,7 @@ impl ProviderHandle {
             name,
             start_blocks,
             origin,
-            Backend::InProcess(object),
+            Box::new(InProcess(object)),
             DEFAULT_CALL_DEADLINE,
         )
     }
@@ -396,7 +242,7 @@ impl ProviderHandle {
         name: String,
         start_blocks: bool,
         origin: &Path,
-        object: Backend,
+        backend: Box<dyn ProviderBackend>,
         deadline: Duration,
     ) -> Self {
         Self {
@@ -404,7 +250,7 @@ impl ProviderHandle {
                 name,
                 start_blocks,
                 origin: origin.to_path_buf(),
-                object,
+                backend,
                 deadline,
                 quarantine: Arc::new(Quarantine::default()),
             }),
@@ -413,34 +259,28 @@ impl ProviderHandle {
 
     /// Whether the provider runs in a child process.
     pub fn is_isolated(&self) -> bool {
-        matches!(self.inner.object, Backend::Isolated(_))
+        self.inner.backend.abandonment() == Abandonment::KillProcess
     }
 
     /// The isolated provider's running process, if there is one.
     pub fn process_id(&self) -> Option<u32> {
-        match &self.inner.object {
-            Backend::Isolated(remote) => remote.pid(),
-            Backend::InProcess(_) => None,
-        }
+        self.inner.backend.process_id()
     }
 
     /// Make the provider ready for `start`: for an isolated provider whose process died, start
     /// a fresh process and construct the provider in it (in-process: nothing to do). The
     /// supervisor does this while the built-in ticker still stands in.
     pub fn prepare(&self) -> Result<(), ProviderCallError> {
-        self.call("restart", |backend| match backend {
-            Backend::InProcess(_) => Ok(()),
-            Backend::Isolated(r) => Ok(r.ensure_running()?),
-        })
+        self.call("restart", |backend| backend.prepare())
     }
 
     /// Give up on the provider's current run for `reason`: an in-process provider is
     /// quarantined for good (its threads cannot be stopped); an isolated one's process is
     /// killed, and the next `start` runs a fresh one.
     pub fn abandon(&self, reason: String) {
-        match &self.inner.object {
-            Backend::InProcess(_) => self.inner.quarantine.set(reason),
-            Backend::Isolated(remote) => remote.abandon(&reason),
+        match self.inner.backend.abandonment() {
+            Abandonment::Quarantine => self.inner.quarantine.set(reason),
+            Abandonment::KillProcess => self.inner.backend.abandon(&reason),
         }
     }
 
@@ -467,7 +307,7 @@ impl ProviderHandle {
     fn call<T>(
         &self,
         call: &'static str,
-        body: impl FnOnce(&Backend) -> Result<T, Failure>,
+        body: impl FnOnce(&dyn ProviderBackend) -> Result<T, Failure>,
     ) -> Result<T, ProviderCallError> {
         let inner = &self.inner;
         if let Some(reason) = inner
@@ -481,7 +321,7 @@ impl ProviderHandle {
                 reason,
             });
         }
-        let error = match catch_unwind(AssertUnwindSafe(|| body(&inner.object))) {
+        let error = match catch_unwind(AssertUnwindSafe(|| body(&*inner.backend))) {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(Failure::Error(message))) => ProviderCallError::Failed {
                 provider: inner.name.clone(),
@@ -508,7 +348,7 @@ impl ProviderHandle {
     fn prompt<T: Send + 'static>(
         &self,
         call: &'static str,
-        body: impl FnOnce(&Backend) -> Result<T, Failure> + Send + 'static,
+        body: impl FnOnce(&dyn ProviderBackend) -> Result<T, Failure> + Send + 'static,
     ) -> Result<T, ProviderCallError> {
         let handle = self.clone();
         let deadline = self.inner.deadline;
@@ -537,13 +377,7 @@ impl ProviderHandle {
 
     /// Whether the provider can run here.
     pub fn is_available(&self) -> Result<bool, ProviderCallError> {
-        self.prompt("is_available", |backend| match backend {
-            Backend::InProcess(p) => local(p.is_available()),
-            Backend::Isolated(r) => remote(r, Call::IsAvailable, |answer| match answer {
-                Answer::Available(available) => Ok(available),
-                other => Err(other),
-            }),
-        })
+        self.prompt("is_available", |backend| backend.is_available())
     }
 
     /// Start the provider: blocks until stopped for a blocking provider.
@@ -553,28 +387,17 @@ impl ProviderHandle {
         stop: &StopFlag,
         options: StartOptions,
     ) -> Result<(), ProviderCallError> {
-        self.call("start", |backend| match backend {
-            Backend::InProcess(p) => {
-                local(p.start(services, super::stop::stop_signal(stop), options))
-            }
-            Backend::Isolated(r) => Ok(r.start(services, stop, options)?),
-        })
+        self.call("start", |backend| backend.start(services, stop, options))
     }
 
     /// Tell the provider to release what it holds.
     pub fn stop(&self) -> Result<(), ProviderCallError> {
-        self.prompt("stop", |backend| match backend {
-            Backend::InProcess(p) => local(p.stop()),
-            Backend::Isolated(r) => remote(r, Call::Stop, done),
-        })
+        self.prompt("stop", |backend| backend.stop())
     }
 
     /// Tell the provider the job set changed.
     pub fn on_jobs_changed(&self) -> Result<(), ProviderCallError> {
-        self.prompt("on_jobs_changed", |backend| match backend {
-            Backend::InProcess(p) => local(p.on_jobs_changed()),
-            Backend::Isolated(r) => remote(r, Call::OnJobsChanged, done),
-        })
+        self.prompt("on_jobs_changed", |backend| backend.on_jobs_changed())
     }
 
     /// Ask the provider to fire `job_id` (an external trigger arrived).
@@ -583,32 +406,19 @@ impl ProviderHandle {
         services: &Services,
         job_id: &str,
     ) -> Result<FireOutcome, ProviderCallError> {
-        self.call("fire_due", |backend| match backend {
-            Backend::InProcess(p) => local(p.fire_due(services, RStr::from_str(job_id))),
-            Backend::Isolated(r) => Ok(r.fire_due(services, job_id)?),
-        })
+        self.call("fire_due", |backend| backend.fire_due(services, job_id))
     }
 
     /// Ask the provider to reconcile its external schedule.
     pub fn reconcile(&self) -> Result<(), ProviderCallError> {
-        self.prompt("reconcile", |backend| match backend {
-            Backend::InProcess(p) => local(p.reconcile()),
-            Backend::Isolated(r) => remote(r, Call::Reconcile, done),
-        })
+        self.prompt("reconcile", |backend| backend.reconcile())
     }
 
     /// The provider's own status (a JSON object), if it reports one. Not bounded by the prompt
     /// deadline: a cluster provider's status may query its database.
     pub fn status(&self) -> Result<Option<serde_json::Value>, ProviderCallError> {
         let text = self.call("status", |backend| {
-            let text = match backend {
-                Backend::InProcess(p) => local(p.status_json())?.into_string(),
-                Backend::Isolated(r) => remote(r, Call::Status, |answer| match answer {
-                    Answer::Status(text) => Ok(text),
-                    other => Err(other),
-                })?,
-            };
-            bound_status(text).map_err(|e| Failure::Error(e.into_string()))
+            bound_status(backend.status_json()?).map_err(|e| Failure::Error(e.into_string()))
         })?;
         if text.is_empty() {
             return Ok(None);

@@ -102,7 +102,7 @@ pub struct Services {
     provider: Arc<str>,
     config_json: Arc<str>,
     log_budget: Arc<std::sync::Mutex<LogBudget>>,
-    quarantine: Option<Arc<super::guard::Quarantine>>,
+    quarantine: Option<Arc<super::quarantine::Quarantine>>,
 }
 
 impl Services {
@@ -119,7 +119,7 @@ impl Services {
 
     /// Refuse every firing service once `quarantine` is set: an abandoned provider must not
     /// fire anything behind the built-in ticker's back.
-    pub fn gated_by(mut self, quarantine: Arc<super::guard::Quarantine>) -> Self {
+    pub fn gated_by(mut self, quarantine: Arc<super::quarantine::Quarantine>) -> Self {
         self.quarantine = Some(quarantine);
         self
     }
