@@ -83,7 +83,7 @@ impl HostBuilder {
         if let Some(dir) = self.plugins_dir {
             config.cron.plugins_dir = dir;
         }
-        let mut engine = home.open_engine(&config)?;
+        let mut engine = home.open_engine(config.cron.engine_settings())?;
         if let Some(runner) = self.job_runner {
             engine = engine.with_job_runner(runner);
         }

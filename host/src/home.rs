@@ -122,17 +122,13 @@ impl Home {
         })
     }
 
-    /// The engine over this home's store and output directory, with the settings of
-    /// `config`'s `[cron]`.
+    /// The engine over this home's store and output directory, with `settings` (the host's
+    /// come from `[cron]`: [`CronConfig::engine_settings`](crate::config::CronConfig::engine_settings)).
     pub fn open_engine(
         &self,
-        config: &crate::config::Config,
+        settings: cronhost_core::engine::CronEngineSettings,
     ) -> Result<cronhost_core::engine::CronEngine, cronhost_core::store::StoreError> {
-        cronhost_core::engine::CronEngine::open(
-            &self.store_file(),
-            &self.output_dir(),
-            config.cron.engine_settings(),
-        )
+        cronhost_core::engine::CronEngine::open(&self.store_file(), &self.output_dir(), settings)
     }
 
     /// The home directory itself.

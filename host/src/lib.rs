@@ -13,7 +13,7 @@
 //!
 //! let home = Home::open("/tmp/cronhost-demo")?;
 //! let config = Config::load(&home)?;
-//! let engine = home.open_engine(&config)?;
+//! let engine = home.open_engine(config.cron.engine_settings())?;
 //! let daemon = Daemon::start(&home, config, Arc::new(engine))?;
 //! daemon.stop_flag().set(); // from a signal handler, in a real program
 //! daemon.supervise(|| false);

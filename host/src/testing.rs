@@ -68,7 +68,7 @@ impl ProviderTestHost {
         let provider =
             ProviderHandle::construct(discovered, config_json).map_err(|e| e.to_string())?;
         let engine = Arc::new(
-            home.open_engine(&Config::default())
+            home.open_engine(Config::default().cron.engine_settings())
                 .map_err(|e| e.to_string())?,
         );
         let core = Arc::new(Core {

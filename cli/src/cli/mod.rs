@@ -109,7 +109,7 @@ impl Context {
     /// Runs left open by processes that died are settled first, so they neither hold an
     /// overlap slot nor count against `cron.max_parallel_jobs`.
     pub fn engine(&self) -> Result<CronEngine, CliError> {
-        let engine = self.home.open_engine(&self.config)?;
+        let engine = self.home.open_engine(self.config.cron.engine_settings())?;
         if let Err(e) = engine.settle_orphaned_runs() {
             log::warn!("cannot settle runs left by dead processes: {e}");
         }
