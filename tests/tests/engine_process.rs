@@ -314,6 +314,13 @@ fn export_import_gives_another_home_the_same_jobs_with_the_same_ids() {
     ]);
     let exported = source.cronhost(&["jobs", "export"]);
     assert!(exported.status.success());
+    let document: serde_json::Value = serde_json::from_slice(&exported.stdout).unwrap();
+    assert_eq!(document["version"], 1);
+    for job in document["jobs"].as_array().unwrap() {
+        for runtime in ["last_status", "last_error", "last_run", "failure_streak"] {
+            assert!(job.get(runtime).is_none(), "{runtime} exported: {job}");
+        }
+    }
     let file = source.path().join("jobs.json");
     std::fs::write(&file, &exported.stdout).unwrap();
 

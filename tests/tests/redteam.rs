@@ -401,7 +401,8 @@ fn import_is_held_to_the_rules_of_add_and_no_id_breaks_allocation() {
     source.add_job(&["every 1h", "--name", "model", "--", "true"]);
     let export = source.cronhost(&["jobs", "export"]);
     let model: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
-    let model = model[0].clone();
+    assert_eq!(model["format"], "cronhost-jobs", "a versioned document");
+    let model = model["jobs"][0].clone();
     let target = TestHome::new();
     let import = |job: serde_json::Value| {
         let file = target.path().join("import.json");

@@ -7,7 +7,9 @@ use chrono::Utc;
 use clap::{Args, Subcommand};
 use cronhost::schedule::{format_local, parse_zone, Schedule};
 use cronhost::status::relative;
-use cronhost::store::{CatchUp, Job, JobSpec, Overlap, Repeat, RunStatus, Store};
+use cronhost::store::{CatchUp, Job, JobSpec, JobsExport, Overlap, Repeat, RunStatus, Store};
+
+use super::view::JobView;
 use cronhost::text::for_terminal;
 
 use super::{print_json, CliError, Context, EXIT_FAILURE, EXIT_OK};
@@ -154,7 +156,7 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
         JobsCommand::Show { job, json } => {
             let job = store.job(&job)?;
             if json {
-                print_json(&job)?;
+                print_json(&JobView::from(&job))?;
             } else {
                 print_job(context, &job);
             }
@@ -197,7 +199,7 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
             Ok(EXIT_OK)
         }
         JobsCommand::Export => {
-            print_json(&store.jobs()?)?;
+            print_json(&JobsExport::new(&store.jobs()?))?;
             Ok(EXIT_OK)
         }
         JobsCommand::Import { file } => {
@@ -207,12 +209,14 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
                 std::fs::read_to_string(&file)
             }
             .map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
-            let jobs: Vec<Job> = serde_json::from_str(&text).map_err(|e| {
-                CliError::usage(format!(
-                    "{} is not a `jobs export` file: {e}",
-                    file.display()
-                ))
-            })?;
+            let jobs = JobsExport::parse(&text)
+                .map_err(|e| {
+                    CliError::usage(format!(
+                        "{} is not a `jobs export` file: {e}",
+                        file.display()
+                    ))
+                })?
+                .jobs;
             let added = store.import_jobs(&jobs, now)?;
             outln!(
                 "imported {added} job(s); {} already present",
@@ -310,7 +314,7 @@ fn list(context: &Context, store: &Store, all: bool, json: bool) -> Result<i32, 
         .filter(|j| all || j.is_active())
         .collect();
     if json {
-        print_json(&jobs)?;
+        print_json(&jobs.iter().map(JobView::from).collect::<Vec<_>>())?;
         return Ok(EXIT_OK);
     }
     let zone = context.config.zone();

@@ -31,6 +31,7 @@ mod runs;
 mod status;
 mod style;
 mod tick;
+mod view;
 
 use std::path::PathBuf;
 

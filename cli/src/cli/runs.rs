@@ -5,6 +5,7 @@ use cronhost::schedule::format_local;
 use cronhost::store::{Store, StoreError};
 use cronhost::text::for_terminal;
 
+use super::view::RunView;
 use super::{print_json, CliError, Context, EXIT_OK};
 
 #[derive(Debug, Args)]
@@ -34,7 +35,7 @@ pub fn run(context: &Context, args: RunsArgs) -> Result<i32, CliError> {
     };
     let runs = store.runs(job_id.as_deref(), args.limit as usize)?;
     if args.json {
-        print_json(&runs)?;
+        print_json(&runs.iter().map(RunView::from).collect::<Vec<_>>())?;
         return Ok(EXIT_OK);
     }
     let zone = context.config.zone();

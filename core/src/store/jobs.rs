@@ -147,8 +147,10 @@ impl JobSpec {
     }
 }
 
-/// A stored job: definition and runtime state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A stored job, as its row holds it: definition and runtime state. What `jobs export` writes
+/// is [`ExportedJob`](super::ExportedJob); what `--json` prints is the CLI's own view.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Job {
     /// Short, stable, never reused.
     pub id: String,
@@ -183,7 +185,6 @@ pub struct Job {
     /// The last scheduled instant that was claimed.
     pub last_run: Option<DateTime<Utc>>,
     /// The last run's status.
-    #[serde(deserialize_with = "last_status")]
     pub last_status: Option<RunStatus>,
     /// The last run's error.
     pub last_error: Option<String>,
@@ -227,8 +228,9 @@ impl Job {
     }
 }
 
-/// `last_status` of an imported job: a run status, or the error names the field.
-fn last_status<'de, D: serde::Deserializer<'de>>(
+/// `last_status` in an export from an earlier cronhost: a run status, or the error names the
+/// field.
+pub(super) fn last_status<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<RunStatus>, D::Error> {
     Option::<String>::deserialize(deserializer)?
@@ -531,7 +533,12 @@ impl Store {
     /// Import jobs exported by `jobs export`, keeping their ids. All or nothing: a file with a
     /// bad job, or a job whose id or name is taken here by a different job, changes nothing.
     /// Jobs already present with the same id are left as they are (import is idempotent).
-    pub fn import_jobs(&self, jobs: &[Job], now: DateTime<Utc>) -> Result<usize, StoreError> {
+    pub fn import_jobs(
+        &self,
+        exported: &[super::ExportedJob],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let jobs: Vec<Job> = exported.iter().map(super::ExportedJob::to_row).collect();
         for (index, job) in jobs.iter().enumerate() {
             check_imported(job, now).map_err(|e| {
                 StoreError::Invalid(format!(
@@ -543,7 +550,7 @@ impl Store {
         }
         self.write_jobs(|tx| {
             let mut added = 0;
-            for job in jobs {
+            for job in &jobs {
                 let existing = tx
                     .row_cached(
                         "SELECT name_key FROM jobs WHERE id = ?1",

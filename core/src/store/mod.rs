@@ -2,6 +2,7 @@
 //! number of CLI processes. Every mutation is one transaction.
 
 mod claim;
+mod export;
 mod jobs;
 mod policy;
 mod runs;
@@ -18,6 +19,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 pub use claim::{Claim, ClaimOutcome, Claimer};
 pub use policy::{ManualRefusal, CATCH_UP_ALL_CAP};
 
+pub use export::{ExportError, ExportedJob, JobsExport, EXPORT_FORMAT, EXPORT_VERSION};
 pub use jobs::{is_job_id, CatchUp, Job, JobSpec, Overlap, Repeat};
 pub use runs::{run_id, Run, RunReason, RunStatus};
 pub use validate::{

@@ -194,8 +194,9 @@ impl std::str::FromStr for RunStatus {
     }
 }
 
-/// One occurrence of a job.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One occurrence of a job, as its row holds it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Run {
     /// `JOB-ID@SCHEDULED-MS`: derived from the occurrence, so it is unique per occurrence.
     pub id: String,

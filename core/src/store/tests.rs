@@ -543,7 +543,7 @@ fn export_and_import_keep_ids_and_a_conflict_changes_nothing() {
     source
         .add_job(&spec("0 9 * * *", "b"), "UTC", at(T0))
         .unwrap();
-    let exported = source.jobs().unwrap();
+    let exported = JobsExport::new(&source.jobs().unwrap()).jobs;
     let (_dir2, target) = temp_store();
     assert_eq!(target.import_jobs(&exported, at(T0)).unwrap(), 2);
     assert_eq!(
@@ -685,7 +685,7 @@ proptest::proptest! {
             "failure_streak": 0, "timeout_secs": null, "catch_up": "once", "overlap": "skip",
             "created_at": "2026-01-01T00:00:00Z", "completed_at": null,
         });
-        let jobs: Vec<Job> = serde_json::from_value(serde_json::json!([job])).unwrap();
+        let jobs = JobsExport::parse(&serde_json::json!([job]).to_string()).unwrap().jobs;
         match store.import_jobs(&jobs, at(T0)) {
             Ok(_) => {}
             Err(_) => proptest::prop_assert!(store.jobs().unwrap().is_empty()),

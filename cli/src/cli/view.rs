@@ -1,0 +1,108 @@
+//! What `--json` prints: views of jobs and runs, apart from the store's rows, so a field added
+//! to a row changes no document until a view adds it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use cronhost::store::{CatchUp, Job, Overlap, Run, RunReason, RunStatus};
+use serde::Serialize;
+
+/// A job in `jobs list --json` and `jobs show --json`.
+#[derive(Serialize)]
+pub struct JobView<'a> {
+    id: &'a str,
+    name: &'a str,
+    command: &'a [String],
+    shell: bool,
+    workdir: Option<&'a str>,
+    env: &'a BTreeMap<String, String>,
+    schedule_text: &'a str,
+    schedule: &'a str,
+    timezone: &'a str,
+    repeat_limit: Option<u32>,
+    completed_count: u32,
+    enabled: bool,
+    paused_at: Option<DateTime<Utc>>,
+    pause_reason: Option<&'a str>,
+    next_run: Option<DateTime<Utc>>,
+    last_run: Option<DateTime<Utc>>,
+    last_status: Option<RunStatus>,
+    last_error: Option<&'a str>,
+    failure_streak: u32,
+    timeout_secs: Option<u64>,
+    catch_up: CatchUp,
+    overlap: Overlap,
+    created_at: DateTime<Utc>,
+    completed_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> From<&'a Job> for JobView<'a> {
+    fn from(job: &'a Job) -> Self {
+        Self {
+            id: &job.id,
+            name: &job.name,
+            command: &job.command,
+            shell: job.shell,
+            workdir: job.workdir.as_deref(),
+            env: &job.env,
+            schedule_text: &job.schedule_text,
+            schedule: &job.schedule,
+            timezone: &job.timezone,
+            repeat_limit: job.repeat_limit,
+            completed_count: job.completed_count,
+            enabled: job.enabled,
+            paused_at: job.paused_at,
+            pause_reason: job.pause_reason.as_deref(),
+            next_run: job.next_run,
+            last_run: job.last_run,
+            last_status: job.last_status,
+            last_error: job.last_error.as_deref(),
+            failure_streak: job.failure_streak,
+            timeout_secs: job.timeout_secs,
+            catch_up: job.catch_up,
+            overlap: job.overlap,
+            created_at: job.created_at,
+            completed_at: job.completed_at,
+        }
+    }
+}
+
+/// A run in `runs --json`.
+#[derive(Serialize)]
+pub struct RunView<'a> {
+    id: &'a str,
+    job_id: &'a str,
+    scheduled_at: DateTime<Utc>,
+    claimed_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    status: RunStatus,
+    reason: Option<&'a RunReason>,
+    exit_code: Option<i32>,
+    error: Option<&'a str>,
+    host: &'a str,
+    pid: u32,
+    child_pid: Option<u32>,
+    lateness_ms: Option<i64>,
+}
+
+impl<'a> From<&'a Run> for RunView<'a> {
+    fn from(run: &'a Run) -> Self {
+        Self {
+            id: &run.id,
+            job_id: &run.job_id,
+            scheduled_at: run.scheduled_at,
+            claimed_at: run.claimed_at,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            status: run.status,
+            reason: run.reason.as_ref(),
+            exit_code: run.exit_code,
+            error: run.error.as_deref(),
+            host: &run.host,
+            pid: run.pid,
+            child_pid: run.child_pid,
+            lateness_ms: run.lateness_ms,
+        }
+    }
+}
