@@ -4,7 +4,7 @@ mod cli;
 
 fn main() {
     // A child started to run an isolated provider serves it and exits here.
-    cronhost::isolate::serve_if_asked();
+    cronhost::serve_if_asked();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format_target(false)
         .init();

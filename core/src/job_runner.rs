@@ -18,6 +18,7 @@ pub struct JobRun<'a> {
 
 /// How an in-process run went.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum JobOutcome {
     /// It did its work.
     Succeeded,

@@ -12,7 +12,7 @@ use cronhost::{Host, JobOutcome, JobRun};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Needed only if a provider runs with `isolation = "process"`: this program then serves it.
-    cronhost::isolate::serve_if_asked();
+    cronhost::serve_if_asked();
     // The application picks its logger; the library never installs one.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 

@@ -9,6 +9,7 @@ use crate::home::Home;
 
 /// The config file exists but cannot be used. Nothing is written back.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// Reading the file failed.
     #[error("cannot read config {path}: {source}")]
@@ -31,6 +32,7 @@ pub enum ConfigError {
 /// The whole configuration. A missing file, section or key means its default.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Config {
     /// The `[cron]` section.
     pub cron: CronConfig,
@@ -43,6 +45,7 @@ pub struct Config {
 /// The `[metrics]` section: Prometheus metrics, off unless `listen` is set.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct MetricsConfig {
     /// Where `cronhost run` serves `GET /metrics` (e.g. `127.0.0.1:9464`); unset means off.
     pub listen: Option<String>,
@@ -51,6 +54,7 @@ pub struct MetricsConfig {
 /// The `[cron]` section.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct CronConfig {
     /// Which provider drives the fires: `""`, `"builtin"` or `"in-process"` mean the built-in
     /// ticker; any other name is looked up among the installed provider libraries.
@@ -87,6 +91,7 @@ pub struct CronConfig {
 /// The fallback when the selected provider cannot drive the fires.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Fallback {
     /// The built-in ticker takes over (cron is never left without a trigger).
     #[default]
@@ -210,6 +215,7 @@ fn read_config_text(path: &Path) -> std::io::Result<Option<String>> {
 
 /// Where a provider runs: `[providers.NAME] isolation = "in-process" | "process"`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Isolation {
     /// Loaded into the host process (the default): fastest; a panic is contained, a crash is
     /// not.

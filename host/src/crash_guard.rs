@@ -89,6 +89,10 @@ impl Armed {
 }
 
 impl CrashGuard {
+    /// The marker's file name in the state directory, present while an in-process provider
+    /// runs.
+    pub const MARKER_FILE: &'static str = MARKER_FILE;
+
     /// The guard over `state_dir` (`HOME/cron`).
     pub fn new(state_dir: &Path) -> Self {
         Self {

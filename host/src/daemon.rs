@@ -22,6 +22,7 @@ const CHANGE_POLL: Duration = Duration::from_millis(200);
 
 /// The host could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DaemonError {
     /// Another daemon runs on this home, or the lock file is unusable.
     #[error(transparent)]

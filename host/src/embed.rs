@@ -16,6 +16,7 @@ use cronhost_core::JobRunner;
 
 /// Building, starting or using an embedded host failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HostError {
     /// The builder was not given a home.
     #[error("no home: call HostBuilder::home(DIR) before build()")]

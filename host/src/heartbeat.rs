@@ -25,6 +25,7 @@ pub const FALLBACK_FILE: &str = "ticker_fallback";
 
 /// What the heartbeat files say.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct HeartbeatState {
     /// The trigger recording the beats (`builtin` or a provider's name).
     pub trigger: String,

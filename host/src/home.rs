@@ -7,6 +7,7 @@ use cronhost_core::fs::{self as policy, create_private_dir, PolicyError};
 
 /// The home directory could not be found or created.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HomeError {
     /// No `--home`, no `CRONHOST_HOME` and no `HOME` to derive `~/.cronhost` from.
     #[error("no home directory: pass --home DIR or set CRONHOST_HOME")]

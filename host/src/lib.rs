@@ -2,14 +2,14 @@
 //!
 //! The host owns what firing means (the [`engine`]); a *provider* decides when. Providers are
 //! shared libraries built on `cronhost-provider-api`, found in a plugins directory
-//! ([`plugins`]) and selected by the config key `cron.provider` ([`config`]). The built-in
+//! ([`plugins`]) and selected by the config key `cron.provider` ([`Config`]). The built-in
 //! ticker ([`provider::run_builtin_ticker`]) is compiled in and takes over whenever a provider
 //! is missing, unavailable or failing; every call into a provider is guarded
 //! ([`provider::ProviderHandle`]).
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use cronhost::{config::Config, home::Home, Daemon};
+//! use cronhost::{Config, Daemon, Home};
 //!
 //! let home = Home::open("/tmp/cronhost-demo")?;
 //! let config = Config::load(&home)?;
@@ -22,16 +22,16 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod catalog;
-pub mod config;
-pub mod crash_guard;
+mod catalog;
+mod config;
+mod crash_guard;
 mod daemon;
 mod embed;
-pub mod heartbeat;
-pub mod home;
-pub mod isolate;
-pub mod lock;
-pub mod metrics;
+mod heartbeat;
+mod home;
+mod isolate;
+mod lock;
+mod metrics;
 pub mod plugins;
 pub mod provider;
 pub mod status;
@@ -39,8 +39,15 @@ mod subprocess;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use catalog::{Catalog, ProviderRow};
+pub use config::{Config, ConfigError, CronConfig, Fallback, Isolation, MetricsConfig};
+pub use crash_guard::{CrashGuard, CrashVerdict};
 pub use cronhost_core::{
     clock, engine, run, schedule, store, text, JobOutcome, JobRun, JobRunner, StopFlag,
 };
 pub use daemon::{Daemon, DaemonError, SupervisorEnd};
 pub use embed::{Host, HostBuilder, HostError};
+pub use heartbeat::{Heartbeat, HeartbeatState};
+pub use home::{Home, HomeError};
+pub use isolate::serve_if_asked;
+pub use lock::{DaemonLock, LockError};

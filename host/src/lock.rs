@@ -9,6 +9,7 @@ pub use crate::home::LOCK_FILE;
 
 /// The lock could not be taken.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LockError {
     /// Another daemon holds it.
     #[error("another cronhost daemon (pid {pid}) already runs on this home ({path}); stop it first, or use another --home")]

@@ -14,6 +14,7 @@ use crate::store::{Store, StoreError};
 /// The verdict, worst first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Verdict {
     /// No daemon holds the home's lock: nothing fires.
     NotRunning,
@@ -27,6 +28,7 @@ pub enum Verdict {
 
 /// Everything `cronhost status` reports.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct StatusReport {
     /// The verdict.
     pub verdict: Verdict,

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use cronhost::engine::Engine;
-use cronhost::heartbeat::Heartbeat;
 use cronhost::plugins::{discover, DiscoverOptions};
 use cronhost::provider::{Core, ProviderHandle, Services};
+use cronhost::Heartbeat;
 use cronhost_e2e::{artifacts, discover_in, ScriptedEngine, TestHome};
 use cronhost_provider_api::abi_stable::std_types::RStr;
 use cronhost_provider_api::FireOutcome;

@@ -368,8 +368,8 @@ impl TestHome {
     }
 
     /// The home as cronhost's type.
-    pub fn home(&self) -> cronhost::home::Home {
-        cronhost::home::Home::open(self.path()).expect("open home")
+    pub fn home(&self) -> cronhost::Home {
+        cronhost::Home::open(self.path()).expect("open home")
     }
 }
 

@@ -137,7 +137,7 @@ fn a_job_added_through_a_running_embedded_host_wakes_its_ticker() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let recorder = Arc::clone(&seen);
     // A minute between scans: only being told of the new job makes it fire within seconds.
-    let config = cronhost::config::Config::parse("[cron]\ntick_interval_ms = 60000\n").unwrap();
+    let config = cronhost::Config::parse("[cron]\ntick_interval_ms = 60000\n").unwrap();
     let host = Host::builder()
         .home(dir.path())
         .config(config)

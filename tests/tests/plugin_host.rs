@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use cronhost::config::Config;
-use cronhost::heartbeat::Heartbeat;
 use cronhost::plugins::{Discovery, VetPolicy};
 use cronhost::provider::{resolve, Core, ProviderCallError, ProviderHandle, Services, Trigger};
+use cronhost::Config;
+use cronhost::Heartbeat;
 use cronhost_e2e::{
     artifacts, capture_logs, discover_in, discover_with, logs_containing, ScriptedEngine, TestHome,
 };

@@ -383,7 +383,7 @@ fn a_clean_stop_leaves_no_evidence_against_an_in_process_provider() {
     }
     assert!(!home
         .state_dir()
-        .join(cronhost::crash_guard::MARKER_FILE)
+        .join(cronhost::CrashGuard::MARKER_FILE)
         .exists());
     let status = json(&home.cronhost(&["status", "--json"]));
     assert_eq!(status["crash_verdicts"], serde_json::json!([]));

@@ -4,10 +4,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cronhost::config::Config;
 use cronhost::engine::{EngineError, TickReport};
-use cronhost::heartbeat::Heartbeat;
+use cronhost::Config;
 use cronhost::Daemon;
+use cronhost::Heartbeat;
 use cronhost_e2e::{artifacts, capture_logs, logs_containing, wait_for, ScriptedEngine, TestHome};
 
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -18,7 +18,7 @@ fn start(home: &TestHome, config_text: &str, engine: Arc<ScriptedEngine>) -> Dae
     Daemon::start(&home.home(), config, engine).expect("daemon starts")
 }
 
-fn heartbeat(home: &TestHome) -> cronhost::heartbeat::HeartbeatState {
+fn heartbeat(home: &TestHome) -> cronhost::HeartbeatState {
     Heartbeat::read(&home.state_dir()).unwrap_or_default()
 }
 

@@ -238,19 +238,16 @@ fn add(context: &Context, args: AddArgs) -> Result<i32, CliError> {
         env.insert(key.to_owned(), value.to_owned());
     }
     let (command, workdir) = anchor_paths(args.command, args.workdir, args.shell)?;
-    let spec = JobSpec {
-        name: args.name,
-        schedule: args.schedule,
-        command,
-        shell: args.shell,
-        workdir,
-        env,
-        timezone: args.tz,
-        repeat: args.repeat,
-        timeout_secs: args.timeout,
-        catch_up: args.catch_up,
-        overlap: args.overlap,
-    };
+    let mut spec = JobSpec::new(&args.schedule, command);
+    spec.name = args.name;
+    spec.shell = args.shell;
+    spec.workdir = workdir;
+    spec.env = env;
+    spec.timezone = args.tz;
+    spec.repeat = args.repeat;
+    spec.timeout_secs = args.timeout;
+    spec.catch_up = args.catch_up;
+    spec.overlap = args.overlap;
     let store = Store::open(&context.home.store_file())?;
     let job = store.add_job(&spec, &context.config.cron.timezone, Utc::now())?;
     outln!("{}", job.id);

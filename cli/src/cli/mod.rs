@@ -37,11 +37,11 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use cronhost::config::Config;
 use cronhost::engine::CronEngine;
-use cronhost::home::Home;
 use cronhost::store::StoreError;
 use cronhost::text::lines_for_terminal;
+use cronhost::Config;
+use cronhost::Home;
 
 /// Exit code: success.
 pub const EXIT_OK: i32 = 0;
@@ -86,7 +86,8 @@ impl From<StoreError> for CliError {
             | StoreError::Invalid(_)
             | StoreError::Refused(_) => EXIT_USAGE,
             StoreError::Unusable { .. } | StoreError::TooNew { .. } => EXIT_USAGE,
-            StoreError::Sqlite { .. } => EXIT_FAILURE,
+            // SQLite failed, or an error this CLI does not know yet: not the input's fault.
+            _ => EXIT_FAILURE,
         };
         Self {
             code,

@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use cronhost::catalog::Catalog;
-use cronhost::crash_guard::CrashGuard;
 use cronhost::plugins::{discover, probe_file, vet_dir, vet_file};
+use cronhost::Catalog;
+use cronhost::CrashGuard;
 
 use super::{print_json, CliError, Context, EXIT_FAILURE, EXIT_OK};
 

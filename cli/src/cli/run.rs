@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use cronhost::config::Config;
+use cronhost::Config;
 use cronhost::{Daemon, SupervisorEnd};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
@@ -119,7 +119,7 @@ pub fn run(context: &Context) -> Result<i32, CliError> {
 }
 
 /// SIGUSR1: the status verdict, as `cronhost status` would print it, into the log.
-fn log_status(home: &cronhost::home::Home, config: &Config) {
+fn log_status(home: &cronhost::Home, config: &Config) {
     let report = cronhost::store::Store::open(&home.store_file())
         .map_err(|e| e.to_string())
         .and_then(|store| {

@@ -35,6 +35,7 @@ pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
             Verdict::Healthy => super::style::Colour::Green,
             Verdict::Failing | Verdict::Stalled => super::style::Colour::Yellow,
             Verdict::NotRunning => super::style::Colour::Red,
+            _ => super::style::Colour::Yellow,
         };
         outln!("{}", super::style::paint(headline, colour));
         if !rest.is_empty() {
@@ -66,7 +67,7 @@ pub fn provider_status(context: &Context) -> Option<Result<serde_json::Value, St
     let provider = match cronhost::provider::ProviderHandle::open_as(
         discovered,
         &context.config,
-        cronhost::config::Isolation::Process,
+        cronhost::Isolation::Process,
     ) {
         Ok(provider) => provider,
         Err(e) => return Some(Err(e.to_string())),
@@ -79,7 +80,7 @@ fn print_provider_status(context: &Context, status: &serde_json::Value) {
         outln!("provider status: {status}");
         return;
     };
-    let daemon = cronhost::lock::DaemonLock::holder(&context.home.state_dir());
+    let daemon = cronhost::DaemonLock::holder(&context.home.state_dir());
     outln!(
         "cluster:     {} ({} member(s))",
         status["cluster"].as_str().unwrap_or("?"),

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use cronhost::engine::{Engine, FireOutcome};
-use cronhost::heartbeat::Heartbeat;
-use cronhost::lock::DaemonLock;
 use cronhost::provider::BUILTIN_NAME;
+use cronhost::DaemonLock;
+use cronhost::Heartbeat;
 
 use super::{CliError, Context, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 

@@ -8,6 +8,7 @@ use std::path::Path;
 
 /// How [`open`] opens a state file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Access {
     /// Read only; the file must exist.
     Read,

@@ -29,6 +29,7 @@ pub const ACCEPTED_FORMS: &str = "accepted schedules: a cron expression (`*/5 * 
 
 /// A schedule was refused; nothing was stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ScheduleError {
     /// The text matches no accepted form.
     #[error("schedule `{text}` is not understood: {detail}; {ACCEPTED_FORMS}")]
@@ -56,6 +57,7 @@ pub enum ScheduleError {
 
 /// A parsed schedule, in a form that round-trips through the store.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Schedule {
     /// A cron expression (phrases are translated to one), read in the job's zone.
     Cron(Box<CronSchedule>),

@@ -25,6 +25,7 @@ pub struct Claim {
 
 /// What a claim attempt did.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ClaimOutcome {
     /// Won: start the command.
     Run(Claim),

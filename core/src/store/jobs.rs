@@ -14,6 +14,7 @@ use crate::schedule::{parse_zone, Schedule};
 /// What to do with occurrences missed while nothing was running.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum CatchUp {
     /// Run once, then continue from the next future occurrence.
     #[default]
@@ -27,6 +28,7 @@ pub enum CatchUp {
 /// What to do when an occurrence is due while the job's previous run is still going.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Overlap {
     /// Record the occurrence as skipped (reason `overlap`).
     #[default]
@@ -62,6 +64,7 @@ text_enum!(Overlap { Skip = "skip", Allow = "allow", QueueOne = "queue-one" });
 
 /// How many times a job fires: a number, or forever.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Repeat {
     /// Until removed.
     Forever,
@@ -89,6 +92,7 @@ impl std::str::FromStr for Repeat {
 
 /// A job as the operator describes it (`jobs add`, `jobs import`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct JobSpec {
     /// Unique name (case-insensitive); generated from the id when absent.
     pub name: Option<String>,
@@ -127,7 +131,8 @@ impl JobSpec {
     ///
     /// ```
     /// use cronhost_core::store::JobSpec;
-    /// let spec = JobSpec { name: Some("backup".into()), ..JobSpec::new("0 3 * * *", ["backup.sh"]) };
+    /// let mut spec = JobSpec::new("0 3 * * *", ["backup.sh"]);
+    /// spec.name = Some("backup".into());
     /// assert_eq!(spec.command, ["backup.sh"]);
     /// ```
     pub fn new(schedule: &str, command: impl IntoIterator<Item = impl Into<String>>) -> Self {

@@ -32,6 +32,7 @@ pub const DB_FILE: &str = "cronhost.db";
 
 /// A store operation failed. Nothing was written unless it says so.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The file cannot be opened or is not a cronhost database; it was not modified.
     #[error("cannot use the job store {path}: {message}. The file was not modified; restore it from a backup, or stop the daemon (`cronhost status` shows it) before moving it aside to start afresh")]

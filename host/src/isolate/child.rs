@@ -31,13 +31,13 @@ use crate::text::truncate;
 pub const CHILD_COMMAND: &str = "provider-host";
 
 /// If this process was started as an isolated provider's child (its first argument is
-/// [`CHILD_COMMAND`]) or as a plugin probe ([`crate::plugins::PROBE_COMMAND`]), serve the
+/// `provider-host`) or as a plugin probe ([`crate::plugins::PROBE_COMMAND`]), serve the
 /// provider or the probe and exit; otherwise return. Call it first thing in
 /// `main` of any program that runs providers with `isolation = "process"`.
 ///
 /// ```no_run
 /// // First thing in `main`:
-/// cronhost::isolate::serve_if_asked();
+/// cronhost::serve_if_asked();
 /// // ... the application proper
 /// ```
 pub fn serve_if_asked() {

@@ -10,12 +10,5 @@ mod protocol;
 mod remote;
 mod spawn;
 
-pub use child::{serve_if_asked, serve_stdio, CHILD_COMMAND};
-pub use protocol::{
-    decode, encode, read_frame, write_frame, Answer, Call, FrameError, FromChild, Init, Run,
-    Service, ServiceAnswer, ToChild, MAX_FRAME_BYTES, PROTOCOL_VERSION,
-};
-pub use remote::{
-    unexpected, ChildSpec, RemoteError, RemoteProvider, PING_INTERVAL, UNRESPONSIVE_AFTER,
-};
+pub use child::serve_if_asked;
 pub use spawn::spawn_provider;

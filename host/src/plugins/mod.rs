@@ -4,7 +4,7 @@
 mod cache;
 mod discovery;
 mod library;
-pub mod probe;
+pub(crate) mod probe;
 mod vet;
 
 pub(crate) use discovery::revet;

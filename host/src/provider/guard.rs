@@ -41,6 +41,7 @@ pub const DEFAULT_CALL_DEADLINE: Duration = Duration::from_secs(5);
 
 /// A call into a provider failed. Already logged at ERROR by the guard.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProviderCallError {
     /// The provider returned an error (a panic inside the provider arrives here too, caught by
     /// the SDK, with a message starting `panicked in`).

@@ -10,6 +10,7 @@ use crate::plugins::Discovery;
 
 /// What drives the fires.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Trigger {
     /// The built-in in-process ticker.
     Builtin,

@@ -145,7 +145,7 @@ impl Connection {
             }
             Ok(Err(error)) => {
                 connection.kill(&format!(
-                    "it does not speak the isolation protocol ({error}); a program embedding the host must call cronhost::isolate::serve_if_asked() first thing in main"
+                    "it does not speak the isolation protocol ({error}); a program embedding the host must call cronhost::serve_if_asked() first thing in main"
                 ));
                 return Err(RemoteError::Died(connection.wait_end()));
             }

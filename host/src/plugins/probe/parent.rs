@@ -87,7 +87,7 @@ impl Prober {
     pub(crate) fn probe(&self, jobs: &[Job<'_>]) -> (Vec<Probed>, Option<SandboxReport>) {
         if std::env::var_os(PROBE_CHILD_ENV).is_some() {
             let reason = format!(
-                "{} was started as a plugin probe but ran its own main: call cronhost::isolate::serve_if_asked() first thing in main",
+                "{} was started as a plugin probe but ran its own main: call cronhost::serve_if_asked() first thing in main",
                 self.program.display()
             );
             return (vec![Probed::Unknown(reason); jobs.len()], None);
