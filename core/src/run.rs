@@ -12,6 +12,65 @@ use chrono::{DateTime, Utc};
 use crate::job_runner::{JobOutcome, JobRun, JobRunner};
 use crate::store::{Claim, RunStatus, Store};
 
+/// Why a claimed run could not start. It is recorded on the run as failed, with this text.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The job's command is empty.
+    #[error("the job has no command")]
+    NoCommand,
+    /// The job's id could name a path outside the output directory.
+    #[error("job id `{0}` is not a cronhost id; its output has nowhere safe to go")]
+    UnsafeId(String),
+    /// The output directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    CreateOutputDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The output directory breaks the ownership policy.
+    #[error("output: {0}")]
+    UnsafeOutputDir(#[source] crate::fs::PolicyError),
+    /// The output file could not be opened.
+    #[error("cannot open the output file {path}: {source}")]
+    OpenOutput {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The working directory is missing.
+    #[error("the working directory {0} does not exist or is not a directory")]
+    NoWorkdir(String),
+    /// The program could not be started.
+    #[error("cannot start `{program}`: {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No thread could be started to watch or run it.
+    #[error("cannot start a thread for the run: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+/// Run outcomes the store refused (a full disk, say), kept in memory and retried.
+#[derive(Debug, thiserror::Error)]
+#[error("{waiting} run outcome(s) cannot be recorded in the job store, kept and retried: {source}")]
+pub struct Unrecorded {
+    /// How many are waiting.
+    pub waiting: usize,
+    /// The store's last refusal.
+    #[source]
+    pub source: crate::store::StoreError,
+}
+
 /// How long a timed-out group gets between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
@@ -105,7 +164,7 @@ impl Runner {
         &self,
         daemon: impl Fn() -> Option<u32>,
         timeout: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<(), Unrecorded> {
         let deadline = Instant::now() + timeout;
         loop {
             self.wait_idle(deadline.saturating_duration_since(Instant::now()));
@@ -132,7 +191,7 @@ impl Runner {
     }
 
     /// [`Runner::retry_unrecorded`] until every outcome landed or `deadline` passed.
-    pub fn retry_unrecorded_until(&self, deadline: Instant) -> Result<(), String> {
+    pub fn retry_unrecorded_until(&self, deadline: Instant) -> Result<(), Unrecorded> {
         loop {
             match self.retry_unrecorded() {
                 Ok(()) => return Ok(()),
@@ -156,7 +215,7 @@ impl Runner {
 
     /// Write the outcomes the store refused earlier. `Err` says how many are still waiting and
     /// why (the store's error), so the tick that called this counts as failed until they land.
-    pub fn retry_unrecorded(&self) -> Result<(), String> {
+    pub fn retry_unrecorded(&self) -> Result<(), Unrecorded> {
         let mut waiting = self.unrecorded.lock().unwrap_or_else(|p| p.into_inner());
         if waiting.is_empty() {
             return Ok(());
@@ -173,16 +232,16 @@ impl Runner {
                 false
             }
             Err(e) => {
-                last_error = Some(e.to_string());
+                last_error = Some(e);
                 true
             }
         });
         match last_error {
             None => Ok(()),
-            Some(error) => Err(format!(
-                "{} run outcome(s) cannot be recorded in the job store, kept and retried: {error}",
-                waiting.len()
-            )),
+            Some(source) => Err(Unrecorded {
+                waiting: waiting.len(),
+                source,
+            }),
         }
     }
 
@@ -224,7 +283,7 @@ impl Runner {
 
     /// Start the claimed run and watch it on a thread of its own. A command that cannot start
     /// is recorded as failed.
-    pub fn start(&self, claim: Claim) -> Result<(), String> {
+    pub fn start(&self, claim: Claim) -> Result<(), StartError> {
         // A new claim means the host fires again (an embedded host started after a stop).
         self.stopping
             .store(false, std::sync::atomic::Ordering::SeqCst);
@@ -235,7 +294,7 @@ impl Runner {
         let child = match self.spawn(&claim) {
             Ok(child) => child,
             Err(error) => {
-                self.record_failure(&claim, &error);
+                self.record_failure(&claim, &error.to_string());
                 return Err(error);
             }
         };
@@ -281,8 +340,8 @@ impl Runner {
             // The closure (and the child handle in it) is gone; end the group and the run.
             signal_group(group, true);
             self.finished(Some(group));
-            let error = format!("cannot start a watcher thread: {e}");
-            self.record_failure(&claim, &error);
+            let error = StartError::Thread(e);
+            self.record_failure(&claim, &error.to_string());
             return Err(error);
         }
         Ok(())
@@ -299,7 +358,7 @@ impl Runner {
     }
 
     /// Run the claimed occurrence on a thread of its own through the embedding app's runner.
-    fn start_in_process(&self, claim: Claim, runner: Arc<dyn JobRunner>) -> Result<(), String> {
+    fn start_in_process(&self, claim: Claim, runner: Arc<dyn JobRunner>) -> Result<(), StartError> {
         let started_at = crate::clock::now();
         self.metrics
             .fired((started_at - claim.scheduled_at).num_milliseconds());
@@ -338,8 +397,8 @@ impl Runner {
         };
         if let Err(e) = std::thread::Builder::new().name(thread_name).spawn(work) {
             self.finished(None);
-            let error = format!("cannot start a thread for the job: {e}");
-            self.record_failure(&claim, &error);
+            let error = StartError::Thread(e);
+            self.record_failure(&claim, &error.to_string());
             return Err(error);
         }
         Ok(())
@@ -401,30 +460,31 @@ impl Runner {
         false
     }
 
-    fn spawn(&self, claim: &Claim) -> Result<Child, String> {
+    fn spawn(&self, claim: &Claim) -> Result<Child, StartError> {
         let job = &claim.job;
         let argv = job.argv();
-        let (program, args) = argv.split_first().ok_or("the job has no command")?;
+        let (program, args) = argv.split_first().ok_or(StartError::NoCommand)?;
         // The id names the output directory: one that is not a cronhost id (a store edited by
         // hand) could lead anywhere.
         if !crate::store::is_job_id(&job.id) {
-            return Err(format!(
-                "job id `{}` is not a cronhost id; its output has nowhere safe to go",
-                job.id.escape_debug()
-            ));
+            return Err(StartError::UnsafeId(job.id.escape_debug().to_string()));
         }
         let path = output_path(&self.output_dir, &job.id, claim.scheduled_at);
         let dir = path.parent().unwrap_or(&self.output_dir);
-        crate::fs::create_private_dir(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        crate::fs::create_private_dir(dir).map_err(|source| StartError::CreateOutputDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         for dir in [self.output_dir.as_path(), dir] {
-            crate::fs::check_directory(dir).map_err(|e| format!("output: {e}"))?;
+            crate::fs::check_directory(dir).map_err(StartError::UnsafeOutputDir)?;
         }
+        let open_error = |source| StartError::OpenOutput {
+            path: path.clone(),
+            source,
+        };
         let output = crate::fs::state_file::open(&path, crate::fs::state_file::Access::Append)
-            .map_err(|e| format!("cannot open the output file: {e}"))?;
-        let errors = output
-            .try_clone()
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            .map_err(open_error)?;
+        let errors = output.try_clone().map_err(open_error)?;
         let mut command = Command::new(program);
         command
             .args(args)
@@ -436,17 +496,16 @@ impl Runner {
             .stderr(errors);
         if let Some(dir) = &job.workdir {
             if !Path::new(dir).is_dir() {
-                return Err(format!(
-                    "the working directory {dir} does not exist or is not a directory"
-                ));
+                return Err(StartError::NoWorkdir(dir.clone()));
             }
             command.current_dir(dir);
         }
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        command
-            .spawn()
-            .map_err(|e| format!("cannot start `{program}`: {e}"))
+        command.spawn().map_err(|source| StartError::Spawn {
+            program: program.clone(),
+            source,
+        })
     }
 
     fn watch(&self, mut child: Child, claim: &Claim) {

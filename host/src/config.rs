@@ -19,14 +19,49 @@ pub enum ConfigError {
         /// Why.
         source: std::io::Error,
     },
-    /// The TOML is malformed or a key has the wrong type or an unknown name.
-    #[error("invalid config {path}: {message}")]
+    /// The TOML is malformed, a key has the wrong type or an unknown name, or a value is out
+    /// of its range.
+    #[error("invalid config {path}: {source}")]
     Parse {
         /// The file.
         path: PathBuf,
-        /// What toml said, with line and column.
-        message: String,
+        /// What is wrong.
+        #[source]
+        source: InvalidConfig,
     },
+}
+
+/// What is wrong with config text.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidConfig {
+    /// Not TOML, or a key of the wrong type or an unknown name (toml's message, on one line,
+    /// with line and column).
+    #[error("{0}")]
+    Toml(String),
+    /// A `[cron]` number outside its range.
+    #[error("cron.{key} = {value} is out of range: allowed {low} to {high}")]
+    OutOfRange {
+        /// The key.
+        key: &'static str,
+        /// The value given.
+        value: u64,
+        /// The smallest allowed.
+        low: u64,
+        /// The largest allowed.
+        high: u64,
+    },
+    /// `[providers.NAME] isolation` is neither `in-process` nor `process`.
+    #[error("providers.{provider}.isolation is {value}; write \"in-process\" (the default) or \"process\"")]
+    Isolation {
+        /// The provider's section.
+        provider: String,
+        /// The value given.
+        value: String,
+    },
+    /// `cron.timezone` is not an IANA zone.
+    #[error("cron.timezone: {0}")]
+    Zone(#[source] crate::schedule::ScheduleError),
 }
 
 /// The whole configuration. A missing file, section or key means its default.
@@ -133,7 +168,7 @@ impl CronConfig {
     /// Every number within the range the host can compute with (a duration that overflows an
     /// instant, a retention that overflows seconds): the first one outside is named with its
     /// allowed range.
-    fn check_bounds(&self) -> Result<(), String> {
+    fn check_bounds(&self) -> Result<(), InvalidConfig> {
         let bounds: [(&str, u64, u64, u64); 7] = [
             ("tick_interval_ms", self.tick_interval_ms, 1, 3_600_000),
             (
@@ -170,9 +205,12 @@ impl CronConfig {
         ];
         for (key, value, low, high) in bounds {
             if !(low..=high).contains(&value) {
-                return Err(format!(
-                    "cron.{key} = {value} is out of range: allowed {low} to {high}"
-                ));
+                return Err(InvalidConfig::OutOfRange {
+                    key,
+                    value,
+                    low,
+                    high,
+                });
             }
         }
         Ok(())
@@ -250,21 +288,20 @@ impl Config {
                 })
             }
         };
-        let config = Self::parse(&text).map_err(|message| ConfigError::Parse {
+        let invalid = |source| ConfigError::Parse {
             path: path.to_path_buf(),
-            message,
-        })?;
-        crate::schedule::parse_zone(&config.cron.timezone).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: format!("cron.timezone: {e}"),
-        })?;
+            source,
+        };
+        let config = Self::parse(&text).map_err(invalid)?;
+        crate::schedule::parse_zone(&config.cron.timezone)
+            .map_err(|e| invalid(InvalidConfig::Zone(e)))?;
         Ok(config)
     }
 
     /// Parse config text.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let config: Self =
-            toml::from_str(text).map_err(|e| e.to_string().trim_end().replace('\n', " "))?;
+    pub fn parse(text: &str) -> Result<Self, InvalidConfig> {
+        let config: Self = toml::from_str(text)
+            .map_err(|e| InvalidConfig::Toml(e.to_string().trim_end().replace('\n', " ")))?;
         for name in config.providers.keys() {
             config.parse_isolation(name)?;
         }
@@ -272,7 +309,7 @@ impl Config {
         Ok(config)
     }
 
-    fn parse_isolation(&self, name: &str) -> Result<Isolation, String> {
+    fn parse_isolation(&self, name: &str) -> Result<Isolation, InvalidConfig> {
         let value = self
             .providers
             .get(name)
@@ -281,9 +318,10 @@ impl Config {
             None => Ok(Isolation::InProcess),
             Some(toml::Value::String(s)) if s == "in-process" => Ok(Isolation::InProcess),
             Some(toml::Value::String(s)) if s == "process" => Ok(Isolation::Process),
-            Some(other) => Err(format!(
-                "providers.{name}.{ISOLATION_KEY} is {other}; write \"in-process\" (the default) or \"process\""
-            )),
+            Some(other) => Err(InvalidConfig::Isolation {
+                provider: name.to_owned(),
+                value: other.to_string(),
+            }),
         }
     }
 
@@ -386,8 +424,13 @@ mod tests {
         assert_eq!(config.isolation("missing"), Isolation::InProcess);
         assert_eq!(config.provider_section_json("a"), r#"{"url":"x"}"#);
         let error = Config::parse("[providers.a]\nisolation = \"proces\"\n").unwrap_err();
-        assert!(error.contains("providers.a.isolation"), "{error}");
-        assert!(error.contains("\"process\""), "{error}");
+        assert!(
+            matches!(&error, InvalidConfig::Isolation { provider, .. } if provider == "a"),
+            "{error}"
+        );
+        let text = error.to_string();
+        assert!(text.contains("providers.a.isolation"), "{text}");
+        assert!(text.contains("\"process\""), "{text}");
         assert!(Config::parse("[providers.a]\nisolation = 1\n").is_err());
     }
 

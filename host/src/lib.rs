@@ -40,7 +40,9 @@ mod subprocess;
 pub mod testing;
 
 pub use catalog::{Catalog, ProviderRow};
-pub use config::{Config, ConfigError, CronConfig, Fallback, Isolation, MetricsConfig};
+pub use config::{
+    Config, ConfigError, CronConfig, Fallback, InvalidConfig, Isolation, MetricsConfig,
+};
 pub use crash_guard::{CrashGuard, CrashVerdict};
 pub use cronhost_core::{
     clock, engine, run, schedule, store, text, JobOutcome, JobRun, JobRunner, StopFlag,

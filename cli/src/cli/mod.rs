@@ -84,6 +84,7 @@ impl From<StoreError> for CliError {
             | StoreError::Ambiguous { .. }
             | StoreError::NameTaken(_)
             | StoreError::Invalid(_)
+            | StoreError::Schedule(_)
             | StoreError::Refused(_) => EXIT_USAGE,
             StoreError::Unusable { .. } | StoreError::TooNew { .. } => EXIT_USAGE,
             // SQLite failed, or an error this CLI does not know yet: not the input's fault.

@@ -24,7 +24,7 @@ pub(super) fn settle_before_exit(
     engine
         .runner()
         .settle_before_exit(|| DaemonLock::holder(&state), WAIT_FOR_RUNS)
-        .map_err(CliError::failure)
+        .map_err(|e| CliError::failure(e.to_string()))
 }
 
 /// `tick` and `fire` claim only in this host's store; where the provider coordinates with

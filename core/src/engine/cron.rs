@@ -183,7 +183,7 @@ impl CronEngine {
                 let name = claim.job.name.clone();
                 self.runner
                     .start(claim)
-                    .map_err(|message| EngineError::Job { job: name, message })?;
+                    .map_err(|source| EngineError::Job { job: name, source })?;
                 FireOutcome::Fired
             }
             ClaimOutcome::Queued(claim) => {
@@ -228,7 +228,7 @@ impl CronEngine {
                 let (run_id, name) = (claim.run_id.clone(), claim.job.name.clone());
                 self.runner
                     .start(claim)
-                    .map_err(|message| EngineError::Job { job: name, message })?;
+                    .map_err(|source| EngineError::Job { job: name, source })?;
                 Ok(run_id)
             }
             _ => Err(EngineError::Failed(
@@ -314,7 +314,7 @@ impl Engine for CronEngine {
         } else {
             fire_next();
         }
-        unrecorded.map_err(EngineError::Failed)?;
+        unrecorded?;
         Ok(report.into_inner().unwrap_or_else(|p| p.into_inner()))
     }
 

@@ -40,14 +40,18 @@ pub struct TickReport {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EngineError {
-    /// One job could not be run.
-    #[error("job `{job}`: {message}")]
+    /// One job could not be started (recorded on its run as failed).
+    #[error("job `{job}`: {source}")]
     Job {
-        /// The job's id.
+        /// The job's name.
         job: String,
         /// What failed.
-        message: String,
+        #[source]
+        source: crate::run::StartError,
     },
+    /// Run outcomes wait to be recorded: the store refuses them for now.
+    #[error(transparent)]
+    Unrecorded(#[from] crate::run::Unrecorded),
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),

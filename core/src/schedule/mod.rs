@@ -53,6 +53,15 @@ pub enum ScheduleError {
     /// The cron expression never fires.
     #[error("schedule `{0}` never fires")]
     NeverFires(String),
+    /// A stored (canonical) schedule cannot be read back: the store was edited by hand, or
+    /// written by another version.
+    #[error("stored schedule `{text}` cannot be read: {detail}")]
+    Stored {
+        /// The stored text.
+        text: String,
+        /// What is wrong with it.
+        detail: String,
+    },
 }
 
 /// A parsed schedule, in a form that round-trips through the store.
@@ -143,11 +152,15 @@ impl Schedule {
     }
 
     /// Read back a canonical form.
-    pub fn from_canonical(text: &str) -> Result<Self, String> {
+    pub fn from_canonical(text: &str) -> Result<Self, ScheduleError> {
+        let stored = |detail: String| ScheduleError::Stored {
+            text: text.escape_debug().to_string(),
+            detail,
+        };
         let (kind, body) = text
             .split_once(':')
-            .ok_or_else(|| format!("stored schedule `{text}` has no kind"))?;
-        match kind {
+            .ok_or_else(|| stored("it has no kind".into()))?;
+        let parsed = match kind {
             "cron" => CronSchedule::parse(body).map(|c| Self::Cron(Box::new(c))),
             "every" => body
                 .parse::<u64>()
@@ -159,7 +172,8 @@ impl Schedule {
                 .map(|t| Self::Once(t.with_timezone(&Utc)))
                 .map_err(|e| format!("stored instant `{body}`: {e}")),
             other => Err(format!("stored schedule kind `{other}` is unknown")),
-        }
+        };
+        parsed.map_err(|detail| stored(detail.escape_debug().to_string()))
     }
 
     /// Whether the schedule fires once only.

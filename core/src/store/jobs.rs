@@ -209,7 +209,7 @@ pub struct Job {
 
 impl Job {
     /// The parsed schedule.
-    pub fn parsed_schedule(&self) -> Result<Schedule, String> {
+    pub fn parsed_schedule(&self) -> Result<Schedule, crate::schedule::ScheduleError> {
         Schedule::from_canonical(&self.schedule)
     }
 
@@ -377,9 +377,8 @@ fn prepare(spec: &JobSpec, default_zone: &str, now: DateTime<Utc>) -> Result<Pre
         .timezone
         .clone()
         .unwrap_or_else(|| default_zone.to_owned());
-    let zone = parse_zone(&zone_name).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let schedule = Schedule::parse(&spec.schedule, zone, now)
-        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let zone = parse_zone(&zone_name)?;
+    let schedule = Schedule::parse(&spec.schedule, zone, now)?;
     let repeat_limit = match spec.repeat {
         Some(Repeat::Times(n)) => Some(n),
         Some(Repeat::Forever) => None,
@@ -490,7 +489,7 @@ impl Store {
     ) -> Result<Job, StoreError> {
         self.write_jobs(|tx| {
             let job = resolve(tx, id_or_name)?;
-            let schedule = job.parsed_schedule().map_err(StoreError::Invalid)?;
+            let schedule = job.parsed_schedule()?;
             let next_run = match at {
                 Some(at) => Some(at),
                 None => match job.next_run {
@@ -574,7 +573,7 @@ impl Store {
                     }
                     None => {}
                 }
-                let schedule = job.parsed_schedule().map_err(StoreError::Invalid)?;
+                let schedule = job.parsed_schedule()?;
                 let next_run = if job.completed_at.is_some() {
                     None
                 } else {
@@ -623,13 +622,12 @@ fn check_imported(job: &Job, now: DateTime<Utc>) -> Result<(), StoreError> {
         repeat_limit: job.repeat_limit,
     })?;
     check_name(&job.name, Some(&job.id))?;
-    let zone = parse_zone(&job.timezone).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let stored = job.parsed_schedule().map_err(StoreError::Invalid)?;
+    let zone = parse_zone(&job.timezone)?;
+    let stored = job.parsed_schedule()?;
     // What fires is the stored form; it must be what the text says (and so within the bounds
     // `jobs add` applies). A one-shot's text may be relative (`in 10m`): its instant stands.
     if !stored.is_one_shot() {
-        let from_text = Schedule::parse(&job.schedule_text, zone, now)
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let from_text = Schedule::parse(&job.schedule_text, zone, now)?;
         if from_text.canonical() != job.schedule {
             return Err(StoreError::Invalid(format!(
                 "schedule `{}` does not match its text `{}` (which means `{}`)",

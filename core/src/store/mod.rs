@@ -69,6 +69,9 @@ pub enum StoreError {
     /// The input is not valid; nothing was stored.
     #[error("{0}")]
     Invalid(String),
+    /// A schedule or zone was refused, or a stored schedule cannot be read.
+    #[error(transparent)]
+    Schedule(#[from] crate::schedule::ScheduleError),
     /// A manual run the job's state refuses (paused, completed, running).
     #[error(transparent)]
     Refused(#[from] policy::ManualRefusal),
