@@ -51,7 +51,7 @@ pub struct Daemon {
 const POLICY_EVERY: Duration = Duration::from_secs(5);
 
 /// Why [`Daemon::supervise`] returned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum SupervisorEnd {
     /// The stop flag was set: shut down.
@@ -62,7 +62,22 @@ pub enum SupervisorEnd {
     /// daemon, or its home stopped passing the home policy: it must stop firing at once and
     /// exit non-zero, so that the service manager restarts it onto whatever is at the home's
     /// paths now (two daemons must never fire side by side).
-    HomeLost(String),
+    HomeLost(HomeLost),
+}
+
+/// What happened to the home under a running daemon.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HomeLost {
+    /// The daemon lock was deleted, moved or replaced.
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockLost),
+    /// The store or its journal was deleted, moved or replaced.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreLost),
+    /// The home no longer passes the home policy.
+    #[error(transparent)]
+    Policy(#[from] crate::home::HomeError),
 }
 
 impl Daemon {
@@ -193,17 +208,18 @@ impl Daemon {
             if interrupt() {
                 return SupervisorEnd::Interrupted;
             }
-            let lost = self
+            let lost: Option<HomeLost> = self
                 .lock
                 .check_still_held()
                 .err()
+                .map(HomeLost::from)
                 .or_else(|| match self.core.engine.check_store() {
                     Err(e @ crate::store::StoreLost::Unusable { .. }) => {
                         // Still ours, but broken: the ticks fail and say why; keep watching.
                         log::debug!("{e}");
                         None
                     }
-                    Err(e) => Some(e.to_string()),
+                    Err(e) => Some(e.into()),
                     Ok(()) => None,
                 })
                 .or_else(|| {
@@ -211,7 +227,7 @@ impl Daemon {
                         .due()
                         .then(|| self.home.check_state_policy().err())
                         .flatten()
-                        .map(|e| e.to_string())
+                        .map(HomeLost::from)
                 });
             if let Some(reason) = lost {
                 log::error!("{reason}; this daemon stops firing and exits so that it can be restarted onto the home as it is now");

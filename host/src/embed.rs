@@ -169,7 +169,7 @@ impl Host {
                     // A lost store or lock ends the host (logged as an ERROR by the daemon):
                     // an embedded host must not go on firing from a file nobody else sees.
                     let end = daemon.supervise(|| false);
-                    daemon.shutdown() && end == crate::daemon::SupervisorEnd::Stopped
+                    daemon.shutdown() && matches!(end, crate::daemon::SupervisorEnd::Stopped)
                 }
                 Err(error) => {
                     let _ = started.send(Err(error));

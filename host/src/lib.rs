@@ -47,9 +47,9 @@ pub use crash_guard::{CrashGuard, CrashVerdict};
 pub use cronhost_core::{
     clock, engine, run, schedule, store, text, JobOutcome, JobRun, JobRunner, StopFlag,
 };
-pub use daemon::{Daemon, DaemonError, SupervisorEnd};
+pub use daemon::{Daemon, DaemonError, HomeLost, SupervisorEnd};
 pub use embed::{Host, HostBuilder, HostError};
 pub use heartbeat::{Heartbeat, HeartbeatState};
 pub use home::{Home, HomeError};
 pub use isolate::serve_if_asked;
-pub use lock::{DaemonLock, LockError};
+pub use lock::{DaemonLock, LockError, LockLost};

@@ -29,6 +29,28 @@ pub enum LockError {
     },
 }
 
+/// The lock this daemon holds is no longer the file at the lock's path: another daemon could
+/// take a new lock beside it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LockLost {
+    /// The held file cannot be examined.
+    #[error("cannot examine the daemon lock {path}: {source}")]
+    Unreadable {
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Nothing is at the path any more.
+    #[error("the daemon lock {0} was deleted or moved away")]
+    Gone(PathBuf),
+    /// Another file is at the path.
+    #[error("the daemon lock {0} was replaced by another file")]
+    Replaced(PathBuf),
+}
+
 /// The held lock; released when dropped (or when the process dies).
 #[derive(Debug)]
 pub struct DaemonLock {
@@ -77,25 +99,22 @@ impl DaemonLock {
     /// Whether the lock file at its path is still the one this lock holds. When it was
     /// deleted (`rm -rf cron/`), moved or replaced, another daemon could take a new lock beside
     /// this one: the holder must stop.
-    pub fn check_still_held(&self) -> Result<(), String> {
+    pub fn check_still_held(&self) -> Result<(), LockLost> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
-            let held = self.file.metadata().map_err(|e| e.to_string())?;
-            let current = match self.path.symlink_metadata() {
-                Ok(meta) => meta,
-                Err(_) => {
-                    return Err(format!(
-                        "the daemon lock {} was deleted or moved away",
-                        self.path.display()
-                    ))
-                }
+            let held = self
+                .file
+                .metadata()
+                .map_err(|source| LockLost::Unreadable {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            let Ok(current) = self.path.symlink_metadata() else {
+                return Err(LockLost::Gone(self.path.clone()));
             };
             if (held.dev(), held.ino()) != (current.dev(), current.ino()) {
-                return Err(format!(
-                    "the daemon lock {} was replaced by another file",
-                    self.path.display()
-                ));
+                return Err(LockLost::Replaced(self.path.clone()));
             }
         }
         Ok(())
