@@ -40,7 +40,7 @@ impl LoadedLibrary {
             Ok(result) => result.into_result().map_err(|e| e.into_string()),
             Err(payload) => Err(format!(
                 "constructor panicked: {}",
-                cronhost_provider_api::panic_message(&*payload)
+                cronhost_core::text::panic_message(&*payload)
             )),
         }
     }

@@ -3,7 +3,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use cronhost_provider_api::panic_message;
+use cronhost_core::text::panic_message;
 
 use super::services::Core;
 use cronhost_core::StopFlag;

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+use cronhost_core::text::panic_message;
 use cronhost_core::StopFlag;
 use cronhost_provider_api::abi_stable::std_types::RString;
 use cronhost_provider_api::ffi::{AnyProvider, StartOptions};
-use cronhost_provider_api::{panic_message, FireOutcome};
+use cronhost_provider_api::FireOutcome;
 
 use super::backend::{Abandonment, Failure, InProcess, ProviderBackend};
 use super::quarantine::Quarantine;

@@ -3,6 +3,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+use cronhost_core::text::panic_message;
 use cronhost_provider_api::abi_stable::std_types::{RNone, ROption, RSome};
 use cronhost_provider_api::abi_stable::{
     sabi_trait::TD_Opaque,
@@ -11,7 +12,7 @@ use cronhost_provider_api::abi_stable::{
 use cronhost_provider_api::ffi::{
     HostServices, HostServicesBox, HostServices_TO, Occurrence, RunReport,
 };
-use cronhost_provider_api::{panic_message, FireOutcome, LogLevel, TickReport};
+use cronhost_provider_api::{FireOutcome, LogLevel, TickReport};
 
 use crate::engine::{self, Engine};
 use crate::heartbeat::Heartbeat;

@@ -6,7 +6,8 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use cronhost_provider_api::{panic_message, StartOptions};
+use cronhost_core::text::panic_message;
+use cronhost_provider_api::StartOptions;
 
 use super::builtin::{run_builtin_ticker, BUILTIN_NAME};
 use super::guard::ProviderHandle;
