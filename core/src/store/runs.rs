@@ -176,21 +176,32 @@ impl rusqlite::ToSql for RunStatus {
     }
 }
 
-impl std::str::FromStr for RunStatus {
-    type Err = String;
+/// Text that names no [`RunStatus`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownRunStatus(pub String);
 
-    fn from_str(text: &str) -> Result<Self, String> {
+impl std::fmt::Display for UnknownRunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let all: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
+        write!(
+            f,
+            "`{}` is not one of: {}",
+            self.0.escape_debug(),
+            all.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownRunStatus {}
+
+impl std::str::FromStr for RunStatus {
+    type Err = UnknownRunStatus;
+
+    fn from_str(text: &str) -> Result<Self, UnknownRunStatus> {
         Self::ALL
             .into_iter()
             .find(|status| status.as_str() == text)
-            .ok_or_else(|| {
-                let all: Vec<&str> = Self::ALL.iter().map(|s| s.as_str()).collect();
-                format!(
-                    "`{}` is not one of: {}",
-                    text.escape_debug(),
-                    all.join(", ")
-                )
-            })
+            .ok_or_else(|| UnknownRunStatus(text.to_owned()))
     }
 }
 
