@@ -12,7 +12,7 @@ use cronhost_e2e::{
 };
 use cronhost_provider_api::FireOutcome;
 
-const ZOO_NAMES: [&str; 24] = [
+const ZOO_NAMES: [&str; 25] = [
     "zoo-ticker",
     "zoo-panic-new",
     "zoo-error-new",
@@ -37,6 +37,7 @@ const ZOO_NAMES: [&str; 24] = [
     "zoo-stack-overflow-start",
     "zoo-spin-is-available",
     "zoo-stray-threads",
+    "zoo-hostile-text",
 ];
 
 fn zoo_home() -> (TestHome, Discovery) {

@@ -518,6 +518,23 @@ fn text_from_the_store_never_reaches_the_terminal_raw() {
     }
 }
 
+#[test]
+fn text_a_provider_reports_is_escaped_before_it_reaches_the_terminal() {
+    let home = TestHome::new();
+    home.install(&artifacts().zoo, "zoo.so");
+    home.write_config("[cron]\nprovider = \"zoo-hostile-text\"\n");
+    for args in [vec!["status"], vec!["runs", "--cluster"]] {
+        let output = home.cronhost(&args);
+        let stdout = text(&output.stdout);
+        // The provider's text is there, escaped.
+        assert!(stdout.contains("\\u{1b}"), "{args:?}: {stdout}");
+        assert!(
+            !stdout.contains('\u{1b}') && !stdout.contains('\u{7}') && !stdout.contains('\u{202e}'),
+            "{args:?} printed the provider's escape sequences raw: {stdout:?}"
+        );
+    }
+}
+
 // 6. The store moved or deleted under a running daemon.
 
 /// A daemon firing a per-second job, harmed by `harm` once it fires: it must stop with an

@@ -129,7 +129,7 @@ fn cluster(context: &Context, args: &RunsArgs) -> Result<i32, CliError> {
             for_terminal(run["job_id"].as_str().unwrap_or("?")),
             at.map(|at| format_local(at, zone)).unwrap_or_default(),
             for_terminal(run["member"].as_str().unwrap_or("?")),
-            super::style::status_cell(run["status"].as_str().unwrap_or("?"), 10),
+            super::style::status_cell(&for_terminal(run["status"].as_str().unwrap_or("?")), 10),
             run["exit_code"]
                 .as_i64()
                 .map(|c| c.to_string())

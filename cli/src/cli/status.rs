@@ -43,7 +43,7 @@ pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
         }
         match provider {
             Some(Ok(status)) => print_provider_status(context, &status),
-            Some(Err(error)) => outln!("provider status: unavailable: {error}"),
+            Some(Err(error)) => outln_escaped!("provider status: unavailable: {error}"),
             None => {}
         }
     }
@@ -77,11 +77,11 @@ pub fn provider_status(context: &Context) -> Option<Result<serde_json::Value, St
 
 fn print_provider_status(context: &Context, status: &serde_json::Value) {
     let Some(members) = status["members"].as_array() else {
-        outln!("provider status: {status}");
+        outln_escaped!("provider status: {status}");
         return;
     };
     let daemon = cronhost::DaemonLock::holder(&context.home.state_dir());
-    outln!(
+    outln_escaped!(
         "cluster:     {} ({} member(s))",
         status["cluster"].as_str().unwrap_or("?"),
         members.len()
@@ -93,7 +93,7 @@ fn print_provider_status(context: &Context, status: &serde_json::Value) {
         // connection.
         let this =
             daemon.is_some_and(|pid| member["pid"].as_u64() == Some(u64::from(pid))) && age < 10.0;
-        outln!(
+        outln_escaped!(
             "  {name:30}  last seen {age:.1}s ago{}",
             if this {
                 "  <- this host (holds the database)"
