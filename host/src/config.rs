@@ -267,6 +267,12 @@ pub enum Isolation {
 /// The key in a provider's section that the host reads (and does not pass to the provider).
 pub const ISOLATION_KEY: &str = "isolation";
 
+/// After how long without a heartbeat a trigger beating every `interval` counts as stalled:
+/// 3 × the interval + 20 s. What `status` judges and what the supervisor acts on.
+pub(crate) fn stale_after(interval: Duration) -> Duration {
+    interval * 3 + Duration::from_secs(20)
+}
+
 /// Names of `cron.provider` that select the built-in ticker.
 pub const BUILTIN_ALIASES: [&str; 3] = ["", "builtin", "in-process"];
 
@@ -392,7 +398,7 @@ impl Config {
     /// After how long without a heartbeat the ticker counts as stalled: 3 × the tick interval
     /// + 20 s.
     pub fn stale_after(&self) -> Duration {
-        self.tick_interval() * 3 + Duration::from_secs(20)
+        stale_after(self.tick_interval())
     }
 
     /// `[providers.NAME]` as a JSON object (empty when absent).

@@ -7,11 +7,11 @@ mod library;
 pub(crate) mod probe;
 mod vet;
 
-pub(crate) use discovery::revet;
+pub(crate) use discovery::{load_in_process, revet};
 pub use discovery::{
-    discover, load_in_process, probe_file, DiscoverOptions, Discovered, Discovery, PluginFile,
-    Rejected,
+    discover, probe_file, DiscoverOptions, Discovered, Discovery, PluginFile, Rejected,
 };
-pub use library::{load_library, LoadedLibrary};
+pub(crate) use library::load_library;
+pub use library::LoadedLibrary;
 pub use probe::{Prober, PROBE_COMMAND};
-pub use vet::{vet_dir, vet_file, vet_file_known, FileIdentity, VetPolicy, Vetted};
+pub use vet::{vet_dir, vet_file, FileIdentity, VetPolicy, Vetted};

@@ -156,7 +156,7 @@ fn drive_provider(
             services,
             stop,
             options,
-            (core, stale_after(interval)),
+            (core, crate::config::stale_after(interval)),
         ) {
             StartEnd::Returned(outcome) => outcome,
             StartEnd::Stopped => return,
@@ -279,11 +279,6 @@ fn watch_armed(provider: &ProviderHandle, stop: &StopFlag) -> Option<String> {
         }
     }
     None
-}
-
-/// After how long without a beat a provider counts as stalled (as `status` judges it).
-fn stale_after(interval: Duration) -> Duration {
-    interval * 3 + Duration::from_secs(20)
 }
 
 /// How a provider's `start` ended, as the supervisor saw it.
