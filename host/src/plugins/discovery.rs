@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::cache::{Entry, ProbeCache};
 use super::library::{load_library, LoadedLibrary};
 use super::probe::{Job, LibraryReport, Probed, Prober, ProviderReport, SandboxReport};
-use super::vet::{vet_dir, vet_file, vet_file_known, FileIdentity, VetPolicy, Vetted};
+use super::vet::{vet_dir, vet_file_known, FileIdentity, VetPolicy, Vetted};
 
 /// A plugin file that passed vetting and the probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,14 +72,15 @@ fn load_once(vetted: Vetted, path: &Path) -> Result<Arc<LoadedLibrary>, String> 
 
 /// Vet `path` in `dir` and load it into **this** process, without a probe: for a library the
 /// caller trusts not to crash it, such as a provider under test in its own test suite
-/// ([`crate::testing::ProviderTestHost`]). Returns the providers it offers.
+/// (the test kit's `ProviderTestHost`). Returns the providers it offers.
+#[cfg(feature = "testing")]
 pub fn load_in_process(
     dir: &Path,
     path: &Path,
     policy: &VetPolicy,
 ) -> Result<Vec<Discovered>, String> {
     vet_dir(dir)?;
-    let vetted = vet_file(dir, path, policy)?;
+    let vetted = super::vet::vet_file(dir, path, policy)?;
     let (identity, sha256) = (vetted.identity, vetted.sha256.clone());
     let library = load_once(vetted, path)?;
     let file = Arc::new(PluginFile {

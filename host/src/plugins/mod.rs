@@ -7,7 +7,9 @@ mod library;
 pub(crate) mod probe;
 mod vet;
 
-pub(crate) use discovery::{load_in_process, revet};
+#[cfg(feature = "testing")]
+pub(crate) use discovery::load_in_process;
+pub(crate) use discovery::revet;
 pub use discovery::{
     discover, probe_file, DiscoverOptions, Discovered, Discovery, PluginFile, Rejected,
 };
