@@ -44,6 +44,17 @@ pub fn run(context: &Context) -> Result<i32, CliError> {
     let reload = Arc::new(AtomicBool::new(false));
     let handler_stop = Arc::clone(&stopping);
     let handler_reload = Arc::clone(&reload);
+    // The supervising thread waits on the daemon's stop flag: a signal nudges it awake so that
+    // it sees the request at once, not at its next poll. A reload starts a new daemon (and
+    // flag), so the handler reads the current one each time.
+    let waker = Arc::new(std::sync::Mutex::new(daemon.stop_flag()));
+    let handler_waker = Arc::clone(&waker);
+    let wake = move || {
+        handler_waker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .nudge()
+    };
     let (home, config) = (context.home.clone(), context.config.clone());
     std::thread::spawn(move || {
         for signal in signals.forever() {
@@ -54,6 +65,7 @@ pub fn run(context: &Context) -> Result<i32, CliError> {
                         home.config_file().display()
                     );
                     handler_reload.store(true, Ordering::SeqCst);
+                    wake();
                 }
                 SIGUSR1 => log_status(&home, &config),
                 SIGUSR2 => log::info!("received SIGUSR2; it has no meaning to cronhost, ignored"),
@@ -61,7 +73,10 @@ pub fn run(context: &Context) -> Result<i32, CliError> {
                     log::warn!("received signal {signal} again; exiting at once");
                     std::process::exit(130);
                 }
-                _ => log::info!("received signal {signal}; stopping"),
+                _ => {
+                    log::info!("received signal {signal}; stopping");
+                    wake();
+                }
             }
         }
     });
@@ -88,6 +103,7 @@ pub fn run(context: &Context) -> Result<i32, CliError> {
                             CliError::failure(format!("reload: cannot restart the trigger: {e}"))
                         })?;
                         config = new;
+                        *waker.lock().unwrap_or_else(|p| p.into_inner()) = daemon.stop_flag();
                         log::info!(
                             "reload: configuration applied; trigger: {}",
                             daemon.resolution().trigger.name()
