@@ -546,3 +546,15 @@ fn jobs_run_runs_now_and_leaves_the_schedule_alone() {
     assert_eq!(paused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&paused.stderr).contains("paused"));
 }
+
+#[test]
+fn the_binary_calls_itself_cronhost_whatever_its_package_is_named() {
+    let home = TestHome::new();
+    let version = home.cronhost(&["--version"]);
+    let version = String::from_utf8_lossy(&version.stdout).into_owned();
+    assert!(version.starts_with("cronhost "), "{version}");
+    let completions = home.cronhost(&["completions", "zsh"]);
+    let script = String::from_utf8_lossy(&completions.stdout).into_owned();
+    assert!(script.contains("#compdef cronhost"), "{script}");
+    assert!(!script.contains("cronhost-cli"), "{script}");
+}

@@ -146,8 +146,9 @@ impl Context {
 /// cronhost: a cron host whose trigger is a plug-in.
 #[derive(Debug, Parser)]
 #[command(
+    name = "cronhost",
     version,
-    about,
+    about = "The cronhost scheduler: job engine, provider plugin host, built-in ticker, and the `cronhost` binary",
     after_help = "Exit codes: 0 success; 1 the command ran and failed (a job failed, a claim was lost, the store failed); 2 bad usage, input, config or home (nothing was changed)."
 )]
 struct Cli {

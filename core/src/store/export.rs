@@ -94,6 +94,11 @@ pub enum ExportError {
     /// Another kind of document.
     #[error("its format is `{0}`, not `cronhost-jobs`")]
     OtherFormat(String),
+    /// Version 0: no cronhost writes it.
+    #[error(
+        "it claims version 0 of the export format, which no cronhost writes (versions start at 1)"
+    )]
+    NoSuchVersion,
     /// Written by a newer cronhost.
     #[error("it is version {0} of the export format; this cronhost reads versions up to {EXPORT_VERSION}: upgrade cronhost")]
     TooNew(u32),
@@ -143,6 +148,9 @@ impl JobsExport {
         }
         if document.version > EXPORT_VERSION {
             return Err(ExportError::TooNew(document.version));
+        }
+        if document.version == 0 {
+            return Err(ExportError::NoSuchVersion);
         }
         Ok(document)
     }
@@ -250,6 +258,11 @@ mod tests {
         assert!(matches!(
             JobsExport::parse(other),
             Err(ExportError::OtherFormat(_))
+        ));
+        let zero = r#"{"format": "cronhost-jobs", "version": 0, "jobs": []}"#;
+        assert!(matches!(
+            JobsExport::parse(zero),
+            Err(ExportError::NoSuchVersion)
         ));
     }
 }
