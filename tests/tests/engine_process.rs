@@ -558,3 +558,22 @@ fn the_binary_calls_itself_cronhost_whatever_its_package_is_named() {
     assert!(script.contains("#compdef cronhost"), "{script}");
     assert!(!script.contains("cronhost-cli"), "{script}");
 }
+
+#[test]
+fn ordinary_words_that_look_like_ids_are_names() {
+    let home = TestHome::new();
+    for name in ["jenkins", "journal", "jira", "javadoc"] {
+        let id = home.add_job(&["every 1h", "--name", name, "--", "true"]);
+        let shown = home.cronhost(&["jobs", "show", name, "--json"]);
+        assert!(shown.status.success(), "{name}");
+        let job: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+        assert_eq!(
+            (job["id"].as_str(), job["name"].as_str()),
+            (Some(id.as_str()), Some(name))
+        );
+    }
+    // A name that is another job's id is refused, naming that job.
+    let clash = home.cronhost(&["jobs", "add", "every 1h", "--name", "J1", "--", "true"]);
+    assert_eq!(clash.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&clash.stderr).contains("is the id of another job (j1)"));
+}

@@ -335,14 +335,32 @@ pub fn is_job_id(id: &str) -> bool {
     sequence_of(id).is_some_and(|n| n >= 1 && id_for(n) == id)
 }
 
-/// Whether `name` is acceptable for the job with id `id`: the validator's rule, and not shaped
-/// like a job id (`j` and base-36 digits) unless it is the job's own id (the name an unnamed
-/// job gets).
-fn check_name(name: &str, id: Option<&str>) -> Result<(), StoreError> {
+/// Whether `name` is acceptable: the validator's rule. Any word is a name, including one
+/// shaped like an id (`jenkins`, `j2`): names and ids are kept apart in the store instead (see
+/// [`check_apart`]).
+fn check_name(name: &str) -> Result<(), StoreError> {
     validate::check_name(name)?;
-    if sequence_of(&name.to_lowercase()).is_some() && Some(name) != id {
+    Ok(())
+}
+
+/// Names and ids never collide, so a word given on the command line finds one job: a name may
+/// not be another job's id, and an id may not be another job's name.
+fn check_apart(tx: &Transaction<'_>, id: &str, name: &str) -> Result<(), StoreError> {
+    let name_key = name.to_lowercase();
+    let clash = |sql_text: &str, key: &str| -> Result<Option<String>, StoreError> {
+        tx.row_cached(sql_text, params![key, id], |r| r.get::<_, String>(0))
+            .optional()
+            .map_err(sql)
+    };
+    if let Some(other) = clash("SELECT id FROM jobs WHERE id = ?1 AND id <> ?2", &name_key)? {
         return Err(StoreError::Invalid(format!(
-            "job name `{name}` looks like a job id; choose a name that does not start with `j` followed only by letters and digits"
+            "job name `{name}` is the id of another job ({other}); choose another name"
+        )));
+    }
+    if let Some(other) = clash("SELECT name FROM jobs WHERE name_key = ?1 AND id <> ?2", id)? {
+        return Err(StoreError::Invalid(format!(
+            "job id `{id}` is the name of another job here (`{}`); rename that job first",
+            other.escape_debug()
         )));
     }
     Ok(())
@@ -371,7 +389,7 @@ fn prepare(spec: &JobSpec, default_zone: &str, now: DateTime<Utc>) -> Result<Pre
         },
     })?;
     if let Some(name) = &spec.name {
-        check_name(name, None)?;
+        check_name(name)?;
     }
     let zone_name = spec
         .timezone
@@ -409,7 +427,22 @@ impl Store {
     ) -> Result<Job, StoreError> {
         let prepared = prepare(spec, default_zone, now)?;
         self.write_jobs(|tx| {
-            let id = id_for(allocate_sequence(tx)?);
+            // An id is never a name already in use: `jobs show j7` must find one job.
+            let id = loop {
+                let id = id_for(allocate_sequence(tx)?);
+                let taken: Option<i64> = tx
+                    .row_cached("SELECT 1 FROM jobs WHERE name_key = ?1", params![id], |r| {
+                        r.get(0)
+                    })
+                    .optional()
+                    .map_err(sql)?;
+                if taken.is_none() {
+                    break id;
+                }
+            };
+            if let Some(name) = &spec.name {
+                check_apart(tx, &id, name)?;
+            }
             let job = Job {
                 name: spec.name.clone().unwrap_or_else(|| id.clone()),
                 id,
@@ -573,6 +606,7 @@ impl Store {
                     }
                     None => {}
                 }
+                check_apart(tx, &job.id, &job.name)?;
                 let schedule = job.parsed_schedule()?;
                 let next_run = if job.completed_at.is_some() {
                     None
@@ -621,7 +655,7 @@ fn check_imported(job: &Job, now: DateTime<Utc>) -> Result<(), StoreError> {
         timeout_secs: job.timeout_secs,
         repeat_limit: job.repeat_limit,
     })?;
-    check_name(&job.name, Some(&job.id))?;
+    check_name(&job.name)?;
     let zone = parse_zone(&job.timezone)?;
     let stored = job.parsed_schedule()?;
     // What fires is the stored form; it must be what the text says (and so within the bounds

@@ -51,12 +51,30 @@ fn jobs_are_found_by_id_or_case_insensitive_name() {
         .add_job(&spec("every 5m", "backup"), "UTC", at(T0))
         .unwrap_err();
     assert!(matches!(taken, StoreError::NameTaken(_)), "{taken}");
-    // A name shaped like an id is refused, so names and ids never collide.
+    // Ordinary words that look like ids are names; an id is never handed out while a job
+    // bears it as a name, and a name may not be another job's id: a word finds one job.
+    for word in ["jenkins", "journal", "jira"] {
+        store
+            .add_job(&spec("every 5m", word), "UTC", at(T0))
+            .unwrap();
+        assert_eq!(store.job(word).unwrap().name, word);
+    }
+    let named_j6 = store
+        .add_job(&spec("every 5m", "j6"), "UTC", at(T0))
+        .unwrap();
+    assert_eq!(named_j6.id, "j5");
+    assert_eq!(
+        store.job("j6").unwrap().id,
+        "j5",
+        "j6 is a name, found as one"
+    );
     let refused = store
-        .add_job(&spec("every 5m", "j2"), "UTC", at(T0))
+        .add_job(&spec("every 5m", "J1"), "UTC", at(T0))
         .unwrap_err();
     assert!(
-        refused.to_string().contains("looks like a job id"),
+        refused
+            .to_string()
+            .contains("is the id of another job (j1)"),
         "{refused}"
     );
     let unnamed = store
@@ -69,7 +87,12 @@ fn jobs_are_found_by_id_or_case_insensitive_name() {
             at(T0),
         )
         .unwrap();
-    assert_eq!((unnamed.id.as_str(), unnamed.name.as_str()), ("j2", "j2"));
+    assert_eq!(
+        (unnamed.id.as_str(), unnamed.name.as_str()),
+        ("j7", "j7"),
+        "j6 is a name, so it is never handed out as an id"
+    );
+    assert_eq!(store.job("j6").unwrap().id, "j5", "still one job");
     assert!(matches!(store.job("nope"), Err(StoreError::NoSuchJob(_))));
 }
 
@@ -691,4 +714,45 @@ proptest::proptest! {
             Err(_) => proptest::prop_assert!(store.jobs().unwrap().is_empty()),
         }
     }
+}
+
+#[test]
+fn an_import_never_makes_a_name_and_an_id_collide() {
+    let (_dir, source) = temp_store();
+    for name in ["a", "b", "c"] {
+        source
+            .add_job(&spec("every 5m", name), "UTC", at(T0))
+            .unwrap();
+    }
+    let mut exported = JobsExport::new(&source.jobs().unwrap()).jobs;
+    exported.retain(|job| job.id == "j3");
+    // Here a job is named `j3`, which the import would bring in as an id.
+    let (_dir2, target) = temp_store();
+    target
+        .add_job(&spec("every 5m", "j3"), "UTC", at(T0))
+        .unwrap();
+    let before = target.jobs().unwrap();
+    let refused = target.import_jobs(&exported, at(T0)).unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("is the name of another job here"),
+        "{refused}"
+    );
+    assert_eq!(target.jobs().unwrap(), before, "nothing imported");
+    // And an imported name may not be a job's id here.
+    let (_dir3, other) = temp_store();
+    other
+        .add_job(&spec("every 5m", "x"), "UTC", at(T0))
+        .unwrap(); // id j1
+    let mut renamed = JobsExport::new(&source.jobs().unwrap()).jobs;
+    renamed.retain(|job| job.id == "j2");
+    renamed[0].name = "J1".into();
+    let refused = other.import_jobs(&renamed, at(T0)).unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("is the id of another job (j1)"),
+        "{refused}"
+    );
 }
