@@ -148,7 +148,7 @@ impl Context {
 #[command(
     name = "cronhost",
     version,
-    about = "The cronhost scheduler: job engine, provider plugin host, built-in ticker, and the `cronhost` binary",
+    about = "cronhost: a cron scheduler. Add jobs (`jobs add`), run the daemon that fires them (`run`), see what ran (`runs`) and whether it is healthy (`status`).",
     after_help = "Exit codes: 0 success; 1 the command ran and failed (a job failed, a claim was lost, the store failed); 2 bad usage, input, config or home (nothing was changed)."
 )]
 struct Cli {
