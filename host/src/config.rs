@@ -136,7 +136,9 @@ pub enum Fallback {
 }
 
 impl Default for CronConfig {
+    /// The engine's own defaults for what it takes from here ([`CronConfig::engine_settings`]).
     fn default() -> Self {
+        let engine = cronhost_core::engine::CronEngineSettings::default();
         Self {
             provider: String::new(),
             plugins_dir: PathBuf::from("plugins.d"),
@@ -144,9 +146,9 @@ impl Default for CronConfig {
             reconcile_interval_secs: 300,
             shutdown_timeout_ms: 5000,
             timezone: "UTC".into(),
-            max_parallel_jobs: 0,
-            completed_retention_days: 7,
-            output_retention: 50,
+            max_parallel_jobs: engine.max_parallel_jobs,
+            completed_retention_days: engine.completed_retention.as_secs() / 86_400,
+            output_retention: engine.output_retention,
             fallback: Fallback::Builtin,
             plugin_allowlist: Vec::new(),
             provider_call_timeout_ms: 5000,

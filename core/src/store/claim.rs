@@ -160,15 +160,7 @@ impl Store {
         now: DateTime<Utc>,
         claimer: &Claimer,
     ) -> Result<ClaimOutcome, StoreError> {
-        self.write(|tx| {
-            claim_in(
-                tx,
-                job_id,
-                now,
-                claimer,
-                &Target::Skip(scheduled, reason.clone()),
-            )
-        })
+        self.write(|tx| claim_in(tx, job_id, now, claimer, &Target::Skip(scheduled, reason)))
     }
 
     /// The due occurrences at `now`: (job id, scheduled instant), earliest first.

@@ -127,11 +127,7 @@ struct Legacy {
 impl JobsExport {
     /// The document for `jobs`.
     pub fn new<'a>(jobs: impl IntoIterator<Item = &'a Job>) -> Self {
-        Self {
-            format: EXPORT_FORMAT.to_owned(),
-            version: EXPORT_VERSION,
-            jobs: jobs.into_iter().map(ExportedJob::from).collect(),
-        }
+        Self::new_from(jobs.into_iter().map(ExportedJob::from).collect())
     }
 
     /// Read a document, or the bare array of jobs an earlier cronhost wrote.

@@ -275,7 +275,7 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
         last_run: ms(15)?,
         last_status: row
             .get::<_, Option<String>>(16)?
-            .map(|text| text.parse().unwrap_or(RunStatus::Unknown)),
+            .map(|text| RunStatus::parse(&text)),
         last_error: row.get(17)?,
         failure_streak: row.get(18)?,
         timeout_secs: row.get(19)?,
@@ -335,16 +335,9 @@ pub fn is_job_id(id: &str) -> bool {
     sequence_of(id).is_some_and(|n| n >= 1 && id_for(n) == id)
 }
 
-/// Whether `name` is acceptable: the validator's rule. Any word is a name, including one
-/// shaped like an id (`jenkins`, `j2`): names and ids are kept apart in the store instead (see
-/// [`check_apart`]).
-fn check_name(name: &str) -> Result<(), StoreError> {
-    validate::check_name(name)?;
-    Ok(())
-}
-
 /// Names and ids never collide, so a word given on the command line finds one job: a name may
-/// not be another job's id, and an id may not be another job's name.
+/// not be another job's id, and an id may not be another job's name. Any word is a name
+/// otherwise, one shaped like an id (`jenkins`, `j2`) included.
 fn check_apart(tx: &Transaction<'_>, id: &str, name: &str) -> Result<(), StoreError> {
     let name_key = name.to_lowercase();
     let clash = |sql_text: &str, key: &str| -> Result<Option<String>, StoreError> {
@@ -389,7 +382,7 @@ fn prepare(spec: &JobSpec, default_zone: &str, now: DateTime<Utc>) -> Result<Pre
         },
     })?;
     if let Some(name) = &spec.name {
-        check_name(name)?;
+        validate::check_name(name)?;
     }
     let zone_name = spec
         .timezone
@@ -655,7 +648,7 @@ fn check_imported(job: &Job, now: DateTime<Utc>) -> Result<(), StoreError> {
         timeout_secs: job.timeout_secs,
         repeat_limit: job.repeat_limit,
     })?;
-    check_name(&job.name)?;
+    validate::check_name(&job.name)?;
     let zone = parse_zone(&job.timezone)?;
     let stored = job.parsed_schedule()?;
     // What fires is the stored form; it must be what the text says (and so within the bounds

@@ -65,7 +65,8 @@ impl RunStatus {
         Self::Unknown,
     ];
 
-    fn parse(text: &str) -> Self {
+    /// A stored status; text no cronhost writes reads as `Unknown`.
+    pub(crate) fn parse(text: &str) -> Self {
         text.parse().unwrap_or(Self::Unknown)
     }
 
