@@ -61,7 +61,7 @@ pub enum InvalidConfig {
     },
     /// `cron.timezone` is not an IANA zone.
     #[error("cron.timezone: {0}")]
-    Zone(#[source] crate::schedule::ScheduleError),
+    Zone(#[source] cronhost_core::schedule::ScheduleError),
 }
 
 /// The whole configuration. A missing file, section or key means its default.
@@ -301,7 +301,7 @@ impl Config {
             source,
         };
         let config = Self::parse(&text).map_err(invalid)?;
-        crate::schedule::parse_zone(&config.cron.timezone)
+        cronhost_core::schedule::parse_zone(&config.cron.timezone)
             .map_err(|e| invalid(InvalidConfig::Zone(e)))?;
         Ok(config)
     }
@@ -359,7 +359,7 @@ impl Config {
 
     /// The zone of `cron.timezone` (validated when the file is loaded; UTC otherwise).
     pub fn zone(&self) -> chrono_tz::Tz {
-        crate::schedule::parse_zone(&self.cron.timezone).unwrap_or(chrono_tz::UTC)
+        cronhost_core::schedule::parse_zone(&self.cron.timezone).unwrap_or(chrono_tz::UTC)
     }
 
     /// The deadline of provider calls that must return promptly.

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::crash_guard::CrashGuard;
-use crate::engine::Engine;
 use crate::heartbeat::Heartbeat;
 use crate::home::Home;
 use crate::lock::{DaemonLock, LockError};
@@ -15,6 +14,7 @@ use crate::plugins::{discover, Discovery};
 use crate::provider::{
     resolve, spawn_ticker, Core, ProviderHandle, Resolution, StopFlag, Ticker, Trigger,
 };
+use cronhost_core::engine::Engine;
 
 /// How often the daemon looks for job-set changes made by other processes (a cheap SQLite
 /// pragma), so a job added for two seconds from now still fires on time.
@@ -74,7 +74,7 @@ pub enum HomeLost {
     Lock(#[from] crate::lock::LockLost),
     /// The store or its journal was deleted, moved or replaced.
     #[error(transparent)]
-    Store(#[from] crate::store::StoreLost),
+    Store(#[from] cronhost_core::store::StoreLost),
     /// The home no longer passes the home policy.
     #[error(transparent)]
     Policy(#[from] crate::home::HomeError),
@@ -200,7 +200,7 @@ impl Daemon {
     pub fn supervise(&self, interrupt: impl Fn() -> bool) -> SupervisorEnd {
         let reconcile_every = Duration::from_secs(self.config.cron.reconcile_interval_secs.max(1));
         let mut next_reconcile = Instant::now() + reconcile_every;
-        let policy_check = crate::clock::Every::starting_after(POLICY_EVERY);
+        let policy_check = cronhost_core::clock::Every::starting_after(POLICY_EVERY);
         loop {
             if self.stop.wait(CHANGE_POLL) {
                 return SupervisorEnd::Stopped;
@@ -214,7 +214,7 @@ impl Daemon {
                 .err()
                 .map(HomeLost::from)
                 .or_else(|| match self.core.engine.check_store() {
-                    Err(e @ crate::store::StoreLost::Unusable { .. }) => {
+                    Err(e @ cronhost_core::store::StoreLost::Unusable { .. }) => {
                         // Still ours, but broken: the ticks fail and say why; keep watching.
                         log::debug!("{e}");
                         None

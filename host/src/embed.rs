@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::config::{Config, ConfigError};
-use crate::engine::{CronEngine, Engine};
 use crate::home::{Home, HomeError};
 use crate::provider::StopFlag;
 use crate::status::StatusReport;
-use crate::store::{Job, JobSpec, Run, StoreError};
 use crate::{Daemon, DaemonError};
+use cronhost_core::engine::{CronEngine, Engine};
+use cronhost_core::store::{Job, JobSpec, Run, StoreError};
 use cronhost_core::JobRunner;
 
 /// Building, starting or using an embedded host failed.
@@ -229,10 +229,11 @@ impl Host {
 
     /// Add a job; the running host picks it up at once.
     pub fn add_job(&self, spec: &JobSpec) -> Result<Job, HostError> {
-        Ok(self
-            .engine
-            .store()
-            .add_job(spec, &self.config.cron.timezone, crate::clock::now())?)
+        Ok(self.engine.store().add_job(
+            spec,
+            &self.config.cron.timezone,
+            cronhost_core::clock::now(),
+        )?)
     }
 
     /// Every job.

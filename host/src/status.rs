@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::heartbeat::{Heartbeat, HeartbeatState};
 use crate::home::Home;
 use crate::lock::DaemonLock;
-use crate::store::{Store, StoreError};
+use cronhost_core::store::{Store, StoreError};
 
 /// The verdict, worst first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -234,7 +234,7 @@ impl StatusReport {
             self.next_run
                 .map(|at| format!(
                     "{} ({})",
-                    crate::schedule::format_local(at, zone),
+                    cronhost_core::schedule::format_local(at, zone),
                     relative(at, now)
                 ))
                 .unwrap_or_else(|| "none".into())

@@ -24,12 +24,12 @@ use std::time::{Duration, Instant};
 use cronhost_provider_api::StartOptions;
 
 use crate::config::Config;
-use crate::engine::{CronEngine, Engine};
 use crate::heartbeat::Heartbeat;
 use crate::home::Home;
 use crate::plugins::{load_in_process, VetPolicy};
 use crate::provider::{Core, ProviderCallError, ProviderHandle, Services, StopFlag};
-use crate::store::{Job, JobSpec, Run, RunStatus};
+use cronhost_core::engine::{CronEngine, Engine};
+use cronhost_core::store::{Job, JobSpec, Run, RunStatus};
 
 /// A provider loaded into a throwaway host, with the services a host hands it.
 pub struct ProviderTestHost {
@@ -102,7 +102,7 @@ impl ProviderTestHost {
         spec.shell = true;
         self.engine
             .store()
-            .add_job(&spec, "UTC", crate::clock::now())
+            .add_job(&spec, "UTC", cronhost_core::clock::now())
             .map_err(|e| e.to_string())
     }
 

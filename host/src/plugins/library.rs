@@ -136,5 +136,5 @@ fn first_line(text: &str) -> String {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("");
-    crate::text::truncate(line, 240).into_owned()
+    cronhost_core::text::truncate(line, 240).into_owned()
 }

@@ -66,7 +66,7 @@ fn next_wake(core: &Core, interval: Duration, until: Option<Instant>) -> Instant
         .flatten();
     if let Some(due) = next_due {
         let wait = due
-            .duration_since(crate::clock::system_now())
+            .duration_since(cronhost_core::clock::system_now())
             .unwrap_or_default()
             .max(MIN_WAIT);
         wake = wake.min(now + wait);

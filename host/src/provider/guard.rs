@@ -181,7 +181,7 @@ impl ProviderHandle {
                 let error = ProviderCallError::Failed {
                     provider: name,
                     call: "constructor",
-                    message: crate::text::truncate(&message, MAX_ERROR_BYTES).into_owned(),
+                    message: cronhost_core::text::truncate(&message, MAX_ERROR_BYTES).into_owned(),
                 };
                 log::error!("{error}");
                 return Err(error);
@@ -328,7 +328,7 @@ impl ProviderHandle {
             Ok(Err(Failure::Error(message))) => ProviderCallError::Failed {
                 provider: inner.name.clone(),
                 call,
-                message: crate::text::truncate(&message, MAX_ERROR_BYTES).into_owned(),
+                message: cronhost_core::text::truncate(&message, MAX_ERROR_BYTES).into_owned(),
             },
             Ok(Err(Failure::Died(reason))) => ProviderCallError::Died {
                 provider: inner.name.clone(),

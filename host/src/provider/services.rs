@@ -14,9 +14,9 @@ use cronhost_provider_api::ffi::{
 };
 use cronhost_provider_api::{FireOutcome, LogLevel, TickReport};
 
-use crate::engine::{self, Engine};
 use crate::heartbeat::Heartbeat;
-use crate::text::truncate;
+use cronhost_core::engine::{self, Engine};
+use cronhost_core::text::truncate;
 
 /// The engine's tick report as it crosses the boundary.
 pub fn tick_report(report: engine::TickReport) -> TickReport {

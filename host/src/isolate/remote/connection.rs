@@ -20,7 +20,7 @@ use crate::isolate::protocol::{
 };
 use crate::provider::Services;
 use crate::subprocess::for_each_line;
-use crate::text::truncate;
+use cronhost_core::text::truncate;
 
 /// What the connection's threads share, under one lock.
 struct State {

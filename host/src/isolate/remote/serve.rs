@@ -12,7 +12,7 @@ use super::connection::Connection;
 use super::spawn;
 use crate::isolate::protocol::{Run, Service, ServiceAnswer, ToChild};
 use crate::provider::Services;
-use crate::text::truncate;
+use cronhost_core::text::truncate;
 
 /// How many host-service requests of one child are answered at once; more get "busy".
 const MAX_SERVICE_REQUESTS_IN_FLIGHT: u64 = 64;

@@ -15,7 +15,7 @@ use super::wire::{
     PROBE_PROTOCOL, STDERR_ITEM_MARK,
 };
 use crate::subprocess::{describe, for_each_line, kill_group};
-use crate::text::truncate;
+use cronhost_core::text::truncate;
 
 /// Set in a probe child's environment. A program that starts probes but does not call
 /// [`crate::isolate::serve_if_asked`] would run its own `main` as the probe, which would start
