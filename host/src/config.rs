@@ -110,6 +110,11 @@ pub struct CronConfig {
     pub completed_retention_days: u64,
     /// Output files kept per job (newest first). Default 50.
     pub output_retention: usize,
+    /// Where the commands' output goes: `files` (default), `forward` or `both`.
+    pub job_output: JobOutput,
+    /// The most bytes of one run's output kept (stdout and stderr together); the rest is
+    /// discarded and a marker line says so. Default 10 MiB.
+    pub output_max_bytes: u64,
     /// What fires jobs when the selected provider is missing, unavailable or failing:
     /// `builtin` (default) or `none`. A host in a cluster sets `none`: firing on its own would
     /// run occurrences other hosts also run.
@@ -121,6 +126,21 @@ pub struct CronConfig {
     /// `on_jobs_changed`, `reconcile`, `stop`) may take before the provider is quarantined.
     /// Default 5000.
     pub provider_call_timeout_ms: u64,
+}
+
+/// Where the commands' output goes (`cron.job_output`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum JobOutput {
+    /// A file per run under `cron/output/<job-id>/`, read with `cronhost logs`.
+    #[default]
+    Files,
+    /// Each line to the daemon's stdout (the command's stdout) or stderr (its stderr) as
+    /// `[NAME] line`, as containers and journald want; no files.
+    Forward,
+    /// Both.
+    Both,
 }
 
 /// The fallback when the selected provider cannot drive the fires.
@@ -149,6 +169,8 @@ impl Default for CronConfig {
             max_parallel_jobs: engine.max_parallel_jobs,
             completed_retention_days: engine.completed_retention.as_secs() / 86_400,
             output_retention: engine.output_retention,
+            job_output: JobOutput::Files,
+            output_max_bytes: engine.output.max_bytes,
             fallback: Fallback::Builtin,
             plugin_allowlist: Vec::new(),
             provider_call_timeout_ms: 5000,
@@ -164,6 +186,12 @@ impl CronConfig {
         settings.completed_retention =
             std::time::Duration::from_secs(self.completed_retention_days * 86_400);
         settings.output_retention = self.output_retention;
+        settings.output.keep_files = self.job_output != JobOutput::Forward;
+        settings.output.forward = match self.job_output {
+            JobOutput::Files => cronhost_core::run::Forward::Off,
+            JobOutput::Forward | JobOutput::Both => cronhost_core::run::Forward::Prefixed,
+        };
+        settings.output.max_bytes = self.output_max_bytes;
         settings
     }
 
@@ -171,7 +199,7 @@ impl CronConfig {
     /// instant, a retention that overflows seconds): the first one outside is named with its
     /// allowed range.
     fn check_bounds(&self) -> Result<(), InvalidConfig> {
-        let bounds: [(&str, u64, u64, u64); 7] = [
+        let bounds: [(&str, u64, u64, u64); 8] = [
             ("tick_interval_ms", self.tick_interval_ms, 1, 3_600_000),
             (
                 "reconcile_interval_secs",
@@ -198,6 +226,7 @@ impl CronConfig {
                 36_500,
             ),
             ("output_retention", self.output_retention as u64, 1, 100_000),
+            ("output_max_bytes", self.output_max_bytes, 1024, 1 << 40),
             (
                 "max_parallel_jobs",
                 u64::from(self.max_parallel_jobs),
@@ -420,6 +449,32 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_documented_sample_config_parses_to_the_defaults() {
+        let text = include_str!("../../contrib/cronhost.toml");
+        let config = Config::parse(text).unwrap();
+        assert_eq!(config.cron, CronConfig::default());
+    }
+
+    #[test]
+    fn job_output_chooses_files_forwarding_or_both() {
+        let settings = |text: &str| Config::parse(text).unwrap().cron.engine_settings().output;
+        let files = settings("");
+        assert!(files.keep_files);
+        assert_eq!(files.forward, cronhost_core::run::Forward::Off);
+        let forward = settings("[cron]\njob_output = \"forward\"\n");
+        assert!(!forward.keep_files);
+        assert_eq!(forward.forward, cronhost_core::run::Forward::Prefixed);
+        let both = settings("[cron]\njob_output = \"both\"\noutput_max_bytes = 4096\n");
+        assert!(both.keep_files);
+        assert_eq!(both.forward, cronhost_core::run::Forward::Prefixed);
+        assert_eq!(both.max_bytes, 4096);
+        let error = Config::parse("[cron]\njob_output = \"stdout\"\n").unwrap_err();
+        assert!(error.to_string().contains("files"), "{error}");
+        let error = Config::parse("[cron]\noutput_max_bytes = 10\n").unwrap_err();
+        assert!(error.to_string().contains("1024"), "{error}");
+    }
 
     #[test]
     fn isolation_is_read_per_provider_kept_from_the_provider_and_checked() {

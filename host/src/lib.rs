@@ -41,7 +41,7 @@ pub mod testing;
 
 pub use catalog::{Catalog, ProviderRow};
 pub use config::{
-    Config, ConfigError, CronConfig, Fallback, InvalidConfig, Isolation, MetricsConfig,
+    Config, ConfigError, CronConfig, Fallback, InvalidConfig, Isolation, JobOutput, MetricsConfig,
 };
 pub use crash_guard::{CrashGuard, CrashVerdict};
 pub use cronhost_core::{

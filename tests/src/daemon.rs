@@ -126,8 +126,9 @@ pub fn marking_job(home: &TestHome, name: &str) -> PathBuf {
 pub fn run_lateness_ms(home: &TestHome, from: i64, to: i64) -> Vec<i64> {
     let output = home.cronhost(&["runs", "--json", "--limit", "1000000"]);
     let runs: serde_json::Value = serde_json::from_slice(&output.stdout).expect("runs JSON");
-    runs.as_array()
-        .expect("runs JSON is an array")
+    runs["runs"]
+        .as_array()
+        .expect("runs JSON lists runs")
         .iter()
         .filter(|run| {
             run["scheduled_at"]

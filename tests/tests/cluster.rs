@@ -36,7 +36,7 @@ fn assert_every_occurrence(cluster: &Cluster, jobs: usize, from: i64, to: i64) {
     let claims = cluster.claims();
     let listed = cluster.hosts[0].home.cronhost(&["jobs", "list", "--json"]);
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
-    let ids: Vec<String> = listed
+    let ids: Vec<String> = listed["jobs"]
         .as_array()
         .unwrap()
         .iter()

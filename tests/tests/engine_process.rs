@@ -29,7 +29,7 @@ fn json(home: &TestHome, args: &[&str]) -> Value {
 }
 
 fn runs(home: &TestHome, job: &str) -> Vec<Value> {
-    json(home, &["runs", job, "--limit", "1000", "--json"])
+    json(home, &["runs", job, "--limit", "1000", "--json"])["runs"]
         .as_array()
         .unwrap()
         .clone()
@@ -252,7 +252,7 @@ fn a_one_shot_in_the_past_is_refused_and_nothing_is_stored() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("accepted schedules:"));
     assert_eq!(
-        json(&home, &["jobs", "list", "--all", "--json"]),
+        json(&home, &["jobs", "list", "--all", "--json"])["jobs"],
         serde_json::json!([])
     );
 }
@@ -274,7 +274,9 @@ fn ten_processes_adding_fifty_jobs_each_leave_exactly_five_hundred() {
         assert!(writer.wait().unwrap().success());
     }
     let jobs = json(&home, &["jobs", "list", "--all", "--json"]);
-    assert_eq!(jobs.as_array().unwrap().len(), 500);
+    assert_eq!(jobs["format"], "cronhost-job-list");
+    assert_eq!(jobs["version"], 1);
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 500);
 }
 
 #[test]
@@ -332,7 +334,7 @@ fn export_import_gives_another_home_the_same_jobs_with_the_same_ids() {
         String::from_utf8_lossy(&imported.stderr)
     );
     let ids = |home: &TestHome| {
-        let mut ids: Vec<String> = json(home, &["jobs", "list", "--json"])
+        let mut ids: Vec<String> = json(home, &["jobs", "list", "--json"])["jobs"]
             .as_array()
             .unwrap()
             .iter()

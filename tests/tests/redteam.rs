@@ -70,7 +70,7 @@ fn assert_refused(output: &Output, code: i32, needle: &str) {
 fn jobs_json(home: &Path) -> serde_json::Value {
     let output = cronhost_in(home, Path::new("/"), &["jobs", "list", "--all", "--json"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("jobs JSON")
+    serde_json::from_slice::<serde_json::Value>(&output.stdout).expect("jobs JSON")["jobs"].clone()
 }
 
 fn runs_json(home: &Path) -> Vec<serde_json::Value> {
@@ -80,8 +80,7 @@ fn runs_json(home: &Path) -> Vec<serde_json::Value> {
         &["runs", "--json", "--limit", "100000"],
     );
     assert!(output.status.success(), "{}", text(&output.stderr));
-    serde_json::from_slice::<serde_json::Value>(&output.stdout)
-        .expect("runs JSON")
+    serde_json::from_slice::<serde_json::Value>(&output.stdout).expect("runs JSON")["runs"]
         .as_array()
         .cloned()
         .unwrap_or_default()

@@ -12,7 +12,7 @@ use cronhost::store::{CatchUp, Job, JobSpec, JobsExport, Overlap, Repeat, RunSta
 use super::view::JobView;
 use cronhost::text::for_terminal;
 
-use super::{print_json, CliError, Context, EXIT_FAILURE, EXIT_OK};
+use super::{print_document, print_json, print_list, CliError, Context, EXIT_FAILURE, EXIT_OK};
 
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
@@ -54,8 +54,8 @@ pub enum JobsCommand {
         #[arg(long, value_name = "TIME")]
         at: Option<String>,
     },
-    /// Run a job now, here, outside its schedule (its next run and repeat count stay); waits
-    /// for it and exits 0 when it succeeded.
+    /// Run a job now, here, outside its schedule (its next run and repeat count stay); its
+    /// output streams to the terminal; waits for it and exits 0 when it succeeded.
     Run {
         /// Job id or name.
         job: String,
@@ -152,13 +152,13 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
     let store = &store;
     let now = Utc::now();
     match command {
-        JobsCommand::List { all, json } => list(context, store, all, json),
+        JobsCommand::List { all, json } => list(store, all, json),
         JobsCommand::Show { job, json } => {
             let job = store.job(&job)?;
             if json {
-                print_json(&JobView::from(&job))?;
+                print_document("cronhost-job", &JobView::from(&job))?;
             } else {
-                print_job(context, &job);
+                print_job(&job);
             }
             Ok(EXIT_OK)
         }
@@ -188,7 +188,7 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
                 "resumed {} ({}); next run {}",
                 for_terminal(&job.name),
                 job.id,
-                describe_next(context, &job)
+                describe_next(&job)
             );
             Ok(EXIT_OK)
         }
@@ -296,80 +296,85 @@ fn anchor_paths(
     Ok((command, workdir))
 }
 
-fn describe_next(context: &Context, job: &Job) -> String {
-    let zone = context.config.zone();
-    match job.next_run {
-        Some(at) => format!("{} ({})", format_local(at, zone), relative(at, Utc::now())),
-        None => "none".into(),
+/// The next run in the job's own zone, and how far off it is; `paused` or `completed` when it
+/// will not fire.
+fn describe_next(job: &Job) -> String {
+    match (job.paused_at, job.completed_at, job.next_run) {
+        (Some(_), _, _) => "paused".into(),
+        (_, Some(_), _) => "completed".into(),
+        (_, _, Some(at)) => format!(
+            "{} ({})",
+            format_local(at, job.zone()),
+            relative(at, Utc::now())
+        ),
+        _ => "none".into(),
     }
 }
 
-fn list(context: &Context, store: &Store, all: bool, json: bool) -> Result<i32, CliError> {
+/// The command as a line that pastes back into a shell: each argument quoted where it needs
+/// it; a `--shell` job as `sh -c '...'`.
+fn command_line(job: &Job) -> String {
+    if job.shell {
+        format!("sh -c {}", shell_quote(&job.command.join(" ")))
+    } else {
+        shlex::try_join(job.command.iter().map(String::as_str))
+            .unwrap_or_else(|_| job.command.join(" "))
+    }
+}
+
+fn list(store: &Store, all: bool, json: bool) -> Result<i32, CliError> {
     let jobs: Vec<Job> = store
         .jobs()?
         .into_iter()
         .filter(|j| all || j.is_active())
         .collect();
     if json {
-        print_json(&jobs.iter().map(JobView::from).collect::<Vec<_>>())?;
+        print_list(
+            "cronhost-job-list",
+            "jobs",
+            &jobs.iter().map(JobView::from).collect::<Vec<_>>(),
+        )?;
         return Ok(EXIT_OK);
     }
-    let zone = context.config.zone();
     let now = Utc::now();
-    let rows: Vec<[String; 6]> = jobs
+    let t = |text: &str| for_terminal(text).into_owned();
+    let rows: Vec<[String; 8]> = jobs
         .iter()
         .map(|job| {
-            let next = match (job.paused_at, job.completed_at, job.next_run) {
-                (Some(_), _, _) => "paused".into(),
-                (_, Some(_), _) => "completed".into(),
-                (_, _, Some(at)) => format!("{} ({})", format_local(at, zone), relative(at, now)),
-                _ => "-".into(),
-            };
             [
                 job.id.clone(),
-                for_terminal(&job.name).into_owned(),
-                for_terminal(&job.schedule_text).into_owned(),
-                next,
+                t(&job.name),
+                t(&job.schedule_text),
+                t(&job.timezone),
+                describe_next(job),
                 job.last_status
                     .map_or_else(|| "-".to_owned(), |status| status.to_string()),
                 job.last_run
                     .map(|at| relative(at, now))
                     .unwrap_or_else(|| "-".into()),
+                t(&command_line(job)),
             ]
         })
         .collect();
-    let header = [
-        "ID",
-        "NAME",
-        "SCHEDULE",
-        "NEXT RUN",
-        "LAST STATUS",
-        "LAST RUN",
-    ]
-    .map(str::to_owned);
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .enumerate()
-            .map(|(column, (cell, width))| match column {
-                4 => super::style::status_cell(cell, width),
-                _ => format!("{cell:width$}"),
-            })
-            .collect();
-        outln!("{}", cells.join("  ").trim_end());
-    }
+    super::table::print(
+        [
+            "ID",
+            "NAME",
+            "SCHEDULE",
+            "ZONE",
+            "NEXT RUN",
+            "LAST STATUS",
+            "LAST RUN",
+            "COMMAND",
+        ],
+        &rows,
+        Some(5),
+    );
     Ok(EXIT_OK)
 }
 
-fn print_job(context: &Context, job: &Job) {
-    let zone = context.config.zone();
+fn print_job(job: &Job) {
+    let zone = job.zone();
     let when = |at: Option<chrono::DateTime<Utc>>| {
         at.map(|at| format_local(at, zone))
             .unwrap_or_else(|| "-".into())
@@ -377,13 +382,7 @@ fn print_job(context: &Context, job: &Job) {
     let t = |text: &str| for_terminal(text).into_owned();
     outln!("id:            {}", t(&job.id));
     outln!("name:          {}", t(&job.name));
-    let command = if job.shell {
-        format!("sh -c {}", shell_quote(&job.command.join(" ")))
-    } else {
-        shlex::try_join(job.command.iter().map(String::as_str))
-            .unwrap_or_else(|_| job.command.join(" "))
-    };
-    outln!("command:       {}", t(&command));
+    outln!("command:       {}", t(&command_line(job)));
     outln!(
         "schedule:      {}  ({}, {})",
         t(&job.schedule_text),
@@ -397,7 +396,7 @@ fn print_job(context: &Context, job: &Job) {
             .unwrap_or_else(|| "forever".into()),
         job.completed_count
     );
-    outln!("next run:      {}", describe_next(context, job));
+    outln!("next run:      {}", describe_next(job));
     outln!(
         "last run:      {}  status {}",
         when(job.last_run),
@@ -443,7 +442,11 @@ fn shell_quote(text: &str) -> String {
 }
 
 fn run_now(context: &Context, job: &str) -> Result<i32, CliError> {
-    let engine = context.engine()?;
+    // The job's output streams to this terminal (its stderr to stderr), as well as to its
+    // file when files are kept.
+    let mut settings = context.config.cron.engine_settings();
+    settings.output.forward = cronhost::run::Forward::Plain;
+    let engine = context.engine_with(settings)?;
     // A job that cannot be claimed (unknown, paused) is bad input (exit 2); one whose command
     // cannot start ran and failed (exit 1, recorded in its history).
     let run_id = engine.run_now(job).map_err(|e| match e {

@@ -24,12 +24,14 @@ macro_rules! outln_escaped {
 }
 
 mod jobs;
+mod logs;
 mod notify;
 mod providers;
 mod run;
 mod runs;
 mod status;
 mod style;
+mod table;
 mod tick;
 mod view;
 
@@ -112,7 +114,16 @@ impl Context {
     /// Runs left open by processes that died are settled first, so they neither hold an
     /// overlap slot nor count against `cron.max_parallel_jobs`.
     pub fn engine(&self) -> Result<CronEngine, CliError> {
-        let engine = self.home.open_engine(self.config.cron.engine_settings())?;
+        self.engine_with(self.config.cron.engine_settings())
+    }
+
+    /// [`Context::engine`] with settings other than the config's (`jobs run` streams the
+    /// job's output to the terminal).
+    pub fn engine_with(
+        &self,
+        settings: cronhost::engine::CronEngineSettings,
+    ) -> Result<CronEngine, CliError> {
+        let engine = self.home.open_engine(settings)?;
         if let Err(e) = engine.settle_orphaned_runs() {
             log::warn!("cannot settle runs left by dead processes: {e}");
         }
@@ -167,6 +178,9 @@ enum Command {
     Jobs(jobs::JobsCommand),
     /// Show the run history, newest first.
     Runs(runs::RunsArgs),
+    /// Print what a run of a job wrote (the newest run unless `--run`); `--follow` keeps
+    /// printing as it and later runs write.
+    Logs(logs::LogsArgs),
     /// Is the daemon running, alive and ticking? Exit 0 only when jobs will fire.
     Status {
         /// Print JSON.
@@ -207,7 +221,10 @@ impl Command {
     fn only_reads(&self) -> bool {
         match self {
             Command::Jobs(command) => command.only_reads(),
-            Command::Runs(_) | Command::Status { .. } | Command::Completions { .. } => true,
+            Command::Runs(_)
+            | Command::Logs(_)
+            | Command::Status { .. }
+            | Command::Completions { .. } => true,
             Command::Providers { command, .. } => {
                 !matches!(command, Some(providers::ProvidersCommand::Clear { .. }))
             }
@@ -279,6 +296,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Jobs(command) => jobs::run(&context, command),
         Command::Runs(args) => runs::run(&context, args),
+        Command::Logs(args) => logs::run(&context, args),
         Command::Status { json } => status::run(&context, json),
         Command::Tick => tick::tick(&context),
         Command::Fire { job } => tick::fire(&context, &job),
@@ -317,6 +335,38 @@ pub fn out_line(line: std::fmt::Arguments<'_>) {
             std::process::exit(EXIT_OK);
         }
     }
+}
+
+/// The version of every `--json` document's format; it goes up when a field changes meaning
+/// or goes away (added fields do not change it).
+pub const JSON_VERSION: u32 = 1;
+
+/// A `--json` document: `format` (what it is) and `version` first, then the body's fields.
+#[derive(serde::Serialize)]
+struct Document<'a, T: serde::Serialize> {
+    format: &'a str,
+    version: u32,
+    #[serde(flatten)]
+    body: T,
+}
+
+/// Print `body` (an object) as the `--json` document `format`: its fields after `format` and
+/// `version`.
+pub fn print_document(format: &str, body: &impl serde::Serialize) -> Result<(), CliError> {
+    print_json(&Document {
+        format,
+        version: JSON_VERSION,
+        body,
+    })
+}
+
+/// Print `items` as the `--json` document `format`, under `key`.
+pub fn print_list<T: serde::Serialize>(
+    format: &str,
+    key: &str,
+    items: &[T],
+) -> Result<(), CliError> {
+    print_document(format, &std::collections::BTreeMap::from([(key, items)]))
 }
 
 /// Print `value` as pretty JSON.

@@ -6,7 +6,7 @@ use cronhost::plugins::{discover, probe_file, vet_dir, vet_file};
 use cronhost::Catalog;
 use cronhost::CrashGuard;
 
-use super::{print_json, CliError, Context, EXIT_FAILURE, EXIT_OK};
+use super::{print_document, CliError, Context, EXIT_FAILURE, EXIT_OK};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ProvidersCommand {
@@ -68,7 +68,7 @@ pub fn check(context: &Context, file: &Path, json: bool) -> Result<i32, CliError
             "path": file,
             "verdict": "ok",
             "sha256": sha256,
-            "version": library.library_version,
+            "library_version": library.library_version,
             "api_version": library.api_version,
             "providers": library.providers.iter().map(|p| serde_json::json!({
                 "name": p.name,
@@ -79,7 +79,7 @@ pub fn check(context: &Context, file: &Path, json: bool) -> Result<i32, CliError
         Err(reason) => serde_json::json!({ "path": file, "verdict": "refused", "reason": reason }),
     };
     if json {
-        print_json(&report)?;
+        print_document("cronhost-provider-check", &report)?;
     } else {
         match &verdict {
             Ok((sha256, library)) => {
@@ -119,7 +119,7 @@ pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
     let verdicts = CrashGuard::new(&context.home.state_dir()).verdicts();
     let catalog = Catalog::build(&context.config, &discovery, &options, verdicts);
     if json {
-        print_json(&catalog)?;
+        print_document("cronhost-providers", &catalog)?;
     } else {
         print_table(&catalog, &discovery.dir);
     }

@@ -1,12 +1,13 @@
 //! `cronhost runs`: the run history.
 
+use chrono::{DateTime, Utc};
 use clap::Args;
-use cronhost::schedule::format_local;
+use cronhost::schedule::{format_local, Tz};
 use cronhost::store::{Store, StoreError};
 use cronhost::text::for_terminal;
 
 use super::view::RunView;
-use super::{print_json, CliError, Context, EXIT_OK};
+use super::{print_list, CliError, Context, EXIT_OK};
 
 #[derive(Debug, Args)]
 pub struct RunsArgs {
@@ -35,43 +36,85 @@ pub fn run(context: &Context, args: RunsArgs) -> Result<i32, CliError> {
     };
     let runs = store.runs(job_id.as_deref(), args.limit as usize)?;
     if args.json {
-        print_json(&runs.iter().map(RunView::from).collect::<Vec<_>>())?;
+        print_list(
+            "cronhost-runs",
+            "runs",
+            &runs.iter().map(RunView::from).collect::<Vec<_>>(),
+        )?;
         return Ok(EXIT_OK);
     }
-    let zone = context.config.zone();
-    outln!(
-        "{:8}  {:23}  {:10}  {:>9}  {:>5}  DETAIL",
-        "JOB",
-        "SCHEDULED",
-        "STATUS",
-        "LATENESS",
-        "EXIT"
+    // Each run under its job's name and in its job's zone; a removed job's runs under its id,
+    // in `cron.timezone`.
+    let jobs: std::collections::HashMap<String, cronhost::store::Job> = store
+        .jobs()?
+        .into_iter()
+        .map(|job| (job.id.clone(), job))
+        .collect();
+    let rows: Vec<[String; 9]> = runs
+        .iter()
+        .map(|run| {
+            let job = jobs.get(&run.job_id);
+            let zone = job.map_or_else(|| context.config.zone(), |job| job.zone());
+            let detail = run
+                .reason
+                .as_ref()
+                .map(|reason| reason.to_string())
+                .or(run.error.clone())
+                .unwrap_or_default();
+            [
+                for_terminal(job.map_or(&run.job_id, |job| &job.name)).into_owned(),
+                format_local(run.scheduled_at, zone),
+                time_after(run.started_at, run.scheduled_at, zone),
+                time_after(
+                    run.finished_at,
+                    run.started_at.unwrap_or(run.scheduled_at),
+                    zone,
+                ),
+                run.status.as_str().to_owned(),
+                run.lateness_ms
+                    .map(|ms| format!("{ms}ms"))
+                    .unwrap_or_default(),
+                run.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+                for_terminal(&detail).into_owned(),
+                run.id.clone(),
+            ]
+        })
+        .collect();
+    super::table::print(
+        [
+            "JOB",
+            "SCHEDULED",
+            "STARTED",
+            "FINISHED",
+            "STATUS",
+            "LATENESS",
+            "EXIT",
+            "DETAIL",
+            "RUN",
+        ],
+        &rows,
+        Some(4),
     );
-    for run in runs {
-        let detail = run
-            .reason
-            .as_ref()
-            .map(|reason| reason.to_string())
-            .or(run.error.clone())
-            .unwrap_or_default();
-        outln!(
-            "{:8}  {:23}  {}  {:>9}  {:>5}  {}",
-            for_terminal(&run.job_id),
-            format_local(run.scheduled_at, zone),
-            super::style::status_cell(run.status.as_str(), 10),
-            run.lateness_ms
-                .map(|ms| format!("{ms}ms"))
-                .unwrap_or_default(),
-            run.exit_code.map(|c| c.to_string()).unwrap_or_default(),
-            for_terminal(&detail)
-        );
-    }
     Ok(EXIT_OK)
+}
+
+/// A time of day (to the millisecond) in `zone`, with its date when that differs from
+/// `since`'s; `-` when there is none.
+fn time_after(at: Option<DateTime<Utc>>, since: DateTime<Utc>, zone: Tz) -> String {
+    let Some(at) = at else {
+        return "-".into();
+    };
+    let local = at.with_timezone(&zone);
+    if local.date_naive() == since.with_timezone(&zone).date_naive() {
+        local.format("%H:%M:%S%.3f").to_string()
+    } else {
+        local.format("%Y-%m-%d %H:%M:%S%.3f").to_string()
+    }
 }
 
 /// The job id whose history `job` names: a job's id or name, or the id of a removed job that
 /// still has history. Anything else is an error (exit 2), never an empty listing.
-fn history_id(store: &Store, job: &str) -> Result<String, CliError> {
+pub(super) fn history_id(store: &Store, job: &str) -> Result<String, CliError> {
     match store.job(job) {
         Ok(found) => Ok(found.id),
         Err(StoreError::NoSuchJob(_)) if !store.runs(Some(job), 1)?.is_empty() => {
@@ -108,7 +151,7 @@ fn cluster(context: &Context, args: &RunsArgs) -> Result<i32, CliError> {
         .take(args.limit as usize)
         .collect();
     if args.json {
-        print_json(&runs)?;
+        print_list("cronhost-cluster-runs", "runs", &runs)?;
         return Ok(EXIT_OK);
     }
     let zone = context.config.zone();

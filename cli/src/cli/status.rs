@@ -3,7 +3,7 @@
 use chrono::Utc;
 use cronhost::status::{gather, Verdict};
 
-use super::{print_json, CliError, Context, EXIT_FAILURE, EXIT_OK};
+use super::{print_document, CliError, Context, EXIT_FAILURE, EXIT_OK};
 
 pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
     let store = context.reader()?;
@@ -19,7 +19,7 @@ pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
                 Err(error) => serde_json::json!({ "error": error }),
             };
         }
-        print_json(&value)?;
+        print_document("cronhost-status", &value)?;
     } else {
         let zone = context.config.zone();
         // Errors in the report come from jobs and providers: no escape sequence reaches the

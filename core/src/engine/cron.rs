@@ -28,15 +28,19 @@ pub struct CronEngineSettings {
     pub completed_retention: Duration,
     /// Output files kept per job.
     pub output_retention: usize,
+    /// Where the commands' output goes and how much of a run's is kept.
+    pub output: crate::run::OutputSettings,
 }
 
 impl Default for CronEngineSettings {
-    /// No cap on parallel runs, completed one-shots kept 7 days, 50 output files per job.
+    /// No cap on parallel runs, completed one-shots kept 7 days, 50 output files per job,
+    /// output kept in files only, 10 MiB per run.
     fn default() -> Self {
         Self {
             max_parallel_jobs: 0,
             completed_retention: Duration::from_secs(7 * 86_400),
             output_retention: 50,
+            output: crate::run::OutputSettings::default(),
         }
     }
 }
@@ -75,7 +79,8 @@ impl CronEngine {
             Arc::clone(&store),
             output_dir.to_path_buf(),
             settings.output_retention,
-        );
+        )
+        .with_output(settings.output.clone());
         Ok(Self::new(store, runner, settings))
     }
 

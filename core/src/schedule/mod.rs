@@ -15,7 +15,8 @@ mod interval;
 mod phrase;
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
-use chrono_tz::Tz;
+/// A time zone from the IANA database, as jobs carry them.
+pub use chrono_tz::Tz;
 use std::time::Duration;
 
 pub use cron::CronSchedule;
@@ -225,6 +226,27 @@ fn unrecognised(text: &str, detail: String) -> ScheduleError {
         text: text.to_owned(),
         detail,
     }
+}
+
+/// A time, past or future: RFC 3339 with an offset, or a date-time read in `zone` (DST policy
+/// applies), with or without seconds, with or without the zone abbreviation the listings print
+/// after it (`2026-12-01 09:00:00 CET`).
+///
+/// ```
+/// use cronhost_core::schedule::{parse_instant, parse_zone};
+///
+/// let berlin = parse_zone("Europe/Berlin")?;
+/// let at = parse_instant("2026-12-01 09:00:00 CET", berlin).unwrap();
+/// assert_eq!(at.to_rfc3339(), "2026-12-01T08:00:00+00:00");
+/// assert_eq!(parse_instant("2026-12-01T08:00:00Z", berlin), Some(at));
+/// # Ok::<(), cronhost_core::schedule::ScheduleError>(())
+/// ```
+pub fn parse_instant(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    parse_timestamp(text, zone).or_else(|| {
+        let (rest, _abbreviation) = text.rsplit_once(' ')?;
+        parse_timestamp(rest, zone)
+    })
 }
 
 /// RFC 3339 with an offset, or a naive ISO 8601 date-time read in `zone` (DST policy applies).

@@ -1,6 +1,12 @@
 //! Running a claimed occurrence: the command as a child process in its own process group,
-//! output to `output/<job-id>/<scheduled-instant>.log` (0600), a timeout that kills the group,
-//! and the outcome recorded on the run and the job; or, with a [`JobRunner`], in-process.
+//! its output read from pipes to `output/<job-id>/<scheduled-instant>.log` (0600) and/or this
+//! process's stdout and stderr ([`OutputSettings`]), a timeout that kills the group, and the
+//! outcome recorded on the run and the job; or, with a [`JobRunner`], in-process.
+
+mod output;
+mod pipes;
+
+pub use output::{Forward, OutputSettings};
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -73,6 +79,8 @@ pub struct Unrecorded {
 
 /// How long a timed-out group gets between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(2);
+/// How often a command's exit is looked for where nothing signals it (no pidfd).
+const EXIT_POLL: Duration = Duration::from_millis(20);
 
 /// Starts claimed runs and watches them to the end.
 #[derive(Clone)]
@@ -80,6 +88,7 @@ pub struct Runner {
     store: Arc<Store>,
     output_dir: PathBuf,
     keep_outputs: usize,
+    output: OutputSettings,
     inflight: Arc<(Mutex<usize>, Condvar)>,
     groups: Arc<Mutex<std::collections::HashSet<u32>>>,
     in_process: Option<Arc<dyn JobRunner>>,
@@ -130,6 +139,7 @@ impl Runner {
             store,
             output_dir,
             keep_outputs: keep_outputs.max(1),
+            output: OutputSettings::default(),
             inflight: Arc::new((Mutex::new(0), Condvar::new())),
             groups: Arc::new(Mutex::new(std::collections::HashSet::new())),
             in_process: None,
@@ -138,6 +148,12 @@ impl Runner {
             unrecorded: Arc::default(),
             owner: (String::new(), std::process::id()),
         }
+    }
+
+    /// Send the commands' output where `output` says (default: files only, 10 MiB per run).
+    pub fn with_output(mut self, output: OutputSettings) -> Self {
+        self.output = output;
+        self
     }
 
     /// Start the queued runs of the claimer on `host` with `pid` (the engine's).
@@ -291,8 +307,8 @@ impl Runner {
             return self.start_in_process(claim, Arc::clone(runner));
         }
         let job = &claim.job;
-        let child = match self.spawn(&claim) {
-            Ok(child) => child,
+        let (child, sink) = match self.spawn(&claim) {
+            Ok(started) => started,
             Err(error) => {
                 self.record_failure(&claim, &error.to_string());
                 return Err(error);
@@ -322,7 +338,7 @@ impl Runner {
                 log::warn!("job={}: cannot record the start: {e}", watched.job.name);
             }
             let watched_to_the_end = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                runner.watch(child, &watched)
+                runner.watch(child, sink, &watched)
             }));
             if let Err(payload) = watched_to_the_end {
                 // Whatever broke, the run must not stay `running`: end its group, record it.
@@ -460,10 +476,50 @@ impl Runner {
         false
     }
 
-    fn spawn(&self, claim: &Claim) -> Result<Child, StartError> {
+    fn spawn(&self, claim: &Claim) -> Result<(Child, output::Sink), StartError> {
         let job = &claim.job;
         let argv = job.argv();
         let (program, args) = argv.split_first().ok_or(StartError::NoCommand)?;
+        let file = if self.output.keep_files {
+            Some(self.open_output(claim)?)
+        } else {
+            None
+        };
+        let sink = output::Sink::new(file, &job.name, &self.output);
+        let output = || {
+            if sink.wants_output() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            }
+        };
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .envs(&job.env)
+            .env("CRONHOST_JOB_ID", &job.id)
+            .env("CRONHOST_SCHEDULED_AT", claim.scheduled_at.to_rfc3339())
+            .stdin(Stdio::null())
+            .stdout(output())
+            .stderr(output());
+        if let Some(dir) = &job.workdir {
+            if !Path::new(dir).is_dir() {
+                return Err(StartError::NoWorkdir(dir.clone()));
+            }
+            command.current_dir(dir);
+        }
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command.spawn().map_err(|source| StartError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+        Ok((child, sink))
+    }
+
+    /// The occurrence's output file, in a private directory of the job's own.
+    fn open_output(&self, claim: &Claim) -> Result<std::fs::File, StartError> {
+        let job = &claim.job;
         // The id names the output directory: one that is not a cronhost id (a store edited by
         // hand) could lead anywhere.
         if !crate::store::is_job_id(&job.id) {
@@ -478,60 +534,49 @@ impl Runner {
         for dir in [self.output_dir.as_path(), dir] {
             crate::fs::check_directory(dir).map_err(StartError::UnsafeOutputDir)?;
         }
-        let open_error = |source| StartError::OpenOutput {
-            path: path.clone(),
-            source,
-        };
-        let output = crate::fs::state_file::open(&path, crate::fs::state_file::Access::Append)
-            .map_err(open_error)?;
-        let errors = output.try_clone().map_err(open_error)?;
-        let mut command = Command::new(program);
-        command
-            .args(args)
-            .envs(&job.env)
-            .env("CRONHOST_JOB_ID", &job.id)
-            .env("CRONHOST_SCHEDULED_AT", claim.scheduled_at.to_rfc3339())
-            .stdin(Stdio::null())
-            .stdout(output)
-            .stderr(errors);
-        if let Some(dir) = &job.workdir {
-            if !Path::new(dir).is_dir() {
-                return Err(StartError::NoWorkdir(dir.clone()));
-            }
-            command.current_dir(dir);
-        }
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        command.spawn().map_err(|source| StartError::Spawn {
-            program: program.clone(),
-            source,
-        })
+        crate::fs::state_file::open(&path, crate::fs::state_file::Access::Append).map_err(
+            |source| StartError::OpenOutput {
+                path: path.clone(),
+                source,
+            },
+        )
     }
 
-    fn watch(&self, mut child: Child, claim: &Claim) {
+    fn watch(&self, mut child: Child, mut sink: output::Sink, claim: &Claim) {
         let job = &claim.job;
         // Timeouts are bounded where they enter; an instant past the clock's range is no
         // deadline rather than a panic.
         let deadline = job
             .timeout_secs
             .and_then(|s| Instant::now().checked_add(Duration::from_secs(s)));
+        let mut pipes = pipes::Pipes::take(&mut child);
         let ended = loop {
-            if deadline.is_none() {
-                // Nothing to enforce: block until it ends instead of polling.
-                break child.wait().map_or_else(Ended::Unwatchable, Ended::Exited);
-            }
             match child.try_wait() {
                 Ok(Some(status)) => break Ended::Exited(status),
                 Ok(None) => {}
                 Err(e) => break Ended::Unwatchable(e),
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
                 kill_group(&mut child);
                 let _ = child.wait();
                 break Ended::TimedOut;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            let mut wait = deadline.map(|d| d - now);
+            if !pipes.sees_exit() {
+                // Nothing wakes the wait when the command exits: look now and then.
+                wait = Some(wait.map_or(EXIT_POLL, |w| w.min(EXIT_POLL)));
+            }
+            if pipes.open() || pipes.sees_exit() {
+                pipes.wait(&mut sink, wait);
+            } else if deadline.is_none() {
+                // Nothing to read and nothing to enforce: block until it ends.
+                break child.wait().map_or_else(Ended::Unwatchable, Ended::Exited);
+            } else {
+                std::thread::sleep(wait.unwrap_or(EXIT_POLL));
+            }
         };
+        pipes.read_stragglers(&mut sink);
         let (status, exit_code, error) = match ended {
             Ended::Exited(status) if status.success() => (RunStatus::Succeeded, Some(0), None),
             Ended::Exited(status) => match status.code() {
@@ -557,6 +602,25 @@ impl Runner {
             ),
         };
         self.record(claim, status, exit_code, error);
+        if pipes.open() {
+            // A background child of the command still holds its output: read it to its end
+            // on a thread of its own, so the run is recorded as ended when the command ended.
+            let reader = move || {
+                pipes.read_to_end(&mut sink);
+                sink.finish();
+            };
+            if let Err(e) = std::thread::Builder::new()
+                .name(format!("output-{}", job.id))
+                .spawn(reader)
+            {
+                log::warn!(
+                    "job={}: cannot read the output its children still write: {e}",
+                    job.name
+                );
+            }
+        } else {
+            sink.finish();
+        }
     }
 
     /// Log the outcome of a run, record it on the run and the job, and prune old output.

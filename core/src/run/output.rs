@@ -1,0 +1,240 @@
+//! Where a run's output goes: its own file up to a cap, and, when forwarded, line by line to
+//! this process's stdout and stderr, prefixed with the job's name.
+
+use std::fs::File;
+use std::io::Write;
+
+/// Where the output of a job's command goes, and how much of it is kept.
+///
+/// ```
+/// use cronhost_core::run::{Forward, OutputSettings};
+///
+/// // What a container wants: every line on the daemon's stdout/stderr, no files.
+/// let mut settings = OutputSettings::default();
+/// settings.keep_files = false;
+/// settings.forward = Forward::Prefixed;
+/// assert_eq!(settings.max_bytes, 10 * 1024 * 1024);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutputSettings {
+    /// Each run's output goes to `output/<job-id>/<scheduled-instant>.log` (`cronhost logs`).
+    pub keep_files: bool,
+    /// Whether (and how) lines are copied to this process's stdout and stderr.
+    pub forward: Forward,
+    /// The most bytes of one run's output kept (stdout and stderr together); what comes after
+    /// is counted and discarded, and a marker line says so.
+    pub max_bytes: u64,
+}
+
+impl Default for OutputSettings {
+    /// Files kept, nothing forwarded, 10 MiB per run.
+    fn default() -> Self {
+        Self {
+            keep_files: true,
+            forward: Forward::Off,
+            max_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// How a run's output lines are copied to this process's stdout (the command's stdout) and
+/// stderr (its stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Forward {
+    /// Not copied.
+    #[default]
+    Off,
+    /// Each line as `[NAME] line`: what a daemon under journald or in a container wants, where
+    /// many jobs share one stream.
+    Prefixed,
+    /// Each line as the command wrote it: what `cronhost jobs run` at a terminal wants.
+    Plain,
+}
+
+/// Which of the command's streams a chunk came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// The longest line held back waiting for its newline before it is forwarded as it is.
+const LONGEST_LINE: usize = 64 * 1024;
+
+/// One run's output on its way out.
+pub(crate) struct Sink {
+    file: Option<File>,
+    forward: Forward,
+    /// `[NAME] `, the job's name with control characters escaped.
+    prefix: String,
+    max_bytes: u64,
+    kept: u64,
+    discarded: u64,
+    /// Forwarded text of each stream still waiting for its newline.
+    pending: [Vec<u8>; 2],
+}
+
+impl Sink {
+    /// A sink writing to `file` (when files are kept) and forwarding as `settings` say.
+    pub(crate) fn new(file: Option<File>, job_name: &str, settings: &OutputSettings) -> Self {
+        Self {
+            file,
+            forward: settings.forward,
+            prefix: format!("[{}] ", crate::text::for_terminal(job_name)),
+            max_bytes: settings.max_bytes,
+            kept: 0,
+            discarded: 0,
+            pending: [Vec::new(), Vec::new()],
+        }
+    }
+
+    /// Whether anything is done with the output at all.
+    pub(crate) fn wants_output(&self) -> bool {
+        self.file.is_some() || self.forward != Forward::Off
+    }
+
+    /// Take `bytes` the command wrote to `stream`.
+    pub(crate) fn take(&mut self, stream: Stream, bytes: &[u8]) {
+        let room = self.max_bytes.saturating_sub(self.kept);
+        let (kept, rest) =
+            bytes.split_at(bytes.len().min(usize::try_from(room).unwrap_or(usize::MAX)));
+        if !kept.is_empty() {
+            self.kept += kept.len() as u64;
+            self.write_file(kept);
+            self.forward_bytes(stream, kept);
+        }
+        if !rest.is_empty() {
+            if self.discarded == 0 {
+                let marker = format!(
+                    "[cronhost: output truncated: this run wrote more than {} bytes \
+                     (cron.output_max_bytes); the rest is discarded]",
+                    self.max_bytes
+                );
+                self.note(&marker);
+            }
+            self.discarded += rest.len() as u64;
+        }
+    }
+
+    /// The command's output has ended: forward what waits for a newline, and say how much was
+    /// discarded.
+    pub(crate) fn finish(&mut self) {
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let rest = std::mem::take(&mut self.pending[stream as usize]);
+            if !rest.is_empty() {
+                self.emit_line(stream, &rest);
+            }
+        }
+        if self.discarded > 0 {
+            let summary = format!("[cronhost: {} more bytes discarded]", self.discarded);
+            self.note(&summary);
+        }
+        if let Some(file) = &mut self.file {
+            let _ = file.flush();
+        }
+    }
+
+    /// A line of cronhost's own in the output: on a line of its own in the file, and on stderr
+    /// when forwarded.
+    fn note(&mut self, text: &str) {
+        if let Some(file) = &mut self.file {
+            let _ = file.write_all(format!("\n{text}\n").as_bytes());
+        }
+        if self.forward != Forward::Off {
+            self.forward_bytes(Stream::Stderr, b"\n");
+            self.emit_line(Stream::Stderr, text.as_bytes());
+        }
+    }
+
+    fn write_file(&mut self, bytes: &[u8]) {
+        if let Some(file) = &mut self.file {
+            // A full disk loses output, never the run: the outcome is recorded in the store.
+            if let Err(e) = file.write_all(bytes) {
+                log::warn!("cannot write job output: {e}; the rest of it is not kept");
+                self.file = None;
+            }
+        }
+    }
+
+    fn forward_bytes(&mut self, stream: Stream, bytes: &[u8]) {
+        if self.forward == Forward::Off {
+            return;
+        }
+        let mut pending = std::mem::take(&mut self.pending[stream as usize]);
+        pending.extend_from_slice(bytes);
+        let mut start = 0;
+        while let Some(end) = pending[start..].iter().position(|&b| b == b'\n') {
+            self.emit_line(stream, &pending[start..start + end]);
+            start += end + 1;
+        }
+        pending.drain(..start);
+        if pending.len() > LONGEST_LINE {
+            self.emit_line(stream, &pending);
+            pending.clear();
+        }
+        self.pending[stream as usize] = pending;
+    }
+
+    /// One whole line to this process's stream: written at once, so lines of runs going at the
+    /// same time never interleave inside a line. A closed stream is not an error of the run.
+    fn emit_line(&self, stream: Stream, line: &[u8]) {
+        let mut text = Vec::with_capacity(self.prefix.len() + line.len() + 1);
+        if self.forward == Forward::Prefixed {
+            text.extend_from_slice(self.prefix.as_bytes());
+        }
+        text.extend_from_slice(line);
+        text.push(b'\n');
+        let _ = match stream {
+            Stream::Stdout => std::io::stdout().lock().write_all(&text),
+            Stream::Stderr => std::io::stderr().lock().write_all(&text),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sink_into(path: &std::path::Path, max_bytes: u64) -> Sink {
+        let file = File::create(path).unwrap();
+        let settings = OutputSettings {
+            max_bytes,
+            ..OutputSettings::default()
+        };
+        Sink::new(Some(file), "job", &settings)
+    }
+
+    #[test]
+    fn output_past_the_cap_is_discarded_with_a_marker_and_a_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.log");
+        let mut sink = sink_into(&path, 10);
+        sink.take(Stream::Stdout, b"0123456");
+        sink.take(Stream::Stderr, b"789abcdef");
+        sink.take(Stream::Stdout, b"ghij");
+        sink.finish();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("0123456789\n[cronhost: output truncated"),
+            "{text}"
+        );
+        assert!(text.contains("more than 10 bytes"), "{text}");
+        assert!(
+            text.ends_with("[cronhost: 10 more bytes discarded]\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn output_under_the_cap_is_kept_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.log");
+        let mut sink = sink_into(&path, 100);
+        sink.take(Stream::Stdout, b"a\nb");
+        sink.take(Stream::Stderr, b"c\n");
+        sink.finish();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\nbc\n");
+    }
+}

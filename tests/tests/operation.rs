@@ -1,0 +1,340 @@
+//! Day-to-day operation through the real binary: what a job printed (`logs`, `jobs run`,
+//! forwarding, the output cap), and listings that show what runs, where and when.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cronhost_e2e::{artifacts, wait_for, TestHome};
+use serde_json::Value;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn json(home: &TestHome, args: &[&str]) -> Value {
+    let output = home.cronhost(args);
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", text(&output.stdout)))
+}
+
+fn runs(home: &TestHome, job: &str) -> Vec<Value> {
+    json(home, &["runs", job, "--limit", "1000", "--json"])["runs"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn jobs_run_streams_the_output_and_logs_prints_any_run_back() {
+    let home = TestHome::new();
+    let counter = home.path().join("count");
+    let script = format!(
+        "n=$(($(cat '{c}' 2>/dev/null || echo 0) + 1)); echo $n > '{c}'; echo \"out of run $n\"; echo \"err of run $n\" >&2",
+        c = counter.display()
+    );
+    home.add_job(&["every 1h", "--name", "talker", "--shell", "--", &script]);
+
+    let first = home.cronhost(&["jobs", "run", "talker"]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(
+        text(&first.stdout).contains("out of run 1\n"),
+        "{}",
+        text(&first.stdout)
+    );
+    assert!(
+        text(&first.stderr).contains("err of run 1\n"),
+        "{}",
+        text(&first.stderr)
+    );
+    let second = home.cronhost(&["jobs", "run", "talker"]);
+    assert!(second.status.success());
+
+    // The newest run by default; both streams, in the order written.
+    let logs = home.cronhost(&["logs", "talker"]);
+    assert!(logs.status.success(), "{}", text(&logs.stderr));
+    assert_eq!(text(&logs.stdout), "out of run 2\nerr of run 2\n");
+
+    // An older run by its id, as `runs --json` gives it.
+    let history = runs(&home, "talker");
+    let oldest = history.last().unwrap()["id"].as_str().unwrap().to_owned();
+    let logs = home.cronhost(&["logs", "talker", "--run", &oldest]);
+    assert_eq!(text(&logs.stdout), "out of run 1\nerr of run 1\n");
+
+    // A run that does not exist, a job that does not exist: exit 2, named.
+    let logs = home.cronhost(&["logs", "talker", "--run", "2001-01-01 00:00"]);
+    assert_eq!(logs.status.code(), Some(2));
+    assert!(
+        text(&logs.stderr).contains("has no run"),
+        "{}",
+        text(&logs.stderr)
+    );
+    let logs = home.cronhost(&["logs", "nobody"]);
+    assert_eq!(logs.status.code(), Some(2));
+}
+
+#[test]
+fn a_job_that_has_not_run_has_no_logs_and_says_so() {
+    let home = TestHome::new();
+    home.add_job(&["every 1h", "--name", "quiet", "--", "true"]);
+    let logs = home.cronhost(&["logs", "quiet"]);
+    assert_eq!(logs.status.code(), Some(1));
+    assert!(
+        text(&logs.stderr).contains("has not run yet"),
+        "{}",
+        text(&logs.stderr)
+    );
+}
+
+#[test]
+fn output_past_the_cap_is_cut_with_a_marker_and_the_run_still_ends_well() {
+    let home = TestHome::new();
+    home.write_config("[cron]\noutput_max_bytes = 2048\n");
+    // 1 MiB through a pipe: the job would block forever if the rest were not read and dropped.
+    home.add_job(&[
+        "every 1h",
+        "--name",
+        "flood",
+        "--shell",
+        "--",
+        "head -c 1048576 /dev/zero | tr '\\0' x; echo done >&2",
+    ]);
+    let run = home.cronhost(&["jobs", "run", "flood"]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let logs = home.cronhost(&["logs", "flood"]);
+    let kept = text(&logs.stdout);
+    assert!(kept.starts_with(&"x".repeat(2048)), "{}", &kept[..100]);
+    assert!(
+        !kept.contains(&"x".repeat(2049)),
+        "more than the cap was kept"
+    );
+    assert!(kept.contains("[cronhost: output truncated"), "{kept}");
+    assert!(
+        kept.contains(&format!(
+            "[cronhost: {} more bytes discarded]",
+            1_048_576 - 2048 + 5
+        )),
+        "{kept}"
+    );
+    assert!(kept.len() < 2048 + 400, "{} bytes kept", kept.len());
+}
+
+#[test]
+fn a_background_child_holding_the_output_does_not_hold_the_run_open() {
+    let home = TestHome::new();
+    home.add_job(&[
+        "every 1h",
+        "--name",
+        "forker",
+        "--shell",
+        "--",
+        "echo started; (sleep 20; echo late) & exit 0",
+    ]);
+    let began = Instant::now();
+    let run = home.cronhost(&["jobs", "run", "forker"]);
+    let took = began.elapsed();
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert!(
+        took < Duration::from_secs(15),
+        "jobs run waited {took:?} for the background child's output"
+    );
+    let logs = home.cronhost(&["logs", "forker"]);
+    assert!(text(&logs.stdout).starts_with("started\n"));
+    let history = runs(&home, "forker");
+    assert_eq!(history[0]["status"], "succeeded");
+}
+
+#[test]
+fn forwarded_output_reaches_the_daemon_stdout_prefixed_with_the_job_name() {
+    let home = TestHome::new();
+    home.write_config("[cron]\njob_output = \"forward\"\n");
+    home.add_job(&[
+        "every 1s",
+        "--name",
+        "greeter",
+        "--shell",
+        "--",
+        "echo hello from $CRONHOST_JOB_ID; echo oops >&2",
+    ]);
+    let stdout = home.path().join("daemon.out");
+    let stderr = home.path().join("daemon.err");
+    let mut daemon = Command::new(&artifacts().cronhost)
+        .arg("--home")
+        .arg(home.path())
+        .arg("run")
+        .env_remove("CRONHOST_HOME")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for("a forwarded line on the daemon's stdout", PATIENCE, || {
+        std::fs::read_to_string(&stdout).is_ok_and(|t| t.contains("[greeter] hello from j1\n"))
+    });
+    wait_for("a forwarded line on the daemon's stderr", PATIENCE, || {
+        std::fs::read_to_string(&stderr).is_ok_and(|t| t.contains("[greeter] oops\n"))
+    });
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    assert!(daemon.wait().unwrap().success());
+    let out = std::fs::read_to_string(&stdout).unwrap();
+    assert!(!out.contains("oops"), "stderr lines went to stdout: {out}");
+    // No files: `logs` says where the output went instead.
+    assert!(!home.path().join("cron/output/j1").exists());
+    let logs = home.cronhost(&["logs", "greeter"]);
+    assert_eq!(logs.status.code(), Some(1));
+    assert!(
+        text(&logs.stderr).contains("forward"),
+        "{}",
+        text(&logs.stderr)
+    );
+}
+
+#[test]
+fn logs_follow_prints_a_run_as_it_writes_and_then_the_next_run() {
+    let home = TestHome::new();
+    let gate = home.path().join("gate");
+    let script = format!(
+        "echo first half; while [ ! -e '{g}' ]; do sleep 0.05; done; echo second half",
+        g = gate.display()
+    );
+    home.add_job(&["every 1h", "--name", "slow", "--shell", "--", &script]);
+    let followed = home.path().join("followed");
+    let mut follow = Command::new(&artifacts().cronhost)
+        .arg("--home")
+        .arg(home.path())
+        .args(["logs", "slow", "--follow"])
+        .env_remove("CRONHOST_HOME")
+        .stdout(std::fs::File::create(&followed).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let read = || std::fs::read_to_string(&followed).unwrap_or_default();
+    // `--follow` on a job that has not run waits for its first run.
+    let mut run = Command::new(&artifacts().cronhost)
+        .arg("--home")
+        .arg(home.path())
+        .args(["jobs", "run", "slow"])
+        .env_remove("CRONHOST_HOME")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the first half while the run goes on", PATIENCE, || {
+        read() == "first half\n"
+    });
+    std::fs::write(&gate, "").unwrap();
+    assert!(run.wait().unwrap().success());
+    wait_for("the second half", PATIENCE, || {
+        read() == "first half\nsecond half\n"
+    });
+    // The next run follows on.
+    assert!(home.cronhost(&["jobs", "run", "slow"]).status.success());
+    wait_for("the next run's output", PATIENCE, || {
+        read() == "first half\nsecond half\nfirst half\nsecond half\n"
+    });
+    follow.kill().unwrap();
+    follow.wait().unwrap();
+}
+
+#[test]
+fn listings_show_the_command_so_it_pastes_back_and_times_in_the_job_zone() {
+    let home = TestHome::new();
+    let target = home.path().join("pasted");
+    let line = format!("echo \"a b\"  'c' > '{}'", target.display());
+    home.add_job(&[
+        "weekdays at 9:30",
+        "--name",
+        "report",
+        "--tz",
+        "Asia/Tokyo",
+        "--shell",
+        "--",
+        &line,
+    ]);
+    home.add_job(&[
+        "every 1h", "--name", "plain", "--", "printf", "%s|", "x y", "it's",
+    ]);
+
+    // `jobs show` prints the command as a shell line: run it, and it does what the job does.
+    let show = home.cronhost(&["jobs", "show", "report"]);
+    let shown = text(&show.stdout);
+    let command = shown
+        .lines()
+        .find_map(|l| l.strip_prefix("command:"))
+        .unwrap()
+        .trim();
+    let status = Command::new("sh").args(["-c", command]).status().unwrap();
+    assert!(status.success());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "a b c\n");
+    // The next run in the job's zone (JST), not cron.timezone (UTC).
+    assert!(shown.contains(" JST ("), "{shown}");
+
+    let list = home.cronhost(&["jobs", "list"]);
+    let listed = text(&list.stdout);
+    let header = listed.lines().next().unwrap();
+    assert!(
+        header.contains("ZONE") && header.contains("COMMAND"),
+        "{header}"
+    );
+    let plain = listed.lines().find(|l| l.contains("plain")).unwrap();
+    let pasted = &plain[header.find("COMMAND").unwrap()..];
+    let output = Command::new("sh").args(["-c", pasted]).output().unwrap();
+    assert_eq!(text(&output.stdout), "x y|it's|");
+    let report = listed.lines().find(|l| l.contains("report")).unwrap();
+    assert!(
+        report.contains("Asia/Tokyo") && report.contains(" JST "),
+        "{report}"
+    );
+}
+
+#[test]
+fn runs_lists_job_names_and_when_each_run_started_and_finished() {
+    let home = TestHome::new();
+    home.add_job(&["every 1h", "--name", "named-job", "--", "true"]);
+    assert!(home
+        .cronhost(&["jobs", "run", "named-job"])
+        .status
+        .success());
+    let listing = text(&home.cronhost(&["runs"]).stdout);
+    let mut lines = listing.lines();
+    let header = lines.next().unwrap();
+    for column in ["JOB", "SCHEDULED", "STARTED", "FINISHED", "STATUS"] {
+        assert!(header.contains(column), "{header}");
+    }
+    let row = lines.next().unwrap();
+    assert!(row.starts_with("named-job "), "{row}");
+    let run = &runs(&home, "named-job")[0];
+    let started =
+        chrono::DateTime::parse_from_rfc3339(run["started_at"].as_str().unwrap()).unwrap();
+    let finished =
+        chrono::DateTime::parse_from_rfc3339(run["finished_at"].as_str().unwrap()).unwrap();
+    assert!(
+        row.contains(&started.format("%H:%M:%S%.3f").to_string()),
+        "{row}"
+    );
+    assert!(
+        row.contains(&finished.format("%H:%M:%S%.3f").to_string()),
+        "{row}"
+    );
+}
+
+#[test]
+fn every_json_document_names_its_format_and_version() {
+    let home = TestHome::new();
+    home.add_job(&["every 1h", "--name", "a", "--", "true"]);
+    for (args, format) in [
+        (&["jobs", "list", "--json"][..], "cronhost-job-list"),
+        (&["jobs", "show", "a", "--json"][..], "cronhost-job"),
+        (&["runs", "--json"][..], "cronhost-runs"),
+        (&["status", "--json"][..], "cronhost-status"),
+        (&["providers", "--json"][..], "cronhost-providers"),
+        (&["jobs", "export"][..], "cronhost-jobs"),
+    ] {
+        let document = json(&home, args);
+        assert_eq!(document["format"], format, "{args:?}");
+        assert_eq!(document["version"], 1, "{args:?}");
+    }
+}
