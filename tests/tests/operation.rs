@@ -338,3 +338,219 @@ fn every_json_document_names_its_format_and_version() {
         assert_eq!(document["version"], 1, "{args:?}");
     }
 }
+
+#[test]
+fn jobs_edit_changes_a_job_in_place_and_the_running_daemon_follows() {
+    let home = TestHome::new();
+    let marks = home.path().join("marks");
+    let id = home.add_job(&[
+        "every 1h",
+        "--name",
+        "mover",
+        "--shell",
+        "--",
+        &format!("echo $CRONHOST_SCHEDULED_AT >> '{}'", marks.display()),
+    ]);
+    assert!(home.cronhost(&["jobs", "run", "mover"]).status.success());
+    let (mut daemon, log) = home.spawn_daemon("daemon.log", &[]);
+    wait_for("the daemon to be healthy", PATIENCE, || {
+        home.cronhost(&["status"]).status.success()
+    });
+
+    let edit = home.cronhost(&[
+        "jobs",
+        "edit",
+        "mover",
+        "--schedule",
+        "every 1s",
+        "--timeout",
+        "30",
+    ]);
+    assert!(edit.status.success(), "{}", text(&edit.stderr));
+    let said = text(&edit.stdout);
+    assert!(said.contains("schedule: every 1h -> every 1s"), "{said}");
+    assert!(said.contains("timeout: none -> 30s"), "{said}");
+    wait_for("the daemon to fire on the new schedule", PATIENCE, || {
+        runs(&home, &id).len() >= 3
+    });
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    assert!(
+        daemon.wait().unwrap().success(),
+        "{}",
+        std::fs::read_to_string(log).unwrap()
+    );
+
+    let job = json(&home, &["jobs", "show", "mover", "--json"]);
+    assert_eq!(job["id"], id.as_str(), "same id");
+    assert_eq!(job["timeout_secs"], 30);
+    // The manual run from before the edit is still in its history.
+    assert!(runs(&home, &id).iter().any(|r| r["reason"] == "manual"));
+
+    // Bad edits change nothing and say what is allowed.
+    for (args, needle) in [
+        (
+            &["jobs", "edit", "mover", "--schedule", "every fortnight"][..],
+            "accepted schedules",
+        ),
+        (
+            &["jobs", "edit", "mover", "--tz", "Mars/Base"][..],
+            "Mars/Base",
+        ),
+        (&["jobs", "edit", "mover"][..], "nothing to change"),
+        (&["jobs", "edit", "nobody", "--timeout", "5"][..], "no job"),
+    ] {
+        let output = home.cronhost(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&output.stderr).contains(needle),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+    }
+    assert_eq!(json(&home, &["jobs", "show", "mover", "--json"]), job);
+}
+
+#[test]
+fn an_edited_export_pushed_with_import_replace_updates_the_other_host() {
+    let source = TestHome::new();
+    let target = TestHome::new();
+    source.add_job(&["every 1h", "--name", "a", "--", "true"]);
+    source.add_job(&["every 1h", "--name", "b", "--", "true"]);
+    let file = source.path().join("jobs.json");
+    let export = |home: &TestHome| {
+        let output = home.cronhost(&["jobs", "export"]);
+        std::fs::write(&file, &output.stdout).unwrap();
+    };
+    export(&source);
+    let import = |args: &[&str]| {
+        let mut full = vec!["jobs", "import", file.to_str().unwrap()];
+        full.extend_from_slice(args);
+        target.cronhost(&full)
+    };
+    assert!(import(&[]).status.success());
+    assert!(target.cronhost(&["jobs", "run", "a"]).status.success());
+
+    assert!(source
+        .cronhost(&["jobs", "edit", "a", "--schedule", "every 2h"])
+        .status
+        .success());
+    export(&source);
+    let kept = import(&[]);
+    assert!(
+        text(&kept.stdout).contains("2 already present"),
+        "{}",
+        text(&kept.stdout)
+    );
+    assert_eq!(
+        json(&target, &["jobs", "show", "a", "--json"])["schedule_text"],
+        "every 1h"
+    );
+
+    let replaced = import(&["--replace"]);
+    assert!(replaced.status.success(), "{}", text(&replaced.stderr));
+    assert!(text(&replaced.stdout).contains("schedule: every 1h -> every 2h"));
+    let a = json(&target, &["jobs", "show", "a", "--json"]);
+    assert_eq!(a["schedule_text"], "every 2h");
+    assert_eq!(a["last_status"], "succeeded", "runtime state here stays");
+    let again = import(&["--replace"]);
+    assert!(
+        text(&again.stdout).contains("replaced 0"),
+        "{}",
+        text(&again.stdout)
+    );
+}
+
+#[test]
+fn apply_makes_the_store_match_a_job_file_and_a_second_apply_changes_nothing() {
+    let home = TestHome::new();
+    home.add_job(&["every 5m", "--name", "stray", "--", "true"]);
+    let dir = home.path().join("repo");
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join("jobs.toml");
+    std::fs::write(
+        &file,
+        "[jobs.backup]\nschedule = \"0 3 * * *\"\ncommand = [\"./backup.sh\", \"--all\"]\ntimezone = \"Europe/Berlin\"\ntimeout = 600\n\n[jobs.rotate]\nschedule = \"every 1h\"\ncommand = \"echo rotated\"\n",
+    )
+    .unwrap();
+    let apply = |args: &[&str]| {
+        let mut full = vec!["apply", file.to_str().unwrap()];
+        full.extend_from_slice(args);
+        home.cronhost(&full)
+    };
+    let names = || -> Vec<String> {
+        json(&home, &["jobs", "list", "--all", "--json"])["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let dry = apply(&["--dry-run", "--prune"]);
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    let said = text(&dry.stdout);
+    assert!(
+        said.contains("+ backup") && said.contains("- stray"),
+        "{said}"
+    );
+    assert!(said.contains("nothing was changed"), "{said}");
+    assert_eq!(names(), ["stray"]);
+
+    let applied = apply(&[]);
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    let backup = json(&home, &["jobs", "show", "backup", "--json"]);
+    assert_eq!(
+        backup["command"],
+        serde_json::json!([dir.join("backup.sh").to_str().unwrap(), "--all"]),
+        "relative to the file's directory"
+    );
+    assert_eq!(backup["timezone"], "Europe/Berlin");
+    assert_eq!(
+        json(&home, &["jobs", "show", "rotate", "--json"])["shell"],
+        true
+    );
+    let mut listed = names();
+    listed.sort();
+    assert_eq!(
+        listed,
+        ["backup", "rotate", "stray"],
+        "no --prune, no removal"
+    );
+
+    let again = apply(&[]);
+    assert!(text(&again.stdout).contains("0 added, 0 changed, 0 removed, 2 unchanged"));
+
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("every 1h", "every 2h"),
+    )
+    .unwrap();
+    let pruned = apply(&["--prune"]);
+    let said = text(&pruned.stdout);
+    assert!(said.contains("schedule: every 1h -> every 2h"), "{said}");
+    assert!(said.contains("- stray"), "{said}");
+    let mut listed = names();
+    listed.sort();
+    assert_eq!(listed, ["backup", "rotate"]);
+    assert_eq!(
+        json(&home, &["jobs", "show", "backup", "--json"])["id"],
+        backup["id"]
+    );
+
+    // A broken file changes nothing, exit 2, and points at the line.
+    std::fs::write(
+        &file,
+        "[jobs.x]\nschedule = \"every 1h\"\ncommand = [\"true\"]\ntimout = 5\n",
+    )
+    .unwrap();
+    let broken = apply(&["--prune"]);
+    assert_eq!(broken.status.code(), Some(2));
+    let said = text(&broken.stderr);
+    assert!(said.contains("timout") && said.contains("line 4"), "{said}");
+    let mut listed = names();
+    listed.sort();
+    assert_eq!(listed, ["backup", "rotate"]);
+}

@@ -7,7 +7,9 @@ use chrono::Utc;
 use clap::{Args, Subcommand};
 use cronhost::schedule::{format_local, parse_zone, Schedule};
 use cronhost::status::relative;
-use cronhost::store::{CatchUp, Job, JobSpec, JobsExport, Overlap, Repeat, RunStatus, Store};
+use cronhost::store::{
+    CatchUp, Edited, Import, Job, JobSpec, JobsExport, Overlap, Repeat, RunStatus, Store,
+};
 
 use super::view::JobView;
 use cronhost::text::for_terminal;
@@ -60,6 +62,9 @@ pub enum JobsCommand {
         /// Job id or name.
         job: String,
     },
+    /// Change a job in place: give only what changes (`--schedule`, `--name`, `--timeout`, ...,
+    /// or `-- COMMAND...`). Its id and history stay; a new schedule gives a new next run.
+    Edit(EditArgs),
     /// Remove a job; its run history stays.
     Remove {
         /// Job id or name.
@@ -78,10 +83,15 @@ pub enum JobsCommand {
     },
     /// Print every job as JSON (ids kept), for `jobs import` on this or another host.
     Export,
-    /// Import jobs from a `jobs export` file. All or nothing; jobs already here are kept.
+    /// Import jobs from a `jobs export` file. All or nothing; jobs already here are kept, or
+    /// with `--replace` given the file's definitions.
     Import {
         /// The JSON file (`-` for standard input).
         file: PathBuf,
+        /// Update jobs already here (found by id, else by name) to the file's definition and
+        /// pause state; their ids here, history and last status stay.
+        #[arg(long)]
+        replace: bool,
     },
 }
 
@@ -100,6 +110,16 @@ pub struct AddArgs {
     /// The schedule: a cron expression, `every 5m`, `in 10m`, a timestamp, or a phrase such as
     /// `weekdays at 9:30`.
     schedule: String,
+    #[command(flatten)]
+    options: JobOptions,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
+}
+
+/// The settings `jobs add` and `jobs edit` share; in an edit, what is not given stays.
+#[derive(Debug, Args)]
+pub struct JobOptions {
     /// A unique name (default: the id).
     #[arg(long)]
     name: Option<String>,
@@ -112,12 +132,13 @@ pub struct AddArgs {
     /// Kill the run's process group after SECS seconds.
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
-    /// After downtime: run the missed occurrence once, skip it, or run all of them.
-    #[arg(long, default_value = "once")]
-    catch_up: CatchUp,
-    /// When the previous run is still going: skip, allow, or queue one.
-    #[arg(long, default_value = "skip")]
-    overlap: Overlap,
+    /// After downtime: run the missed occurrence once, skip it, or run all of them (default
+    /// once).
+    #[arg(long)]
+    catch_up: Option<CatchUp>,
+    /// When the previous run is still going: skip, allow, or queue one (default skip).
+    #[arg(long)]
+    overlap: Option<Overlap>,
     /// Run the command through `sh -c`.
     #[arg(long)]
     shell: bool,
@@ -127,9 +148,45 @@ pub struct AddArgs {
     /// Extra environment, KEY=VALUE (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
-    /// The command and its arguments, after `--`.
-    #[arg(last = true, required = true)]
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Job id or name.
+    job: String,
+    /// A new schedule (the next run is worked out from now).
+    #[arg(long)]
+    schedule: Option<String>,
+    #[command(flatten)]
+    options: JobOptions,
+    /// Run the command without a shell.
+    #[arg(long, conflicts_with = "shell")]
+    no_shell: bool,
+    /// No timeout.
+    #[arg(long, conflicts_with = "timeout")]
+    no_timeout: bool,
+    /// No working directory (the daemon's).
+    #[arg(long, conflicts_with = "workdir")]
+    no_workdir: bool,
+    /// Remove KEY from the environment (repeatable).
+    #[arg(long, value_name = "KEY")]
+    unset_env: Vec<String>,
+    /// A new command and its arguments, after `--`.
+    #[arg(last = true)]
     command: Vec<String>,
+}
+
+/// `--env KEY=VALUE` pairs as a map.
+fn env_pairs(pairs: &[String]) -> Result<BTreeMap<String, String>, CliError> {
+    let mut env = BTreeMap::new();
+    for pair in pairs {
+        let (key, value) = pair
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| CliError::usage(format!("--env `{pair}` must be KEY=VALUE")))?;
+        env.insert(key.to_owned(), value.to_owned());
+    }
+    Ok(env)
 }
 
 pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
@@ -202,7 +259,8 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
             print_json(&JobsExport::new(&store.jobs()?))?;
             Ok(EXIT_OK)
         }
-        JobsCommand::Import { file } => {
+        JobsCommand::Edit(args) => edit(context, store, args),
+        JobsCommand::Import { file, replace } => {
             let text = if file.as_os_str() == "-" {
                 std::io::read_to_string(std::io::stdin())
             } else {
@@ -217,10 +275,28 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
                     ))
                 })?
                 .jobs;
-            let added = store.import_jobs(&jobs, now)?;
+            let mode = if replace {
+                Import::Replace
+            } else {
+                Import::Add
+            };
+            let imported = store.import_jobs(&jobs, mode, now)?;
+            for job in &imported.added {
+                outln!("added {} ({})", for_terminal(&job.name), job.id);
+            }
+            for edited in &imported.replaced {
+                print_changes(edited, "replaced");
+            }
+            let kept = if replace {
+                "unchanged"
+            } else {
+                "already present (kept; --replace updates them)"
+            };
             outln!(
-                "imported {added} job(s); {} already present",
-                jobs.len() - added
+                "imported {} job(s), replaced {}; {} {kept}",
+                imported.added.len(),
+                imported.replaced.len(),
+                imported.unchanged
             );
             Ok(EXIT_OK)
         }
@@ -229,29 +305,133 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
 }
 
 fn add(context: &Context, args: AddArgs) -> Result<i32, CliError> {
-    let mut env = BTreeMap::new();
-    for pair in &args.env {
-        let (key, value) = pair
-            .split_once('=')
-            .filter(|(k, _)| !k.is_empty())
-            .ok_or_else(|| CliError::usage(format!("--env `{pair}` must be KEY=VALUE")))?;
-        env.insert(key.to_owned(), value.to_owned());
-    }
-    let (command, workdir) = anchor_paths(args.command, args.workdir, args.shell)?;
+    let options = args.options;
+    let env = env_pairs(&options.env)?;
+    let (command, workdir) = anchor_paths(args.command, options.workdir, options.shell)?;
     let mut spec = JobSpec::new(&args.schedule, command);
-    spec.name = args.name;
-    spec.shell = args.shell;
+    spec.name = options.name;
+    spec.shell = options.shell;
     spec.workdir = workdir;
     spec.env = env;
-    spec.timezone = args.tz;
-    spec.repeat = args.repeat;
-    spec.timeout_secs = args.timeout;
-    spec.catch_up = args.catch_up;
-    spec.overlap = args.overlap;
+    spec.timezone = options.tz;
+    spec.repeat = options.repeat;
+    spec.timeout_secs = options.timeout;
+    spec.catch_up = options.catch_up.unwrap_or_default();
+    spec.overlap = options.overlap.unwrap_or_default();
     let store = Store::open(&context.home.store_file())?;
     let job = store.add_job(&spec, &context.config.cron.timezone, Utc::now())?;
     outln!("{}", job.id);
     Ok(EXIT_OK)
+}
+
+fn edit(context: &Context, store: &Store, args: EditArgs) -> Result<i32, CliError> {
+    let options = args.options;
+    let env = env_pairs(&options.env)?;
+    let nothing_given = args.schedule.is_none()
+        && options.name.is_none()
+        && options.repeat.is_none()
+        && options.tz.is_none()
+        && options.timeout.is_none()
+        && options.catch_up.is_none()
+        && options.overlap.is_none()
+        && !options.shell
+        && options.workdir.is_none()
+        && env.is_empty()
+        && !args.no_shell
+        && !args.no_timeout
+        && !args.no_workdir
+        && args.unset_env.is_empty()
+        && args.command.is_empty();
+    if nothing_given {
+        return Err(CliError::usage(
+            "nothing to change: give what to change (`cronhost jobs edit --help` lists the options)",
+        ));
+    }
+    let current = store.job(&args.job)?;
+    let shell = match (options.shell, args.no_shell) {
+        (true, _) => true,
+        (_, true) => false,
+        _ => current.shell,
+    };
+    // Relative paths are anchored where the operator stands, as `jobs add` anchors them; an
+    // unchanged command keeps its paths.
+    let (command, workdir) = if args.command.is_empty() {
+        let (_, workdir) = anchor_paths(Vec::new(), options.workdir, shell)?;
+        (None, workdir)
+    } else {
+        let base = options.workdir.or_else(|| current.workdir.clone());
+        let (command, workdir) = anchor_paths(args.command, base, shell)?;
+        (Some(command), workdir)
+    };
+    let edited = store.edit_job(
+        &current.id,
+        |spec| {
+            if let Some(schedule) = args.schedule {
+                spec.schedule = schedule;
+            }
+            if let Some(name) = options.name {
+                spec.name = Some(name);
+            }
+            if let Some(repeat) = options.repeat {
+                spec.repeat = Some(repeat);
+            }
+            if let Some(zone) = options.tz {
+                spec.timezone = Some(zone);
+            }
+            if let Some(timeout) = options.timeout {
+                spec.timeout_secs = Some(timeout);
+            }
+            if args.no_timeout {
+                spec.timeout_secs = None;
+            }
+            if let Some(catch_up) = options.catch_up {
+                spec.catch_up = catch_up;
+            }
+            if let Some(overlap) = options.overlap {
+                spec.overlap = overlap;
+            }
+            spec.shell = shell;
+            if workdir.is_some() {
+                spec.workdir = workdir;
+            }
+            if args.no_workdir {
+                spec.workdir = None;
+            }
+            spec.env.extend(env);
+            for key in &args.unset_env {
+                spec.env.remove(key);
+            }
+            if let Some(command) = command {
+                spec.command = command;
+            }
+        },
+        &context.config.cron.timezone,
+        Utc::now(),
+    )?;
+    print_changes(&edited, "edited");
+    if edited.after.next_run != edited.before.next_run {
+        outln!("  next run: {}", describe_next(&edited.after));
+    }
+    Ok(EXIT_OK)
+}
+
+/// `VERB NAME (ID)` and a line per changed field, or that nothing changed.
+pub(super) fn print_changes(edited: &Edited, verb: &str) {
+    let job = &edited.after;
+    let changes = edited.changes();
+    if changes.is_empty() {
+        outln!("{} ({}): unchanged", for_terminal(&job.name), job.id);
+        return;
+    }
+    outln!("{verb} {} ({})", for_terminal(&job.name), job.id);
+    for change in changes {
+        outln!(
+            "  {}: {} -> {}",
+            change.field,
+            for_terminal(&change.before),
+            for_terminal(&change.after)
+        );
+    }
 }
 
 /// Paths the operator typed relative to where they stand (`--workdir logs`, `-- ./report.sh`)
@@ -278,18 +458,12 @@ fn anchor_paths(
     };
     if !shell {
         if let Some(program) = command.first_mut() {
-            let path = std::path::Path::new(program.as_str());
-            if program.contains('/') && !path.is_absolute() {
+            if program.contains('/') {
                 let base = match &workdir {
                     Some(dir) => PathBuf::from(dir),
                     None => here()?,
                 };
-                let joined: PathBuf = base
-                    .join(path)
-                    .components()
-                    .filter(|c| !matches!(c, std::path::Component::CurDir))
-                    .collect();
-                *program = joined.to_string_lossy().into_owned();
+                *program = cronhost::anchored_program(program, &base);
             }
         }
     }

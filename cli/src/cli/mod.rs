@@ -23,6 +23,7 @@ macro_rules! outln_escaped {
     };
 }
 
+mod apply;
 mod jobs;
 mod logs;
 mod notify;
@@ -176,6 +177,9 @@ enum Command {
     /// Manage jobs: add, list, show, pause, resume, run, remove, preview, export, import.
     #[command(subcommand)]
     Jobs(jobs::JobsCommand),
+    /// Make the job set match a TOML job file (the way to keep jobs in git): adds, changes,
+    /// and with `--prune` removes; prints the difference; `--dry-run` only prints it.
+    Apply(apply::ApplyArgs),
     /// Show the run history, newest first.
     Runs(runs::RunsArgs),
     /// Print what a run of a job wrote (the newest run unless `--run`); `--follow` keeps
@@ -228,7 +232,7 @@ impl Command {
             Command::Providers { command, .. } => {
                 !matches!(command, Some(providers::ProvidersCommand::Clear { .. }))
             }
-            Command::Tick | Command::Fire { .. } | Command::Run => false,
+            Command::Tick | Command::Fire { .. } | Command::Run | Command::Apply(_) => false,
         }
     }
 }
@@ -295,6 +299,7 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Command::Jobs(command) => jobs::run(&context, command),
+        Command::Apply(args) => apply::run(&context, args),
         Command::Runs(args) => runs::run(&context, args),
         Command::Logs(args) => logs::run(&context, args),
         Command::Status { json } => status::run(&context, json),

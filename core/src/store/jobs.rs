@@ -338,7 +338,7 @@ pub fn is_job_id(id: &str) -> bool {
 /// Names and ids never collide, so a word given on the command line finds one job: a name may
 /// not be another job's id, and an id may not be another job's name. Any word is a name
 /// otherwise, one shaped like an id (`jenkins`, `j2`) included.
-fn check_apart(tx: &Transaction<'_>, id: &str, name: &str) -> Result<(), StoreError> {
+pub(super) fn check_apart(tx: &Transaction<'_>, id: &str, name: &str) -> Result<(), StoreError> {
     let name_key = name.to_lowercase();
     let clash = |sql_text: &str, key: &str| -> Result<Option<String>, StoreError> {
         tx.row_cached(sql_text, params![key, id], |r| r.get::<_, String>(0))
@@ -360,14 +360,15 @@ fn check_apart(tx: &Transaction<'_>, id: &str, name: &str) -> Result<(), StoreEr
 }
 
 /// A job validated and ready to insert.
-struct Prepared {
-    schedule: Schedule,
-    zone: String,
-    repeat_limit: Option<u32>,
-    next_run: Option<DateTime<Utc>>,
+pub(super) struct Prepared {
+    pub(super) schedule: Schedule,
+    pub(super) zone: String,
+    pub(super) repeat_limit: Option<u32>,
+    pub(super) next_run: Option<DateTime<Utc>>,
 }
 
-fn prepare(spec: &JobSpec, default_zone: &str, now: DateTime<Utc>) -> Result<Prepared, StoreError> {
+/// Check everything in `spec` but its schedule: the limits `jobs add` applies.
+pub(super) fn check_definition(spec: &JobSpec) -> Result<(), StoreError> {
     validate::check(&validate::Definition {
         name: spec.name.as_deref(),
         schedule_text: &spec.schedule,
@@ -384,6 +385,16 @@ fn prepare(spec: &JobSpec, default_zone: &str, now: DateTime<Utc>) -> Result<Pre
     if let Some(name) = &spec.name {
         validate::check_name(name)?;
     }
+    Ok(())
+}
+
+/// Check `spec` and work out its schedule, zone, repeats and first run, as of `now`.
+pub(super) fn prepare(
+    spec: &JobSpec,
+    default_zone: &str,
+    now: DateTime<Utc>,
+) -> Result<Prepared, StoreError> {
+    check_definition(spec)?;
     let zone_name = spec
         .timezone
         .clone()
@@ -409,6 +420,59 @@ fn prepare(spec: &JobSpec, default_zone: &str, now: DateTime<Utc>) -> Result<Pre
     })
 }
 
+/// Insert `spec` (already prepared) as a new job with a new id.
+pub(super) fn insert_new(
+    tx: &Transaction<'_>,
+    spec: &JobSpec,
+    prepared: Prepared,
+    now: DateTime<Utc>,
+) -> Result<Job, StoreError> {
+    // An id is never a name already in use: `jobs show j7` must find one job.
+    let id = loop {
+        let id = id_for(allocate_sequence(tx)?);
+        let taken: Option<i64> = tx
+            .row_cached("SELECT 1 FROM jobs WHERE name_key = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(sql)?;
+        if taken.is_none() {
+            break id;
+        }
+    };
+    if let Some(name) = &spec.name {
+        check_apart(tx, &id, name)?;
+    }
+    let job = Job {
+        name: spec.name.clone().unwrap_or_else(|| id.clone()),
+        id,
+        command: spec.command.clone(),
+        shell: spec.shell,
+        workdir: spec.workdir.clone(),
+        env: spec.env.clone(),
+        schedule_text: spec.schedule.trim().to_owned(),
+        schedule: prepared.schedule.canonical(),
+        timezone: prepared.zone.clone(),
+        repeat_limit: prepared.repeat_limit,
+        completed_count: 0,
+        enabled: true,
+        paused_at: None,
+        pause_reason: None,
+        next_run: prepared.next_run,
+        last_run: None,
+        last_status: None,
+        last_error: None,
+        failure_streak: 0,
+        timeout_secs: spec.timeout_secs,
+        catch_up: spec.catch_up,
+        overlap: spec.overlap,
+        created_at: now,
+        completed_at: None,
+    };
+    insert_row(tx, &job)?;
+    get(tx, &job.id)
+}
+
 impl Store {
     /// Add a job; returns it with its new id. Refused (nothing stored) on a bad schedule, zone,
     /// command or a name already taken.
@@ -419,52 +483,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Job, StoreError> {
         let prepared = prepare(spec, default_zone, now)?;
-        self.write_jobs(|tx| {
-            // An id is never a name already in use: `jobs show j7` must find one job.
-            let id = loop {
-                let id = id_for(allocate_sequence(tx)?);
-                let taken: Option<i64> = tx
-                    .row_cached("SELECT 1 FROM jobs WHERE name_key = ?1", params![id], |r| {
-                        r.get(0)
-                    })
-                    .optional()
-                    .map_err(sql)?;
-                if taken.is_none() {
-                    break id;
-                }
-            };
-            if let Some(name) = &spec.name {
-                check_apart(tx, &id, name)?;
-            }
-            let job = Job {
-                name: spec.name.clone().unwrap_or_else(|| id.clone()),
-                id,
-                command: spec.command.clone(),
-                shell: spec.shell,
-                workdir: spec.workdir.clone(),
-                env: spec.env.clone(),
-                schedule_text: spec.schedule.trim().to_owned(),
-                schedule: prepared.schedule.canonical(),
-                timezone: prepared.zone.clone(),
-                repeat_limit: prepared.repeat_limit,
-                completed_count: 0,
-                enabled: true,
-                paused_at: None,
-                pause_reason: None,
-                next_run: prepared.next_run,
-                last_run: None,
-                last_status: None,
-                last_error: None,
-                failure_streak: 0,
-                timeout_secs: spec.timeout_secs,
-                catch_up: spec.catch_up,
-                overlap: spec.overlap,
-                created_at: now,
-                completed_at: None,
-            };
-            insert_row(tx, &job)?;
-            get(tx, &job.id)
-        })
+        self.write_jobs(|tx| insert_new(tx, spec, prepared, now))
     }
 
     /// Find a job by id, or by name (case-insensitive).
@@ -562,12 +581,15 @@ impl Store {
 
     /// Import jobs exported by `jobs export`, keeping their ids. All or nothing: a file with a
     /// bad job, or a job whose id or name is taken here by a different job, changes nothing.
-    /// Jobs already present with the same id are left as they are (import is idempotent).
+    /// A job already here with the same id is left as it is ([`Import::Add`]: import is
+    /// idempotent) or given the document's definition and pause state ([`Import::Replace`],
+    /// found by id, else by name; it keeps its id here, its history and its runtime state).
     pub fn import_jobs(
         &self,
         exported: &[super::ExportedJob],
+        mode: Import,
         now: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Imported, StoreError> {
         let jobs: Vec<Job> = exported.iter().map(super::ExportedJob::to_row).collect();
         for (index, job) in jobs.iter().enumerate() {
             check_imported(job, now).map_err(|e| {
@@ -579,25 +601,47 @@ impl Store {
             })?;
         }
         self.write_jobs(|tx| {
-            let mut added = 0;
+            let mut imported = Imported::default();
             for job in &jobs {
-                let existing = tx
-                    .row_cached(
-                        "SELECT name_key FROM jobs WHERE id = ?1",
-                        params![job.id],
-                        |r| r.get::<_, String>(0),
-                    )
-                    .optional()
-                    .map_err(sql)?;
-                match existing {
-                    Some(key) if key == job.name.to_lowercase() => continue,
-                    Some(_) => {
+                let by_id = get(tx, &job.id).ok();
+                let here = match (&by_id, mode) {
+                    (Some(_), Import::Replace) => by_id,
+                    (None, Import::Replace) => resolve_name(tx, &job.name)?,
+                    (Some(here), Import::Add) if here.name.to_lowercase() == job.name.to_lowercase() => {
+                        imported.unchanged += 1;
+                        continue;
+                    }
+                    (Some(_), Import::Add) => {
                         return Err(StoreError::Invalid(format!(
-                            "job id `{}` exists here with another name; nothing was imported",
+                            "job id `{}` exists here with another name; nothing was imported (`--replace` renames it)",
                             job.id
                         )))
                     }
-                    None => {}
+                    (None, Import::Add) => None,
+                };
+                if let Some(here) = here {
+                    let paused = Some(job.paused_at.is_some());
+                    let edited = super::edit::replace_in(
+                        tx,
+                        here,
+                        &super::edit::spec_of(job),
+                        paused,
+                        &job.timezone,
+                        now,
+                    )
+                    .map_err(|e| {
+                        StoreError::Invalid(format!(
+                            "job `{}` (id `{}`): {e}; nothing was imported",
+                            job.name.escape_debug(),
+                            job.id
+                        ))
+                    })?;
+                    if edited.changes().is_empty() {
+                        imported.unchanged += 1;
+                    } else {
+                        imported.replaced.push(edited);
+                    }
+                    continue;
                 }
                 check_apart(tx, &job.id, &job.name)?;
                 let schedule = job.parsed_schedule()?;
@@ -614,7 +658,7 @@ impl Store {
                         ..job.clone()
                     },
                 )?;
-                added += 1;
+                imported.added.push(get(tx, &job.id)?);
                 // Never hand out an imported id again.
                 if let Some(sequence) = canonical_sequence(&job.id) {
                     tx.exec_cached(
@@ -624,9 +668,46 @@ impl Store {
                     .map_err(sql)?;
                 }
             }
-            Ok(added)
+            Ok(imported)
         })
     }
+}
+
+/// What `jobs import` does with a job whose id (or, replacing, name) is already here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Import {
+    /// Leave it as it is; add only the new jobs.
+    #[default]
+    Add,
+    /// Give it the document's definition and pause state.
+    Replace,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Imported {
+    /// Jobs added.
+    pub added: Vec<Job>,
+    /// Jobs given the document's definition, with what changed.
+    pub replaced: Vec<super::Edited>,
+    /// Jobs already here as the document has them (or, adding, already here at all).
+    pub unchanged: usize,
+}
+
+/// The job named `name` (case-insensitively), if any.
+pub(super) fn resolve_name(
+    conn: &rusqlite::Connection,
+    name: &str,
+) -> Result<Option<Job>, StoreError> {
+    conn.row_cached(
+        &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE name_key = ?1"),
+        params![name.to_lowercase()],
+        job_from_row,
+    )
+    .optional()
+    .map_err(sql)
 }
 
 /// A job from an export file, held to exactly the rules of `jobs add` (the one validator),
@@ -707,7 +788,7 @@ fn allocate_sequence(tx: &Transaction<'_>) -> Result<i64, StoreError> {
     Ok(highest + 1)
 }
 
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
+pub(super) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
@@ -766,14 +847,7 @@ pub(crate) fn get(conn: &rusqlite::Connection, id: &str) -> Result<Job, StoreErr
 /// ambiguous.
 pub(crate) fn resolve(conn: &rusqlite::Connection, id_or_name: &str) -> Result<Job, StoreError> {
     let by_id = get(conn, id_or_name).ok();
-    let by_name = conn
-        .row_cached(
-            &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE name_key = ?1"),
-            params![id_or_name.to_lowercase()],
-            job_from_row,
-        )
-        .optional()
-        .map_err(sql)?;
+    let by_name = resolve_name(conn, id_or_name)?;
     match (by_id, by_name) {
         (Some(a), Some(b)) if a.id != b.id => Err(StoreError::Ambiguous {
             name: id_or_name.to_owned(),

@@ -2,6 +2,7 @@
 //! number of CLI processes. Every mutation is one transaction.
 
 mod claim;
+mod edit;
 mod export;
 mod jobs;
 mod policy;
@@ -19,8 +20,9 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 pub use claim::{Claim, ClaimOutcome, Claimer};
 pub use policy::{ManualRefusal, CATCH_UP_ALL_CAP};
 
+pub use edit::{changes, spec_of, Applied, Change, Declared, Edited, JobField};
 pub use export::{ExportError, ExportedJob, JobsExport, EXPORT_FORMAT, EXPORT_VERSION};
-pub use jobs::{is_job_id, CatchUp, Job, JobSpec, Overlap, Repeat};
+pub use jobs::{is_job_id, CatchUp, Import, Imported, Job, JobSpec, Overlap, Repeat};
 pub use runs::{run_id, Run, RunReason, RunStatus, UnknownRunStatus};
 pub use validate::{
     MAX_ARGUMENTS, MAX_COMMAND_BYTES, MAX_ENV_BYTES, MAX_ENV_VARS, MAX_NAME_CHARS, MAX_NOTE_CHARS,
@@ -452,6 +454,20 @@ impl Store {
         let value = body(&tx)?;
         tx.commit().map_err(|e| self.sqlite(e))?;
         Ok(value)
+    }
+
+    /// Run `body` in a write transaction and roll it back: what a change would do, without
+    /// doing it (`apply --dry-run`).
+    pub(crate) fn write_then_roll_back<T>(
+        &self,
+        body: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sqlite(e))?;
+        // Dropping the transaction rolls it back.
+        body(&tx)
     }
 
     /// Run `body` with a read connection.

@@ -568,12 +568,17 @@ fn export_and_import_keep_ids_and_a_conflict_changes_nothing() {
         .unwrap();
     let exported = JobsExport::new(&source.jobs().unwrap()).jobs;
     let (_dir2, target) = temp_store();
-    assert_eq!(target.import_jobs(&exported, at(T0)).unwrap(), 2);
     assert_eq!(
-        target.import_jobs(&exported, at(T0)).unwrap(),
-        0,
-        "idempotent"
+        target
+            .import_jobs(&exported, Import::Add, at(T0))
+            .unwrap()
+            .added
+            .len(),
+        2
     );
+    let again = target.import_jobs(&exported, Import::Add, at(T0)).unwrap();
+    assert!(again.added.is_empty(), "idempotent");
+    assert_eq!(again.unchanged, 2);
     let ids: Vec<_> = target.jobs().unwrap().into_iter().map(|j| j.id).collect();
     assert!(ids.contains(&"j1".to_owned()) && ids.contains(&"j2".to_owned()));
     let next = target
@@ -586,7 +591,7 @@ fn export_and_import_keep_ids_and_a_conflict_changes_nothing() {
         .add_job(&spec("every 5m", "clash"), "UTC", at(T0))
         .unwrap(); // takes id j1
     let before = other.jobs().unwrap();
-    assert!(other.import_jobs(&exported, at(T0)).is_err());
+    assert!(other.import_jobs(&exported, Import::Add, at(T0)).is_err());
     assert_eq!(
         other.jobs().unwrap(),
         before,
@@ -709,7 +714,7 @@ proptest::proptest! {
             "created_at": "2026-01-01T00:00:00Z", "completed_at": null,
         });
         let jobs = JobsExport::parse(&serde_json::json!([job]).to_string()).unwrap().jobs;
-        match store.import_jobs(&jobs, at(T0)) {
+        match store.import_jobs(&jobs, Import::Add, at(T0)) {
             Ok(_) => {}
             Err(_) => proptest::prop_assert!(store.jobs().unwrap().is_empty()),
         }
@@ -732,7 +737,9 @@ fn an_import_never_makes_a_name_and_an_id_collide() {
         .add_job(&spec("every 5m", "j3"), "UTC", at(T0))
         .unwrap();
     let before = target.jobs().unwrap();
-    let refused = target.import_jobs(&exported, at(T0)).unwrap_err();
+    let refused = target
+        .import_jobs(&exported, Import::Add, at(T0))
+        .unwrap_err();
     assert!(
         refused
             .to_string()
@@ -748,7 +755,9 @@ fn an_import_never_makes_a_name_and_an_id_collide() {
     let mut renamed = JobsExport::new(&source.jobs().unwrap()).jobs;
     renamed.retain(|job| job.id == "j2");
     renamed[0].name = "J1".into();
-    let refused = other.import_jobs(&renamed, at(T0)).unwrap_err();
+    let refused = other
+        .import_jobs(&renamed, Import::Add, at(T0))
+        .unwrap_err();
     assert!(
         refused
             .to_string()
