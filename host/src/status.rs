@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::heartbeat::{Heartbeat, HeartbeatState};
 use crate::home::Home;
 use crate::lock::DaemonLock;
-use cronhost_core::store::{Store, StoreError};
+use cronhost_core::store::{Job, Store, StoreError};
 
 /// The verdict, worst first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -22,8 +22,53 @@ pub enum Verdict {
     Stalled,
     /// The ticker is alive but no tick has succeeded recently.
     Failing,
-    /// Alive and ticking cleanly: jobs will fire.
+    /// Alive and firing, but jobs fail (their last run failed) or are overdue.
+    JobsFailing,
+    /// Alive and ticking cleanly, and no job is failing: jobs will fire.
     Healthy,
+}
+
+impl Verdict {
+    /// The exit code of `cronhost status`: 0 healthy, 1 jobs do not fire (not running,
+    /// stalled, ticks failing), 3 jobs fire but some fail. (2 is the CLI's bad usage.)
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Self::Healthy => 0,
+            Self::JobsFailing => 3,
+            Self::NotRunning | Self::Stalled | Self::Failing => 1,
+        }
+    }
+}
+
+/// An active job whose last run did not succeed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct FailingJob {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// How its last run ended.
+    pub last_status: Option<cronhost_core::store::RunStatus>,
+    /// Why.
+    pub last_error: Option<String>,
+    /// Failed runs in a row.
+    pub failure_streak: u32,
+    /// Its last scheduled run.
+    pub last_run: Option<DateTime<Utc>>,
+}
+
+/// An active job whose next run is long past while the built-in ticker fires: it is not
+/// being fired.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct OverdueJob {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// When it was due.
+    pub next_run: DateTime<Utc>,
 }
 
 /// Everything `cronhost status` reports.
@@ -58,6 +103,10 @@ pub struct StatusReport {
     pub free_bytes: Option<u64>,
     /// Inodes (new files) free there; 0 stops new files as surely as 0 bytes.
     pub free_inodes: Option<u64>,
+    /// Active jobs whose last run failed, timed out or ended unknown.
+    pub failing_jobs: Vec<FailingJob>,
+    /// Active jobs the built-in ticker should have fired by now and has not.
+    pub overdue_jobs: Vec<OverdueJob>,
 }
 
 /// Below this many free bytes the state directory's file system counts as full: SQLite cannot
@@ -108,6 +157,7 @@ pub fn gather(home: &Home, config: &Config, store: &Store) -> Result<StatusRepor
         next_run,
         SystemTime::now(),
     );
+    judge_jobs(&mut report, &active, Utc::now());
     report.crash_verdicts = crate::crash_guard::CrashGuard::new(&home.state_dir()).verdicts();
     let space = free_space(&home.state_dir());
     report.free_bytes = space.map(|(bytes, _)| bytes);
@@ -123,7 +173,10 @@ pub fn gather(home: &Home, config: &Config, store: &Store) -> Result<StatusRepor
             None
         };
         if let Some(full) = full {
-            if matches!(report.verdict, Verdict::Healthy | Verdict::Stalled) {
+            if matches!(
+                report.verdict,
+                Verdict::Healthy | Verdict::JobsFailing | Verdict::Stalled
+            ) {
                 report.verdict = Verdict::Failing;
             }
             report.last_error = Some(format!(
@@ -181,6 +234,45 @@ pub fn judge(
         crash_verdicts: Vec::new(),
         free_bytes: None,
         free_inodes: None,
+        failing_jobs: Vec::new(),
+        overdue_jobs: Vec::new(),
+    }
+}
+
+/// The jobs' part of the verdict (pure): active jobs whose last run did not succeed are
+/// failing; while the built-in ticker fires, an active job due longer ago than the stale limit
+/// is overdue. Either turns a healthy verdict into [`Verdict::JobsFailing`]. (Another trigger,
+/// a cluster's, may fire a job on another host, so its local next run says nothing here.)
+pub fn judge_jobs(report: &mut StatusReport, active: &[&Job], now: DateTime<Utc>) {
+    report.failing_jobs = active
+        .iter()
+        .filter(|job| job.last_status.is_some_and(|status| status.is_failure()))
+        .map(|job| FailingJob {
+            id: job.id.clone(),
+            name: job.name.clone(),
+            last_status: job.last_status,
+            last_error: job.last_error.clone(),
+            failure_streak: job.failure_streak,
+            last_run: job.last_run,
+        })
+        .collect();
+    let stale = chrono::Duration::from_std(Duration::from_secs_f64(report.stale_after_secs))
+        .unwrap_or_else(|_| chrono::Duration::minutes(1));
+    let builtin = report.provider.as_deref() == Some(crate::provider::BUILTIN_NAME);
+    report.overdue_jobs = active
+        .iter()
+        .filter(|_| builtin)
+        .filter_map(|job| job.next_run.map(|next| (job, next)))
+        .filter(|(_, next)| *next < now - stale)
+        .map(|(job, next)| OverdueJob {
+            id: job.id.clone(),
+            name: job.name.clone(),
+            next_run: next,
+        })
+        .collect();
+    let jobs_in_trouble = !(report.failing_jobs.is_empty() && report.overdue_jobs.is_empty());
+    if report.verdict == Verdict::Healthy && jobs_in_trouble {
+        report.verdict = Verdict::JobsFailing;
     }
 }
 
@@ -204,8 +296,40 @@ impl StatusReport {
                 secs(self.success_age_secs),
                 self.last_error.as_deref().unwrap_or("none recorded")
             ),
+            Verdict::JobsFailing => format!(
+                "cronhost runs (pid {pid}) and fires jobs, but {} of {} active job(s) are failing{}:",
+                self.failing_jobs.len() + self.overdue_jobs.len(),
+                self.active_jobs,
+                if self.overdue_jobs.is_empty() { "" } else { " or overdue" }
+            ),
             Verdict::Healthy => format!("cronhost runs (pid {pid}) — jobs will fire automatically."),
         }];
+        for job in &self.failing_jobs {
+            let status = job
+                .last_status
+                .map_or_else(|| "failed".to_owned(), |s| s.to_string());
+            lines.push(format!(
+                "failing:     {} ({}): {status}, {} in a row{}{}",
+                job.name,
+                job.id,
+                job.failure_streak.max(1),
+                job.last_run
+                    .map(|at| format!(", last {}", relative(at, now)))
+                    .unwrap_or_default(),
+                job.last_error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+        for job in &self.overdue_jobs {
+            lines.push(format!(
+                "overdue:     {} ({}): due {} and not fired",
+                job.name,
+                job.id,
+                relative(job.next_run, now)
+            ));
+        }
         if let Some(provider) = &self.provider {
             lines.push(format!("provider:    {provider}"));
         }
@@ -262,6 +386,7 @@ pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cronhost_core::store::RunStatus;
 
     fn beat(
         alive_ago: Option<u64>,
@@ -354,6 +479,72 @@ mod tests {
         assert!(report
             .render(chrono_tz::UTC, utc_now)
             .contains("will fire automatically"));
+    }
+
+    #[test]
+    fn failing_jobs_make_a_healthy_daemon_jobs_failing_and_are_named() {
+        let now = SystemTime::now();
+        let utc_now = Utc::now();
+        let mut report = judge(
+            Some(42),
+            None,
+            &beat(Some(1), Some(1), None, now),
+            Duration::from_secs(23),
+            3,
+            None,
+            now,
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("cronhost.db")).unwrap();
+        let job = |name: &str, status: Option<RunStatus>, next: i64| {
+            let mut spec = cronhost_core::store::JobSpec::new("every 1h", ["true"]);
+            spec.name = Some(name.into());
+            let mut job = store.add_job(&spec, "UTC", utc_now).unwrap();
+            job.last_status = status;
+            job.failure_streak = u32::from(status.is_some_and(|s| s.is_failure())) * 4;
+            job.last_error = status
+                .filter(|s| s.is_failure())
+                .map(|_| "exited with 3".into());
+            job.next_run = Some(utc_now + chrono::Duration::seconds(next));
+            job
+        };
+        let fine = job("fine", Some(RunStatus::Succeeded), 60);
+        let broken = job("broken", Some(RunStatus::Failed), 60);
+        let slow = job("slow", Some(RunStatus::TimedOut), 60);
+        let late = job("late", None, -600);
+        judge_jobs(&mut report, &[&fine, &broken, &slow], utc_now);
+        assert_eq!(report.verdict, Verdict::JobsFailing);
+        assert_eq!(report.verdict.exit_code(), 3);
+        let names: Vec<_> = report
+            .failing_jobs
+            .iter()
+            .map(|j| j.name.as_str())
+            .collect();
+        assert_eq!(names, ["broken", "slow"]);
+        let text = report.render(chrono_tz::UTC, utc_now);
+        assert!(!text.contains("will fire automatically"), "{text}");
+        assert!(
+            text.contains(&format!("broken ({}): failed, 4 in a row", broken.id)),
+            "{text}"
+        );
+        assert!(text.contains("exited with 3"), "{text}");
+
+        // Overdue counts only while the built-in ticker fires.
+        report.failing_jobs.clear();
+        report.verdict = Verdict::Healthy;
+        judge_jobs(&mut report, &[&fine, &late], utc_now);
+        assert_eq!(report.overdue_jobs.len(), 1);
+        assert_eq!(report.verdict, Verdict::JobsFailing);
+        report.verdict = Verdict::Healthy;
+        report.provider = Some("postgres".into());
+        judge_jobs(&mut report, &[&fine, &late], utc_now);
+        assert!(report.overdue_jobs.is_empty());
+        assert_eq!(report.verdict, Verdict::Healthy);
+
+        // A failing job never makes a daemon that does not fire look better.
+        report.verdict = Verdict::Stalled;
+        judge_jobs(&mut report, &[&broken], utc_now);
+        assert_eq!(report.verdict, Verdict::Stalled);
     }
 
     #[test]

@@ -554,3 +554,65 @@ fn apply_makes_the_store_match_a_job_file_and_a_second_apply_changes_nothing() {
     listed.sort();
     assert_eq!(listed, ["backup", "rotate"]);
 }
+
+#[test]
+fn status_names_failing_jobs_and_says_so_in_its_exit_code_until_they_succeed() {
+    let home = TestHome::new();
+    let fixed = home.path().join("fixed");
+    home.add_job(&["every 1s", "--name", "fine", "--", "true"]);
+    home.add_job(&[
+        "every 1s",
+        "--name",
+        "flaky",
+        "--shell",
+        "--",
+        &format!("test -e '{}' || exit 3", fixed.display()),
+    ]);
+    home.add_job(&["every 1h", "--name", "later", "--", "true"]);
+    let (mut daemon, log) = home.spawn_daemon("daemon.log", &[]);
+    wait_for("status to name the failing job", PATIENCE, || {
+        home.cronhost(&["status"]).status.code() == Some(3)
+    });
+    let output = home.cronhost(&["status"]);
+    let said = text(&output.stdout);
+    let headline = said.lines().next().unwrap();
+    assert!(
+        headline.contains("1 of 3 active job(s) are failing"),
+        "{said}"
+    );
+    assert!(!said.contains("will fire automatically"), "{said}");
+    assert!(
+        said.contains("failing:     flaky (") && said.contains("exited with 3"),
+        "{said}"
+    );
+    assert!(!said.contains("failing:     fine"), "{said}");
+    let report = json(&home, &["status", "--json"]);
+    assert_eq!(report["verdict"], "jobs_failing");
+    assert_eq!(report["failing_jobs"].as_array().unwrap().len(), 1);
+    assert_eq!(report["failing_jobs"][0]["name"], "flaky");
+    assert!(
+        report["failing_jobs"][0]["failure_streak"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+
+    // Fixed: the next run succeeds and the status is healthy again.
+    std::fs::write(&fixed, "").unwrap();
+    wait_for("status to be healthy again", PATIENCE, || {
+        home.cronhost(&["status"]).status.success()
+    });
+    assert!(text(&home.cronhost(&["status"]).stdout).contains("will fire automatically"));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    assert!(
+        daemon.wait().unwrap().success(),
+        "{}",
+        std::fs::read_to_string(log).unwrap()
+    );
+    assert_eq!(
+        home.cronhost(&["status"]).status.code(),
+        Some(1),
+        "not running"
+    );
+}

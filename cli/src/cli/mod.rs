@@ -161,7 +161,7 @@ impl Context {
     name = "cronhost",
     version,
     about = "cronhost: a cron scheduler. Add jobs (`jobs add`), run the daemon that fires them (`run`), see what ran (`runs`) and whether it is healthy (`status`).",
-    after_help = "Exit codes: 0 success; 1 the command ran and failed (a job failed, a claim was lost, the store failed); 2 bad usage, input, config or home (nothing was changed)."
+    after_help = "Exit codes: 0 success; 1 the command ran and failed (a job failed, a claim was lost, the store failed); 2 bad usage, input, config or home (nothing was changed); 3 (`status` only) jobs fire but some fail."
 )]
 struct Cli {
     /// The home directory (config, job store, state, plugins.d); created when missing.
@@ -185,7 +185,9 @@ enum Command {
     /// Print what a run of a job wrote (the newest run unless `--run`); `--follow` keeps
     /// printing as it and later runs write.
     Logs(logs::LogsArgs),
-    /// Is the daemon running, alive and ticking? Exit 0 only when jobs will fire.
+    /// Is the daemon running, alive, ticking, and are its jobs succeeding? Exit 0 healthy; 1 jobs
+    /// will not fire (not running, stalled, ticks failing); 3 jobs fire but some fail or are
+    /// overdue (named in the report).
     Status {
         /// Print JSON.
         #[arg(long)]

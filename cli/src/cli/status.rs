@@ -3,7 +3,7 @@
 use chrono::Utc;
 use cronhost::status::{gather, Verdict};
 
-use super::{print_document, CliError, Context, EXIT_FAILURE, EXIT_OK};
+use super::{print_document, CliError, Context};
 
 pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
     let store = context.reader()?;
@@ -33,7 +33,9 @@ pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
         let (headline, rest) = text.split_once('\n').unwrap_or((&text, ""));
         let colour = match report.verdict {
             Verdict::Healthy => super::style::Colour::Green,
-            Verdict::Failing | Verdict::Stalled => super::style::Colour::Yellow,
+            Verdict::Failing | Verdict::Stalled | Verdict::JobsFailing => {
+                super::style::Colour::Yellow
+            }
             Verdict::NotRunning => super::style::Colour::Red,
             _ => super::style::Colour::Yellow,
         };
@@ -47,11 +49,7 @@ pub fn run(context: &Context, json: bool) -> Result<i32, CliError> {
             None => {}
         }
     }
-    Ok(if report.verdict == Verdict::Healthy {
-        EXIT_OK
-    } else {
-        EXIT_FAILURE
-    })
+    Ok(report.verdict.exit_code())
 }
 
 /// What the selected provider reports about itself (a cluster provider: its members and

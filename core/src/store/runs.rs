@@ -74,6 +74,11 @@ impl RunStatus {
     pub fn is_final(self) -> bool {
         !matches!(self, Self::Claimed | Self::Queued | Self::Running)
     }
+
+    /// Whether the run ended badly: failed, timed out, or with an unknown end.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::Failed | Self::TimedOut | Self::Unknown)
+    }
 }
 
 impl std::fmt::Display for RunStatus {
