@@ -616,3 +616,40 @@ fn status_names_failing_jobs_and_says_so_in_its_exit_code_until_they_succeed() {
         "not running"
     );
 }
+
+#[test]
+fn completion_offers_job_names_zones_and_policy_words() {
+    let home = TestHome::new();
+    home.add_job(&["every 1h", "--name", "backup-db", "--", "true"]);
+    home.add_job(&["every 1h", "--name", "rotate", "--", "true"]);
+    // What the registered bash function runs at each TAB.
+    let complete = |words: &[&str]| {
+        let output = Command::new(&artifacts().cronhost)
+            .env("CRONHOST_HOME", home.path())
+            .env("COMPLETE", "bash")
+            .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
+            .env("_CLAP_IFS", "\n")
+            .arg("--")
+            .args(words)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        text(&output.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        complete(&["cronhost", "jobs", "show", "back"]),
+        ["backup-db"]
+    );
+    assert_eq!(complete(&["cronhost", "logs", "ro"]), ["rotate"]);
+    let zones = complete(&["cronhost", "jobs", "add", "--tz", "Europe/Be"]);
+    assert!(zones.contains(&"Europe/Berlin".to_owned()), "{zones:?}");
+    assert_eq!(
+        complete(&["cronhost", "jobs", "add", "--overlap", ""]),
+        ["skip", "allow", "queue-one"]
+    );
+    let registration = home.cronhost(&["completions", "bash"]);
+    assert!(text(&registration.stdout).contains("-F _clap_complete_cronhost cronhost"));
+}

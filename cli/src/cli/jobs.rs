@@ -32,6 +32,7 @@ pub enum JobsCommand {
     /// Show one job.
     Show {
         /// Job id or name.
+        #[arg(add = super::complete::jobs())]
         job: String,
         /// Print JSON.
         #[arg(long)]
@@ -40,6 +41,7 @@ pub enum JobsCommand {
     /// Pause a job: it does not fire until resumed.
     Pause {
         /// Job id or name.
+        #[arg(add = super::complete::jobs())]
         job: String,
         /// Why (shown by `jobs show`).
         #[arg(long)]
@@ -48,6 +50,7 @@ pub enum JobsCommand {
     /// Resume a paused job from its next occurrence, at once, or at a given time.
     Resume {
         /// Job id or name.
+        #[arg(add = super::complete::jobs())]
         job: String,
         /// Fire it at once.
         #[arg(long, conflicts_with = "at")]
@@ -60,6 +63,7 @@ pub enum JobsCommand {
     /// output streams to the terminal; waits for it and exits 0 when it succeeded.
     Run {
         /// Job id or name.
+        #[arg(add = super::complete::jobs())]
         job: String,
     },
     /// Change a job in place: give only what changes (`--schedule`, `--name`, `--timeout`, ...,
@@ -68,6 +72,7 @@ pub enum JobsCommand {
     /// Remove a job; its run history stays.
     Remove {
         /// Job id or name.
+        #[arg(add = super::complete::jobs())]
         job: String,
     },
     /// Preview the next fire times of a schedule.
@@ -75,7 +80,7 @@ pub enum JobsCommand {
         /// The schedule, as for `jobs add`.
         schedule: String,
         /// Time zone (default `cron.timezone`).
-        #[arg(long, value_name = "ZONE")]
+        #[arg(long, value_name = "ZONE", add = super::complete::zones())]
         tz: Option<String>,
         /// How many (1 to 10000).
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=10_000))]
@@ -124,20 +129,20 @@ pub struct JobOptions {
     #[arg(long)]
     name: Option<String>,
     /// `forever`, `once` or a number (one-shots default to once, the rest to forever).
-    #[arg(long)]
+    #[arg(long, value_name = "forever|once|N")]
     repeat: Option<Repeat>,
     /// IANA time zone (default `cron.timezone`).
-    #[arg(long, value_name = "ZONE")]
+    #[arg(long, value_name = "ZONE", add = super::complete::zones())]
     tz: Option<String>,
     /// Kill the run's process group after SECS seconds.
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
     /// After downtime: run the missed occurrence once, skip it, or run all of them (default
     /// once).
-    #[arg(long)]
+    #[arg(long, value_parser = super::complete::words::<CatchUp>(CatchUp::NAMES))]
     catch_up: Option<CatchUp>,
     /// When the previous run is still going: skip, allow, or queue one (default skip).
-    #[arg(long)]
+    #[arg(long, value_parser = super::complete::words::<Overlap>(Overlap::NAMES))]
     overlap: Option<Overlap>,
     /// Run the command through `sh -c`.
     #[arg(long)]
@@ -153,6 +158,7 @@ pub struct JobOptions {
 #[derive(Debug, Args)]
 pub struct EditArgs {
     /// Job id or name.
+    #[arg(add = super::complete::jobs())]
     job: String,
     /// A new schedule (the next run is worked out from now).
     #[arg(long)]

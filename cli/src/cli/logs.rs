@@ -17,6 +17,7 @@ const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// Job id or name (or the id of a removed job whose history is kept).
+    #[arg(add = super::complete::jobs())]
     job: String,
     /// Which run: its id (as `runs --json` shows it) or its scheduled time (RFC 3339, or
     /// `2026-12-01 09:00` in the job's zone). Default: the newest run.

@@ -24,6 +24,7 @@ macro_rules! outln_escaped {
 }
 
 mod apply;
+mod complete;
 mod jobs;
 mod logs;
 mod notify;
@@ -200,6 +201,7 @@ enum Command {
     /// for the run.
     Fire {
         /// Job id or name.
+        #[arg(add = complete::jobs())]
         job: String,
     },
     /// List installed providers, which one is selected, and rejected files with reasons;
@@ -214,7 +216,8 @@ enum Command {
     /// Run the host: resolve the provider and fire jobs until SIGINT or SIGTERM. Under systemd
     /// with `Type=notify` it reports readiness once the trigger runs.
     Run,
-    /// Print a shell completion script: `cronhost completions bash > /etc/bash_completion.d/cronhost`.
+    /// Print the script that registers shell completion (commands, options, job names from the
+    /// store, zones): `cronhost completions bash > /etc/bash_completion.d/cronhost`.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
@@ -241,6 +244,12 @@ impl Command {
 
 /// Parse the arguments, run the command, return the exit code.
 pub fn main() -> i32 {
+    // Asked by the shell for completions (`COMPLETE=bash cronhost -- ...`): answer and exit.
+    clap_complete::CompleteEnv::with_factory(|| {
+        use clap::CommandFactory;
+        Cli::command()
+    })
+    .complete();
     let cli = Cli::parse();
     // Die quietly on a closed stdout pipe (`cronhost jobs list | head`), as command-line tools
     // do; but never where the process talks to provider processes over pipes (`run`,
@@ -258,14 +267,13 @@ pub fn main() -> i32 {
     }
     if let Command::Completions { shell } = cli.command {
         // Needs no home: print and leave.
-        use clap::CommandFactory;
-        clap_complete::generate(
-            shell,
-            &mut Cli::command(),
-            "cronhost",
-            &mut std::io::stdout(),
-        );
-        return EXIT_OK;
+        return match complete::print_registration(shell) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                eprintln!("cronhost: cannot print the completion script: {e}");
+                EXIT_FAILURE
+            }
+        };
     }
     let home = match Home::resolve(cli.home.as_deref()) {
         Ok(home) => home,

@@ -12,6 +12,7 @@ use super::{print_list, CliError, Context, EXIT_OK};
 #[derive(Debug, Args)]
 pub struct RunsArgs {
     /// Only this job (id or name).
+    #[arg(add = super::complete::jobs())]
     job: Option<String>,
     /// How many runs, newest first (1 to 10000000).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]

@@ -266,6 +266,11 @@ fn parse_timestamp(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
     dst::resolve_fixed(zone, naive)
 }
 
+/// The name of every zone `--tz` accepts (the IANA database cronhost is built with).
+pub fn zone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name())
+}
+
 /// Format an instant in `zone`, for people.
 pub fn format_local(at: DateTime<Utc>, zone: Tz) -> String {
     zone.from_utc_datetime(&at.naive_utc())

@@ -46,6 +46,9 @@ macro_rules! text_enum {
             pub fn as_str(self) -> &'static str {
                 match self { $(Self::$variant => $text),+ }
             }
+
+            /// Every spelling, for help texts and completion.
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
         }
         impl std::str::FromStr for $ty {
             type Err = String;
