@@ -8,6 +8,7 @@ mod jobs;
 mod policy;
 mod runs;
 mod schema;
+mod spread;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub use policy::{ManualRefusal, CATCH_UP_ALL_CAP};
 pub use edit::{changes, spec_of, Applied, Change, Declared, Edited, JobField};
 pub use export::{ExportError, ExportedJob, JobsExport, EXPORT_FORMAT, EXPORT_VERSION};
 pub use jobs::{is_job_id, CatchUp, Import, Imported, Job, JobSpec, Overlap, Repeat};
+pub use spread::{jitter_offset, retry_backoff, stable_hash, MAX_RETRY_DELAY};
 pub use runs::{run_id, Run, RunReason, RunStatus, UnknownRunStatus};
 pub use validate::{
     MAX_ARGUMENTS, MAX_COMMAND_BYTES, MAX_ENV_BYTES, MAX_ENV_VARS, MAX_NAME_CHARS, MAX_NOTE_CHARS,

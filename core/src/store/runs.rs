@@ -115,6 +115,8 @@ pub enum RunReason {
     /// Skipped: the job's previous run was still going (overlap `skip`, or `queue-one` with
     /// one already waiting).
     Overlap,
+    /// A retry of a failed scheduled run (`--retries`); the run's attempt says which.
+    Retry,
     /// Skipped for a reason a provider gave (e.g. the occurrence ran on another host).
     Provider(String),
 }
@@ -126,6 +128,7 @@ impl RunReason {
             Self::Manual => "manual",
             Self::Missed => "missed",
             Self::Overlap => "overlap",
+            Self::Retry => "retry",
             Self::Provider(text) => text,
         }
     }
@@ -159,6 +162,7 @@ impl std::str::FromStr for RunReason {
             "manual" => Self::Manual,
             "missed" => Self::Missed,
             "overlap" => Self::Overlap,
+            "retry" => Self::Retry,
             other => Self::Provider(other.to_owned()),
         })
     }
