@@ -3,6 +3,7 @@
 
 mod claim;
 mod export;
+mod history;
 mod jobs;
 mod policy;
 mod runs;
@@ -20,11 +21,13 @@ pub use claim::{Claim, ClaimOutcome, Claimer};
 pub use policy::{ManualRefusal, CATCH_UP_ALL_CAP};
 
 pub use export::{ExportError, ExportedJob, JobsExport, EXPORT_FORMAT, EXPORT_VERSION};
+pub use history::{PrunableRun, RunRetention, RECENT_RUN_GRACE};
 pub use jobs::{is_job_id, CatchUp, Job, JobSpec, Overlap, Repeat};
 pub use runs::{run_id, Run, RunReason, RunStatus, UnknownRunStatus};
 pub use validate::{
     MAX_ARGUMENTS, MAX_COMMAND_BYTES, MAX_ENV_BYTES, MAX_ENV_VARS, MAX_NAME_CHARS, MAX_NOTE_CHARS,
-    MAX_SCHEDULE_BYTES, MAX_TIMEOUT_SECS, MAX_WORKDIR_BYTES,
+    MAX_RUN_RETENTION, MAX_RUN_RETENTION_DAYS, MAX_SCHEDULE_BYTES, MAX_TIMEOUT_SECS,
+    MAX_WORKDIR_BYTES,
 };
 
 /// The store's file name under the state directory.

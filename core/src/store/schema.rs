@@ -5,10 +5,10 @@ use rusqlite::Transaction;
 use super::{sql, StoreError};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Each migration takes the schema from version `index` to `index + 1`.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     r#"
 CREATE TABLE sequence (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO sequence (name, value) VALUES ('job', 0);
@@ -67,6 +67,16 @@ CREATE INDEX runs_open ON runs (status) WHERE status IN ('claimed', 'running', '
 CREATE INDEX runs_by_job_status ON runs (job_id, status);
 DROP INDEX runs_open;
 CREATE INDEX runs_by_status ON runs (status);
+"#,
+    r#"
+-- Version 3: bounded run history. A job's own retention (NULL: the host's cron.run_retention
+-- and cron.run_retention_days), and per job the newest scheduled instant whose run row was
+-- pruned: every occurrence up to it counts as claimed, as its row did (see store/history.rs).
+-- The table outlives the job, as its runs do, so a job imported again under its id cannot
+-- run a pruned occurrence a second time.
+ALTER TABLE jobs ADD COLUMN run_retention INTEGER;
+ALTER TABLE jobs ADD COLUMN run_retention_days INTEGER;
+CREATE TABLE pruned_runs (job_id TEXT PRIMARY KEY, through INTEGER NOT NULL) WITHOUT ROWID;
 "#,
 ];
 
