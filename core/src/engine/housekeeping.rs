@@ -144,12 +144,13 @@ fn prune_job(
     let mut pruned = 0;
     loop {
         let batch = store.prunable_runs(job_id, defaults, now, PRUNE_BATCH)?;
-        if batch.is_empty() {
+        let runs = batch.runs();
+        if runs.is_empty() {
             return Ok((pruned, true));
         }
-        crate::output_files::remove(output_dir, job_id, batch.iter().map(|r| r.scheduled_at));
-        pruned += store.delete_runs(job_id, &batch)?;
-        if batch.len() < PRUNE_BATCH {
+        crate::output_files::remove(output_dir, job_id, runs.iter().map(|r| r.scheduled_at));
+        pruned += store.delete_runs(&batch)?;
+        if runs.len() < PRUNE_BATCH {
             return Ok((pruned, true));
         }
         if Instant::now() >= deadline {

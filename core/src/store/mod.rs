@@ -21,7 +21,7 @@ pub use claim::{Claim, ClaimOutcome, Claimer};
 pub use policy::{ManualRefusal, CATCH_UP_ALL_CAP};
 
 pub use export::{ExportError, ExportedJob, JobsExport, EXPORT_FORMAT, EXPORT_VERSION};
-pub use history::{PrunableRun, RunRetention, RECENT_RUN_GRACE};
+pub use history::{PrunableRun, PruneBatch, RunRetention, RECENT_RUN_GRACE};
 pub use jobs::{is_job_id, CatchUp, Job, JobSpec, Overlap, Repeat};
 pub use runs::{run_id, Run, RunReason, RunStatus, UnknownRunStatus};
 pub use validate::{

@@ -77,6 +77,9 @@ CREATE INDEX runs_by_status ON runs (status);
 ALTER TABLE jobs ADD COLUMN run_retention INTEGER;
 ALTER TABLE jobs ADD COLUMN run_retention_days INTEGER;
 CREATE TABLE pruned_runs (job_id TEXT PRIMARY KEY, through INTEGER NOT NULL) WITHOUT ROWID;
+-- runs_by_job was the same index as the one UNIQUE (job_id, scheduled_at) makes; every run
+-- inserted and pruned paid for both.
+DROP INDEX runs_by_job;
 "#,
 ];
 
@@ -91,4 +94,40 @@ pub fn migrate(tx: &Transaction<'_>) -> Result<(), StoreError> {
             .map_err(sql)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_2_store_gains_run_retention_and_keeps_its_jobs_and_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cronhost.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute_batch(
+                "INSERT INTO jobs (id, name, name_key, command, schedule_text, schedule, timezone,
+                                   catch_up, overlap, created_at)
+                 VALUES ('j1', 'old', 'old', '[\"true\"]', 'every 1s', 'every:1', 'UTC',
+                         'once', 'skip', 0);
+                 INSERT INTO runs (id, job_id, scheduled_at, claimed_at, finished_at, status, host, pid)
+                 VALUES ('j1@1000', 'j1', 1000, 1000, 1000, 'succeeded', 'h', 1),
+                        ('j1@2000', 'j1', 2000, 2000, 2000, 'succeeded', 'h', 1);",
+            )
+            .unwrap();
+        }
+        let store = super::super::Store::open(&path).unwrap();
+        let job = store.job("old").unwrap();
+        assert_eq!((job.run_retention, job.run_retention_days), (None, None));
+        let now = chrono::Utc::now();
+        let defaults = super::super::RunRetention::new(1, 0);
+        let prunable = store.prunable_runs("j1", defaults, now, 10).unwrap();
+        assert_eq!(prunable.runs().len(), 1);
+        assert_eq!(store.delete_runs(&prunable).unwrap(), 1);
+        assert_eq!(store.runs(Some("j1"), 10).unwrap().len(), 1);
+    }
 }

@@ -61,6 +61,27 @@ pub struct PrunableRun {
     pub scheduled_at: DateTime<Utc>,
 }
 
+/// The oldest of one job's runs that its retention lets go, for [`Store::delete_runs`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PruneBatch {
+    job_id: String,
+    runs: Vec<PrunableRun>,
+    /// Only runs that ended by then go (epoch ms).
+    ended_by: i64,
+}
+
+impl PruneBatch {
+    /// The job.
+    pub fn job_id(&self) -> &str {
+        &self.job_id
+    }
+
+    /// The runs, oldest first.
+    pub fn runs(&self) -> &[PrunableRun] {
+        &self.runs
+    }
+}
+
 /// The newest scheduled instant of `job_id` whose run was pruned (epoch ms): every occurrence
 /// up to it counts as claimed.
 pub(crate) fn pruned_through(
@@ -100,8 +121,10 @@ impl Store {
         defaults: RunRetention,
         now: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<PrunableRun>, StoreError> {
-        self.read(|conn| {
+    ) -> Result<PruneBatch, StoreError> {
+        let grace = chrono::Duration::from_std(RECENT_RUN_GRACE).unwrap_or_default();
+        let ended_by = to_ms(now - grace);
+        let runs = self.read(|conn| {
             let own: Option<(Option<u32>, Option<u32>)> = conn
                 .row_cached(
                     "SELECT run_retention, run_retention_days FROM jobs WHERE id = ?1",
@@ -133,7 +156,6 @@ impl Store {
             let Some(before) = by_count.max(by_age) else {
                 return Ok(Vec::new());
             };
-            let grace = chrono::Duration::from_std(RECENT_RUN_GRACE).unwrap_or_default();
             let mut statement = conn
                 .prepare_cached(
                     "SELECT id, scheduled_at FROM runs
@@ -144,61 +166,73 @@ impl Store {
                 )
                 .map_err(sql)?;
             let rows = statement
-                .query_map(
-                    params![job_id, before, to_ms(now - grace), limit as i64],
-                    |r| {
-                        Ok(PrunableRun {
-                            id: r.get(0)?,
-                            scheduled_at: from_ms(r.get(1)?),
-                        })
-                    },
-                )
+                .query_map(params![job_id, before, ended_by, limit as i64], |r| {
+                    Ok(PrunableRun {
+                        id: r.get(0)?,
+                        scheduled_at: from_ms(r.get(1)?),
+                    })
+                })
                 .map_err(sql)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(sql)
+        })?;
+        Ok(PruneBatch {
+            job_id: job_id.to_owned(),
+            runs,
+            ended_by,
         })
     }
 
-    /// Delete `runs` of `job_id` (from [`Store::prunable_runs`]) in one transaction, those of
-    /// them still ended, and raise the job's floor to the newest scheduled one deleted (see
-    /// the module's notes); returns how many were deleted.
-    pub fn delete_runs(&self, job_id: &str, runs: &[PrunableRun]) -> Result<usize, StoreError> {
-        if runs.is_empty() {
+    /// Delete the runs of `batch` (from [`Store::prunable_runs`]) in one transaction, and
+    /// raise the job's floor to the newest scheduled one deleted (see the module's notes);
+    /// returns how many were deleted. One range delete over the batch's instants, held to the
+    /// rules that chose them (ended, by the batch's grace), so the write lock is held for a
+    /// few milliseconds: the batch is the oldest such runs, so the range holds no other
+    /// (a run claimed since, in a past instant put back, is open and stays).
+    pub fn delete_runs(&self, batch: &PruneBatch) -> Result<usize, StoreError> {
+        let (Some(first), Some(last)) = (batch.runs.first(), batch.runs.last()) else {
             return Ok(0);
-        }
+        };
         self.write(|tx| {
-            let mut deleted = 0;
-            let mut through: Option<i64> = None;
-            for run in runs {
-                let gone = tx
-                    .row_cached(
-                        "DELETE FROM runs WHERE id = ?1 AND job_id = ?2
-                         AND status NOT IN ('claimed', 'queued', 'running')
-                         RETURNING scheduled_at, reason",
-                        params![run.id, job_id],
-                        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?)),
-                    )
-                    .optional()
-                    .map_err(sql)?;
-                let Some((scheduled_at, reason)) = gone else {
-                    continue;
-                };
-                deleted += 1;
-                let manual = reason
-                    .map(|text| text.parse::<RunReason>())
-                    .is_some_and(|reason| matches!(reason, Ok(RunReason::Manual)));
-                if !manual {
-                    through = through.max(Some(scheduled_at));
-                }
-            }
+            let mut statement = tx
+                .prepare_cached(
+                    "DELETE FROM runs WHERE job_id = ?1 AND scheduled_at BETWEEN ?2 AND ?3
+                     AND status NOT IN ('claimed', 'queued', 'running')
+                     AND coalesce(finished_at, claimed_at) <= ?4
+                     RETURNING scheduled_at, reason",
+                )
+                .map_err(sql)?;
+            let gone = statement
+                .query_map(
+                    params![
+                        batch.job_id,
+                        to_ms(first.scheduled_at),
+                        to_ms(last.scheduled_at),
+                        batch.ended_by
+                    ],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?)),
+                )
+                .map_err(sql)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(sql)?;
+            let manual = |reason: &Option<String>| {
+                reason
+                    .as_deref()
+                    .is_some_and(|text| matches!(text.parse(), Ok(RunReason::Manual)))
+            };
+            let through = gone
+                .iter()
+                .filter(|(_, reason)| !manual(reason))
+                .map(|(scheduled_at, _)| *scheduled_at)
+                .max();
             if let Some(through) = through {
                 tx.exec_cached(
                     "INSERT INTO pruned_runs (job_id, through) VALUES (?1, ?2)
                      ON CONFLICT (job_id) DO UPDATE SET through = max(through, excluded.through)",
-                    params![job_id, through],
+                    params![batch.job_id, through],
                 )
                 .map_err(sql)?;
             }
-            Ok(deleted)
+            Ok(gone.len())
         })
     }
 

@@ -72,10 +72,10 @@ fn prune(store: &Store, job: &str, defaults: RunRetention, now: DateTime<Utc>) -
     let mut total = 0;
     loop {
         let batch = store.prunable_runs(job, defaults, now, 3).unwrap();
-        if batch.is_empty() {
+        if batch.runs().is_empty() {
             return total;
         }
-        total += store.delete_runs(job, &batch).unwrap();
+        total += store.delete_runs(&batch).unwrap();
     }
 }
 
@@ -115,7 +115,11 @@ fn the_newest_runs_are_kept_and_open_ones_never_go() {
         .prunable_runs(&job, RunRetention::new(4, 0), later, 2)
         .unwrap();
     assert_eq!(
-        first.iter().map(|r| r.scheduled_at).collect::<Vec<_>>(),
+        first
+            .runs()
+            .iter()
+            .map(|r| r.scheduled_at)
+            .collect::<Vec<_>>(),
         [claims[0].scheduled_at, claims[1].scheduled_at],
         "the oldest first, a batch at most"
     );
