@@ -30,6 +30,7 @@ pub mod engine;
 pub mod fs;
 mod job_runner;
 pub mod metrics;
+mod output_files;
 pub mod run;
 pub mod schedule;
 mod stop;

@@ -108,8 +108,15 @@ pub struct CronConfig {
     pub max_parallel_jobs: u32,
     /// Days a completed one-shot is kept before it is pruned. Default 7.
     pub completed_retention_days: u64,
-    /// Output files kept per job (newest first). Default 50.
-    pub output_retention: usize,
+    /// Runs kept per job, the newest, with their output files (0: no count limit), unless
+    /// the job has its own (`jobs add --run-retention`). Default 1000. Read from
+    /// `output_retention` too, its name when it bounded only the output files.
+    #[serde(alias = "output_retention", deserialize_with = "limit")]
+    pub run_retention: u64,
+    /// Days of runs kept per job, by scheduled instant (0: no age limit), unless the job has
+    /// its own (`jobs add --run-retention-days`). Default 90.
+    #[serde(deserialize_with = "limit")]
+    pub run_retention_days: u64,
     /// Where the commands' output goes: `files` (default), `forward` or `both`.
     pub job_output: JobOutput,
     /// The most bytes of one run's output kept (stdout and stderr together); the rest is
@@ -143,6 +150,25 @@ pub enum JobOutput {
     Both,
 }
 
+/// A limit that 0 switches off: a whole number, or the error says that is what it takes (the
+/// range is checked with the others, in `check_bounds`).
+fn limit<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    struct Limit;
+    impl serde::de::Visitor<'_> for Limit {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number (0: no limit)")
+        }
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<u64, E> {
+            Ok(n)
+        }
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<u64, E> {
+            u64::try_from(n).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(n), &self))
+        }
+    }
+    deserializer.deserialize_u64(Limit)
+}
+
 /// The fallback when the selected provider cannot drive the fires.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -168,7 +194,8 @@ impl Default for CronConfig {
             timezone: "UTC".into(),
             max_parallel_jobs: engine.max_parallel_jobs,
             completed_retention_days: engine.completed_retention.as_secs() / 86_400,
-            output_retention: engine.output_retention,
+            run_retention: u64::from(engine.run_retention),
+            run_retention_days: u64::from(engine.run_retention_days),
             job_output: JobOutput::Files,
             output_max_bytes: engine.output.max_bytes,
             fallback: Fallback::Builtin,
@@ -185,13 +212,15 @@ impl CronConfig {
         settings.max_parallel_jobs = self.max_parallel_jobs;
         settings.completed_retention =
             std::time::Duration::from_secs(self.completed_retention_days * 86_400);
-        settings.output_retention = self.output_retention;
         settings.output.keep_files = self.job_output != JobOutput::Forward;
         settings.output.forward = match self.job_output {
             JobOutput::Files => cronhost_core::run::Forward::Off,
             JobOutput::Forward | JobOutput::Both => cronhost_core::run::Forward::Prefixed,
         };
         settings.output.max_bytes = self.output_max_bytes;
+        // Within u32 once the config was checked (`check_bounds`).
+        settings.run_retention = u32::try_from(self.run_retention).unwrap_or(u32::MAX);
+        settings.run_retention_days = u32::try_from(self.run_retention_days).unwrap_or(u32::MAX);
         settings
     }
 
@@ -199,7 +228,8 @@ impl CronConfig {
     /// instant, a retention that overflows seconds): the first one outside is named with its
     /// allowed range.
     fn check_bounds(&self) -> Result<(), InvalidConfig> {
-        let bounds: [(&str, u64, u64, u64); 8] = [
+        use cronhost_core::store::{MAX_RUN_RETENTION, MAX_RUN_RETENTION_DAYS};
+        let bounds: [(&str, u64, u64, u64); 9] = [
             ("tick_interval_ms", self.tick_interval_ms, 1, 3_600_000),
             (
                 "reconcile_interval_secs",
@@ -225,7 +255,18 @@ impl CronConfig {
                 0,
                 36_500,
             ),
-            ("output_retention", self.output_retention as u64, 1, 100_000),
+            (
+                "run_retention",
+                self.run_retention,
+                0,
+                u64::from(MAX_RUN_RETENTION),
+            ),
+            (
+                "run_retention_days",
+                self.run_retention_days,
+                0,
+                u64::from(MAX_RUN_RETENTION_DAYS),
+            ),
             ("output_max_bytes", self.output_max_bytes, 1024, 1 << 40),
             (
                 "max_parallel_jobs",
@@ -547,6 +588,39 @@ mod tests {
         fn parsing_never_panics(text in "(\\[cron\\]\n)?[a-z_ =\"0-9\n\\[\\].{}-]{0,80}") {
             let _ = Config::parse(&text);
         }
+    }
+
+    #[test]
+    fn run_retention_reads_its_old_name_and_refuses_what_is_not_a_count() {
+        let config = Config::default();
+        assert_eq!(
+            (config.cron.run_retention, config.cron.run_retention_days),
+            (1000, 90)
+        );
+        let settings = Config::parse("[cron]\noutput_retention = 7\nrun_retention_days = 0\n")
+            .unwrap()
+            .cron
+            .engine_settings();
+        assert_eq!(
+            (settings.run_retention, settings.run_retention_days),
+            (7, 0)
+        );
+        for text in ["\"x\"", "-1", "1.5"] {
+            let error = Config::parse(&format!("[cron]\nrun_retention_days = {text}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("expected a whole number (0: no limit)"),
+                "{error}"
+            );
+        }
+        let error = Config::parse("[cron]\nrun_retention = 1000001\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "cron.run_retention = 1000001 is out of range: allowed 0 to 1000000"
+        );
     }
 
     #[test]

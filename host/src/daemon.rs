@@ -95,8 +95,8 @@ impl Daemon {
     /// Stop the trigger (the provider and the ticker thread; running jobs go on), then start
     /// it again under `config`, holding the same lock: `SIGHUP`'s reload. `cron.provider`,
     /// `fallback`, the intervals and deadlines, `[providers.*]` and `[metrics]` take effect;
-    /// the engine keeps the settings it was opened with (`max_parallel_jobs`,
-    /// `output_retention`, `completed_retention_days`) until a restart.
+    /// the engine keeps the settings it was opened with (`max_parallel_jobs`, `run_retention`,
+    /// `run_retention_days`, `completed_retention_days`) until a restart.
     pub fn reload(self, home: &Home, config: Config) -> Result<Self, DaemonError> {
         let engine = Arc::clone(&self.core.engine);
         let deadline = Instant::now() + Duration::from_millis(self.config.cron.shutdown_timeout_ms);
@@ -190,7 +190,8 @@ impl Daemon {
 
     /// Run the host's housekeeping on the calling thread until the stop flag is set: when the
     /// job set changes (another process wrote the store) wake the ticker and
-    /// tell the provider; ask the provider to reconcile periodically. Provider calls run on a
+    /// tell the provider; ask the provider to reconcile periodically; let the engine prune
+    /// its history (off the ticker's path, a bounded stretch per round). Provider calls run on a
     /// worker thread, one at a time, so a provider that hangs in them cannot hold up shutdown.
     ///
     /// Every round it also checks that the store and the daemon lock are still the files it
@@ -234,6 +235,7 @@ impl Daemon {
                 self.stop.set();
                 return SupervisorEnd::HomeLost(reason);
             }
+            self.core.engine.housekeep();
             let changed = match self.core.engine.refresh() {
                 Ok(changed) => changed,
                 Err(e) => {

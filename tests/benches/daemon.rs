@@ -62,7 +62,7 @@ fn epoch_ms() -> i64 {
 
 /// Run a daemon over `home` for `seconds` and report the lateness of what fired in between.
 fn fire_window(what: &str, home: &TestHome, seconds: u64) {
-    home.write_config("[cron]\ntick_interval_ms = 1000\noutput_retention = 2\n");
+    home.write_config("[cron]\ntick_interval_ms = 1000\n");
     let running = Running::start(home);
     running.wait_for_log("running in");
     let from = epoch_ms() + 1_000;

@@ -92,7 +92,6 @@ fn cronhost_run(seconds: u64) -> Figures {
         store.add_job(&spec, "UTC", now).expect("add job");
     }
     drop(store);
-    home.write_config("[cron]\noutput_retention = 1\n");
     let running = Running::start(&home);
     running.wait_for_log("running in");
     let (cpu_before, _) = cpu_and_peak(running.pid());

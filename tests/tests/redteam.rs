@@ -368,6 +368,18 @@ fn numbers_out_of_range_are_refused_where_they_enter_and_nothing_is_stored() {
         (["--timeout", huge], "allowed 1 to 31536000"),
         (["--timeout", "0"], "allowed 1 to 31536000"),
         (["--repeat", "0"], "positive number"),
+        (
+            ["--run-retention", "-1"],
+            "give a whole number of runs from 0 (no count limit) to 1000000",
+        ),
+        (
+            ["--run-retention", huge],
+            "give a whole number of runs from 0 (no count limit) to 1000000",
+        ),
+        (
+            ["--run-retention-days", "x"],
+            "give a whole number of days from 0 (no age limit) to 36500",
+        ),
     ] {
         let mut full = vec!["jobs", "add", "every 2s"];
         full.extend(args);
@@ -380,6 +392,8 @@ fn numbers_out_of_range_are_refused_where_they_enter_and_nothing_is_stored() {
         ("reconcile_interval_secs", "18446744073709551615"),
         ("completed_retention_days", "1000000000000000"),
         ("tick_interval_ms", "0"),
+        ("run_retention", "1000001"),
+        ("run_retention_days", "36501"),
     ] {
         home.write_config(&format!("[cron]\n{key} = {value}\n"));
         let output = cronhost_bounded(home.path(), &["run"], PATIENCE);
@@ -389,6 +403,11 @@ fn numbers_out_of_range_are_refused_where_they_enter_and_nothing_is_stored() {
             stderr.contains(&format!("cron.{key} = {value} is out of range")),
             "{stderr}"
         );
+    }
+    for value in ["\"x\"", "-1", "1.5"] {
+        home.write_config(&format!("[cron]\nrun_retention = {value}\n"));
+        let output = cronhost_bounded(home.path(), &["run"], PATIENCE);
+        assert_refused(&output, 2, "expected a whole number (0: no limit)");
     }
 }
 
@@ -947,20 +966,43 @@ fn an_acl_that_lets_another_user_write_the_state_directory_is_refused() {
 #[test]
 fn output_pruning_never_follows_a_link_out_of_the_home() {
     let home = TestHome::new();
-    home.write_config("[cron]\noutput_retention = 3\n");
+    home.write_config("[cron]\nrun_retention = 1\n");
     let id = home.add_job(&["every 1h", "--name", "logs", "--", "true"]);
-    let elsewhere = tempfile::tempdir().unwrap();
-    for n in 0..10 {
-        std::fs::write(elsewhere.path().join(format!("{n:02}.log")), "keep me").unwrap();
+    for _ in 0..3 {
+        let ran = home.cronhost(&["jobs", "run", "logs"]);
+        assert!(ran.status.success(), "{}", text(&ran.stderr));
     }
+    // The job's output directory becomes a link to a directory of someone else's files,
+    // named exactly as the runs' output files are.
     let output = home.state_dir().join("output");
-    std::fs::create_dir_all(&output).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let names: Vec<_> = std::fs::read_dir(output.join(&id))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 3);
+    for name in &names {
+        std::fs::write(elsewhere.path().join(name), "keep me").unwrap();
+    }
+    std::fs::remove_dir_all(output.join(&id)).unwrap();
     std::os::unix::fs::symlink(elsewhere.path(), output.join(&id)).unwrap();
     let ran = home.cronhost(&["jobs", "run", "logs"]);
     assert_eq!(ran.status.code(), Some(1), "{}", text(&ran.stderr));
+    // Later (past the grace that keeps fresh outcomes), a tick prunes the runs: their rows
+    // go, the files behind the link stay.
+    let pruned = Command::new(&artifacts().cronhost)
+        .arg("--home")
+        .arg(home.path())
+        .arg("tick")
+        .env_remove("CRONHOST_HOME")
+        .env("CRONHOST_CLOCK_SKEW_MS", (10 * 60 * 1000).to_string())
+        .output()
+        .unwrap();
+    assert!(pruned.status.success(), "{}", text(&pruned.stderr));
+    assert_eq!(runs_json(home.path()).len(), 1, "the runs were pruned");
     assert_eq!(
         std::fs::read_dir(elsewhere.path()).unwrap().count(),
-        10,
+        3,
         "files were pruned through the link"
     );
 }

@@ -9,6 +9,7 @@ use cronhost::schedule::{format_local, parse_zone, Schedule};
 use cronhost::status::relative;
 use cronhost::store::{
     CatchUp, Edited, Import, Job, JobSpec, JobsExport, Overlap, Repeat, RunStatus, Store,
+    MAX_RUN_RETENTION, MAX_RUN_RETENTION_DAYS,
 };
 
 use super::view::JobView;
@@ -153,6 +154,14 @@ pub struct JobOptions {
     /// Extra environment, KEY=VALUE (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
+    /// Keep this job's newest N runs and their output files (0: no count limit; default
+    /// `cron.run_retention`).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = run_count)]
+    run_retention: Option<u32>,
+    /// Keep this job's runs of the last DAYS days (0: no age limit; default
+    /// `cron.run_retention_days`).
+    #[arg(long, value_name = "DAYS", allow_negative_numbers = true, value_parser = run_days)]
+    run_retention_days: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -195,6 +204,24 @@ fn env_pairs(pairs: &[String]) -> Result<BTreeMap<String, String>, CliError> {
     Ok(env)
 }
 
+/// `--run-retention N`: a whole number of runs within the store's range.
+fn run_count(text: &str) -> Result<u32, String> {
+    whole_number(text, MAX_RUN_RETENTION, "runs", "no count limit")
+}
+
+/// `--run-retention-days DAYS`: a whole number of days within the store's range.
+fn run_days(text: &str) -> Result<u32, String> {
+    whole_number(text, MAX_RUN_RETENTION_DAYS, "days", "no age limit")
+}
+
+fn whole_number(text: &str, max: u32, unit: &str, zero: &str) -> Result<u32, String> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n <= max)
+        .ok_or_else(|| format!("give a whole number of {unit} from 0 ({zero}) to {max}"))
+}
+
 pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
     match command {
         JobsCommand::Next {
@@ -221,7 +248,7 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
             if json {
                 print_document("cronhost-job", &JobView::from(&job))?;
             } else {
-                print_job(&job);
+                print_job(context, &job);
             }
             Ok(EXIT_OK)
         }
@@ -324,6 +351,8 @@ fn add(context: &Context, args: AddArgs) -> Result<i32, CliError> {
     spec.timeout_secs = options.timeout;
     spec.catch_up = options.catch_up.unwrap_or_default();
     spec.overlap = options.overlap.unwrap_or_default();
+    spec.run_retention = options.run_retention;
+    spec.run_retention_days = options.run_retention_days;
     let store = Store::open(&context.home.store_file())?;
     let job = store.add_job(&spec, &context.config.cron.timezone, Utc::now())?;
     outln!("{}", job.id);
@@ -553,7 +582,7 @@ fn list(store: &Store, all: bool, json: bool) -> Result<i32, CliError> {
     Ok(EXIT_OK)
 }
 
-fn print_job(job: &Job) {
+fn print_job(context: &Context, job: &Job) {
     let zone = job.zone();
     let when = |at: Option<chrono::DateTime<Utc>>| {
         at.map(|at| format_local(at, zone))
@@ -605,6 +634,7 @@ fn print_job(job: &Job) {
             .map(|s| format!("{s}s"))
             .unwrap_or_else(|| "none".into())
     );
+    outln!("history:       {}", describe_retention(context, job));
     if let Some(dir) = &job.workdir {
         outln!("workdir:       {}", t(dir));
     }
@@ -612,6 +642,30 @@ fn print_job(job: &Job) {
         outln!("env:           {}={}", t(key), t(value));
     }
     outln!("created:       {}", format_local(job.created_at, zone));
+}
+
+/// How much of the job's run history is kept; a limit from the host's config names its key.
+fn describe_retention(context: &Context, job: &Job) -> String {
+    let cron = &context.config.cron;
+    let limit = |own: Option<u32>, host: u64, key: &str| match own {
+        Some(n) => (u64::from(n), String::new()),
+        None => (host, format!(" (cron.{key})")),
+    };
+    let (runs, runs_from) = limit(job.run_retention, cron.run_retention, "run_retention");
+    let (days, days_from) = limit(
+        job.run_retention_days,
+        cron.run_retention_days,
+        "run_retention_days",
+    );
+    let runs = match runs {
+        0 => "no count limit".to_owned(),
+        n => format!("the newest {n} runs"),
+    };
+    let days = match days {
+        0 => "no age limit".to_owned(),
+        n => format!("{n} days"),
+    };
+    format!("{runs}{runs_from}, {days}{days_from}")
 }
 
 /// `text` as one shell word.

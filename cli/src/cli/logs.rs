@@ -155,10 +155,8 @@ fn no_output(context: &Context, run: &Run, error: std::io::Error) -> CliError {
     } else if context.config.cron.job_output == cronhost::JobOutput::Forward {
         "output is forwarded to the daemon's stdout/stderr, not kept in files (cron.job_output = \"forward\")".to_owned()
     } else {
-        format!(
-            "its output file is gone (only the newest cron.output_retention = {} are kept)",
-            context.config.cron.output_retention
-        )
+        "its output file is gone (removed by hand; pruned runs lose their files with their rows)"
+            .to_owned()
     };
     CliError::failure(format!(
         "run {} has no output: {why}",

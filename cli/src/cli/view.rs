@@ -34,6 +34,10 @@ pub struct JobView<'a> {
     overlap: Overlap,
     created_at: DateTime<Utc>,
     completed_at: Option<DateTime<Utc>>,
+    /// The job's own run retention; `null`: the host's `cron.run_retention`.
+    run_retention: Option<u32>,
+    /// The job's own age limit in days; `null`: the host's `cron.run_retention_days`.
+    run_retention_days: Option<u32>,
 }
 
 impl<'a> From<&'a Job> for JobView<'a> {
@@ -63,6 +67,8 @@ impl<'a> From<&'a Job> for JobView<'a> {
             overlap: job.overlap,
             created_at: job.created_at,
             completed_at: job.completed_at,
+            run_retention: job.run_retention,
+            run_retention_days: job.run_retention_days,
         }
     }
 }

@@ -12,8 +12,6 @@ use crate::run::Runner;
 use crate::store::{ClaimOutcome, Claimer, Store};
 use crate::text::panic_message;
 
-/// How often completed one-shots are pruned.
-const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// How often the ticks look for runs whose owner and command are both gone (an orphaned
 /// command that outlived a killed daemon holds its job's overlap slot until then).
 const SETTLE_EVERY: Duration = Duration::from_secs(5);
@@ -26,20 +24,25 @@ pub struct CronEngineSettings {
     pub max_parallel_jobs: u32,
     /// How long a one-shot job that has run out of repeats is kept.
     pub completed_retention: Duration,
-    /// Output files kept per job.
-    pub output_retention: usize,
+    /// Runs kept per job, the newest (0: no count limit), unless the job has its own; their
+    /// output files go with them.
+    pub run_retention: u32,
+    /// Days of runs kept per job, by scheduled instant (0: no age limit), unless the job has
+    /// its own.
+    pub run_retention_days: u32,
     /// Where the commands' output goes and how much of a run's is kept.
     pub output: crate::run::OutputSettings,
 }
 
 impl Default for CronEngineSettings {
-    /// No cap on parallel runs, completed one-shots kept 7 days, 50 output files per job,
-    /// output kept in files only, 10 MiB per run.
+    /// No cap on parallel runs, completed one-shots kept 7 days, the newest 1,000 runs of
+    /// each job kept, none older than 90 days, output kept in files only, 10 MiB per run.
     fn default() -> Self {
         Self {
             max_parallel_jobs: 0,
             completed_retention: Duration::from_secs(7 * 86_400),
-            output_retention: 50,
+            run_retention: 1000,
+            run_retention_days: 90,
             output: crate::run::OutputSettings::default(),
         }
     }
@@ -51,7 +54,8 @@ pub struct CronEngine {
     runner: Runner,
     claimer: Claimer,
     settings: CronEngineSettings,
-    prune: crate::clock::Every,
+    output_dir: std::path::PathBuf,
+    housekeeping: super::housekeeping::Housekeeping,
     settle: crate::clock::Every,
     seen_version: Mutex<Option<(i64, u64)>>,
 }
@@ -75,12 +79,8 @@ impl CronEngine {
         settings: CronEngineSettings,
     ) -> Result<Self, crate::store::StoreError> {
         let store = Arc::new(Store::open(store_file)?);
-        let runner = Runner::new(
-            Arc::clone(&store),
-            output_dir.to_path_buf(),
-            settings.output_retention,
-        )
-        .with_output(settings.output.clone());
+        let runner = Runner::new(Arc::clone(&store), output_dir.to_path_buf())
+            .with_output(settings.output.clone());
         Ok(Self::new(store, runner, settings))
     }
 
@@ -113,7 +113,7 @@ impl CronEngine {
         Ok(settled.len())
     }
 
-    /// An engine claiming as this process on this host.
+    /// An engine claiming as this process on this host, over `runner`'s output directory.
     pub fn new(store: Arc<Store>, runner: Runner, settings: CronEngineSettings) -> Self {
         let claimer = Claimer {
             host: host_name(),
@@ -121,11 +121,12 @@ impl CronEngine {
             max_parallel: settings.max_parallel_jobs,
         };
         Self {
+            output_dir: runner.output_dir().to_path_buf(),
             runner: runner.owned_by(claimer.host.clone(), claimer.pid),
             claimer,
             store,
             settings,
-            prune: crate::clock::Every::starting_now(PRUNE_EVERY),
+            housekeeping: super::housekeeping::Housekeeping::new(),
             settle: crate::clock::Every::starting_after(SETTLE_EVERY),
             seen_version: Mutex::new(None),
         }
@@ -251,17 +252,13 @@ impl CronEngine {
         }
     }
 
+    /// Prune completed one-shots and run history (with the runs' output files) when a pass is
+    /// due or one is under way; a bounded stretch of work per call (see
+    /// [`housekeeping`](super::housekeeping)). Off the fire path: the daemon calls it from
+    /// its supervising thread, `cronhost tick` after its fires.
     fn prune_if_due(&self) {
-        if !self.prune.due() {
-            return;
-        }
-        let retention =
-            chrono::Duration::from_std(self.settings.completed_retention).unwrap_or_default();
-        match self.store.prune_completed(crate::clock::now() - retention) {
-            Ok(0) => {}
-            Ok(n) => log::info!("pruned {n} completed job(s)"),
-            Err(e) => log::warn!("cannot prune completed jobs: {e}"),
-        }
+        self.housekeeping
+            .run(&self.store, &self.output_dir, &self.settings);
     }
 }
 
@@ -285,7 +282,6 @@ impl Engine for CronEngine {
         // stops reporting success) before anything is claimed in it.
         self.store.check_identity()?;
         let unrecorded = self.runner.retry_unrecorded();
-        self.prune_if_due();
         self.settle_if_due();
         self.runner.start_ready_queued();
         let due = self
@@ -406,6 +402,10 @@ impl Engine for CronEngine {
                 false
             }
         }
+    }
+
+    fn housekeep(&self) {
+        self.prune_if_due();
     }
 
     fn check_store(&self) -> Result<(), crate::store::StoreLost> {
@@ -549,7 +549,7 @@ mod tests {
 
     fn engine(dir: &std::path::Path) -> CronEngine {
         let store = Arc::new(Store::open(&dir.join("cronhost.db")).unwrap());
-        let runner = Runner::new(Arc::clone(&store), dir.join("output"), 3);
+        let runner = Runner::new(Arc::clone(&store), dir.join("output"));
         CronEngine::new(store, runner, CronEngineSettings::default())
     }
 
@@ -624,7 +624,7 @@ mod tests {
     }
 
     #[test]
-    fn output_goes_to_one_private_file_per_occurrence_and_old_ones_are_pruned() {
+    fn output_goes_to_one_private_file_per_occurrence() {
         let dir = tempfile::tempdir().unwrap();
         let engine = engine(dir.path());
         let job = engine
@@ -650,7 +650,7 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().path())
             .collect();
-        assert_eq!(files.len(), 3, "newest 3 kept: {files:?}");
+        assert_eq!(files.len(), 5, "one per run: {files:?}");
         for file in files {
             assert_eq!(std::fs::read_to_string(&file).unwrap(), "hello\n");
             #[cfg(unix)]
@@ -662,5 +662,52 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn housekeeping_prunes_runs_beyond_the_retention_with_their_output_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("cronhost.db")).unwrap());
+        let runner = Runner::new(Arc::clone(&store), dir.path().join("output"));
+        let settings = CronEngineSettings {
+            run_retention: 2,
+            ..CronEngineSettings::default()
+        };
+        let engine = CronEngine::new(store, runner, settings);
+        let job = engine
+            .store
+            .add_job(
+                &spec("every 1h", "talk", &["echo", "hello"]),
+                "UTC",
+                crate::clock::now(),
+            )
+            .unwrap();
+        for _ in 0..4 {
+            engine.run_now(&job.id).unwrap();
+            assert!(engine.runner().wait_idle(Duration::from_secs(30)));
+            std::thread::sleep(Duration::from_millis(5)); // distinct scheduled instants
+        }
+        // The runs ended longer ago than the grace that keeps a fresh outcome readable.
+        let conn = rusqlite::Connection::open(dir.path().join("cronhost.db")).unwrap();
+        conn.execute("UPDATE runs SET finished_at = finished_at - 600000", [])
+            .unwrap();
+        let files = || {
+            let mut names: Vec<_> = std::fs::read_dir(dir.path().join("output").join(&job.id))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(files().len(), 4);
+        engine.housekeep();
+        let runs = engine.store.runs(Some(&job.id), 10).unwrap();
+        let kept: Vec<_> = runs
+            .iter()
+            .rev()
+            .map(|r| crate::run::output_path(&dir.path().join("output"), &job.id, r.scheduled_at))
+            .collect();
+        assert_eq!(runs.len(), 2, "the newest 2 runs");
+        assert_eq!(files(), kept, "their output files, and only theirs");
     }
 }

@@ -1,6 +1,7 @@
 //! The engine: what firing means — due scan, claims, running jobs — shared by every provider.
 
 mod cron;
+mod housekeeping;
 
 use std::time::SystemTime;
 
@@ -9,6 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::store::Run;
 
 pub use cron::{host_name, CronEngine, CronEngineSettings};
+pub use housekeeping::PRUNE_BATCH;
 
 /// What firing one job's due occurrence came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -133,6 +135,11 @@ pub trait Engine: Send + Sync {
     fn shutdown(&self, _deadline: std::time::Instant) -> bool {
         true
     }
+
+    /// Housekeeping off the fire path (pruning run history and completed one-shots), on the
+    /// engine's own cadence and a bounded stretch of work per call; the daemon calls it from
+    /// its supervising thread, `cronhost tick` once after its fires.
+    fn housekeep(&self) {}
 
     /// Whether the engine's store is still the file it opened and usable (see
     /// [`Store::check_identity`](crate::store::Store::check_identity)); the daemon checks this

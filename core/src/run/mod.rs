@@ -87,7 +87,6 @@ const EXIT_POLL: Duration = Duration::from_millis(20);
 pub struct Runner {
     store: Arc<Store>,
     output_dir: PathBuf,
-    keep_outputs: usize,
     output: OutputSettings,
     inflight: Arc<(Mutex<usize>, Condvar)>,
     groups: Arc<Mutex<std::collections::HashSet<u32>>>,
@@ -133,12 +132,11 @@ pub fn output_path(output_dir: &Path, job_id: &str, scheduled_at: DateTime<Utc>)
 }
 
 impl Runner {
-    /// A runner recording into `store`, keeping the newest `keep_outputs` output files per job.
-    pub fn new(store: Arc<Store>, output_dir: PathBuf, keep_outputs: usize) -> Self {
+    /// A runner recording into `store`, its runs' output under `output_dir`.
+    pub fn new(store: Arc<Store>, output_dir: PathBuf) -> Self {
         Self {
             store,
             output_dir,
-            keep_outputs: keep_outputs.max(1),
             output: OutputSettings::default(),
             inflight: Arc::new((Mutex::new(0), Condvar::new())),
             groups: Arc::new(Mutex::new(std::collections::HashSet::new())),
@@ -269,6 +267,11 @@ impl Runner {
             outcome.error.as_deref(),
             outcome.finished_at,
         )
+    }
+
+    /// Where the runs' output files go (`<job-id>/<scheduled-instant>.log` under it).
+    pub fn output_dir(&self) -> &Path {
+        &self.output_dir
     }
 
     /// What this runner counted (fires, outcomes, lateness).
@@ -623,7 +626,7 @@ impl Runner {
         }
     }
 
-    /// Log the outcome of a run, record it on the run and the job, and prune old output.
+    /// Log the outcome of a run and record it on the run and the job.
     fn record(
         &self,
         claim: &Claim,
@@ -665,9 +668,6 @@ impl Runner {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(outcome);
-        }
-        if crate::store::is_job_id(&job.id) {
-            prune_outputs(&self.output_dir.join(&job.id), self.keep_outputs);
         }
     }
 
@@ -735,29 +735,4 @@ fn kill_group(child: &mut Child) {
     signal_group(group, true);
     #[cfg(not(unix))]
     let _ = child.kill();
-}
-
-/// Keep the newest `keep` files in `dir` (names sort by scheduled instant). Only when `dir`
-/// and its parent are real directories of ours, and only regular files (never a link or what
-/// it points to) are removed.
-fn prune_outputs(dir: &Path, keep: usize) {
-    let parent = dir.parent().unwrap_or(dir);
-    if crate::fs::check_directory(parent).is_err() || crate::fs::check_directory(dir).is_err() {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.path())
-        .collect();
-    if files.len() <= keep {
-        return;
-    }
-    files.sort();
-    for old in &files[..files.len() - keep] {
-        let _ = std::fs::remove_file(old);
-    }
 }

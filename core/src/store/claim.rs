@@ -286,6 +286,18 @@ fn record(
     if updated != 1 {
         return Ok(ClaimOutcome::Lost);
     }
+    // An occurrence whose run row was pruned counts as claimed, as the row did (see
+    // store/history.rs): the floor stands in for the unique key below.
+    if let Some(through) = super::history::pruned_through(tx, &job.id)? {
+        if to_ms(scheduled) <= through {
+            log::warn!(
+                "job={} scheduled={scheduled}: the job's run history up to {} was pruned, so this occurrence counts as claimed; not running it again",
+                job.name,
+                super::from_ms(through)
+            );
+            return Ok(ClaimOutcome::Lost);
+        }
+    }
     let run_id = run_id(&job.id, scheduled);
     let inserted = tx.exec_cached(
         "INSERT INTO runs (id, job_id, scheduled_at, claimed_at, status, reason, host, pid, finished_at)

@@ -38,6 +38,10 @@ pub enum JobField {
     Overlap,
     /// Whether it is paused.
     Paused,
+    /// Its own count of runs kept.
+    RunRetention,
+    /// Its own days of runs kept.
+    RunRetentionDays,
 }
 
 impl JobField {
@@ -56,6 +60,8 @@ impl JobField {
             Self::CatchUp => "catch-up",
             Self::Overlap => "overlap",
             Self::Paused => "paused",
+            Self::RunRetention => "run-retention",
+            Self::RunRetentionDays => "run-retention-days",
         }
     }
 }
@@ -146,6 +152,8 @@ pub fn spec_of(job: &Job) -> JobSpec {
     spec.timeout_secs = job.timeout_secs;
     spec.catch_up = job.catch_up;
     spec.overlap = job.overlap;
+    spec.run_retention = job.run_retention;
+    spec.run_retention_days = job.run_retention_days;
     spec
 }
 
@@ -184,6 +192,14 @@ pub fn changes(before: &Job, after: &Job) -> Vec<Change> {
             (JobField::CatchUp, job.catch_up.as_str().to_owned()),
             (JobField::Overlap, job.overlap.as_str().to_owned()),
             (JobField::Paused, job.paused_at.is_some().to_string()),
+            (
+                JobField::RunRetention,
+                or_none(job.run_retention.map(|n| n.to_string())),
+            ),
+            (
+                JobField::RunRetentionDays,
+                or_none(job.run_retention_days.map(|n| n.to_string())),
+            ),
         ]
     };
     values(before)
@@ -411,7 +427,8 @@ pub(super) fn replace_in(
         "UPDATE jobs SET name = ?2, name_key = ?3, command = ?4, shell = ?5, workdir = ?6, env = ?7,
             schedule_text = ?8, schedule = ?9, timezone = ?10, repeat_limit = ?11,
             timeout_secs = ?12, catch_up = ?13, overlap = ?14, next_run = ?15,
-            completed_count = ?16, completed_at = ?17
+            completed_count = ?16, completed_at = ?17, run_retention = ?18,
+            run_retention_days = ?19
          WHERE id = ?1",
         params![
             before.id,
@@ -431,6 +448,8 @@ pub(super) fn replace_in(
             next.map(to_ms),
             completed_count,
             completed_at.map(to_ms),
+            spec.run_retention,
+            spec.run_retention_days,
         ],
     )
     .map_err(|e| match super::jobs::is_unique_violation(&e) {

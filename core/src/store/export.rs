@@ -82,6 +82,14 @@ pub struct ExportedJob {
     pub created_at: DateTime<Utc>,
     /// When its last repeat fired.
     pub completed_at: Option<DateTime<Utc>>,
+    /// Runs kept (0 = no count limit); absent: the importing host's `cron.run_retention`.
+    /// Optional and written only when set, so documents of jobs without one read the same
+    /// in every version 1 reader, and older documents import unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_retention: Option<u32>,
+    /// Days of runs kept (0 = no age limit); absent: the host's `cron.run_retention_days`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_retention_days: Option<u32>,
 }
 
 /// A `jobs import` file that cannot be read.
@@ -183,6 +191,8 @@ impl From<&Job> for ExportedJob {
             overlap: job.overlap,
             created_at: job.created_at,
             completed_at: job.completed_at,
+            run_retention: job.run_retention,
+            run_retention_days: job.run_retention_days,
         }
     }
 }
@@ -215,6 +225,8 @@ impl ExportedJob {
             overlap: self.overlap,
             created_at: self.created_at,
             completed_at: self.completed_at,
+            run_retention: self.run_retention,
+            run_retention_days: self.run_retention_days,
         }
     }
 }
@@ -260,5 +272,49 @@ mod tests {
             JobsExport::parse(zero),
             Err(ExportError::NoSuchVersion)
         ));
+    }
+
+    fn job_json() -> serde_json::Value {
+        serde_json::json!({
+            "id": "j1", "name": "a", "command": ["true"], "shell": false, "workdir": null,
+            "env": {}, "schedule_text": "every 5m", "schedule": "every:300", "timezone": "UTC",
+            "repeat_limit": null, "completed_count": 0, "enabled": true, "paused_at": null,
+            "pause_reason": null, "next_run": null, "timeout_secs": null, "catch_up": "once",
+            "overlap": "skip", "created_at": "2026-01-01T00:00:00Z", "completed_at": null,
+        })
+    }
+
+    #[test]
+    fn a_run_retention_is_optional_and_written_only_when_set() {
+        let document = |job: serde_json::Value| {
+            serde_json::json!({"format": "cronhost-jobs", "version": 1, "jobs": [job]}).to_string()
+        };
+        // A version 1 document from before run retention: read, no retention of its own.
+        let old = JobsExport::parse(&document(job_json())).unwrap();
+        let row = old.jobs[0].to_row();
+        assert_eq!((row.run_retention, row.run_retention_days), (None, None));
+        // Written back without the fields, so older readers read it as before.
+        let written = serde_json::to_value(JobsExport::new([&row])).unwrap();
+        assert!(
+            written["jobs"][0].get("run_retention").is_none(),
+            "{written}"
+        );
+        assert_eq!(written["version"], 1);
+
+        let mut with = job_json();
+        with["run_retention"] = 10.into();
+        with["run_retention_days"] = 0.into();
+        let row = JobsExport::parse(&document(with)).unwrap().jobs[0].to_row();
+        assert_eq!(
+            (row.run_retention, row.run_retention_days),
+            (Some(10), Some(0))
+        );
+        let written = serde_json::to_value(JobsExport::new([&row])).unwrap();
+        assert_eq!(written["jobs"][0]["run_retention"], 10);
+        assert_eq!(written["jobs"][0]["run_retention_days"], 0);
+
+        let mut negative = job_json();
+        negative["run_retention"] = (-1).into();
+        assert!(JobsExport::parse(&document(negative)).is_err());
     }
 }

@@ -127,6 +127,14 @@ pub struct JobSpec {
     /// Overlap policy.
     #[serde(default)]
     pub overlap: Overlap,
+    /// Runs of this job kept (the newest; 0 = no count limit); the host's
+    /// `cron.run_retention` when absent.
+    #[serde(default)]
+    pub run_retention: Option<u32>,
+    /// Days of this job's runs kept (by scheduled instant; 0 = no age limit); the host's
+    /// `cron.run_retention_days` when absent.
+    #[serde(default)]
+    pub run_retention_days: Option<u32>,
 }
 
 impl JobSpec {
@@ -151,6 +159,8 @@ impl JobSpec {
             timeout_secs: None,
             catch_up: CatchUp::default(),
             overlap: Overlap::default(),
+            run_retention: None,
+            run_retention_days: None,
         }
     }
 }
@@ -208,6 +218,10 @@ pub struct Job {
     pub created_at: DateTime<Utc>,
     /// When its last repeat fired.
     pub completed_at: Option<DateTime<Utc>>,
+    /// Runs kept (the newest; 0 = no count limit); `None`: the host's `cron.run_retention`.
+    pub run_retention: Option<u32>,
+    /// Days of runs kept (0 = no age limit); `None`: the host's `cron.run_retention_days`.
+    pub run_retention_days: Option<u32>,
 }
 
 impl Job {
@@ -247,7 +261,7 @@ pub(super) fn last_status<'de, D: serde::Deserializer<'de>>(
         .map_err(|e| serde::de::Error::custom(format!("last_status: {e}")))
 }
 
-pub(crate) const JOB_COLUMNS: &str = "id, name, command, shell, workdir, env, schedule_text, schedule, timezone, repeat_limit, completed_count, enabled, paused_at, pause_reason, next_run, last_run, last_status, last_error, failure_streak, timeout_secs, catch_up, overlap, created_at, completed_at";
+pub(crate) const JOB_COLUMNS: &str = "id, name, command, shell, workdir, env, schedule_text, schedule, timezone, repeat_limit, completed_count, enabled, paused_at, pause_reason, next_run, last_run, last_status, last_error, failure_streak, timeout_secs, catch_up, overlap, created_at, completed_at, run_retention, run_retention_days";
 
 pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
     let json_err = |i: usize, e: serde_json::Error| {
@@ -292,6 +306,8 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
             .map_err(|e| text_err(21, e))?,
         created_at: from_ms(row.get(22)?),
         completed_at: ms(23)?,
+        run_retention: row.get(24)?,
+        run_retention_days: row.get(25)?,
     })
 }
 
@@ -384,6 +400,8 @@ pub(super) fn check_definition(spec: &JobSpec) -> Result<(), StoreError> {
             Some(Repeat::Times(n)) => Some(n),
             _ => None,
         },
+        run_retention: spec.run_retention,
+        run_retention_days: spec.run_retention_days,
     })?;
     if let Some(name) = &spec.name {
         validate::check_name(name)?;
@@ -471,6 +489,8 @@ pub(super) fn insert_new(
         overlap: spec.overlap,
         created_at: now,
         completed_at: None,
+        run_retention: spec.run_retention,
+        run_retention_days: spec.run_retention_days,
     };
     insert_row(tx, &job)?;
     get(tx, &job.id)
@@ -731,6 +751,8 @@ fn check_imported(job: &Job, now: DateTime<Utc>) -> Result<(), StoreError> {
         env: &job.env,
         timeout_secs: job.timeout_secs,
         repeat_limit: job.repeat_limit,
+        run_retention: job.run_retention,
+        run_retention_days: job.run_retention_days,
     })?;
     validate::check_name(&job.name)?;
     let zone = parse_zone(&job.timezone)?;
@@ -774,7 +796,10 @@ fn allocate_sequence(tx: &Transaction<'_>) -> Result<i64, StoreError> {
         return Ok(next);
     }
     let mut statement = tx
-        .prepare_cached("SELECT id FROM jobs UNION SELECT DISTINCT job_id FROM runs")
+        // A removed job whose runs were all pruned is still known by its floor.
+        .prepare_cached(
+            "SELECT id FROM jobs UNION SELECT DISTINCT job_id FROM runs UNION SELECT job_id FROM pruned_runs",
+        )
         .map_err(sql)?;
     let highest = statement
         .query_map([], |r| r.get::<_, String>(0))
@@ -798,7 +823,7 @@ pub(super) fn is_unique_violation(e: &rusqlite::Error) -> bool {
 fn insert_row(tx: &Transaction<'_>, job: &Job) -> Result<(), StoreError> {
     let result = tx.exec_cached(
         &format!(
-            "INSERT INTO jobs ({JOB_COLUMNS}, name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
+            "INSERT INTO jobs ({JOB_COLUMNS}, name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
         ),
         params![
             job.id,
@@ -825,6 +850,8 @@ fn insert_row(tx: &Transaction<'_>, job: &Job) -> Result<(), StoreError> {
             job.overlap.as_str(),
             to_ms(job.created_at),
             job.completed_at.map(to_ms),
+            job.run_retention,
+            job.run_retention_days,
             job.name.to_lowercase(),
         ],
     );

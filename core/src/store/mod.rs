@@ -4,6 +4,7 @@
 mod claim;
 mod edit;
 mod export;
+mod history;
 mod jobs;
 mod policy;
 mod runs;
@@ -23,12 +24,14 @@ pub use policy::{ManualRefusal, CATCH_UP_ALL_CAP};
 
 pub use edit::{changes, spec_of, Applied, Change, Declared, Edited, JobField};
 pub use export::{ExportError, ExportedJob, JobsExport, EXPORT_FORMAT, EXPORT_VERSION};
+pub use history::{PrunableRun, PruneBatch, RunRetention, RECENT_RUN_GRACE};
 pub use jobs::{is_job_id, CatchUp, Import, Imported, Job, JobSpec, Overlap, Repeat};
-pub use spread::{jitter_offset, retry_backoff, stable_hash, MAX_RETRY_DELAY};
 pub use runs::{run_id, Run, RunReason, RunStatus, UnknownRunStatus};
+pub use spread::{jitter_offset, retry_backoff, stable_hash, MAX_RETRY_DELAY};
 pub use validate::{
     MAX_ARGUMENTS, MAX_COMMAND_BYTES, MAX_ENV_BYTES, MAX_ENV_VARS, MAX_NAME_CHARS, MAX_NOTE_CHARS,
-    MAX_SCHEDULE_BYTES, MAX_TIMEOUT_SECS, MAX_WORKDIR_BYTES,
+    MAX_RUN_RETENTION, MAX_RUN_RETENTION_DAYS, MAX_SCHEDULE_BYTES, MAX_TIMEOUT_SECS,
+    MAX_WORKDIR_BYTES,
 };
 
 /// The store's file name under the state directory.

@@ -254,6 +254,8 @@ mod tests {
             overlap: Overlap::default(),
             created_at: at(0, 0, 0),
             completed_at: None,
+            run_retention: None,
+            run_retention_days: None,
         };
         (job, parsed)
     }

@@ -5,10 +5,10 @@ use rusqlite::Transaction;
 use super::{sql, StoreError};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Each migration takes the schema from version `index` to `index + 1`.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     r#"
 CREATE TABLE sequence (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO sequence (name, value) VALUES ('job', 0);
@@ -68,6 +68,19 @@ CREATE INDEX runs_by_job_status ON runs (job_id, status);
 DROP INDEX runs_open;
 CREATE INDEX runs_by_status ON runs (status);
 "#,
+    r#"
+-- Version 3: bounded run history. A job's own retention (NULL: the host's cron.run_retention
+-- and cron.run_retention_days), and per job the newest scheduled instant whose run row was
+-- pruned: every occurrence up to it counts as claimed, as its row did (see store/history.rs).
+-- The table outlives the job, as its runs do, so a job imported again under its id cannot
+-- run a pruned occurrence a second time.
+ALTER TABLE jobs ADD COLUMN run_retention INTEGER;
+ALTER TABLE jobs ADD COLUMN run_retention_days INTEGER;
+CREATE TABLE pruned_runs (job_id TEXT PRIMARY KEY, through INTEGER NOT NULL) WITHOUT ROWID;
+-- runs_by_job was the same index as the one UNIQUE (job_id, scheduled_at) makes; every run
+-- inserted and pruned paid for both.
+DROP INDEX runs_by_job;
+"#,
 ];
 
 /// Bring the schema up to [`VERSION`], inside the caller's transaction.
@@ -81,4 +94,40 @@ pub fn migrate(tx: &Transaction<'_>) -> Result<(), StoreError> {
             .map_err(sql)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_2_store_gains_run_retention_and_keeps_its_jobs_and_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cronhost.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute_batch(
+                "INSERT INTO jobs (id, name, name_key, command, schedule_text, schedule, timezone,
+                                   catch_up, overlap, created_at)
+                 VALUES ('j1', 'old', 'old', '[\"true\"]', 'every 1s', 'every:1', 'UTC',
+                         'once', 'skip', 0);
+                 INSERT INTO runs (id, job_id, scheduled_at, claimed_at, finished_at, status, host, pid)
+                 VALUES ('j1@1000', 'j1', 1000, 1000, 1000, 'succeeded', 'h', 1),
+                        ('j1@2000', 'j1', 2000, 2000, 2000, 'succeeded', 'h', 1);",
+            )
+            .unwrap();
+        }
+        let store = super::super::Store::open(&path).unwrap();
+        let job = store.job("old").unwrap();
+        assert_eq!((job.run_retention, job.run_retention_days), (None, None));
+        let now = chrono::Utc::now();
+        let defaults = super::super::RunRetention::new(1, 0);
+        let prunable = store.prunable_runs("j1", defaults, now, 10).unwrap();
+        assert_eq!(prunable.runs().len(), 1);
+        assert_eq!(store.delete_runs(&prunable).unwrap(), 1);
+        assert_eq!(store.runs(Some("j1"), 10).unwrap().len(), 1);
+    }
 }

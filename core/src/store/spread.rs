@@ -75,6 +75,9 @@ mod tests {
             buckets[(offset.as_secs() / 10) as usize] += 1;
         }
         // 600 jobs over six 10 s buckets: each gets a fair share, none is empty or crowded.
-        assert!(buckets.iter().all(|&n| (60..=140).contains(&n)), "{buckets:?}");
+        assert!(
+            buckets.iter().all(|&n| (60..=140).contains(&n)),
+            "{buckets:?}"
+        );
     }
 }

@@ -26,6 +26,12 @@ pub const MAX_SCHEDULE_BYTES: usize = 1024;
 pub const MAX_NOTE_CHARS: usize = 1024;
 /// Longest timeout: 365 days.
 pub const MAX_TIMEOUT_SECS: u64 = 365 * 86_400;
+/// Most runs a retention keeps per job (`run_retention`; 0 means no count limit). Pruning
+/// counts a job's newest runs down an index, so the count stays within what it walks quickly.
+pub const MAX_RUN_RETENTION: u32 = 1_000_000;
+/// Longest age a retention keeps runs for, in days (`run_retention_days`; 0 means no age
+/// limit): 100 years, as for `cron.completed_retention_days`.
+pub const MAX_RUN_RETENTION_DAYS: u32 = 36_500;
 
 /// A job's definition as both `jobs add` and `jobs import` hand it in.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +44,8 @@ pub(crate) struct Definition<'a> {
     pub env: &'a BTreeMap<String, String>,
     pub timeout_secs: Option<u64>,
     pub repeat_limit: Option<u32>,
+    pub run_retention: Option<u32>,
+    pub run_retention_days: Option<u32>,
 }
 
 fn invalid(message: String) -> Result<(), StoreError> {
@@ -84,6 +92,20 @@ pub(crate) fn check(definition: &Definition<'_>) -> Result<(), StoreError> {
         return invalid(
             "repeat 0 is not allowed: use `forever`, `once` or a positive number".into(),
         );
+    }
+    if let Some(runs) = definition.run_retention {
+        if runs > MAX_RUN_RETENTION {
+            return invalid(format!(
+                "run retention {runs} is out of range: allowed 0 (no count limit) to {MAX_RUN_RETENTION} runs"
+            ));
+        }
+    }
+    if let Some(days) = definition.run_retention_days {
+        if days > MAX_RUN_RETENTION_DAYS {
+            return invalid(format!(
+                "run retention of {days} days is out of range: allowed 0 (no age limit) to {MAX_RUN_RETENTION_DAYS} days"
+            ));
+        }
     }
     Ok(())
 }
@@ -179,6 +201,8 @@ mod tests {
             env,
             timeout_secs: None,
             repeat_limit: None,
+            run_retention: None,
+            run_retention_days: None,
         }
     }
 
@@ -204,6 +228,22 @@ mod tests {
             ..base
         })
         .contains("repeat 0"));
+        assert!(message(Definition {
+            run_retention: Some(MAX_RUN_RETENTION + 1),
+            ..base
+        })
+        .contains("allowed 0 (no count limit) to 1000000 runs"));
+        assert!(message(Definition {
+            run_retention_days: Some(MAX_RUN_RETENTION_DAYS + 1),
+            ..base
+        })
+        .contains("allowed 0 (no age limit) to 36500 days"));
+        check(&Definition {
+            run_retention: Some(0),
+            run_retention_days: Some(MAX_RUN_RETENTION_DAYS),
+            ..base
+        })
+        .unwrap();
         assert!(message(Definition {
             workdir: Some("rel/dir"),
             ..base
