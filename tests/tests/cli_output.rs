@@ -1,0 +1,124 @@
+//! What the `cronhost` binary prints by default and with `-v`/`-q`/`RUST_LOG`, through the real
+//! binary against a temporary home: short commands stay quiet under system cron, the daemon
+//! logs at INFO.
+
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use cronhost_e2e::{wait_for, TestHome};
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn run(home: &TestHome, args: &[&str], env: &[(&str, &str)]) -> Output {
+    home.command()
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("cronhost runs")
+}
+
+/// A one-shot due now (a second in the past is within the tolerance), added quietly.
+fn add_due(home: &TestHome, name: &str, command: &[&str]) {
+    // Built first: the first test to ask builds the binary, which can take minutes.
+    cronhost_e2e::artifacts();
+    let at = (chrono::Utc::now() - chrono::Duration::seconds(1)).to_rfc3339();
+    let mut args = vec!["jobs", "add", at.as_str(), "--name", name, "--"];
+    args.extend_from_slice(command);
+    let output = run(home, &args, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stderr), "", "jobs add logs nothing by default");
+}
+
+#[test]
+fn tick_prints_nothing_when_all_went_well_and_more_on_request() {
+    let home = TestHome::new();
+    add_due(&home, "quiet", &["true"]);
+    let tick = run(&home, &["tick"], &[]);
+    assert!(tick.status.success(), "{}", text(&tick.stderr));
+    assert_eq!(
+        (text(&tick.stdout), text(&tick.stderr)),
+        (String::new(), String::new()),
+        "a tick that fired a job that succeeded says nothing (system cron would mail it)"
+    );
+    let runs = run(&home, &["runs", "quiet", "--json"], &[]);
+    assert!(text(&runs.stdout).contains("succeeded"), "it did fire");
+
+    add_due(&home, "verbose", &["true"]);
+    let tick = run(&home, &["-v", "tick"], &[]);
+    let stderr = text(&tick.stderr);
+    assert!(
+        stderr.contains("INFO") && stderr.contains("fire job=verbose"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("tick: fired 1, skipped 0, errors 0"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("DEBUG"), "{stderr}");
+
+    // RUST_LOG, when set, wins over the command's default.
+    add_due(&home, "env", &["true"]);
+    let tick = run(&home, &["tick"], &[("RUST_LOG", "info")]);
+    assert!(
+        text(&tick.stderr).contains("fire job=env"),
+        "{}",
+        text(&tick.stderr)
+    );
+
+    // `jobs run` too: its answer on stdout, no log lines.
+    let hourly = run(
+        &home,
+        &["jobs", "add", "every 1h", "--name", "hourly", "--", "true"],
+        &[],
+    );
+    assert!(hourly.status.success(), "{}", text(&hourly.stderr));
+    let manual = run(&home, &["jobs", "run", "hourly"], &[]);
+    assert!(manual.status.success(), "{}", text(&manual.stderr));
+    assert!(text(&manual.stdout).contains("ran hourly: succeeded"));
+    assert_eq!(text(&manual.stderr), "");
+}
+
+#[test]
+fn a_failure_is_a_warning_by_default_and_quiet_keeps_only_errors() {
+    let home = TestHome::new();
+    add_due(&home, "failing", &["sh", "-c", "exit 3"]);
+    let tick = run(&home, &["tick"], &[]);
+    let stderr = text(&tick.stderr);
+    assert!(
+        stderr.contains("WARN") && stderr.contains("job=failing"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("INFO"), "{stderr}");
+
+    add_due(&home, "hushed", &["sh", "-c", "exit 3"]);
+    let tick = run(&home, &["tick", "-q"], &[]);
+    assert_eq!(text(&tick.stderr), "", "-q keeps errors only");
+
+    let both = run(&home, &["-v", "-q", "tick"], &[]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(text(&both.stderr).contains("cannot be used with"));
+}
+
+#[test]
+fn the_daemon_logs_at_info_by_default() {
+    let home = TestHome::new();
+    let log = home.path().join("daemon.log");
+    let mut daemon = home
+        .command()
+        .arg("run")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for("the daemon's INFO start line", PATIENCE, || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("INFO") && l.contains("running in"))
+    });
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    assert!(daemon.wait().unwrap().success());
+}
