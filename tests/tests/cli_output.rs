@@ -122,3 +122,73 @@ fn the_daemon_logs_at_info_by_default() {
     unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
     assert!(daemon.wait().unwrap().success());
 }
+
+/// The lines of `log` that speak of job `name` at WARN or ERROR.
+fn warnings_about(log: &str, name: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| (l.contains("WARN") || l.contains("ERROR")) && l.contains(name))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_failed_fire_is_one_log_line() {
+    let home = TestHome::new();
+    // One that cannot start, one that exits non-zero: each fire is one WARN line.
+    add_due(&home, "unstartable", &["/nonexistent/program"]);
+    add_due(&home, "exits-three", &["sh", "-c", "exit 3"]);
+    let tick = run(&home, &["tick"], &[]);
+    assert_eq!(
+        tick.status.code(),
+        Some(1),
+        "a tick with a job that could not start"
+    );
+    let stderr = text(&tick.stderr);
+    assert_eq!(stderr.lines().count(), 2, "{stderr}");
+    for name in ["unstartable", "exits-three"] {
+        assert_eq!(warnings_about(&stderr, name).len(), 1, "{name}: {stderr}");
+    }
+
+    // Under the daemon (INFO: the fire line, then one WARN line for its end).
+    let repeating = run(
+        &home,
+        &[
+            "jobs",
+            "add",
+            "every 1s",
+            "--name",
+            "broken",
+            "--",
+            "/nonexistent/program",
+        ],
+        &[],
+    );
+    assert!(repeating.status.success(), "{}", text(&repeating.stderr));
+    let log = home.path().join("daemon.log");
+    let mut daemon = home
+        .command()
+        .arg("run")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let fires = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("INFO") && l.contains("fire job=broken"))
+            .count()
+    };
+    wait_for("three fires of the broken job", PATIENCE, || {
+        fires(&std::fs::read_to_string(&log).unwrap_or_default()) >= 3
+    });
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    assert!(daemon.wait().unwrap().success());
+    let log = std::fs::read_to_string(&log).unwrap();
+    let warnings = warnings_about(&log, "broken");
+    assert_eq!(warnings.len(), fires(&log), "{log}");
+    assert!(
+        !log.contains("ERROR"),
+        "a job that cannot start is not an error of the host: {log}"
+    );
+}
