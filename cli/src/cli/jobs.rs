@@ -109,8 +109,9 @@ pub struct AddArgs {
     /// IANA time zone (default `cron.timezone`).
     #[arg(long, value_name = "ZONE")]
     tz: Option<String>,
-    /// Kill the run's process group after SECS seconds.
-    #[arg(long, value_name = "SECS")]
+    /// Kill the run's process group after DURATION: seconds (`600`) or a duration (`10m`,
+    /// `1h30m`); 1s to 365 days.
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     timeout: Option<u64>,
     /// After downtime: run the missed occurrence once, skip it, or run all of them.
     #[arg(long, default_value = "once")]
@@ -130,6 +131,22 @@ pub struct AddArgs {
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true)]
     command: Vec<String>,
+}
+
+/// `--timeout`: a plain number is seconds, as it always was (its range is checked with the
+/// rest of the job, as an import's is); anything else a duration of whole seconds.
+fn parse_timeout(text: &str) -> Result<u64, String> {
+    if let Ok(secs) = text.trim().parse::<u64>() {
+        return Ok(secs);
+    }
+    cronhost::schedule::parse_seconds(text, "a timeout")
+        .map(|duration| duration.as_secs())
+        .map_err(|e| {
+            format!(
+                "{e}; allowed 1 to {} seconds (365 days)",
+                cronhost::store::MAX_TIMEOUT_SECS
+            )
+        })
 }
 
 pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
