@@ -77,3 +77,72 @@ fn durations_combine_units_and_timeouts_take_them_too() {
         "nothing refused was stored"
     );
 }
+
+fn instant(value: &Value) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(value.as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+#[test]
+fn intervals_that_divide_the_clock_fire_on_it_and_the_rest_count_from_the_add() {
+    use chrono::Timelike;
+    let home = TestHome::new();
+    home.add_job(&["every 15m", "--name", "quarter", "--", "true"]);
+    let quarter = show(&home, "quarter");
+    assert_eq!(quarter["schedule"], "cron:*/15 * * * *");
+    let next = instant(&quarter["next_run"]);
+    assert_eq!((next.minute() % 15, next.second()), (0, 0), "{next}");
+
+    // On the hour in the job's zone (Kolkata is UTC+5:30).
+    home.add_job(&[
+        "every hour",
+        "--tz",
+        "Asia/Kolkata",
+        "--name",
+        "hourly",
+        "--",
+        "true",
+    ]);
+    let hourly = show(&home, "hourly");
+    assert_eq!(hourly["schedule"], "cron:0 * * * *");
+    assert_eq!(instant(&hourly["next_run"]).minute(), 30);
+
+    home.add_job(&["every 7m", "--name", "seven", "--", "true"]);
+    let seven = show(&home, "seven");
+    assert_eq!(seven["schedule"], "every:420");
+    assert_eq!(
+        (instant(&seven["next_run"]) - instant(&seven["created_at"])).num_seconds(),
+        420,
+        "one interval after the add"
+    );
+    let shown = text(&home.cronhost(&["jobs", "show", "quarter"]).stdout);
+    assert!(
+        shown.contains("every 15m  (cron:*/15 * * * *, UTC)"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn an_export_of_an_earlier_version_keeps_its_plain_intervals() {
+    let home = TestHome::new();
+    // What an earlier cronhost exported for `every 1h`: an interval counted from the add.
+    let document = serde_json::json!({
+        "format": "cronhost-jobs", "version": 1, "jobs": [{
+            "id": "j5", "name": "legacy", "command": ["true"], "shell": false,
+            "workdir": null, "env": {}, "schedule_text": "every 1h",
+            "schedule": "every:3600", "timezone": "UTC", "repeat_limit": null,
+            "completed_count": 0, "enabled": true, "paused_at": null, "pause_reason": null,
+            "next_run": "2030-01-01T00:17:42.123Z", "timeout_secs": null,
+            "catch_up": "once", "overlap": "skip", "created_at": "2026-01-01T00:17:42.123Z",
+            "completed_at": null
+        }]
+    });
+    let file = home.path().join("old.json");
+    std::fs::write(&file, document.to_string()).unwrap();
+    let import = home.cronhost(&["jobs", "import", file.to_str().unwrap()]);
+    assert!(import.status.success(), "{}", text(&import.stderr));
+    let legacy = show(&home, "legacy");
+    assert_eq!(legacy["schedule"], "every:3600");
+    assert_eq!(legacy["next_run"], "2030-01-01T00:17:42.123Z");
+}

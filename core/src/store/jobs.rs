@@ -654,13 +654,13 @@ fn check_imported(job: &Job, now: DateTime<Utc>) -> Result<(), StoreError> {
     // What fires is the stored form; it must be what the text says (and so within the bounds
     // `jobs add` applies). A one-shot's text may be relative (`in 10m`): its instant stands.
     if !stored.is_one_shot() {
-        let from_text = Schedule::parse(&job.schedule_text, zone, now)?;
-        if from_text.canonical() != job.schedule {
+        let forms = Schedule::stored_forms(&job.schedule_text, zone, now)?;
+        if !forms.iter().any(|form| form.canonical() == job.schedule) {
             return Err(StoreError::Invalid(format!(
                 "schedule `{}` does not match its text `{}` (which means `{}`)",
                 job.schedule.escape_debug(),
                 job.schedule_text.escape_debug(),
-                from_text.canonical()
+                forms[0].canonical()
             )));
         }
     }
