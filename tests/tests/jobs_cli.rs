@@ -146,3 +146,71 @@ fn an_export_of_an_earlier_version_keeps_its_plain_intervals() {
     assert_eq!(legacy["schedule"], "every:3600");
     assert_eq!(legacy["next_run"], "2030-01-01T00:17:42.123Z");
 }
+
+#[test]
+fn pausing_twice_keeps_the_reason_and_resuming_an_active_job_says_so() {
+    let home = TestHome::new();
+    home.add_job(&["every 1h", "--name", "p", "--", "true"]);
+    let pause = home.cronhost(&["jobs", "pause", "p", "--reason", "maintenance"]);
+    assert!(
+        text(&pause.stdout).starts_with("paused p"),
+        "{}",
+        text(&pause.stdout)
+    );
+    let again = home.cronhost(&["jobs", "pause", "p"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    let said = text(&again.stdout);
+    assert!(
+        said.contains("already paused") && said.contains("maintenance") && said.contains("kept"),
+        "{said}"
+    );
+    let job = show(&home, "p");
+    assert_eq!(job["pause_reason"], "maintenance");
+    assert_eq!(job["next_run"], Value::Null, "a paused job has no next run");
+    let shown = text(&home.cronhost(&["jobs", "show", "p"]).stdout);
+    assert!(shown.contains("next run:      none (paused)"), "{shown}");
+
+    let resume = home.cronhost(&["jobs", "resume", "p"]);
+    assert!(
+        text(&resume.stdout).starts_with("resumed p"),
+        "{}",
+        text(&resume.stdout)
+    );
+    assert!(show(&home, "p")["next_run"].is_string());
+    let again = home.cronhost(&["jobs", "resume", "p"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert!(text(&again.stdout).contains("is not paused: nothing changed"));
+    let before = show(&home, "p");
+    let run_now = home.cronhost(&["jobs", "resume", "p", "--run-now"]);
+    assert_eq!(run_now.status.code(), Some(2));
+    assert!(
+        text(&run_now.stderr).contains("is not paused"),
+        "{}",
+        text(&run_now.stderr)
+    );
+    assert_eq!(show(&home, "p"), before, "nothing changed");
+}
+
+#[test]
+fn a_manual_run_shows_as_the_last_run_in_the_listing() {
+    let home = TestHome::new();
+    home.add_job(&["every 1h", "--name", "manual", "--", "true"]);
+    let before = show(&home, "manual");
+    assert_eq!(before["last_run"], Value::Null);
+    let run = home.cronhost(&["jobs", "run", "manual"]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let after = show(&home, "manual");
+    assert!(after["last_run"].is_string(), "{after}");
+    assert_eq!(after["last_status"], "succeeded");
+    assert_eq!(
+        (&after["next_run"], &after["completed_count"]),
+        (&before["next_run"], &before["completed_count"]),
+        "the schedule and the repeat count are left alone"
+    );
+    let list = text(&home.cronhost(&["jobs", "list"]).stdout);
+    let row = list.lines().find(|l| l.contains("manual")).unwrap();
+    assert!(
+        row.trim_end().ends_with("ago") || row.trim_end().ends_with("now"),
+        "{list}"
+    );
+}

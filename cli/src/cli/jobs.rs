@@ -7,7 +7,9 @@ use chrono::Utc;
 use clap::{Args, Subcommand};
 use cronhost::schedule::{format_local, parse_zone, Schedule};
 use cronhost::status::relative;
-use cronhost::store::{CatchUp, Job, JobSpec, JobsExport, Overlap, Repeat, RunStatus, Store};
+use cronhost::store::{
+    CatchUp, Job, JobSpec, JobsExport, Overlap, Repeat, RunStatus, StateChange, Store,
+};
 
 use super::view::JobView;
 use cronhost::text::for_terminal;
@@ -180,8 +182,24 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
             Ok(EXIT_OK)
         }
         JobsCommand::Pause { job, reason } => {
-            let job = store.pause_job(&job, reason.as_deref(), now)?;
-            outln!("paused {} ({})", for_terminal(&job.name), job.id);
+            let (job, change) = store.pause_job(&job, reason.as_deref(), now)?;
+            let name = for_terminal(&job.name);
+            match change {
+                StateChange::Changed => outln!("paused {name} ({})", job.id),
+                _ => outln!(
+                    "{name} ({}) was already paused, since {} ({}); {}",
+                    job.id,
+                    job.paused_at
+                        .map(|at| format_local(at, context.config.zone()))
+                        .unwrap_or_default(),
+                    for_terminal(job.pause_reason.as_deref().unwrap_or("no reason given")),
+                    if reason.is_some() {
+                        "the reason is replaced"
+                    } else {
+                        "the reason is kept"
+                    }
+                ),
+            }
             Ok(EXIT_OK)
         }
         JobsCommand::Resume { job, run_now, at } => {
@@ -200,10 +218,29 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
                 },
                 (false, None) => None,
             };
-            let job = store.resume_job(&job, at, now)?;
+            let (job, change) = store.resume_job(&job, at, now)?;
+            let name = for_terminal(&job.name);
+            match change {
+                StateChange::Changed => {}
+                // Nothing to resume: fine as it stands (exit 0, like pausing twice), unless
+                // the operator asked for a time it cannot be given.
+                _ if at.is_some() => {
+                    return Err(CliError::usage(format!(
+                        "{name} ({}) is not paused: nothing changed; --run-now and --at apply when resuming (`cronhost jobs run {name}` runs it now)",
+                        job.id
+                    )))
+                }
+                _ => {
+                    outln!(
+                        "{name} ({}) is not paused: nothing changed; next run {}",
+                        job.id,
+                        describe_next(context, &job)
+                    );
+                    return Ok(EXIT_OK);
+                }
+            }
             outln!(
-                "resumed {} ({}); next run {}",
-                for_terminal(&job.name),
+                "resumed {name} ({}); next run {}",
                 job.id,
                 describe_next(context, &job)
             );
@@ -315,9 +352,10 @@ fn anchor_paths(
 
 fn describe_next(context: &Context, job: &Job) -> String {
     let zone = context.config.zone();
-    match job.next_run {
-        Some(at) => format!("{} ({})", format_local(at, zone), relative(at, Utc::now())),
-        None => "none".into(),
+    match (job.paused_at, job.next_run) {
+        (Some(_), _) => "none (paused)".into(),
+        (None, Some(at)) => format!("{} ({})", format_local(at, zone), relative(at, Utc::now())),
+        (None, None) => "none".into(),
     }
 }
 

@@ -485,56 +485,6 @@ impl Store {
         })
     }
 
-    /// Pause a job.
-    pub fn pause_job(
-        &self,
-        id_or_name: &str,
-        reason: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<Job, StoreError> {
-        if let Some(reason) = reason {
-            validate::check_note("the pause reason", reason)?;
-        }
-        self.write_jobs(|tx| {
-            let job = resolve(tx, id_or_name)?;
-            tx.exec_cached(
-                "UPDATE jobs SET paused_at = ?2, pause_reason = ?3 WHERE id = ?1",
-                params![job.id, to_ms(now), reason],
-            )
-            .map_err(sql)?;
-            get(tx, &job.id)
-        })
-    }
-
-    /// Resume a paused job: from its next future occurrence, at `at`, or at once (`at = now`).
-    pub fn resume_job(
-        &self,
-        id_or_name: &str,
-        at: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> Result<Job, StoreError> {
-        self.write_jobs(|tx| {
-            let job = resolve(tx, id_or_name)?;
-            let schedule = job.parsed_schedule()?;
-            let next_run = match at {
-                Some(at) => Some(at),
-                None => match job.next_run {
-                    Some(next) if next > now => Some(next),
-                    // Intervals continue on their own grid (from the old next run), so hosts
-                    // sharing the job keep the same instants.
-                    Some(next) => schedule.next_future(next, now, job.zone()),
-                    None => schedule.next_after(now, job.zone()),
-                },
-            };
-            tx.exec_cached(
-                "UPDATE jobs SET paused_at = NULL, pause_reason = NULL, next_run = ?2 WHERE id = ?1",
-                params![job.id, next_run.map(to_ms)],
-            )
-            .map_err(sql)?;
-            get(tx, &job.id)
-        })
-    }
-
     /// Remove a job; its run history stays.
     pub fn remove_job(&self, id_or_name: &str) -> Result<Job, StoreError> {
         self.write_jobs(|tx| {

@@ -4,6 +4,7 @@
 mod claim;
 mod export;
 mod jobs;
+mod pause;
 mod policy;
 mod runs;
 mod schema;
@@ -21,6 +22,7 @@ pub use policy::{ManualRefusal, CATCH_UP_ALL_CAP};
 
 pub use export::{ExportError, ExportedJob, JobsExport, EXPORT_FORMAT, EXPORT_VERSION};
 pub use jobs::{is_job_id, CatchUp, Job, JobSpec, Overlap, Repeat};
+pub use pause::StateChange;
 pub use runs::{run_id, Run, RunReason, RunStatus, UnknownRunStatus};
 pub use validate::{
     MAX_ARGUMENTS, MAX_COMMAND_BYTES, MAX_ENV_BYTES, MAX_ENV_VARS, MAX_NAME_CHARS, MAX_NOTE_CHARS,
