@@ -192,3 +192,39 @@ fn a_failed_fire_is_one_log_line() {
         "a job that cannot start is not an error of the host: {log}"
     );
 }
+
+#[test]
+fn a_toml_error_keeps_its_caret_and_escapes_what_would_steer_the_terminal() {
+    let home = TestHome::new();
+    let refused = |config: &str| {
+        home.write_config(config);
+        let output = run(&home, &["jobs", "list"], &[]);
+        assert_eq!(output.status.code(), Some(2));
+        text(&output.stderr)
+    };
+    let stderr = refused("[cron]\nprovidr = \"x\"\n");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("cronhost: invalid config ")
+            && lines[0].ends_with("TOML parse error at line 2, column 1"),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines[2..4],
+        ["2 | providr = \"x\"", "  | ^^^^^^^"],
+        "{stderr}"
+    );
+    assert!(lines[4].contains("unknown field `providr`"), "{stderr}");
+
+    // A control character in the file: its line is shown with the character written out.
+    let stderr = refused("[cron]\nprovider = \"\u{1b}[31mred\"\n");
+    assert!(
+        stderr.contains("2 | provider = \"\\u{1b}[31mred\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.lines().any(|l| l.trim_end().ends_with('^')),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
