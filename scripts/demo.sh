@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Build the host and the bundled providers, install the providers into plugins.d/, and run
-# the host on the sample job set in demo/ (home: demo/, store: demo/cron/cronhost.db). Stops on Ctrl-C, or after DEMO_SECONDS if set.
+# the host on the sample job set in the home demo/: its config demo/cronhost.toml, its job store
+# demo/cron/cronhost.db (the sample jobs are added there once), job output in
+# demo/cron/output/. Stops on Ctrl-C, or after DEMO_SECONDS if set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,19 +21,27 @@ done
 echo "installed into plugins.d/: $(cd plugins.d && ls ./*."$ext" | tr '\n' ' ')"
 
 # The home, like ~/.ssh for sshd, must be writable by nobody else (README, "Security model").
-chmod go-w demo
-cronhost="./target/release/cronhost --home demo"
+home=demo
+config="$home/cronhost.toml"
+store="$home/cron/cronhost.db"
+chmod go-w "$home"
+cronhost="./target/release/cronhost --home $home"
 $cronhost providers
 
-# The sample job set (added once; the store in demo/cron/ keeps it between runs).
+# The sample job set (added once; the store keeps it between runs).
 add() { $cronhost jobs show "$1" >/dev/null 2>&1 || $cronhost jobs add --name "$1" "${@:2}" >/dev/null; }
 add hello '*/2 * * * * *' --shell -- 'echo "$(date -u +%H:%M:%S.%N) hello from cronhost"'
 add disk-usage 'every 5s' -- df -h /
 add nightly 'every day at 3am' --tz Europe/Berlin --timeout 600 -- sh -c 'echo nightly work'
 $cronhost jobs list
 
+# Name only files that are there.
+for file in "$config" "$store"; do
+  [ -f "$file" ] || { echo "demo: $file is missing" >&2; exit 1; }
+done
+echo "running the host in $home/: config $config, jobs in $store, their output in $home/cron/output/"
 if [ -z "${DEMO_SECONDS:-}" ]; then
-  echo "running the host on demo/jobs.toml; Ctrl-C stops it"
+  echo "Ctrl-C stops it"
   exec $cronhost run
 fi
 

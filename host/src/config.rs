@@ -35,10 +35,10 @@ pub enum ConfigError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InvalidConfig {
-    /// Not TOML, or a key of the wrong type or an unknown name (toml's message, on one line,
-    /// with line and column).
-    #[error("{0}")]
-    Toml(String),
+    /// Not TOML, or a key of the wrong type or an unknown name: toml's message, several lines
+    /// (the line and column, the line itself with a caret under the spot, what is wrong).
+    #[error("{}", .0.to_string().trim_end())]
+    Toml(#[source] toml::de::Error),
     /// A `[cron]` number outside its range.
     #[error("cron.{key} = {value} is out of range: allowed {low} to {high}")]
     OutOfRange {
@@ -378,8 +378,7 @@ impl Config {
 
     /// Parse config text.
     pub fn parse(text: &str) -> Result<Self, InvalidConfig> {
-        let config: Self = toml::from_str(text)
-            .map_err(|e| InvalidConfig::Toml(e.to_string().trim_end().replace('\n', " ")))?;
+        let config: Self = toml::from_str(text).map_err(InvalidConfig::Toml)?;
         for name in config.providers.keys() {
             config.parse_isolation(name)?;
         }
@@ -576,6 +575,10 @@ mod tests {
         let error = Config::load_file(&path).unwrap_err().to_string();
         assert!(error.contains("cronhost.toml"), "{error}");
         assert!(error.contains("providr"), "{error}");
+        // toml's snippet stays as it is: the line, and a caret under the spot.
+        assert!(error.contains("\n2 | providr = \"x\"\n"), "{error}");
+        assert!(error.contains("  | ^^^^^^^"), "{error}");
+        assert!(!error.ends_with('\n'), "{error:?}");
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "[cron]\nprovidr = \"x\"\n"

@@ -342,6 +342,18 @@ impl TestHome {
         (child, log)
     }
 
+    /// `cronhost --home HOME` with neither `CRONHOST_HOME` nor `RUST_LOG` from the test's
+    /// environment: what an operator's shell runs, for tests of what the CLI prints by default.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(&artifacts().cronhost);
+        command
+            .arg("--home")
+            .arg(self.path())
+            .env_remove("CRONHOST_HOME")
+            .env_remove("RUST_LOG");
+        command
+    }
+
     /// Run `cronhost --home HOME ARGS...` to completion.
     pub fn cronhost(&self, args: &[&str]) -> std::process::Output {
         Command::new(&artifacts().cronhost)

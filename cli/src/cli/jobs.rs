@@ -8,8 +8,8 @@ use clap::{Args, Subcommand};
 use cronhost::schedule::{format_local, parse_zone, Schedule};
 use cronhost::status::relative;
 use cronhost::store::{
-    CatchUp, Edited, Import, Job, JobSpec, JobsExport, Overlap, Repeat, RunStatus, Store,
-    MAX_RUN_RETENTION, MAX_RUN_RETENTION_DAYS,
+    CatchUp, Edited, Import, Job, JobSpec, JobsExport, Overlap, Repeat, RunStatus, StateChange,
+    Store, MAX_RUN_RETENTION, MAX_RUN_RETENTION_DAYS,
 };
 
 use super::view::JobView;
@@ -135,8 +135,9 @@ pub struct JobOptions {
     /// IANA time zone (default `cron.timezone`).
     #[arg(long, value_name = "ZONE", add = super::complete::zones())]
     tz: Option<String>,
-    /// Kill the run's process group after SECS seconds.
-    #[arg(long, value_name = "SECS")]
+    /// Kill the run's process group after DURATION: seconds (`600`) or a duration (`10m`,
+    /// `1h30m`); 1s to 365 days.
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     timeout: Option<u64>,
     /// After downtime: run the missed occurrence once, skip it, or run all of them (default
     /// once).
@@ -222,6 +223,22 @@ fn whole_number(text: &str, max: u32, unit: &str, zero: &str) -> Result<u32, Str
         .ok_or_else(|| format!("give a whole number of {unit} from 0 ({zero}) to {max}"))
 }
 
+/// `--timeout`: a plain number is seconds, as it always was (its range is checked with the
+/// rest of the job, as an import's is); anything else a duration of whole seconds.
+fn parse_timeout(text: &str) -> Result<u64, String> {
+    if let Ok(secs) = text.trim().parse::<u64>() {
+        return Ok(secs);
+    }
+    cronhost::schedule::parse_seconds(text, "a timeout")
+        .map(|duration| duration.as_secs())
+        .map_err(|e| {
+            format!(
+                "{e}; allowed 1 to {} seconds (365 days)",
+                cronhost::store::MAX_TIMEOUT_SECS
+            )
+        })
+}
+
 pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
     match command {
         JobsCommand::Next {
@@ -253,8 +270,24 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
             Ok(EXIT_OK)
         }
         JobsCommand::Pause { job, reason } => {
-            let job = store.pause_job(&job, reason.as_deref(), now)?;
-            outln!("paused {} ({})", for_terminal(&job.name), job.id);
+            let (job, change) = store.pause_job(&job, reason.as_deref(), now)?;
+            let name = for_terminal(&job.name);
+            match change {
+                StateChange::Changed => outln!("paused {name} ({})", job.id),
+                _ => outln!(
+                    "{name} ({}) was already paused, since {} ({}); {}",
+                    job.id,
+                    job.paused_at
+                        .map(|at| format_local(at, context.config.zone()))
+                        .unwrap_or_default(),
+                    for_terminal(job.pause_reason.as_deref().unwrap_or("no reason given")),
+                    if reason.is_some() {
+                        "the reason is replaced"
+                    } else {
+                        "the reason is kept"
+                    }
+                ),
+            }
             Ok(EXIT_OK)
         }
         JobsCommand::Resume { job, run_now, at } => {
@@ -273,10 +306,29 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
                 },
                 (false, None) => None,
             };
-            let job = store.resume_job(&job, at, now)?;
+            let (job, change) = store.resume_job(&job, at, now)?;
+            let name = for_terminal(&job.name);
+            match change {
+                StateChange::Changed => {}
+                // Nothing to resume: fine as it stands (exit 0, like pausing twice), unless
+                // the operator asked for a time it cannot be given.
+                _ if at.is_some() => {
+                    return Err(CliError::usage(format!(
+                        "{name} ({}) is not paused: nothing changed; --run-now and --at apply when resuming (`cronhost jobs run {name}` runs it now)",
+                        job.id
+                    )))
+                }
+                _ => {
+                    outln!(
+                        "{name} ({}) is not paused: nothing changed; next run {}",
+                        job.id,
+                        describe_next(&job)
+                    );
+                    return Ok(EXIT_OK);
+                }
+            }
             outln!(
-                "resumed {} ({}); next run {}",
-                for_terminal(&job.name),
+                "resumed {name} ({}); next run {}",
                 job.id,
                 describe_next(&job)
             );
@@ -509,7 +561,7 @@ fn anchor_paths(
 /// will not fire.
 fn describe_next(job: &Job) -> String {
     match (job.paused_at, job.completed_at, job.next_run) {
-        (Some(_), _, _) => "paused".into(),
+        (Some(_), _, _) => "none (paused)".into(),
         (_, Some(_), _) => "completed".into(),
         (_, _, Some(at)) => format!(
             "{} ({})",

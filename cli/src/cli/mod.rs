@@ -26,6 +26,7 @@ macro_rules! outln_escaped {
 mod apply;
 mod complete;
 mod jobs;
+mod logging;
 mod logs;
 mod notify;
 mod providers;
@@ -169,6 +170,9 @@ struct Cli {
     #[arg(long, global = true, env = "CRONHOST_HOME", value_name = "DIR")]
     home: Option<PathBuf>,
 
+    #[command(flatten)]
+    verbosity: logging::Verbosity,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -195,7 +199,7 @@ enum Command {
         json: bool,
     },
     /// Run one synchronous tick (for system cron or an external trigger): fire every due job and
-    /// wait for those runs to finish.
+    /// wait for those runs to finish. Prints nothing when all went well (`-v` says what it did).
     Tick,
     /// Claim and run JOB's due occurrence (the host's fire_due, for external schedulers); waits
     /// for the run.
@@ -251,6 +255,7 @@ pub fn main() -> i32 {
     })
     .complete();
     let cli = Cli::parse();
+    logging::init(cli.verbosity, matches!(cli.command, Command::Run));
     // Die quietly on a closed stdout pipe (`cronhost jobs list | head`), as command-line tools
     // do; but never where the process talks to provider processes over pipes (`run`,
     // `providers`, `status`): a provider process that died must not take the host with it.

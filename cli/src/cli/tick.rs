@@ -62,8 +62,10 @@ pub fn tick(context: &Context) -> Result<i32, CliError> {
             (!clean).then_some("jobs could not be started"),
         );
     }
-    outln!(
-        "fired {}, skipped {}, errors {}",
+    // Under system cron anything printed is mailed: a tick that went well says so only at
+    // INFO (`-v`); what went wrong has been logged as a warning already.
+    log::info!(
+        "tick: fired {}, skipped {}, errors {}",
         report.fired,
         report.skipped,
         report.errors

@@ -24,6 +24,8 @@ pub struct JobView<'a> {
     enabled: bool,
     paused_at: Option<DateTime<Utc>>,
     pause_reason: Option<&'a str>,
+    /// Null while paused: a paused job has no next run (the store keeps the instant to resume
+    /// an interval on its grid).
     next_run: Option<DateTime<Utc>>,
     last_run: Option<DateTime<Utc>>,
     last_status: Option<RunStatus>,
@@ -57,7 +59,7 @@ impl<'a> From<&'a Job> for JobView<'a> {
             enabled: job.enabled,
             paused_at: job.paused_at,
             pause_reason: job.pause_reason.as_deref(),
-            next_run: job.next_run,
+            next_run: job.next_run.filter(|_| job.paused_at.is_none()),
             last_run: job.last_run,
             last_status: job.last_status,
             last_error: job.last_error.as_deref(),

@@ -152,6 +152,8 @@ impl CronEngine {
     fn fire_guarded(&self, job_id: &str) -> Result<FireOutcome, ()> {
         match catch_unwind(AssertUnwindSafe(|| self.fire_one(job_id))) {
             Ok(Ok(outcome)) => Ok(outcome),
+            // Recorded on its run as failed, and logged there: once is enough.
+            Ok(Err(EngineError::Job { .. })) => Err(()),
             Ok(Err(e)) => {
                 log::warn!("job={job_id}: {e}");
                 Err(())

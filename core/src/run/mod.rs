@@ -366,13 +366,8 @@ impl Runner {
         Ok(())
     }
 
-    /// The run could not start: record it as failed.
+    /// The run could not start: record it as failed (`record` logs it, once).
     fn record_failure(&self, claim: &Claim, error: &str) {
-        log::warn!(
-            "job={} scheduled={} failed to start: {error}",
-            claim.job.name,
-            claim.scheduled_at
-        );
         self.record(claim, RunStatus::Failed, None, Some(error.to_owned()));
     }
 

@@ -7,7 +7,8 @@
 //! - **Around-the-clock jobs** (hour field `*` or `*/N`, e.g. `*/15 * * * *`): they follow real
 //!   time. Local times in the gap do not exist and are not run; the repeated hour is run in both
 //!   passes, so a `*/15` job keeps its 15-minute rhythm through both transitions.
-//! - Interval jobs (`every 30m`) do not come here: they follow elapsed real time in UTC.
+//! - Intervals that do not divide the clock (`every 7m`, `every 90m`) do not come here: they
+//!   follow elapsed real time. Those that do (`every 15m`) are stored as cron expressions.
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;

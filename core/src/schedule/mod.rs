@@ -2,13 +2,17 @@
 //!
 //! Accepted forms (anything else is refused with [`ScheduleError`], which lists them):
 //! cron expressions (5 fields, 6 with seconds first, 7 with a year, `@daily` and friends),
-//! intervals (`every 30s`, `every hour`, bare `30m`), one-shots (`in 10m`, an RFC 3339 / ISO 8601
-//! timestamp) and phrases (`every day at 9am`, `weekdays at 9:30`,
-//! `every monday, wednesday at 21:00`, `noon`, `midnight`).
+//! intervals (`every 30s`, `every 1h30m`, `every hour`, bare `30m`; whole seconds, 1s at the
+//! least), one-shots (`in 10m`, an RFC 3339 / ISO 8601 timestamp) and phrases
+//! (`every day at 9am`, `weekdays at 9:30`, `every monday, wednesday at 21:00`, `noon`,
+//! `midnight`).
 //!
 //! Time policy: instants are UTC; cron and phrase schedules are read in the job's IANA zone.
-//! See [`dst`] for what happens when a local time is skipped or repeated.
+//! See [`dst`] for what happens when a local time is skipped or repeated. An interval that
+//! divides the clock (`every 15m`, `every hour`, `every day`) fires on it, as the cron
+//! expression it amounts to; any other interval counts elapsed time from the job's creation.
 
+mod align;
 mod cron;
 pub mod dst;
 mod interval;
@@ -20,13 +24,13 @@ pub use chrono_tz::Tz;
 use std::time::Duration;
 
 pub use cron::CronSchedule;
-pub use interval::parse_duration;
+pub use interval::{parse_duration, parse_seconds, MIN_INTERVAL};
 
 /// How far in the past a one-shot may be and still be accepted (clock skew, typing time).
 pub const ONE_SHOT_PAST_TOLERANCE: Duration = Duration::from_secs(120);
 
 /// The forms `jobs add` accepts, shown in every schedule error.
-pub const ACCEPTED_FORMS: &str = "accepted schedules: a cron expression (`*/5 * * * *`, 6 fields with seconds first, 7 with a year, @yearly @monthly @weekly @daily @hourly); an interval (`every 30s`, `every 5m`, `every 2h`, `every 1d`, `every hour`, `30m`); a one-shot (`in 10m`, `2026-12-01T09:00:00Z`, or `2026-12-01 09:00` in the job's zone); a phrase (`every day at 9am`, `weekdays at 9:30`, `every monday, wednesday at 21:00`, `noon`, `midnight`)";
+pub const ACCEPTED_FORMS: &str = "accepted schedules: a cron expression (`*/5 * * * *`, 6 fields with seconds first, 7 with a year, @yearly @monthly @weekly @daily @hourly); an interval of whole seconds, 1s at the least (`every 30s`, `every 5m`, `every 1h30m`, `every 2h`, `every 1d`, `every hour`, `30m`); a one-shot (`in 10m`, `2026-12-01T09:00:00Z`, or `2026-12-01 09:00` in the job's zone); a phrase (`every day at 9am`, `weekdays at 9:30`, `every monday, wednesday at 21:00`, `noon`, `midnight`)";
 
 /// A schedule was refused; nothing was stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,9 +103,13 @@ impl Schedule {
             return Ok(Self::Once(whole_millis(at)));
         }
         if let Some(period) = interval::parse_interval(&lower) {
-            return period
-                .map(Self::Every)
-                .map_err(|detail| unrecognised(text, detail));
+            let period = period.map_err(|detail| unrecognised(text, detail))?;
+            return match align::on_the_clock(period) {
+                Some(expression) => CronSchedule::parse(&expression)
+                    .map(|cron| Self::Cron(Box::new(cron)))
+                    .map_err(|detail| unrecognised(text, detail)),
+                None => Ok(Self::Every(period)),
+            };
         }
         if let Some(at) = parse_timestamp(trimmed, zone) {
             let ago = (now - at).num_seconds();
@@ -122,6 +130,24 @@ impl Schedule {
             return Err(ScheduleError::NeverFires(text.to_owned()));
         }
         Ok(Self::Cron(Box::new(cron)))
+    }
+
+    /// The forms `text` may be stored as: what it parses to now (first) and, for an interval
+    /// that divides the clock, also the plain interval earlier versions stored for it
+    /// (`every 1h` was `every:3600`, counted from the job's creation), so their exports still
+    /// import with the meaning they had.
+    pub fn stored_forms(
+        text: &str,
+        zone: Tz,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Self>, ScheduleError> {
+        let mut forms = vec![Self::parse(text, zone, now)?];
+        if let Some(Ok(period)) = interval::parse_interval(&text.trim().to_ascii_lowercase()) {
+            if align::on_the_clock(period).is_some() {
+                forms.push(Self::Every(period));
+            }
+        }
+        Ok(forms)
     }
 
     /// The stored, canonical form: `cron:EXPR`, `every:SECONDS` or `once:RFC3339`.

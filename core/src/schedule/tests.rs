@@ -73,12 +73,27 @@ fn every_accepted_form_parses() {
         ("0 0 * * 5#2", "cron:0 0 * * 5#2"),
         ("@daily", "cron:0 0 * * *"),
         ("@hourly", "cron:0 * * * *"),
-        ("every 30s", "every:30"),
-        ("every 5m", "every:300"),
-        ("every 2h", "every:7200"),
-        ("every 1d", "every:86400"),
-        ("every hour", "every:3600"),
-        ("30m", "every:1800"),
+        // Intervals that divide the clock fire on it (align.rs); the others count elapsed time.
+        ("every 30s", "cron:*/30 * * * * *"),
+        ("every second", "cron:* * * * * *"),
+        ("every minute", "cron:* * * * *"),
+        ("every 5m", "cron:*/5 * * * *"),
+        ("every 15m", "cron:*/15 * * * *"),
+        ("every hour", "cron:0 * * * *"),
+        ("every 60m", "cron:0 * * * *"),
+        ("every 2h", "cron:0 */2 * * *"),
+        ("every day", "cron:0 0 * * *"),
+        ("every 1d", "cron:0 0 * * *"),
+        ("every 24h", "cron:0 0 * * *"),
+        ("every week", "cron:0 0 * * 1"),
+        ("30m", "cron:*/30 * * * *"),
+        ("every 45s", "every:45"),
+        ("every 7m", "every:420"),
+        ("every 90m", "every:5400"),
+        ("every 1h30m", "every:5400"),
+        ("every 5h", "every:18000"),
+        ("every 2d", "every:172800"),
+        ("1h30m", "every:5400"),
         ("in 10m", "once:2026-03-01T12:10:00+00:00"),
         ("2026-03-02T09:00:00Z", "once:2026-03-02T09:00:00+00:00"),
         (
@@ -294,13 +309,74 @@ fn weekly_and_monthly_jobs_across_a_year() {
 
 #[test]
 fn intervals_follow_elapsed_real_time_across_dst() {
-    let schedule = parse("every 1h");
+    let schedule = parse("every 90m");
     let mut at = utc("2026-03-08T00:00:00Z");
     for _ in 0..48 {
         let next = schedule.next_after(at, NEW_YORK).unwrap();
-        assert_eq!((next - at).num_seconds(), 3600);
+        assert_eq!((next - at).num_seconds(), 5400);
         at = next;
     }
+}
+
+#[test]
+fn intervals_that_divide_the_clock_fire_on_it_in_the_jobs_zone() {
+    let now = utc("2026-03-01T12:07:31Z");
+    let first = |text: &str, zone: Tz| {
+        Schedule::parse(text, zone, now)
+            .unwrap()
+            .next_after(now, zone)
+            .unwrap()
+    };
+    assert_eq!(
+        first("every 15m", chrono_tz::UTC),
+        utc("2026-03-01T12:15:00Z")
+    );
+    assert_eq!(
+        first("every 15s", chrono_tz::UTC),
+        utc("2026-03-01T12:07:45Z")
+    );
+    assert_eq!(
+        first("every hour", chrono_tz::UTC),
+        utc("2026-03-01T13:00:00Z")
+    );
+    // On the hour in the job's zone: India is UTC+5:30.
+    let kolkata = chrono_tz::Asia::Kolkata;
+    assert_eq!(first("every hour", kolkata), utc("2026-03-01T12:30:00Z"));
+    assert_eq!(first("every day", BERLIN), utc("2026-03-01T23:00:00Z"));
+    assert_eq!(
+        first("every week", chrono_tz::UTC),
+        utc("2026-03-02T00:00:00Z")
+    );
+    // The rest count from when the job is added.
+    assert_eq!(
+        first("every 7m", chrono_tz::UTC),
+        utc("2026-03-01T12:14:31Z")
+    );
+    // `every day` is local midnight all year, across both DST transitions.
+    let fires = year_of_fires(&parse("every day"), NEW_YORK);
+    assert_eq!(fires.len(), 365);
+    assert!(fires.iter().all(|f| local(*f, NEW_YORK).hour() == 0));
+}
+
+#[test]
+fn exports_of_earlier_versions_keep_their_plain_intervals() {
+    let now = utc("2026-03-01T12:00:00Z");
+    let forms = |text: &str| -> Vec<String> {
+        Schedule::stored_forms(text, chrono_tz::UTC, now)
+            .unwrap()
+            .iter()
+            .map(Schedule::canonical)
+            .collect()
+    };
+    assert_eq!(forms("every 1h"), ["cron:0 * * * *", "every:3600"]);
+    assert_eq!(forms("30m"), ["cron:*/30 * * * *", "every:1800"]);
+    assert_eq!(forms("every 7m"), ["every:420"]);
+    assert_eq!(forms("0 9 * * *"), ["cron:0 9 * * *"]);
+    // A stored interval reads back as the interval it always was.
+    assert_eq!(
+        Schedule::from_canonical("every:3600").unwrap(),
+        Schedule::Every(Duration::from_secs(3600))
+    );
 }
 
 #[test]

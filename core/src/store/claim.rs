@@ -95,7 +95,7 @@ impl Store {
     }
 
     /// Claim a manual run of a job (`jobs run`) at `now`: its own occurrence, outside the
-    /// schedule, so next_run and the repeat count stay as they are. Refused for a paused or
+    /// schedule, so next_run and the repeat count stay as they are (last_run becomes `now`). Refused for a paused or
     /// completed job, and while the job runs unless its overlap policy is `allow`.
     pub fn claim_manual(
         &self,
@@ -113,11 +113,20 @@ impl Store {
                 params![run_id, job.id, to_ms(now), claimer.host, claimer.pid],
             );
             match inserted {
-                Ok(_) => Ok(ClaimOutcome::Run(Claim {
-                    run_id,
-                    job,
-                    scheduled_at: now,
-                })),
+                Ok(_) => {
+                    // Its last run is this one, as for a scheduled fire; its next run and
+                    // repeat count stay.
+                    tx.exec_cached(
+                        "UPDATE jobs SET last_run = ?2 WHERE id = ?1",
+                        params![job.id, to_ms(now)],
+                    )
+                    .map_err(sql)?;
+                    Ok(ClaimOutcome::Run(Claim {
+                        run_id,
+                        job,
+                        scheduled_at: now,
+                    }))
+                }
                 Err(rusqlite::Error::SqliteFailure(f, _))
                     if f.code == rusqlite::ErrorCode::ConstraintViolation =>
                 {

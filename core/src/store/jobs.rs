@@ -527,56 +527,6 @@ impl Store {
         })
     }
 
-    /// Pause a job.
-    pub fn pause_job(
-        &self,
-        id_or_name: &str,
-        reason: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<Job, StoreError> {
-        if let Some(reason) = reason {
-            validate::check_note("the pause reason", reason)?;
-        }
-        self.write_jobs(|tx| {
-            let job = resolve(tx, id_or_name)?;
-            tx.exec_cached(
-                "UPDATE jobs SET paused_at = ?2, pause_reason = ?3 WHERE id = ?1",
-                params![job.id, to_ms(now), reason],
-            )
-            .map_err(sql)?;
-            get(tx, &job.id)
-        })
-    }
-
-    /// Resume a paused job: from its next future occurrence, at `at`, or at once (`at = now`).
-    pub fn resume_job(
-        &self,
-        id_or_name: &str,
-        at: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> Result<Job, StoreError> {
-        self.write_jobs(|tx| {
-            let job = resolve(tx, id_or_name)?;
-            let schedule = job.parsed_schedule()?;
-            let next_run = match at {
-                Some(at) => Some(at),
-                None => match job.next_run {
-                    Some(next) if next > now => Some(next),
-                    // Intervals continue on their own grid (from the old next run), so hosts
-                    // sharing the job keep the same instants.
-                    Some(next) => schedule.next_future(next, now, job.zone()),
-                    None => schedule.next_after(now, job.zone()),
-                },
-            };
-            tx.exec_cached(
-                "UPDATE jobs SET paused_at = NULL, pause_reason = NULL, next_run = ?2 WHERE id = ?1",
-                params![job.id, next_run.map(to_ms)],
-            )
-            .map_err(sql)?;
-            get(tx, &job.id)
-        })
-    }
-
     /// Remove a job; its run history stays.
     pub fn remove_job(&self, id_or_name: &str) -> Result<Job, StoreError> {
         self.write_jobs(|tx| {
@@ -760,13 +710,13 @@ fn check_imported(job: &Job, now: DateTime<Utc>) -> Result<(), StoreError> {
     // What fires is the stored form; it must be what the text says (and so within the bounds
     // `jobs add` applies). A one-shot's text may be relative (`in 10m`): its instant stands.
     if !stored.is_one_shot() {
-        let from_text = Schedule::parse(&job.schedule_text, zone, now)?;
-        if from_text.canonical() != job.schedule {
+        let forms = Schedule::stored_forms(&job.schedule_text, zone, now)?;
+        if !forms.iter().any(|form| form.canonical() == job.schedule) {
             return Err(StoreError::Invalid(format!(
                 "schedule `{}` does not match its text `{}` (which means `{}`)",
                 job.schedule.escape_debug(),
                 job.schedule_text.escape_debug(),
-                from_text.canonical()
+                forms[0].canonical()
             )));
         }
     }

@@ -6,6 +6,7 @@ mod edit;
 mod export;
 mod history;
 mod jobs;
+mod pause;
 mod policy;
 mod runs;
 mod schema;
@@ -26,6 +27,7 @@ pub use edit::{changes, spec_of, Applied, Change, Declared, Edited, JobField};
 pub use export::{ExportError, ExportedJob, JobsExport, EXPORT_FORMAT, EXPORT_VERSION};
 pub use history::{PrunableRun, PruneBatch, RunRetention, RECENT_RUN_GRACE};
 pub use jobs::{is_job_id, CatchUp, Import, Imported, Job, JobSpec, Overlap, Repeat};
+pub use pause::StateChange;
 pub use runs::{run_id, Run, RunReason, RunStatus, UnknownRunStatus};
 pub use spread::{jitter_offset, retry_backoff, stable_hash, MAX_RETRY_DELAY};
 pub use validate::{

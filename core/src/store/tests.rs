@@ -520,16 +520,52 @@ fn paused_jobs_are_not_due_and_resume_from_the_next_occurrence() {
     store
         .add_job(&spec("every 1m", "p"), "UTC", at(T0))
         .unwrap();
-    store.pause_job("p", Some("maintenance"), at(T0)).unwrap();
+    let (paused, change) = store.pause_job("p", Some("maintenance"), at(T0)).unwrap();
+    assert_eq!(change, StateChange::Changed);
+    // Paused again without a reason: the first pause's instant and reason stay.
+    let (again, change) = store
+        .pause_job("p", None, at(T0) + Duration::minutes(1))
+        .unwrap();
+    assert_eq!(change, StateChange::Unchanged);
+    assert_eq!(
+        (again.paused_at, again.pause_reason.as_deref()),
+        (paused.paused_at, Some("maintenance"))
+    );
+    let (renamed, _) = store.pause_job("p", Some("disk full"), at(T0)).unwrap();
+    assert_eq!(renamed.pause_reason.as_deref(), Some("disk full"));
     let later = at(T0) + Duration::minutes(10);
     assert!(store.due_job_ids(later).unwrap().is_empty());
     assert_eq!(
         store.claim("j1", later, &claimer(1)).unwrap(),
         ClaimOutcome::Lost
     );
-    let resumed = store.resume_job("p", None, later).unwrap();
-    assert!(resumed.paused_at.is_none());
+    let (resumed, change) = store.resume_job("p", None, later).unwrap();
+    assert_eq!(change, StateChange::Changed);
+    assert!(resumed.paused_at.is_none() && resumed.pause_reason.is_none());
     assert!(resumed.next_run.unwrap() > later);
+    // Resuming a job that is not paused changes nothing, `at` included.
+    let (same, change) = store.resume_job("p", Some(later), later).unwrap();
+    assert_eq!(change, StateChange::Unchanged);
+    assert_eq!(same, resumed);
+}
+
+#[test]
+fn a_manual_run_is_the_jobs_last_run_and_leaves_its_schedule_alone() {
+    let (_dir, store) = temp_store();
+    let job = store
+        .add_job(&spec("every 1h", "manual"), "UTC", at(T0))
+        .unwrap();
+    let now = at(T0) + Duration::minutes(3);
+    assert!(matches!(
+        store.claim_manual("manual", now, &claimer(1)).unwrap(),
+        ClaimOutcome::Run(_)
+    ));
+    let after = store.job("manual").unwrap();
+    assert_eq!(after.last_run, Some(now));
+    assert_eq!(
+        (after.next_run, after.completed_count),
+        (job.next_run, job.completed_count)
+    );
 }
 
 #[test]
@@ -679,15 +715,15 @@ fn a_named_occurrence_is_claimed_or_skipped_only_when_it_is_the_due_one() {
 fn resuming_an_interval_job_keeps_its_grid() {
     let (_dir, store) = temp_store();
     store
-        .add_job(&spec("every 10s", "grid"), "UTC", at(T0))
+        .add_job(&spec("every 7s", "grid"), "UTC", at(T0))
         .unwrap();
     store.pause_job("grid", None, at(T0)).unwrap();
     let later = at(T0) + Duration::seconds(95) + Duration::milliseconds(123);
-    let resumed = store.resume_job("grid", None, later).unwrap();
+    let (resumed, _) = store.resume_job("grid", None, later).unwrap();
     assert_eq!(
         resumed.next_run,
-        Some(at(T0) + Duration::seconds(100)),
-        "on the original 10 s grid"
+        Some(at(T0) + Duration::seconds(98)),
+        "on the original 7 s grid (T0 + 7 + 13 × 7)"
     );
 }
 

@@ -41,18 +41,20 @@ pub fn run_builtin_ticker(
 /// One guarded tick and its heartbeat; true when it was clean. A tick is clean only when it
 /// returned a report without errors: jobs that could not be started make it a failed tick.
 pub fn tick_once(core: &Core, trigger: &str) -> bool {
+    let failed = |message: String| {
+        log::error!("{message}");
+        Some(message)
+    };
     let failure = match catch_unwind(AssertUnwindSafe(|| core.engine.tick())) {
         Ok(Ok(report)) if report.errors == 0 => None,
+        // The engine logged each of them (one line per failed fire): not again here.
         Ok(Ok(report)) => Some(format!("{} job(s) could not be started", report.errors)),
-        Ok(Err(error)) => Some(format!("tick failed: {error}")),
-        Err(payload) => Some(format!("tick panicked: {}", panic_message(&*payload))),
+        Ok(Err(error)) => failed(format!("tick failed: {error}")),
+        Err(payload) => failed(format!("tick panicked: {}", panic_message(&*payload))),
     };
     match &failure {
         None => core.heartbeat.record(trigger, true, None),
-        Some(message) => {
-            log::error!("{message}");
-            core.heartbeat.record(trigger, false, Some(message));
-        }
+        Some(message) => core.heartbeat.record(trigger, false, Some(message)),
     }
     failure.is_none()
 }
