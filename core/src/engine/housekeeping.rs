@@ -149,8 +149,11 @@ fn prune_job(
             return Ok((pruned, true));
         }
         crate::output_files::remove(output_dir, job_id, runs.iter().map(|r| r.scheduled_at));
-        pruned += store.delete_runs(&batch)?;
-        if runs.len() < PRUNE_BATCH {
+        let deleted = store.delete_runs(&batch)?;
+        pruned += deleted;
+        // A short batch was the last; one that deleted nothing (changed under us) is left
+        // to the next pass rather than chosen again and again.
+        if runs.len() < PRUNE_BATCH || deleted == 0 {
             return Ok((pruned, true));
         }
         if Instant::now() >= deadline {
