@@ -83,9 +83,8 @@ struct JobEntry {
     workdir: Option<String>,
     #[serde(default)]
     env: BTreeMap<String, String>,
-    /// Seconds.
     #[serde(default)]
-    timeout: Option<u64>,
+    timeout: Option<DurationEntry>,
     #[serde(default)]
     repeat: Option<RepeatEntry>,
     #[serde(default)]
@@ -94,6 +93,32 @@ struct JobEntry {
     overlap: Option<String>,
     #[serde(default)]
     paused: Option<bool>,
+    #[serde(default)]
+    retries: Option<u32>,
+    #[serde(default)]
+    retry_delay: Option<DurationEntry>,
+    #[serde(default)]
+    jitter: Option<DurationEntry>,
+    #[serde(default)]
+    on_failure: Option<String>,
+}
+
+/// A duration: a number of seconds (`600`) or a duration (`"10m"`, `"1h30m"`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+enum DurationEntry {
+    Seconds(u64),
+    Text(String),
+}
+
+impl DurationEntry {
+    fn parse(&self) -> Result<std::time::Duration, String> {
+        match self {
+            Self::Seconds(secs) => Ok(std::time::Duration::from_secs(*secs)),
+            Self::Text(text) if text.trim() == "0" => Ok(std::time::Duration::ZERO),
+            Self::Text(text) => cronhost_core::schedule::parse_duration(text),
+        }
+    }
 }
 
 /// `command = ["prog", "arg"]` (run as is) or `command = "a shell line"` (through `sh -c`).
@@ -164,6 +189,17 @@ impl JobFile {
                 text.parse::<Repeat>()
                     .map_err(|_| wrong("repeat", text, "forever, once, or a number"))?;
             }
+            for (key, value) in [
+                ("timeout", &entry.timeout),
+                ("retry_delay", &entry.retry_delay),
+                ("jitter", &entry.jitter),
+            ] {
+                if let Some(Err(e)) = value.as_ref().map(DurationEntry::parse) {
+                    return Err(invalid(format!(
+                        "job `{name}`: {key}: {e} (give seconds, `600`, or a duration, `10m`)"
+                    )));
+                }
+            }
         }
         Ok(Self {
             jobs: document.jobs,
@@ -192,7 +228,16 @@ impl JobFile {
                 spec.workdir = workdir;
                 spec.env = entry.env.clone();
                 spec.timezone = entry.timezone.clone();
-                spec.timeout_secs = entry.timeout;
+                let duration =
+                    |entry: &Option<DurationEntry>| entry.as_ref().and_then(|d| d.parse().ok());
+                spec.timeout_secs = duration(&entry.timeout).map(|d| d.as_secs());
+                spec.retries = entry.retries.unwrap_or_default();
+                if let Some(delay) = duration(&entry.retry_delay) {
+                    spec.retry_delay_secs = delay.as_secs();
+                }
+                spec.jitter_ms = duration(&entry.jitter)
+                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                spec.on_failure = entry.on_failure.clone();
                 spec.repeat = entry.repeat.as_ref().and_then(|r| match r {
                     RepeatEntry::Times(n) => Some(Repeat::Times(*n)),
                     RepeatEntry::Word(text) => text.parse().ok(),

@@ -211,8 +211,5 @@ fn a_manual_run_shows_as_the_last_run_in_the_listing() {
     let row = list.lines().find(|l| l.contains("manual")).unwrap();
     // LAST RUN, before the COMMAND column (`true`).
     let cells: Vec<&str> = row.split_whitespace().collect();
-    assert!(
-        ["ago", "now"].contains(&cells[cells.len() - 2]),
-        "{list}"
-    );
+    assert!(["ago", "now"].contains(&cells[cells.len() - 2]), "{list}");
 }

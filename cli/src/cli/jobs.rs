@@ -20,7 +20,7 @@ use super::{print_document, print_json, print_list, CliError, Context, EXIT_FAIL
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
     /// Add a job; prints its id. Example: `cronhost jobs add '*/5 * * * *' --name sync -- rsync -a src/ dst/`
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List jobs (active ones; `--all` adds paused and completed).
     List {
         /// Include paused and completed jobs.
@@ -69,7 +69,7 @@ pub enum JobsCommand {
     },
     /// Change a job in place: give only what changes (`--schedule`, `--name`, `--timeout`, ...,
     /// or `-- COMMAND...`). Its id and history stay; a new schedule gives a new next run.
-    Edit(EditArgs),
+    Edit(Box<EditArgs>),
     /// Remove a job; its run history stays.
     Remove {
         /// Job id or name.
@@ -163,6 +163,42 @@ pub struct JobOptions {
     /// `cron.run_retention_days`).
     #[arg(long, value_name = "DAYS", allow_negative_numbers = true, value_parser = run_days)]
     run_retention_days: Option<u32>,
+    /// Retry a failed scheduled run up to N times (0 to 100), each retry a run of its own;
+    /// the first after --retry-delay, doubling after.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_retries)]
+    retries: Option<u32>,
+    /// The wait before the first retry (`30s`, `5m`; default 10s), doubled for each one after,
+    /// at most an hour.
+    #[arg(long, value_name = "DURATION", value_parser = parse_retry_delay)]
+    retry_delay: Option<u64>,
+    /// Fire each occurrence a fixed offset within DURATION after its time (`5m`): the same
+    /// for this job every time, different between jobs, so many jobs on one schedule spread.
+    #[arg(long, value_name = "DURATION", value_parser = parse_jitter)]
+    jitter: Option<u64>,
+    /// A shell command run when an occurrence has failed for the last time (after its
+    /// retries), with CRONHOST_JOB_NAME, CRONHOST_STATUS, CRONHOST_EXIT_CODE, CRONHOST_ERROR,
+    /// CRONHOST_OUTPUT_FILE and more in its environment.
+    #[arg(long, value_name = "COMMAND")]
+    on_failure: Option<String>,
+}
+
+/// `--retries N`: 0 to the store's most.
+fn parse_retries(text: &str) -> Result<u32, String> {
+    whole_number(text, cronhost::store::MAX_RETRIES, "retries", "none")
+}
+
+/// `--retry-delay`: whole seconds, at least one.
+fn parse_retry_delay(text: &str) -> Result<u64, String> {
+    cronhost::schedule::parse_seconds(text, "a retry delay").map(|d| d.as_secs())
+}
+
+/// `--jitter`: a duration (`0` for none), kept to the millisecond.
+fn parse_jitter(text: &str) -> Result<u64, String> {
+    if text.trim() == "0" {
+        return Ok(0);
+    }
+    cronhost::schedule::parse_duration(text)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[derive(Debug, Args)]
@@ -187,6 +223,9 @@ pub struct EditArgs {
     /// Remove KEY from the environment (repeatable).
     #[arg(long, value_name = "KEY")]
     unset_env: Vec<String>,
+    /// No on-failure command.
+    #[arg(long, conflicts_with = "on_failure")]
+    no_on_failure: bool,
     /// A new command and its arguments, after `--`.
     #[arg(last = true)]
     command: Vec<String>,
@@ -246,7 +285,7 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
             tz,
             count,
         } => return next(context, &schedule, tz.as_deref(), count),
-        JobsCommand::Add(args) => return add(context, args),
+        JobsCommand::Add(args) => return add(context, *args),
         _ => {}
     }
     // Runs left open by dead processes are settled first, so the listing shows what really
@@ -344,7 +383,7 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
             print_json(&JobsExport::new(&store.jobs()?))?;
             Ok(EXIT_OK)
         }
-        JobsCommand::Edit(args) => edit(context, store, args),
+        JobsCommand::Edit(args) => edit(context, store, *args),
         JobsCommand::Import { file, replace } => {
             let text = if file.as_os_str() == "-" {
                 std::io::read_to_string(std::io::stdin())
@@ -405,6 +444,12 @@ fn add(context: &Context, args: AddArgs) -> Result<i32, CliError> {
     spec.overlap = options.overlap.unwrap_or_default();
     spec.run_retention = options.run_retention;
     spec.run_retention_days = options.run_retention_days;
+    spec.retries = options.retries.unwrap_or_default();
+    spec.retry_delay_secs = options
+        .retry_delay
+        .unwrap_or(cronhost::store::DEFAULT_RETRY_DELAY_SECS);
+    spec.jitter_ms = options.jitter.unwrap_or_default();
+    spec.on_failure = options.on_failure;
     let store = Store::open(&context.home.store_file())?;
     let job = store.add_job(&spec, &context.config.cron.timezone, Utc::now())?;
     outln!("{}", job.id);
@@ -428,6 +473,13 @@ fn edit(context: &Context, store: &Store, args: EditArgs) -> Result<i32, CliErro
         && !args.no_timeout
         && !args.no_workdir
         && args.unset_env.is_empty()
+        && options.run_retention.is_none()
+        && options.run_retention_days.is_none()
+        && options.retries.is_none()
+        && options.retry_delay.is_none()
+        && options.jitter.is_none()
+        && options.on_failure.is_none()
+        && !args.no_on_failure
         && args.command.is_empty();
     if nothing_given {
         return Err(CliError::usage(
@@ -490,6 +542,27 @@ fn edit(context: &Context, store: &Store, args: EditArgs) -> Result<i32, CliErro
             }
             if let Some(command) = command {
                 spec.command = command;
+            }
+            if let Some(runs) = options.run_retention {
+                spec.run_retention = Some(runs);
+            }
+            if let Some(days) = options.run_retention_days {
+                spec.run_retention_days = Some(days);
+            }
+            if let Some(retries) = options.retries {
+                spec.retries = retries;
+            }
+            if let Some(delay) = options.retry_delay {
+                spec.retry_delay_secs = delay;
+            }
+            if let Some(jitter) = options.jitter {
+                spec.jitter_ms = jitter;
+            }
+            if options.on_failure.is_some() {
+                spec.on_failure = options.on_failure;
+            }
+            if args.no_on_failure {
+                spec.on_failure = None;
             }
         },
         &context.config.cron.timezone,
@@ -687,6 +760,31 @@ fn print_job(context: &Context, job: &Job) {
             .unwrap_or_else(|| "none".into())
     );
     outln!("history:       {}", describe_retention(context, job));
+    if job.retries > 0 {
+        outln!(
+            "retries:       {} (the first {}s after a failure, doubling)",
+            job.retries,
+            job.retry_delay_secs
+        );
+    }
+    if let Some(retry) = job.retry {
+        outln!(
+            "retry pending: attempt {} at {} (of the run scheduled {})",
+            retry.attempt,
+            format_local(retry.at, zone),
+            format_local(retry.of, zone)
+        );
+    }
+    if job.jitter_ms > 0 {
+        outln!(
+            "jitter:        within {}, this job {} after each scheduled time",
+            humanize_ms(job.jitter_ms),
+            humanize_ms(u64::try_from(job.jitter().num_milliseconds()).unwrap_or(0))
+        );
+    }
+    if let Some(hook) = &job.on_failure {
+        outln!("on failure:    sh -c {}", t(&shell_quote(hook)));
+    }
     if let Some(dir) = &job.workdir {
         outln!("workdir:       {}", t(dir));
     }
@@ -694,6 +792,13 @@ fn print_job(context: &Context, job: &Job) {
         outln!("env:           {}={}", t(key), t(value));
     }
     outln!("created:       {}", format_local(job.created_at, zone));
+}
+
+/// `90500` ms as `1m30.5s`, for people.
+fn humanize_ms(ms: u64) -> String {
+    humantime::format_duration(std::time::Duration::from_millis(ms))
+        .to_string()
+        .replace(' ', "")
 }
 
 /// How much of the job's run history is kept; a limit from the host's config names its key.

@@ -179,7 +179,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Manage jobs: add, list, show, pause, resume, run, remove, preview, export, import.
+    /// Manage jobs: add, list, show, edit, pause, resume, run, remove, preview, export, import.
     #[command(subcommand)]
     Jobs(jobs::JobsCommand),
     /// Make the job set match a TOML job file (the way to keep jobs in git): adds, changes,

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use clap::Args;
 use cronhost::schedule::{format_local, Tz};
-use cronhost::store::{Store, StoreError};
+use cronhost::store::{RunReason, Store, StoreError};
 use cronhost::text::for_terminal;
 
 use super::view::RunView;
@@ -56,12 +56,14 @@ pub fn run(context: &Context, args: RunsArgs) -> Result<i32, CliError> {
         .map(|run| {
             let job = jobs.get(&run.job_id);
             let zone = job.map_or_else(|| context.config.zone(), |job| job.zone());
-            let detail = run
-                .reason
-                .as_ref()
-                .map(|reason| reason.to_string())
-                .or(run.error.clone())
-                .unwrap_or_default();
+            let reason = run.reason.as_ref().map(|reason| match reason {
+                RunReason::Retry => format!("retry {}", run.attempt),
+                other => other.to_string(),
+            });
+            let detail = match (reason, &run.error) {
+                (Some(reason), Some(error)) => format!("{reason}: {error}"),
+                (reason, error) => reason.or(error.clone()).unwrap_or_default(),
+            };
             [
                 for_terminal(job.map_or(&run.job_id, |job| &job.name)).into_owned(),
                 format_local(run.scheduled_at, zone),

@@ -40,6 +40,14 @@ pub struct JobView<'a> {
     run_retention: Option<u32>,
     /// The job's own age limit in days; `null`: the host's `cron.run_retention_days`.
     run_retention_days: Option<u32>,
+    retries: u32,
+    retry_delay_secs: u64,
+    jitter_ms: u64,
+    /// This job's fixed offset within its jitter window.
+    jitter_offset_ms: i64,
+    on_failure: Option<&'a str>,
+    /// The pending retry, if any.
+    retry: Option<RetryView>,
 }
 
 impl<'a> From<&'a Job> for JobView<'a> {
@@ -71,8 +79,26 @@ impl<'a> From<&'a Job> for JobView<'a> {
             completed_at: job.completed_at,
             run_retention: job.run_retention,
             run_retention_days: job.run_retention_days,
+            retries: job.retries,
+            retry_delay_secs: job.retry_delay_secs,
+            jitter_ms: job.jitter_ms,
+            jitter_offset_ms: job.jitter().num_milliseconds(),
+            on_failure: job.on_failure.as_deref(),
+            retry: job.retry.map(|retry| RetryView {
+                at: retry.at,
+                attempt: retry.attempt,
+                of: retry.of,
+            }),
         }
     }
+}
+
+/// A pending retry in a job's view.
+#[derive(Serialize)]
+pub struct RetryView {
+    at: DateTime<Utc>,
+    attempt: u32,
+    of: DateTime<Utc>,
 }
 
 /// A run in `runs --json`.
@@ -92,6 +118,8 @@ pub struct RunView<'a> {
     pid: u32,
     child_pid: Option<u32>,
     lateness_ms: Option<i64>,
+    attempt: u32,
+    retry_of: Option<DateTime<Utc>>,
 }
 
 impl<'a> From<&'a Run> for RunView<'a> {
@@ -111,6 +139,8 @@ impl<'a> From<&'a Run> for RunView<'a> {
             pid: run.pid,
             child_pid: run.child_pid,
             lateness_ms: run.lateness_ms,
+            attempt: run.attempt,
+            retry_of: run.retry_of,
         }
     }
 }

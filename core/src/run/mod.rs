@@ -3,9 +3,11 @@
 //! process's stdout and stderr ([`OutputSettings`]), a timeout that kills the group, and the
 //! outcome recorded on the run and the job; or, with a [`JobRunner`], in-process.
 
+mod hook;
 mod output;
 mod pipes;
 
+pub use hook::HOOK_TIMEOUT;
 pub use output::{Forward, OutputSettings};
 
 use std::path::{Path, PathBuf};
@@ -236,7 +238,7 @@ impl Runner {
         }
         let mut last_error = None;
         waiting.retain(|outcome| match self.write_outcome(outcome) {
-            Ok(()) => {
+            Ok(_) => {
                 log::info!(
                     "job={}: the outcome of run {} ({}) is recorded at last",
                     outcome.job_name,
@@ -259,7 +261,10 @@ impl Runner {
         }
     }
 
-    fn write_outcome(&self, outcome: &Outcome) -> Result<(), crate::store::StoreError> {
+    fn write_outcome(
+        &self,
+        outcome: &Outcome,
+    ) -> Result<crate::store::Finished, crate::store::StoreError> {
         self.store.finish_run(
             &outcome.run_id,
             outcome.status,
@@ -324,10 +329,7 @@ impl Runner {
             .fired((started_at - claim.scheduled_at).num_milliseconds());
         let group = child.id();
         *self.inflight.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        self.groups
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(group);
+        self.track_group(group);
         let runner = self.clone();
         // Shared with the watcher; kept here for the (rare) case that no watcher can start.
         let thread_name = format!("run-{}", job.id);
@@ -350,7 +352,7 @@ impl Runner {
                     "the run's watcher panicked: {}",
                     crate::text::panic_message(&*payload)
                 );
-                runner.record(&watched, RunStatus::Failed, None, Some(error));
+                runner.record(&watched, RunStatus::Failed, None, Some(error), None);
             }
             runner.finished(Some(group));
             runner.start_queued(&watched.job.id);
@@ -368,7 +370,7 @@ impl Runner {
 
     /// The run could not start: record it as failed (`record` logs it, once).
     fn record_failure(&self, claim: &Claim, error: &str) {
-        self.record(claim, RunStatus::Failed, None, Some(error.to_owned()));
+        self.record(claim, RunStatus::Failed, None, Some(error.to_owned()), None);
     }
 
     /// Run the claimed occurrence on a thread of its own through the embedding app's runner.
@@ -405,7 +407,7 @@ impl Runner {
                 JobOutcome::Succeeded => (RunStatus::Succeeded, None),
                 JobOutcome::Failed(error) => (RunStatus::Failed, Some(error)),
             };
-            this.record(&running, status, None, error);
+            this.record(&running, status, None, error, None);
             this.finished(None);
             this.start_queued(&running.job.id);
         };
@@ -418,12 +420,25 @@ impl Runner {
         Ok(())
     }
 
+    /// A process group `stop_all` ends when the host stops.
+    fn track_group(&self, group: u32) {
+        self.groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(group);
+    }
+
+    /// The group ended.
+    fn untrack_group(&self, group: u32) {
+        self.groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&group);
+    }
+
     fn finished(&self, group: Option<u32>) {
         if let Some(group) = group {
-            self.groups
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&group);
+            self.untrack_group(group);
         }
         let (count, idle) = &*self.inflight;
         *count.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
@@ -497,6 +512,7 @@ impl Runner {
             .envs(&job.env)
             .env("CRONHOST_JOB_ID", &job.id)
             .env("CRONHOST_SCHEDULED_AT", claim.scheduled_at.to_rfc3339())
+            .env("CRONHOST_ATTEMPT", claim.attempt.to_string())
             .stdin(Stdio::null())
             .stdout(output())
             .stderr(output());
@@ -599,7 +615,7 @@ impl Runner {
                 Some(format!("cannot wait for the child: {e}")),
             ),
         };
-        self.record(claim, status, exit_code, error);
+        self.record(claim, status, exit_code, error, Some(&mut sink));
         if pipes.open() {
             // A background child of the command still holds its output: read it to its end
             // on a thread of its own, so the run is recorded as ended when the command ended.
@@ -622,12 +638,16 @@ impl Runner {
     }
 
     /// Log the outcome of a run and record it on the run and the job.
+    /// When the occurrence has failed for good, the job's on-failure hook runs: here, into
+    /// `sink`, on the watcher's thread; without a sink (a run that could not start, an
+    /// in-process run) on a thread of its own, so the fire path never waits for it.
     fn record(
         &self,
         claim: &Claim,
         status: RunStatus,
         exit_code: Option<i32>,
         error: Option<String>,
+        sink: Option<&mut output::Sink>,
     ) {
         let job = &claim.job;
         self.metrics.finished(status == RunStatus::Succeeded);
@@ -653,16 +673,55 @@ impl Runner {
             error,
             finished_at: crate::clock::now(),
         };
-        if let Err(e) = self.write_outcome(&outcome) {
-            log::error!(
-                "job={}: cannot record the outcome of run {}: {e}; kept and retried every tick",
+        let finished = match self.write_outcome(&outcome) {
+            Ok(finished) => finished,
+            Err(e) => {
+                log::error!(
+                    "job={}: cannot record the outcome of run {}: {e}; kept and retried every tick",
+                    job.name,
+                    claim.run_id
+                );
+                self.unrecorded
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(outcome.clone());
+                return;
+            }
+        };
+        match finished {
+            crate::store::Finished::RetryAt { attempt, at } => log::info!(
+                "job={}: retry {attempt} of {} at {at}",
                 job.name,
-                claim.run_id
-            );
-            self.unrecorded
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(outcome);
+                job.retries
+            ),
+            crate::store::Finished::FailedForGood if job.on_failure.is_some() => {
+                let output_file = self
+                    .output
+                    .keep_files
+                    .then(|| output_path(&self.output_dir, &job.id, claim.scheduled_at));
+                let failure = hook::Failure {
+                    claim: claim.clone(),
+                    status,
+                    exit_code,
+                    error: outcome.error.clone(),
+                    output_file,
+                };
+                match sink {
+                    Some(sink) => self.run_on_failure_hook(&failure, sink),
+                    None => {
+                        let runner = self.clone();
+                        let spawned = std::thread::Builder::new()
+                            .name(format!("hook-{}", job.id))
+                            .spawn(move || {
+                                runner.run_on_failure_hook(&failure, &mut output::Sink::discard())
+                            });
+                        if let Err(e) = spawned {
+                            log::warn!("job={}: cannot start its on-failure hook: {e}", job.name);
+                        }
+                    }
+                }
+            }
+            _ => {}
         }
     }
 
@@ -699,6 +758,7 @@ impl Runner {
                     run_id: queued.id,
                     job,
                     scheduled_at: queued.scheduled_at,
+                    attempt: queued.attempt,
                 });
             }
             Err(e) => close(RunStatus::Failed, &e.to_string()),

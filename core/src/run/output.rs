@@ -72,6 +72,8 @@ pub(crate) struct Sink {
     max_bytes: u64,
     kept: u64,
     discarded: u64,
+    /// Whether the file's last byte ends a line (a note then needs no newline before it).
+    at_line_start: bool,
     /// Forwarded text of each stream still waiting for its newline.
     pending: [Vec<u8>; 2],
 }
@@ -86,8 +88,22 @@ impl Sink {
             max_bytes: settings.max_bytes,
             kept: 0,
             discarded: 0,
+            at_line_start: true,
             pending: [Vec::new(), Vec::new()],
         }
+    }
+
+    /// A sink that keeps nothing (for a hook whose run has no output of its own).
+    pub(crate) fn discard() -> Self {
+        Self::new(
+            None,
+            "",
+            &OutputSettings {
+                keep_files: false,
+                forward: Forward::Off,
+                max_bytes: 0,
+            },
+        )
     }
 
     /// Whether anything is done with the output at all.
@@ -138,17 +154,30 @@ impl Sink {
 
     /// A line of cronhost's own in the output: on a line of its own in the file, and on stderr
     /// when forwarded.
-    fn note(&mut self, text: &str) {
+    pub(crate) fn note(&mut self, text: &str) {
+        let line = if self.at_line_start {
+            format!("{text}\n")
+        } else {
+            format!("\n{text}\n")
+        };
         if let Some(file) = &mut self.file {
-            let _ = file.write_all(format!("\n{text}\n").as_bytes());
+            let _ = file.write_all(line.as_bytes());
         }
+        self.at_line_start = true;
         if self.forward != Forward::Off {
-            self.forward_bytes(Stream::Stderr, b"\n");
+            // What waits for its newline goes first, as the line it is.
+            let pending = std::mem::take(&mut self.pending[Stream::Stderr as usize]);
+            if !pending.is_empty() {
+                self.emit_line(Stream::Stderr, &pending);
+            }
             self.emit_line(Stream::Stderr, text.as_bytes());
         }
     }
 
     fn write_file(&mut self, bytes: &[u8]) {
+        if let Some(last) = bytes.last() {
+            self.at_line_start = *last == b'\n';
+        }
         if let Some(file) = &mut self.file {
             // A full disk loses output, never the run: the outcome is recorded in the store.
             if let Err(e) = file.write_all(bytes) {

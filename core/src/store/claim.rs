@@ -19,8 +19,10 @@ pub struct Claim {
     pub run_id: String,
     /// The job as it was when claimed.
     pub job: Job,
-    /// The nominal instant.
+    /// The nominal instant (a retry's: when the retry was due).
     pub scheduled_at: DateTime<Utc>,
+    /// 0 for an occurrence's first run, N for its Nth retry.
+    pub attempt: u32,
 }
 
 /// What a claim attempt did.
@@ -80,16 +82,24 @@ impl Store {
     pub fn next_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.read(|conn| {
             conn.row_cached(
-                "SELECT next_run FROM jobs j INDEXED BY jobs_due
-                 WHERE next_run IS NOT NULL AND enabled = 1 AND paused_at IS NULL AND completed_at IS NULL
-                 AND (next_run > ?1 OR NOT EXISTS (
-                     SELECT 1 FROM runs r WHERE r.job_id = j.id AND r.status IN ('claimed', 'running')))
-                 ORDER BY next_run LIMIT 1",
+                "SELECT min(at) FROM (
+                   SELECT * FROM (SELECT next_run AS at FROM jobs j INDEXED BY jobs_due
+                     WHERE next_run IS NOT NULL AND enabled = 1 AND paused_at IS NULL AND completed_at IS NULL
+                     AND (next_run > ?1 OR NOT EXISTS (
+                         SELECT 1 FROM runs r WHERE r.job_id = j.id AND r.status IN ('claimed', 'running')))
+                     ORDER BY next_run LIMIT 1)
+                   UNION ALL
+                   SELECT * FROM (SELECT retry_at AS at FROM jobs j INDEXED BY jobs_retry
+                     WHERE retry_at IS NOT NULL AND enabled = 1 AND paused_at IS NULL
+                     AND (retry_at > ?1 OR NOT EXISTS (
+                         SELECT 1 FROM runs r WHERE r.job_id = j.id AND r.status IN ('claimed', 'running')))
+                     ORDER BY retry_at LIMIT 1))
+                 WHERE at IS NOT NULL",
                 params![to_ms(now)],
-                |r| r.get::<_, i64>(0),
+                |r| r.get::<_, Option<i64>>(0),
             )
             .optional()
-            .map(|ms| ms.map(super::from_ms))
+            .map(|ms| ms.flatten().map(super::from_ms))
             .map_err(sql)
         })
     }
@@ -125,6 +135,7 @@ impl Store {
                         run_id,
                         job,
                         scheduled_at: now,
+                        attempt: 0,
                     }))
                 }
                 Err(rusqlite::Error::SqliteFailure(f, _))
@@ -172,7 +183,8 @@ impl Store {
         self.write(|tx| claim_in(tx, job_id, now, claimer, &Target::Skip(scheduled, reason)))
     }
 
-    /// The due occurrences at `now`: (job id, scheduled instant), earliest first.
+    /// The due occurrences at `now`: (job id, scheduled instant), earliest first; a job's due
+    /// retry is one too (its instant is the retry's).
     pub fn due_occurrences(
         &self,
         now: DateTime<Utc>,
@@ -180,8 +192,12 @@ impl Store {
         self.read(|conn| {
             let mut statement = conn
                 .prepare_cached(
-                    "SELECT id, next_run FROM jobs WHERE enabled = 1 AND paused_at IS NULL AND completed_at IS NULL
-                     AND next_run IS NOT NULL AND next_run <= ?1 ORDER BY next_run",
+                    "SELECT id, next_run AS at FROM jobs WHERE enabled = 1 AND paused_at IS NULL AND completed_at IS NULL
+                     AND next_run IS NOT NULL AND next_run <= ?1
+                     UNION ALL
+                     SELECT id, retry_at AS at FROM jobs INDEXED BY jobs_retry WHERE enabled = 1 AND paused_at IS NULL
+                     AND retry_at IS NOT NULL AND retry_at <= ?1
+                     ORDER BY at",
                 )
                 .map_err(sql)?;
             let rows = statement
@@ -239,15 +255,17 @@ fn claim_in(
         Err(e) => return Err(e),
     };
     let Some(scheduled) = policy::due_occurrence(&job, now, target) else {
-        return Ok(ClaimOutcome::Lost);
+        return match policy::due_retry(&job, now, target) {
+            Some(retry) => claim_retry(tx, job, retry, now, claimer),
+            None => Ok(ClaimOutcome::Lost),
+        };
     };
-    let schedule = job
-        .parsed_schedule()
+    let timeline = super::timeline::Timeline::of(&job)
         .map_err(|e| StoreError::Invalid(format!("job `{}`: {e}", job.id)))?;
     let open = open_runs(tx, &job.id, claimer.max_parallel)?;
     let verdict = match policy::decide(
         &job,
-        &schedule,
+        &timeline,
         scheduled,
         now,
         target,
@@ -274,6 +292,60 @@ fn claim_in(
     record(tx, job, now, claimer, verdict)
 }
 
+/// Claim a job's due retry: the run of attempt `retry.attempt`, keyed by the retry's own
+/// instant, which lies strictly between the occurrence it retries and the job's next one (a
+/// retry not due before the next occurrence is dropped), so it never takes another's key.
+/// It keeps to the overlap and capacity rules: while a run of the job goes on it waits.
+fn claim_retry(
+    tx: &Transaction<'_>,
+    job: Job,
+    retry: super::PendingRetry,
+    now: DateTime<Utc>,
+    claimer: &Claimer,
+) -> Result<ClaimOutcome, StoreError> {
+    let open = open_runs(tx, &job.id, claimer.max_parallel)?;
+    match policy::decide_retry(&job, open, claimer.max_parallel) {
+        policy::RetryDecision::Wait => return Ok(ClaimOutcome::Lost),
+        policy::RetryDecision::AtCapacity => return Ok(ClaimOutcome::AtCapacity),
+        policy::RetryDecision::Claim => {}
+    }
+    let updated = tx
+        .exec_cached(
+            "UPDATE jobs SET retry_at = NULL, retry_attempt = 0, retry_of = NULL, last_run = ?2
+             WHERE id = ?1 AND retry_at = ?2",
+            params![job.id, to_ms(retry.at)],
+        )
+        .map_err(sql)?;
+    if updated != 1 {
+        return Ok(ClaimOutcome::Lost);
+    }
+    let run_id = run_id(&job.id, retry.at);
+    let inserted = tx.exec_cached(
+        "INSERT INTO runs (id, job_id, scheduled_at, claimed_at, status, reason, host, pid, attempt, retry_of)
+         VALUES (?1, ?2, ?3, ?4, 'claimed', 'retry', ?5, ?6, ?7, ?8)",
+        params![run_id, job.id, to_ms(retry.at), to_ms(now), claimer.host, claimer.pid, retry.attempt, to_ms(retry.of)],
+    );
+    match inserted {
+        Ok(_) => {}
+        Err(rusqlite::Error::SqliteFailure(f, _))
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            log::warn!(
+                "job={}: retry {run_id} was already claimed; not running it again",
+                job.name
+            );
+            return Ok(ClaimOutcome::Lost);
+        }
+        Err(e) => return Err(sql(e)),
+    }
+    Ok(ClaimOutcome::Run(Claim {
+        run_id,
+        scheduled_at: retry.at,
+        attempt: retry.attempt,
+        job,
+    }))
+}
+
 /// Write a won claim: advance the job (compare-and-set on its next run) and insert the run.
 fn record(
     tx: &Transaction<'_>,
@@ -287,13 +359,22 @@ fn record(
     let completed_at = verdict.next_run.is_none().then_some(now);
     let updated = tx
         .exec_cached(
-            "UPDATE jobs SET next_run = ?3, completed_count = ?4, completed_at = ?5, last_run = CASE WHEN ?6 THEN ?2 ELSE last_run END
+            "UPDATE jobs SET next_run = ?3, completed_count = ?4, completed_at = ?5, last_run = CASE WHEN ?6 THEN ?2 ELSE last_run END,
+                retry_at = NULL, retry_attempt = 0, retry_of = NULL
              WHERE id = ?1 AND next_run = ?2",
             params![job.id, to_ms(scheduled), verdict.next_run.map(to_ms), verdict.completed_count, completed_at.map(to_ms), fires],
         )
         .map_err(sql)?;
     if updated != 1 {
         return Ok(ClaimOutcome::Lost);
+    }
+    if let Some(retry) = job.retry {
+        log::info!(
+            "job={}: retry {} of the run scheduled {} is dropped: the next occurrence is due",
+            job.name,
+            retry.attempt,
+            retry.of
+        );
     }
     // An occurrence whose run row was pruned counts as claimed, as the row did (see
     // store/history.rs): the floor stands in for the unique key below.
@@ -343,6 +424,7 @@ fn record(
         run_id,
         job,
         scheduled_at: scheduled,
+        attempt: 0,
     };
     Ok(match verdict.status {
         RunStatus::Queued => ClaimOutcome::Queued(claim),

@@ -42,6 +42,14 @@ pub enum JobField {
     RunRetention,
     /// Its own days of runs kept.
     RunRetentionDays,
+    /// Retries of a failed run.
+    Retries,
+    /// The first retry's delay.
+    RetryDelay,
+    /// The jitter window.
+    Jitter,
+    /// The on-failure command.
+    OnFailure,
 }
 
 impl JobField {
@@ -62,6 +70,10 @@ impl JobField {
             Self::Paused => "paused",
             Self::RunRetention => "run-retention",
             Self::RunRetentionDays => "run-retention-days",
+            Self::Retries => "retries",
+            Self::RetryDelay => "retry-delay",
+            Self::Jitter => "jitter",
+            Self::OnFailure => "on-failure",
         }
     }
 }
@@ -154,6 +166,10 @@ pub fn spec_of(job: &Job) -> JobSpec {
     spec.overlap = job.overlap;
     spec.run_retention = job.run_retention;
     spec.run_retention_days = job.run_retention_days;
+    spec.retries = job.retries;
+    spec.retry_delay_secs = job.retry_delay_secs;
+    spec.jitter_ms = job.jitter_ms;
+    spec.on_failure = job.on_failure.clone();
     spec
 }
 
@@ -200,6 +216,10 @@ pub fn changes(before: &Job, after: &Job) -> Vec<Change> {
                 JobField::RunRetentionDays,
                 or_none(job.run_retention_days.map(|n| n.to_string())),
             ),
+            (JobField::Retries, job.retries.to_string()),
+            (JobField::RetryDelay, format!("{}s", job.retry_delay_secs)),
+            (JobField::Jitter, format!("{}ms", job.jitter_ms)),
+            (JobField::OnFailure, or_none(job.on_failure.clone())),
         ]
     };
     values(before)
@@ -379,12 +399,21 @@ pub(super) fn replace_in(
         || spec.timezone.as_deref() != Some(before.timezone.as_str());
     // The schedule is parsed anew only when it or the zone changes: an unchanged one-shot
     // whose instant has passed (or `in 10m`, which would mean another instant now) stays.
+    // The job's jitter offset, before and after (a new window gives a new offset).
+    let shift = |jitter_ms: u64| {
+        chrono::Duration::from_std(super::jitter_offset(
+            &before.id,
+            std::time::Duration::from_millis(jitter_ms),
+        ))
+        .unwrap_or_default()
+    };
+    let (old_shift, new_shift) = (shift(before.jitter_ms), shift(spec.jitter_ms));
     let (schedule, zone, next_run, default_repeat) = if schedule_moved {
         let prepared = prepare(&spec, default_zone, now)?;
         (
             prepared.schedule,
             prepared.zone,
-            prepared.next_run,
+            prepared.next_run.map(|at| at + new_shift),
             prepared.repeat_limit,
         )
     } else {
@@ -392,7 +421,7 @@ pub(super) fn replace_in(
         (
             before.parsed_schedule()?,
             before.timezone.clone(),
-            before.next_run,
+            before.next_run.map(|at| at - old_shift + new_shift),
             before.repeat_limit,
         )
     };
@@ -416,7 +445,9 @@ pub(super) fn replace_in(
         completed_count = 0;
         completed_at = None;
         if next.is_none() {
-            next = schedule.next_after(now, crate::schedule::parse_zone(&zone)?);
+            next = schedule
+                .next_after(now - new_shift, crate::schedule::parse_zone(&zone)?)
+                .map(|at| at + new_shift);
         }
     }
     if repeat_limit.is_some_and(|limit| completed_count >= limit) {
@@ -428,7 +459,8 @@ pub(super) fn replace_in(
             schedule_text = ?8, schedule = ?9, timezone = ?10, repeat_limit = ?11,
             timeout_secs = ?12, catch_up = ?13, overlap = ?14, next_run = ?15,
             completed_count = ?16, completed_at = ?17, run_retention = ?18,
-            run_retention_days = ?19
+            run_retention_days = ?19, retries = ?20, retry_delay_secs = ?21, jitter_ms = ?22,
+            on_failure = ?23
          WHERE id = ?1",
         params![
             before.id,
@@ -450,6 +482,10 @@ pub(super) fn replace_in(
             completed_at.map(to_ms),
             spec.run_retention,
             spec.run_retention_days,
+            spec.retries,
+            spec.retry_delay_secs,
+            spec.jitter_ms,
+            spec.on_failure,
         ],
     )
     .map_err(|e| match super::jobs::is_unique_violation(&e) {
@@ -472,7 +508,7 @@ pub(super) fn replace_in(
 fn resume_next_run(tx: &Transaction<'_>, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
     let job = get(tx, id)?;
     if let Some(next) = job.next_run.filter(|next| *next <= now) {
-        let future = job.parsed_schedule()?.next_future(next, now, job.zone());
+        let future = super::timeline::Timeline::of(&job)?.next_future(next, now);
         tx.exec_cached(
             "UPDATE jobs SET next_run = ?2 WHERE id = ?1",
             params![id, future.map(to_ms)],

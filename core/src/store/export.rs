@@ -90,6 +90,34 @@ pub struct ExportedJob {
     /// Days of runs kept (0 = no age limit); absent: the host's `cron.run_retention_days`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_retention_days: Option<u32>,
+    /// Retries of a failed scheduled run; absent: none. (Like the fields below, written only
+    /// when not the default, so documents of jobs without them read the same everywhere.)
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u32,
+    /// Seconds before the first retry; absent: 10.
+    #[serde(
+        default = "default_retry_delay",
+        skip_serializing_if = "is_default_retry_delay"
+    )]
+    pub retry_delay_secs: u64,
+    /// The jitter window in milliseconds; absent: none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub jitter_ms: u64,
+    /// The on-failure shell command; absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<String>,
+}
+
+fn is_zero<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+fn default_retry_delay() -> u64 {
+    super::DEFAULT_RETRY_DELAY_SECS
+}
+
+fn is_default_retry_delay(secs: &u64) -> bool {
+    *secs == super::DEFAULT_RETRY_DELAY_SECS
 }
 
 /// A `jobs import` file that cannot be read.
@@ -193,6 +221,10 @@ impl From<&Job> for ExportedJob {
             completed_at: job.completed_at,
             run_retention: job.run_retention,
             run_retention_days: job.run_retention_days,
+            retries: job.retries,
+            retry_delay_secs: job.retry_delay_secs,
+            jitter_ms: job.jitter_ms,
+            on_failure: job.on_failure.clone(),
         }
     }
 }
@@ -227,6 +259,12 @@ impl ExportedJob {
             completed_at: self.completed_at,
             run_retention: self.run_retention,
             run_retention_days: self.run_retention_days,
+            retries: self.retries,
+            retry_delay_secs: self.retry_delay_secs,
+            jitter_ms: self.jitter_ms,
+            on_failure: self.on_failure.clone(),
+            // A pending retry belongs to the host whose run failed.
+            retry: None,
         }
     }
 }

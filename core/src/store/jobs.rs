@@ -135,6 +135,27 @@ pub struct JobSpec {
     /// `cron.run_retention_days` when absent.
     #[serde(default)]
     pub run_retention_days: Option<u32>,
+    /// Retries of a failed scheduled run, each a run of its own (0: none).
+    #[serde(default)]
+    pub retries: u32,
+    /// Seconds before the first retry, doubled for each one after (at most an hour).
+    #[serde(default = "default_retry_delay")]
+    pub retry_delay_secs: u64,
+    /// The jitter window, in milliseconds: every occurrence fires the job's own fixed offset
+    /// within it after its instant ([`jitter_offset`](super::jitter_offset)); 0: none.
+    #[serde(default)]
+    pub jitter_ms: u64,
+    /// A shell command run (`sh -c`) once an occurrence has failed for the last time, with
+    /// the failed run's details in its environment.
+    #[serde(default)]
+    pub on_failure: Option<String>,
+}
+
+/// Seconds before a first retry, unless the job says otherwise.
+pub const DEFAULT_RETRY_DELAY_SECS: u64 = 10;
+
+fn default_retry_delay() -> u64 {
+    DEFAULT_RETRY_DELAY_SECS
 }
 
 impl JobSpec {
@@ -161,6 +182,10 @@ impl JobSpec {
             overlap: Overlap::default(),
             run_retention: None,
             run_retention_days: None,
+            retries: 0,
+            retry_delay_secs: DEFAULT_RETRY_DELAY_SECS,
+            jitter_ms: 0,
+            on_failure: None,
         }
     }
 }
@@ -222,9 +247,40 @@ pub struct Job {
     pub run_retention: Option<u32>,
     /// Days of runs kept (0 = no age limit); `None`: the host's `cron.run_retention_days`.
     pub run_retention_days: Option<u32>,
+    /// Retries of a failed scheduled run.
+    pub retries: u32,
+    /// Seconds before the first retry, doubled for each one after.
+    pub retry_delay_secs: u64,
+    /// The jitter window in milliseconds (0: none).
+    pub jitter_ms: u64,
+    /// The shell command run after an occurrence's last attempt failed.
+    pub on_failure: Option<String>,
+    /// The pending retry: when it is due, which attempt it is, and the occurrence it retries.
+    pub retry: Option<PendingRetry>,
+}
+
+/// A retry waiting for its instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PendingRetry {
+    /// When it is due.
+    pub at: DateTime<Utc>,
+    /// Its attempt number (1 for the first retry).
+    pub attempt: u32,
+    /// The scheduled instant of the occurrence it retries.
+    pub of: DateTime<Utc>,
 }
 
 impl Job {
+    /// The fixed offset after each scheduled instant at which this job fires (its jitter).
+    pub fn jitter(&self) -> chrono::Duration {
+        chrono::Duration::from_std(super::jitter_offset(
+            &self.id,
+            std::time::Duration::from_millis(self.jitter_ms),
+        ))
+        .unwrap_or_default()
+    }
+
     /// The parsed schedule.
     pub fn parsed_schedule(&self) -> Result<Schedule, crate::schedule::ScheduleError> {
         Schedule::from_canonical(&self.schedule)
@@ -261,7 +317,7 @@ pub(super) fn last_status<'de, D: serde::Deserializer<'de>>(
         .map_err(|e| serde::de::Error::custom(format!("last_status: {e}")))
 }
 
-pub(crate) const JOB_COLUMNS: &str = "id, name, command, shell, workdir, env, schedule_text, schedule, timezone, repeat_limit, completed_count, enabled, paused_at, pause_reason, next_run, last_run, last_status, last_error, failure_streak, timeout_secs, catch_up, overlap, created_at, completed_at, run_retention, run_retention_days";
+pub(crate) const JOB_COLUMNS: &str = "id, name, command, shell, workdir, env, schedule_text, schedule, timezone, repeat_limit, completed_count, enabled, paused_at, pause_reason, next_run, last_run, last_status, last_error, failure_streak, timeout_secs, catch_up, overlap, created_at, completed_at, run_retention, run_retention_days, retries, retry_delay_secs, jitter_ms, on_failure, retry_at, retry_attempt, retry_of";
 
 pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
     let json_err = |i: usize, e: serde_json::Error| {
@@ -308,6 +364,18 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
         completed_at: ms(23)?,
         run_retention: row.get(24)?,
         run_retention_days: row.get(25)?,
+        retries: row.get(26)?,
+        retry_delay_secs: row.get(27)?,
+        jitter_ms: row.get(28)?,
+        on_failure: row.get(29)?,
+        retry: match (ms(30)?, ms(32)?) {
+            (Some(at), Some(of)) => Some(PendingRetry {
+                at,
+                attempt: row.get(31)?,
+                of,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -402,6 +470,10 @@ pub(super) fn check_definition(spec: &JobSpec) -> Result<(), StoreError> {
         },
         run_retention: spec.run_retention,
         run_retention_days: spec.run_retention_days,
+        retries: spec.retries,
+        retry_delay_secs: spec.retry_delay_secs,
+        jitter_ms: spec.jitter_ms,
+        on_failure: spec.on_failure.as_deref(),
     })?;
     if let Some(name) = &spec.name {
         validate::check_name(name)?;
@@ -491,6 +563,16 @@ pub(super) fn insert_new(
         completed_at: None,
         run_retention: spec.run_retention,
         run_retention_days: spec.run_retention_days,
+        retries: spec.retries,
+        retry_delay_secs: spec.retry_delay_secs,
+        jitter_ms: spec.jitter_ms,
+        on_failure: spec.on_failure.clone(),
+        retry: None,
+    };
+    // The jitter offset comes from the id, known only now.
+    let job = Job {
+        next_run: job.next_run.map(|at| at + job.jitter()),
+        ..job
     };
     insert_row(tx, &job)?;
     get(tx, &job.id)
@@ -617,12 +699,11 @@ impl Store {
                     continue;
                 }
                 check_apart(tx, &job.id, &job.name)?;
-                let schedule = job.parsed_schedule()?;
+                let timeline = super::timeline::Timeline::of(job)?;
                 let next_run = if job.completed_at.is_some() {
                     None
                 } else {
-                    job.next_run
-                        .or_else(|| schedule.next_after(now, job.zone()))
+                    job.next_run.or_else(|| timeline.next_after(now))
                 };
                 insert_row(
                     tx,
@@ -703,6 +784,10 @@ fn check_imported(job: &Job, now: DateTime<Utc>) -> Result<(), StoreError> {
         repeat_limit: job.repeat_limit,
         run_retention: job.run_retention,
         run_retention_days: job.run_retention_days,
+        retries: job.retries,
+        retry_delay_secs: job.retry_delay_secs,
+        jitter_ms: job.jitter_ms,
+        on_failure: job.on_failure.as_deref(),
     })?;
     validate::check_name(&job.name)?;
     let zone = parse_zone(&job.timezone)?;
@@ -773,7 +858,7 @@ pub(super) fn is_unique_violation(e: &rusqlite::Error) -> bool {
 fn insert_row(tx: &Transaction<'_>, job: &Job) -> Result<(), StoreError> {
     let result = tx.exec_cached(
         &format!(
-            "INSERT INTO jobs ({JOB_COLUMNS}, name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
+            "INSERT INTO jobs ({JOB_COLUMNS}, name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34)"
         ),
         params![
             job.id,
@@ -802,6 +887,13 @@ fn insert_row(tx: &Transaction<'_>, job: &Job) -> Result<(), StoreError> {
             job.completed_at.map(to_ms),
             job.run_retention,
             job.run_retention_days,
+            job.retries,
+            job.retry_delay_secs,
+            job.jitter_ms,
+            job.on_failure,
+            job.retry.map(|r| to_ms(r.at)),
+            job.retry.map_or(0, |r| r.attempt),
+            job.retry.map(|r| to_ms(r.of)),
             job.name.to_lowercase(),
         ],
     );

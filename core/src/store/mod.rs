@@ -11,6 +11,7 @@ mod policy;
 mod runs;
 mod schema;
 mod spread;
+mod timeline;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -26,14 +27,17 @@ pub use policy::{ManualRefusal, CATCH_UP_ALL_CAP};
 pub use edit::{changes, spec_of, Applied, Change, Declared, Edited, JobField};
 pub use export::{ExportError, ExportedJob, JobsExport, EXPORT_FORMAT, EXPORT_VERSION};
 pub use history::{PrunableRun, PruneBatch, RunRetention, RECENT_RUN_GRACE};
-pub use jobs::{is_job_id, CatchUp, Import, Imported, Job, JobSpec, Overlap, Repeat};
+pub use jobs::{
+    is_job_id, CatchUp, Import, Imported, Job, JobSpec, Overlap, PendingRetry, Repeat,
+    DEFAULT_RETRY_DELAY_SECS,
+};
 pub use pause::StateChange;
-pub use runs::{run_id, Run, RunReason, RunStatus, UnknownRunStatus};
+pub use runs::{run_id, Finished, Run, RunReason, RunStatus, UnknownRunStatus};
 pub use spread::{jitter_offset, retry_backoff, stable_hash, MAX_RETRY_DELAY};
 pub use validate::{
-    MAX_ARGUMENTS, MAX_COMMAND_BYTES, MAX_ENV_BYTES, MAX_ENV_VARS, MAX_NAME_CHARS, MAX_NOTE_CHARS,
-    MAX_RUN_RETENTION, MAX_RUN_RETENTION_DAYS, MAX_SCHEDULE_BYTES, MAX_TIMEOUT_SECS,
-    MAX_WORKDIR_BYTES,
+    MAX_ARGUMENTS, MAX_COMMAND_BYTES, MAX_ENV_BYTES, MAX_ENV_VARS, MAX_JITTER_MS, MAX_NAME_CHARS,
+    MAX_NOTE_CHARS, MAX_RETRIES, MAX_RETRY_DELAY_SECS, MAX_RUN_RETENTION, MAX_RUN_RETENTION_DAYS,
+    MAX_SCHEDULE_BYTES, MAX_TIMEOUT_SECS, MAX_WORKDIR_BYTES,
 };
 
 /// The store's file name under the state directory.
@@ -601,5 +605,7 @@ pub(crate) fn from_ms(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
+#[cfg(test)]
+mod retry_tests;
 #[cfg(test)]
 mod tests;

@@ -59,15 +59,15 @@ impl Store {
             if job.paused_at.is_none() {
                 return Ok((job, StateChange::Unchanged));
             }
-            let schedule = job.parsed_schedule()?;
+            let timeline = super::timeline::Timeline::of(&job)?;
             let next_run = match at {
                 Some(at) => Some(at),
                 None => match job.next_run {
                     Some(next) if next > now => Some(next),
                     // Intervals continue on their own grid (from the old next run), so hosts
                     // sharing the job keep the same instants.
-                    Some(next) => schedule.next_future(next, now, job.zone()),
-                    None => schedule.next_after(now, job.zone()),
+                    Some(next) => timeline.next_future(next, now),
+                    None => timeline.next_after(now),
                 },
             };
             tx.exec_cached(

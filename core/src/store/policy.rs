@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::jobs::{CatchUp, Job, Overlap};
 use super::runs::{RunReason, RunStatus};
-use crate::schedule::{on_time_grace, Schedule};
+use super::timeline::Timeline;
+use crate::schedule::on_time_grace;
 
 /// Most missed occurrences `catch-up = all` runs after downtime; older ones are dropped.
 pub const CATCH_UP_ALL_CAP: u32 = 100;
@@ -89,10 +90,49 @@ pub(crate) fn due_occurrence(
     }
 }
 
+/// The job's pending retry, if it is due at `now` and the one `target` names (a retry is
+/// never skipped by name: it belongs to the host whose run failed).
+pub(crate) fn due_retry(
+    job: &Job,
+    now: DateTime<Utc>,
+    target: &Target,
+) -> Option<super::PendingRetry> {
+    let retry = job
+        .retry
+        .filter(|r| r.at <= now && job.enabled && job.paused_at.is_none())?;
+    match target {
+        Target::Due => Some(retry),
+        Target::Exactly(at) => (*at == retry.at).then_some(retry),
+        Target::Skip(..) => None,
+    }
+}
+
+/// What claiming a due retry does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RetryDecision {
+    /// A run of the job goes on and its overlap policy is not `allow`: the retry waits.
+    Wait,
+    /// The cap on parallel runs is reached; the retry stays due.
+    AtCapacity,
+    /// It runs.
+    Claim,
+}
+
+/// Decide the claim of a due retry of `job` with `open` runs going.
+pub(crate) fn decide_retry(job: &Job, open: OpenRuns, max_parallel: u32) -> RetryDecision {
+    if open.running > 0 && job.overlap != Overlap::Allow {
+        return RetryDecision::Wait;
+    }
+    if max_parallel > 0 && open.active_everywhere.unwrap_or(0) >= max_parallel {
+        return RetryDecision::AtCapacity;
+    }
+    RetryDecision::Claim
+}
+
 /// Decide the claim of `job`'s occurrence at `scheduled` (from [`due_occurrence`]) at `now`.
 pub(crate) fn decide(
     job: &Job,
-    schedule: &Schedule,
+    timeline: &Timeline,
     scheduled: DateTime<Utc>,
     now: DateTime<Utc>,
     target: &Target,
@@ -103,18 +143,17 @@ pub(crate) fn decide(
         Target::Skip(_, reason) => Some(reason.clone()),
         Target::Due | Target::Exactly(_) => None,
     };
-    let zone = job.zone();
     let late = (now - scheduled).to_std().unwrap_or_default();
-    let missed = late > on_time_grace(schedule.period_around(scheduled, zone));
-    let natural = schedule.next_after(scheduled, zone);
-    let future = schedule.next_future(scheduled, now, zone);
+    let missed = late > on_time_grace(timeline.period_around(scheduled));
+    let natural = timeline.next_after(scheduled);
+    let future = timeline.next_future(scheduled, now);
 
     if missed && job.catch_up == CatchUp::All && forced_skip.is_none() {
         // Catching up runs the missed occurrences one after another, oldest first.
         if open.running > 0 {
             return Decision::Lost;
         }
-        let period = schedule.period_around(scheduled, zone).unwrap_or_default();
+        let period = timeline.period_around(scheduled).unwrap_or_default();
         let window = period
             .checked_mul(CATCH_UP_ALL_CAP)
             .unwrap_or(std::time::Duration::MAX);
@@ -124,8 +163,8 @@ pub(crate) fn decide(
                 .ok()
                 .and_then(|w| now.checked_sub_signed(w))
                 .unwrap_or(scheduled);
-            let resume = schedule
-                .next_future(scheduled, window_start, zone)
+            let resume = timeline
+                .next_future(scheduled, window_start)
                 .filter(|at| *at <= now)
                 .or(future);
             return Decision::DropMissed { scheduled, resume };
@@ -227,9 +266,9 @@ mod tests {
     }
 
     /// A job on `schedule` (a cron expression or `every:MS`), due at 12:00:00.
-    fn job(schedule: &str) -> (Job, Schedule) {
-        let parsed = Schedule::from_canonical(schedule).unwrap();
-        let job = Job {
+    fn job(schedule: &str) -> Job {
+        let parsed = crate::schedule::Schedule::from_canonical(schedule).unwrap();
+        Job {
             id: "j1".into(),
             name: "backup".into(),
             command: vec!["true".into()],
@@ -256,12 +295,28 @@ mod tests {
             completed_at: None,
             run_retention: None,
             run_retention_days: None,
-        };
-        (job, parsed)
+            retries: 0,
+            retry_delay_secs: 10,
+            jitter_ms: 0,
+            on_failure: None,
+            retry: None,
+        }
     }
 
-    fn claim(job: &Job, schedule: &Schedule, now: DateTime<Utc>, open: OpenRuns) -> Decision {
-        decide(job, schedule, at(12, 0, 0), now, &Target::Due, open, 0)
+    fn claim(job: &Job, now: DateTime<Utc>, open: OpenRuns) -> Decision {
+        decide(
+            job,
+            &timeline(job),
+            at(12, 0, 0),
+            now,
+            &Target::Due,
+            open,
+            0,
+        )
+    }
+
+    fn timeline(job: &Job) -> Timeline {
+        Timeline::of(job).unwrap()
     }
 
     fn verdict(decision: Decision) -> Verdict {
@@ -275,8 +330,8 @@ mod tests {
 
     #[test]
     fn an_on_time_claim_runs_and_advances_one_period() {
-        let (job, schedule) = job(EVERY_MINUTE);
-        let v = verdict(claim(&job, &schedule, at(12, 0, 0), OpenRuns::default()));
+        let job = job(EVERY_MINUTE);
+        let v = verdict(claim(&job, at(12, 0, 0), OpenRuns::default()));
         assert_eq!(v.status, RunStatus::Claimed);
         assert_eq!(v.reason, None);
         assert_eq!(v.next_run, Some(at(12, 1, 0)));
@@ -285,9 +340,9 @@ mod tests {
 
     #[test]
     fn catch_up_skip_records_a_missed_occurrence_as_skipped_and_jumps_ahead() {
-        let (mut job, schedule) = job(EVERY_MINUTE);
+        let mut job = job(EVERY_MINUTE);
         job.catch_up = CatchUp::Skip;
-        let v = verdict(claim(&job, &schedule, at(12, 30, 10), OpenRuns::default()));
+        let v = verdict(claim(&job, at(12, 30, 10), OpenRuns::default()));
         assert_eq!(v.status, RunStatus::Skipped);
         assert_eq!(v.reason, Some(RunReason::Missed));
         assert_eq!(v.next_run, Some(at(12, 31, 0)), "the first future one");
@@ -296,17 +351,17 @@ mod tests {
 
     #[test]
     fn catch_up_once_the_default_runs_a_missed_occurrence_once_and_jumps_ahead() {
-        let (job, schedule) = job(EVERY_MINUTE);
-        let v = verdict(claim(&job, &schedule, at(12, 30, 10), OpenRuns::default()));
+        let job = job(EVERY_MINUTE);
+        let v = verdict(claim(&job, at(12, 30, 10), OpenRuns::default()));
         assert_eq!(v.status, RunStatus::Claimed);
         assert_eq!(v.next_run, Some(at(12, 31, 0)));
     }
 
     #[test]
     fn catch_up_all_walks_one_period_and_waits_for_the_running_run() {
-        let (mut job, schedule) = job(EVERY_MINUTE);
+        let mut job = job(EVERY_MINUTE);
         job.catch_up = CatchUp::All;
-        let v = verdict(claim(&job, &schedule, at(12, 30, 10), OpenRuns::default()));
+        let v = verdict(claim(&job, at(12, 30, 10), OpenRuns::default()));
         assert_eq!(
             (v.status, v.next_run),
             (RunStatus::Claimed, Some(at(12, 1, 0)))
@@ -315,18 +370,15 @@ mod tests {
             running: 1,
             ..OpenRuns::default()
         };
-        assert_eq!(
-            claim(&job, &schedule, at(12, 30, 10), running),
-            Decision::Lost
-        );
+        assert_eq!(claim(&job, at(12, 30, 10), running), Decision::Lost);
     }
 
     #[test]
     fn catch_up_all_drops_what_is_older_than_its_cap() {
-        let (mut job, schedule) = job(EVERY_MINUTE);
+        let mut job = job(EVERY_MINUTE);
         job.catch_up = CatchUp::All;
         // 12:00 is 300 minutes before 17:00; only the last 100 are kept.
-        match claim(&job, &schedule, at(17, 0, 0), OpenRuns::default()) {
+        match claim(&job, at(17, 0, 0), OpenRuns::default()) {
             Decision::DropMissed { scheduled, resume } => {
                 assert_eq!(scheduled, at(12, 0, 0));
                 assert_eq!(resume, Some(at(15, 21, 0)));
@@ -337,12 +389,12 @@ mod tests {
 
     #[test]
     fn overlap_skip_queue_one_and_allow() {
-        let (mut job, schedule) = job(EVERY_MINUTE);
+        let mut job = job(EVERY_MINUTE);
         let running = OpenRuns {
             running: 1,
             ..OpenRuns::default()
         };
-        let v = verdict(claim(&job, &schedule, at(12, 0, 0), running));
+        let v = verdict(claim(&job, at(12, 0, 0), running));
         assert_eq!(
             (v.status, v.reason),
             (RunStatus::Skipped, Some(RunReason::Overlap))
@@ -350,30 +402,30 @@ mod tests {
         assert_eq!(v.next_run, Some(at(12, 1, 0)), "a skip still advances");
 
         job.overlap = Overlap::QueueOne;
-        let v = verdict(claim(&job, &schedule, at(12, 0, 0), running));
+        let v = verdict(claim(&job, at(12, 0, 0), running));
         assert_eq!((v.status, v.completed_count), (RunStatus::Queued, 1));
         let full = OpenRuns {
             queued: 1,
             ..running
         };
-        let v = verdict(claim(&job, &schedule, at(12, 0, 0), full));
+        let v = verdict(claim(&job, at(12, 0, 0), full));
         assert_eq!(v.reason, Some(RunReason::Overlap), "only one waits");
 
         job.overlap = Overlap::Allow;
-        let v = verdict(claim(&job, &schedule, at(12, 0, 0), running));
+        let v = verdict(claim(&job, at(12, 0, 0), running));
         assert_eq!(v.status, RunStatus::Claimed);
     }
 
     #[test]
     fn the_cap_on_parallel_runs_leaves_the_occurrence_due() {
-        let (job, schedule) = job(EVERY_MINUTE);
+        let job = job(EVERY_MINUTE);
         let busy = OpenRuns {
             active_everywhere: Some(4),
             ..OpenRuns::default()
         };
         let decision = decide(
             &job,
-            &schedule,
+            &timeline(&job),
             at(12, 0, 0),
             at(12, 0, 0),
             &Target::Due,
@@ -387,7 +439,7 @@ mod tests {
         };
         let decision = decide(
             &job,
-            &schedule,
+            &timeline(&job),
             at(12, 0, 0),
             at(12, 0, 0),
             &Target::Due,
@@ -399,17 +451,17 @@ mod tests {
 
     #[test]
     fn the_last_repeat_completes_the_job_and_a_skip_elsewhere_counts() {
-        let (mut job, schedule) = job(EVERY_MINUTE);
+        let mut job = job(EVERY_MINUTE);
         job.repeat_limit = Some(2);
         job.completed_count = 1;
-        let v = verdict(claim(&job, &schedule, at(12, 0, 0), OpenRuns::default()));
+        let v = verdict(claim(&job, at(12, 0, 0), OpenRuns::default()));
         assert_eq!((v.next_run, v.completed_count), (None, 2));
 
         job.completed_count = 0;
         let elsewhere = Target::Skip(at(12, 0, 0), RunReason::Provider("ran on host-b".into()));
         let v = verdict(decide(
             &job,
-            &schedule,
+            &timeline(&job),
             at(12, 0, 0),
             at(12, 0, 0),
             &elsewhere,
@@ -422,7 +474,7 @@ mod tests {
 
     #[test]
     fn only_the_due_occurrence_of_an_active_job_is_claimed() {
-        let (mut job, _) = job(EVERY_MINUTE);
+        let mut job = job(EVERY_MINUTE);
         assert_eq!(
             due_occurrence(&job, at(11, 59, 59), &Target::Due),
             None,
@@ -444,7 +496,7 @@ mod tests {
 
     #[test]
     fn a_manual_run_is_refused_for_paused_completed_or_busy_jobs() {
-        let (mut job, _) = job(EVERY_MINUTE);
+        let mut job = job(EVERY_MINUTE);
         assert_eq!(check_manual(&job, 0), Ok(()));
         assert!(matches!(
             check_manual(&job, 1),

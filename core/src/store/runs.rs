@@ -248,6 +248,28 @@ pub struct Run {
     pub child_pid: Option<u32>,
     /// Started minus scheduled, in milliseconds.
     pub lateness_ms: Option<i64>,
+    /// 0 for an occurrence's first run, N for its Nth retry.
+    pub attempt: u32,
+    /// For a retry: the scheduled instant of the occurrence it retries.
+    pub retry_of: Option<DateTime<Utc>>,
+}
+
+/// What recording a run's end decided about the occurrence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Finished {
+    /// It succeeded, or was never the kind that retries (a manual run).
+    Done,
+    /// It failed and will be retried (this attempt number, at this instant).
+    RetryAt {
+        /// The retry's attempt number.
+        attempt: u32,
+        /// When it is due.
+        at: DateTime<Utc>,
+    },
+    /// It failed and no retry is left: the occurrence failed for good (the on-failure hook
+    /// runs).
+    FailedForGood,
 }
 
 /// The run id for an occurrence.
@@ -255,7 +277,7 @@ pub fn run_id(job_id: &str, scheduled_at: DateTime<Utc>) -> String {
     format!("{job_id}@{}", to_ms(scheduled_at))
 }
 
-const RUN_COLUMNS: &str = "id, job_id, scheduled_at, claimed_at, started_at, finished_at, status, reason, exit_code, error, host, pid, lateness_ms, child_pid";
+const RUN_COLUMNS: &str = "id, job_id, scheduled_at, claimed_at, started_at, finished_at, status, reason, exit_code, error, host, pid, lateness_ms, child_pid, attempt, retry_of";
 
 fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
     Ok(Run {
@@ -275,7 +297,66 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
         pid: row.get(11)?,
         lateness_ms: row.get(12)?,
         child_pid: row.get(13)?,
+        attempt: row.get(14)?,
+        retry_of: row.get::<_, Option<i64>>(15)?.map(from_ms),
     })
+}
+
+/// After a failed run: its occurrence's next retry, if the job has one left and it is due
+/// before the job's next occurrence (else the occurrence has failed for good). Manual runs
+/// and runs of removed jobs do not retry.
+fn plan_retry(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: &str,
+    finished_at: DateTime<Utc>,
+) -> Result<Finished, StoreError> {
+    let run = tx
+        .row_cached(
+            &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+            params![run_id],
+            run_from_row,
+        )
+        .optional()
+        .map_err(sql)?;
+    let Some(run) = run else {
+        return Ok(Finished::Done);
+    };
+    if matches!(run.reason, Some(RunReason::Manual)) {
+        return Ok(Finished::Done);
+    }
+    let Ok(job) = super::jobs::get(tx, &run.job_id) else {
+        return Ok(Finished::Done);
+    };
+    let attempt = run.attempt + 1;
+    if job.retries < attempt {
+        return Ok(Finished::FailedForGood);
+    }
+    let delay = super::retry_backoff(
+        std::time::Duration::from_secs(job.retry_delay_secs),
+        attempt,
+    );
+    let at = finished_at + chrono::Duration::from_std(delay).unwrap_or_default();
+    // A retry must come before the next occurrence, which supersedes it; it also keeps the
+    // retry's run key apart from every occurrence's.
+    if job.next_run.is_some_and(|next| at >= next) {
+        log::info!(
+            "job={}: no time for retry {attempt} before the next occurrence; the run scheduled {} failed for good",
+            job.name,
+            run.retry_of.unwrap_or(run.scheduled_at)
+        );
+        return Ok(Finished::FailedForGood);
+    }
+    tx.exec_cached(
+        "UPDATE jobs SET retry_at = ?2, retry_attempt = ?3, retry_of = ?4 WHERE id = ?1",
+        params![
+            job.id,
+            to_ms(at),
+            attempt,
+            to_ms(run.retry_of.unwrap_or(run.scheduled_at))
+        ],
+    )
+    .map_err(sql)?;
+    Ok(Finished::RetryAt { attempt, at })
 }
 
 impl Store {
@@ -340,7 +421,7 @@ impl Store {
         exit_code: Option<i32>,
         error: Option<&str>,
         finished_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Finished, StoreError> {
         self.write(|tx| {
             tx.exec_cached(
                 "UPDATE runs SET status = ?2, exit_code = ?3, error = ?4, finished_at = ?5 WHERE id = ?1",
@@ -356,7 +437,10 @@ impl Store {
                 params![run_id, status.as_str(), error],
             )
             .map_err(sql)?;
-            Ok(())
+            if !status.is_failure() {
+                return Ok(Finished::Done);
+            }
+            plan_retry(tx, run_id, finished_at)
         })
     }
 

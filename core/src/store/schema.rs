@@ -5,10 +5,10 @@ use rusqlite::Transaction;
 use super::{sql, StoreError};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 /// Each migration takes the schema from version `index` to `index + 1`.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     r#"
 CREATE TABLE sequence (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO sequence (name, value) VALUES ('job', 0);
@@ -80,6 +80,21 @@ CREATE TABLE pruned_runs (job_id TEXT PRIMARY KEY, through INTEGER NOT NULL) WIT
 -- runs_by_job was the same index as the one UNIQUE (job_id, scheduled_at) makes; every run
 -- inserted and pruned paid for both.
 DROP INDEX runs_by_job;
+"#,
+    r#"
+-- Version 4: retries, jitter and the failure hook. A job's pending retry (its instant, its
+-- attempt number and the occurrence it retries) lives on the job row, so the due scan finds
+-- it as it finds the next run; each attempt is a run of its own, keyed by its own instant.
+ALTER TABLE jobs ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN retry_delay_secs INTEGER NOT NULL DEFAULT 10;
+ALTER TABLE jobs ADD COLUMN jitter_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN on_failure TEXT;
+ALTER TABLE jobs ADD COLUMN retry_at INTEGER;
+ALTER TABLE jobs ADD COLUMN retry_attempt INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN retry_of INTEGER;
+CREATE INDEX jobs_retry ON jobs (retry_at) WHERE retry_at IS NOT NULL;
+ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN retry_of INTEGER;
 "#,
 ];
 

@@ -46,7 +46,18 @@ pub(crate) struct Definition<'a> {
     pub repeat_limit: Option<u32>,
     pub run_retention: Option<u32>,
     pub run_retention_days: Option<u32>,
+    pub retries: u32,
+    pub retry_delay_secs: u64,
+    pub jitter_ms: u64,
+    pub on_failure: Option<&'a str>,
 }
+
+/// Most retries of one occurrence.
+pub const MAX_RETRIES: u32 = 100;
+/// Longest first retry delay: a day.
+pub const MAX_RETRY_DELAY_SECS: u64 = 86_400;
+/// Widest jitter window: a day.
+pub const MAX_JITTER_MS: u64 = 86_400_000;
 
 fn invalid(message: String) -> Result<(), StoreError> {
     Err(StoreError::Invalid(message))
@@ -104,6 +115,31 @@ pub(crate) fn check(definition: &Definition<'_>) -> Result<(), StoreError> {
         if days > MAX_RUN_RETENTION_DAYS {
             return invalid(format!(
                 "run retention of {days} days is out of range: allowed 0 (no age limit) to {MAX_RUN_RETENTION_DAYS} days"
+            ));
+        }
+    }
+    if definition.retries > MAX_RETRIES {
+        return invalid(format!(
+            "retries {} is out of range: allowed 0 to {MAX_RETRIES}",
+            definition.retries
+        ));
+    }
+    if !(1..=MAX_RETRY_DELAY_SECS).contains(&definition.retry_delay_secs) {
+        return invalid(format!(
+            "retry delay {}s is out of range: allowed 1 to {MAX_RETRY_DELAY_SECS} seconds (a day)",
+            definition.retry_delay_secs
+        ));
+    }
+    if definition.jitter_ms > MAX_JITTER_MS {
+        return invalid(format!(
+            "jitter {}ms is out of range: allowed 0 to {MAX_JITTER_MS} ms (a day)",
+            definition.jitter_ms
+        ));
+    }
+    if let Some(hook) = definition.on_failure {
+        if hook.trim().is_empty() || hook.len() > MAX_COMMAND_BYTES || hook.contains('\0') {
+            return invalid(format!(
+                "on-failure command is not allowed: use one shell line of 1 to {MAX_COMMAND_BYTES} bytes"
             ));
         }
     }
@@ -203,6 +239,10 @@ mod tests {
             repeat_limit: None,
             run_retention: None,
             run_retention_days: None,
+            retries: 0,
+            retry_delay_secs: 10,
+            jitter_ms: 0,
+            on_failure: None,
         }
     }
 
