@@ -437,7 +437,7 @@ impl Store {
                 params![run_id, status.as_str(), error],
             )
             .map_err(sql)?;
-            if !status.is_failure() {
+            if !matches!(status, RunStatus::Failed | RunStatus::TimedOut) {
                 return Ok(Finished::Done);
             }
             plan_retry(tx, run_id, finished_at)
