@@ -331,6 +331,31 @@ mod tests {
     }
 
     #[test]
+    fn durations_retries_jitter_and_the_hook_are_read() {
+        let file = JobFile::parse(
+            "[jobs.a]\nschedule = \"every 1h\"\ncommand = [\"true\"]\ntimeout = \"10m\"\nretries = 3\nretry_delay = \"30s\"\njitter = \"1m30s\"\non_failure = \"echo failed\"\n[jobs.b]\nschedule = \"every 1h\"\ncommand = [\"true\"]\ntimeout = 600\n",
+            Path::new("/srv"),
+        )
+        .unwrap();
+        let declared = file.declared();
+        let a = &declared[0].spec;
+        assert_eq!(a.timeout_secs, Some(600));
+        assert_eq!(
+            (a.retries, a.retry_delay_secs, a.jitter_ms),
+            (3, 30, 90_000)
+        );
+        assert_eq!(a.on_failure.as_deref(), Some("echo failed"));
+        assert_eq!(declared[1].spec.timeout_secs, Some(600));
+        assert_eq!(declared[1].spec.retries, 0);
+        let error = JobFile::parse(
+            "[jobs.a]\nschedule = \"every 1h\"\ncommand = [\"true\"]\njitter = \"soon\"\n",
+            Path::new("/srv"),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("jitter"), "{error}");
+    }
+
+    #[test]
     fn relative_paths_are_taken_from_the_file_directory() {
         let file = JobFile::parse(
             "[jobs.a]\nschedule = \"every 1h\"\ncommand = [\"./run.sh\", \"x\"]\n[jobs.b]\nschedule = \"every 1h\"\nworkdir = \"data\"\ncommand = [\"bin/tool\"]\n[jobs.c]\nschedule = \"every 1h\"\ncommand = [\"rsync\"]\n",
