@@ -1,0 +1,313 @@
+//! `cronhost jobs ...`: add, list, show, edit, pause, resume, run, remove, next, export, import.
+
+mod change;
+mod options;
+mod show;
+
+pub use options::{AddArgs, EditArgs};
+
+use std::path::PathBuf;
+
+use chrono::Utc;
+use clap::Subcommand;
+use cronhost::schedule::{format_local, parse_zone, Schedule};
+use cronhost::status::relative;
+use cronhost::store::{Import, JobsExport, RunStatus, StateChange};
+use cronhost::text::for_terminal;
+
+use self::change::{add, edit, print_changes};
+use self::show::{describe_next, list, print_job};
+use super::view::JobView;
+use super::{print_document, print_json, CliError, Context, EXIT_FAILURE, EXIT_OK};
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Add a job; prints its id. Example: `cronhost jobs add '*/5 * * * *' --name sync -- rsync -a src/ dst/`
+    Add(Box<AddArgs>),
+    /// List jobs (active ones; `--all` adds paused and completed).
+    List {
+        /// Include paused and completed jobs.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one job.
+    Show {
+        /// Job id or name.
+        #[arg(add = crate::cli::complete::jobs())]
+        job: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause a job: it does not fire until resumed.
+    Pause {
+        /// Job id or name.
+        #[arg(add = crate::cli::complete::jobs())]
+        job: String,
+        /// Why (shown by `jobs show`).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Resume a paused job from its next occurrence, at once, or at a given time.
+    Resume {
+        /// Job id or name.
+        #[arg(add = crate::cli::complete::jobs())]
+        job: String,
+        /// Fire it at once.
+        #[arg(long, conflicts_with = "at")]
+        run_now: bool,
+        /// Fire it next at TIME (RFC 3339, `2026-12-01 09:00` in the job's zone, or `in 10m`).
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+    },
+    /// Run a job now, here, outside its schedule (its next run and repeat count stay); its
+    /// output streams to the terminal; waits for it and exits 0 when it succeeded.
+    Run {
+        /// Job id or name.
+        #[arg(add = crate::cli::complete::jobs())]
+        job: String,
+    },
+    /// Change a job in place: give only what changes (`--schedule`, `--name`, `--timeout`, ...,
+    /// or `-- COMMAND...`). Its id and history stay; a new schedule gives a new next run.
+    Edit(Box<EditArgs>),
+    /// Remove a job; its run history stays.
+    Remove {
+        /// Job id or name.
+        #[arg(add = crate::cli::complete::jobs())]
+        job: String,
+    },
+    /// Preview the next fire times of a schedule.
+    Next {
+        /// The schedule, as for `jobs add`.
+        schedule: String,
+        /// Time zone (default `cron.timezone`).
+        #[arg(long, value_name = "ZONE", add = crate::cli::complete::zones())]
+        tz: Option<String>,
+        /// How many (1 to 10000).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=10_000))]
+        count: u16,
+    },
+    /// Print every job as JSON (ids kept), for `jobs import` on this or another host.
+    Export,
+    /// Import jobs from a `jobs export` file. All or nothing; jobs already here are kept, or
+    /// with `--replace` given the file's definitions.
+    Import {
+        /// The JSON file (`-` for standard input).
+        file: PathBuf,
+        /// Update jobs already here (found by id, else by name) to the file's definition and
+        /// pause state; their ids here, history and last status stay.
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+impl JobsCommand {
+    /// Whether the command only reads the job set.
+    pub fn only_reads(&self) -> bool {
+        matches!(
+            self,
+            Self::List { .. } | Self::Show { .. } | Self::Next { .. } | Self::Export
+        )
+    }
+}
+
+pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
+    match command {
+        JobsCommand::Next {
+            schedule,
+            tz,
+            count,
+        } => return next(context, &schedule, tz.as_deref(), count),
+        JobsCommand::Add(args) => return add(context, *args),
+        _ => {}
+    }
+    // Runs left open by dead processes are settled first, so the listing shows what really
+    // happened to them; a home that cannot be written is still read.
+    let store = if command.only_reads() {
+        context.reader()?
+    } else {
+        std::sync::Arc::clone(context.engine()?.store())
+    };
+    let store = &store;
+    let now = Utc::now();
+    match command {
+        JobsCommand::List { all, json } => list(store, all, json),
+        JobsCommand::Show { job, json } => {
+            let job = store.job(&job)?;
+            if json {
+                print_document("cronhost-job", &JobView::from(&job))?;
+            } else {
+                print_job(context, &job);
+            }
+            Ok(EXIT_OK)
+        }
+        JobsCommand::Pause { job, reason } => {
+            let (job, change) = store.pause_job(&job, reason.as_deref(), now)?;
+            let name = for_terminal(&job.name);
+            match change {
+                StateChange::Changed => outln!("paused {name} ({})", job.id),
+                _ => outln!(
+                    "{name} ({}) was already paused, since {} ({}); {}",
+                    job.id,
+                    job.paused_at
+                        .map(|at| format_local(at, context.config.zone()))
+                        .unwrap_or_default(),
+                    for_terminal(job.pause_reason.as_deref().unwrap_or("no reason given")),
+                    if reason.is_some() {
+                        "the reason is replaced"
+                    } else {
+                        "the reason is kept"
+                    }
+                ),
+            }
+            Ok(EXIT_OK)
+        }
+        JobsCommand::Resume { job, run_now, at } => {
+            let found = store.job(&job)?;
+            let at = match (run_now, at) {
+                (true, _) => Some(now),
+                (false, Some(text)) => match Schedule::parse(&text, found.zone(), now)
+                    .map_err(|e| CliError::usage(e.to_string()))?
+                {
+                    Schedule::Once(at) => Some(at),
+                    _ => {
+                        return Err(CliError::usage(format!(
+                            "--at `{text}` is not a single time"
+                        )))
+                    }
+                },
+                (false, None) => None,
+            };
+            let (job, change) = store.resume_job(&job, at, now)?;
+            let name = for_terminal(&job.name);
+            match change {
+                StateChange::Changed => {}
+                // Nothing to resume: fine as it stands (exit 0, like pausing twice), unless
+                // the operator asked for a time it cannot be given.
+                _ if at.is_some() => {
+                    return Err(CliError::usage(format!(
+                        "{name} ({}) is not paused: nothing changed; --run-now and --at apply when resuming (`cronhost jobs run {name}` runs it now)",
+                        job.id
+                    )))
+                }
+                _ => {
+                    outln!(
+                        "{name} ({}) is not paused: nothing changed; next run {}",
+                        job.id,
+                        describe_next(&job)
+                    );
+                    return Ok(EXIT_OK);
+                }
+            }
+            outln!(
+                "resumed {name} ({}); next run {}",
+                job.id,
+                describe_next(&job)
+            );
+            Ok(EXIT_OK)
+        }
+        JobsCommand::Run { job } => run_now(context, &job),
+        JobsCommand::Remove { job } => {
+            let job = store.remove_job(&job)?;
+            outln!("removed {} ({})", for_terminal(&job.name), job.id);
+            Ok(EXIT_OK)
+        }
+        JobsCommand::Export => {
+            print_json(&JobsExport::new(&store.jobs()?))?;
+            Ok(EXIT_OK)
+        }
+        JobsCommand::Edit(args) => edit(context, store, *args),
+        JobsCommand::Import { file, replace } => {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(&file)
+            }
+            .map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
+            let jobs = JobsExport::parse(&text)
+                .map_err(|e| {
+                    CliError::usage(format!(
+                        "{} is not a `jobs export` file: {e}",
+                        file.display()
+                    ))
+                })?
+                .jobs;
+            let mode = if replace {
+                Import::Replace
+            } else {
+                Import::Add
+            };
+            let imported = store.import_jobs(&jobs, mode, now)?;
+            for job in &imported.added {
+                outln!("added {} ({})", for_terminal(&job.name), job.id);
+            }
+            for edited in &imported.replaced {
+                print_changes(edited, "replaced");
+            }
+            let kept = if replace {
+                "unchanged"
+            } else {
+                "already present (kept; --replace updates them)"
+            };
+            outln!(
+                "imported {} job(s), replaced {}; {} {kept}",
+                imported.added.len(),
+                imported.replaced.len(),
+                imported.unchanged
+            );
+            Ok(EXIT_OK)
+        }
+        JobsCommand::Add(_) | JobsCommand::Next { .. } => unreachable!("handled above"),
+    }
+}
+
+fn run_now(context: &Context, job: &str) -> Result<i32, CliError> {
+    // The job's output streams to this terminal (its stderr to stderr), as well as to its
+    // file when files are kept.
+    let mut settings = context.config.cron.engine_settings();
+    settings.output.forward = cronhost::run::Forward::Plain;
+    let engine = context.engine_with(settings)?;
+    // A job that cannot be claimed (unknown, paused) is bad input (exit 2); one whose command
+    // cannot start ran and failed (exit 1, recorded in its history).
+    let run_id = engine.run_now(job).map_err(|e| match e {
+        cronhost::engine::EngineError::Job { .. } => CliError::failure(e.to_string()),
+        other => CliError::usage(other.to_string()),
+    })?;
+    crate::cli::tick::settle_before_exit(context, &engine)?;
+    let run = engine.store().run(&run_id)?;
+    let status = run.map_or(RunStatus::Unknown, |r| r.status);
+    outln!("ran {}: {status} (run {run_id})", for_terminal(job));
+    Ok(if status == RunStatus::Succeeded {
+        EXIT_OK
+    } else {
+        EXIT_FAILURE
+    })
+}
+
+fn next(context: &Context, schedule: &str, tz: Option<&str>, count: u16) -> Result<i32, CliError> {
+    let zone_name = tz.unwrap_or(&context.config.cron.timezone);
+    let zone = parse_zone(zone_name).map_err(|e| CliError::usage(e.to_string()))?;
+    let now = Utc::now();
+    let parsed =
+        Schedule::parse(schedule, zone, now).map_err(|e| CliError::usage(e.to_string()))?;
+    let mut at = match &parsed {
+        Schedule::Once(at) => *at - chrono::Duration::milliseconds(1),
+        _ => now,
+    };
+    for _ in 0..count {
+        let Some(next) = parsed.next_after(at, zone) else {
+            break;
+        };
+        outln!(
+            "{}  {}  ({})",
+            next.to_rfc3339(),
+            format_local(next, zone),
+            relative(next, now)
+        );
+        at = next;
+    }
+    Ok(EXIT_OK)
+}
