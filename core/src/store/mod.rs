@@ -606,6 +606,8 @@ pub(crate) fn from_ms(ms: i64) -> DateTime<Utc> {
 }
 
 #[cfg(test)]
+mod edit_tests;
+#[cfg(test)]
 mod retry_tests;
 #[cfg(test)]
 mod tests;
