@@ -322,9 +322,12 @@ fn a_provider_flooding_the_log_and_fire_due_is_held_in_check() {
 #[test]
 fn completions_print_a_script_for_each_shell_without_a_home() {
     for (shell, marker) in [
-        ("bash", "_cronhost()"),
+        ("bash", "-F _clap_complete_cronhost cronhost"),
         ("zsh", "#compdef cronhost"),
-        ("fish", "complete -c cronhost"),
+        (
+            "fish",
+            "complete --keep-order --exclusive --command cronhost",
+        ),
     ] {
         let output = Command::new(&artifacts().cronhost)
             .args(["completions", shell])
@@ -334,12 +337,25 @@ fn completions_print_a_script_for_each_shell_without_a_home() {
             .unwrap();
         assert_eq!(output.status.code(), Some(0), "{shell}");
         let script = String::from_utf8_lossy(&output.stdout);
-        assert!(script.contains(marker), "{shell}: {script:.200}");
+        assert!(script.contains(marker), "{shell}: {script:.400}");
+        // The script asks this very binary for the words at each TAB.
         assert!(
-            script.contains("providers"),
-            "{shell} completes subcommands"
+            script.contains(artifacts().cronhost.to_str().unwrap()),
+            "{shell}: {script:.400}"
         );
     }
+    // What the shell then runs: subcommands complete without a home.
+    let words = Command::new(&artifacts().cronhost)
+        .args(["--", "cronhost", "pro"])
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "1")
+        .env("_CLAP_IFS", "\n")
+        .env_remove("CRONHOST_HOME")
+        .env("HOME", "/nonexistent-home-for-completions")
+        .output()
+        .unwrap();
+    assert!(words.status.success());
+    assert_eq!(String::from_utf8_lossy(&words.stdout).trim(), "providers");
     let bad = Command::new(&artifacts().cronhost)
         .args(["completions", "tcsh"])
         .output()
