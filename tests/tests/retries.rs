@@ -272,3 +272,63 @@ fn bad_retry_jitter_and_hook_settings_are_refused_with_what_is_allowed() {
         serde_json::json!([])
     );
 }
+
+/// `cronhost tick` as if it ran `skew_ms` from now.
+fn tick_at(home: &TestHome, skew_ms: i64) {
+    let output = std::process::Command::new(&cronhost_e2e::artifacts().cronhost)
+        .arg("--home")
+        .arg(home.path())
+        .arg("tick")
+        .env_remove("CRONHOST_HOME")
+        .env("CRONHOST_CLOCK_SKEW_MS", skew_ms.to_string())
+        .output()
+        .unwrap();
+    // A tick whose jobs failed exits 1; either way it ran.
+    assert!(output.status.code().is_some(), "{}", text(&output.stderr));
+}
+
+#[test]
+fn under_a_coarse_trigger_every_failure_is_retried_or_reported_never_dropped() {
+    let home = TestHome::new();
+    let hook_log = home.path().join("hook.log");
+    let id = home.add_job(&[
+        "* * * * *",
+        "--name",
+        "minutely",
+        "--retries",
+        "1",
+        "--retry-delay",
+        "10s",
+        "--on-failure",
+        &format!("echo $CRONHOST_ATTEMPT >> '{}'", hook_log.display()),
+        "--",
+        "false",
+    ]);
+    // System cron's way: a tick a minute, well after each retry came due.
+    for minute in 1..=4 {
+        tick_at(&home, minute * 60_000 + 1_000);
+    }
+    let history = runs(&home, &id);
+    let failed = |attempt: u64| {
+        history
+            .iter()
+            .filter(|r| r["attempt"] == attempt && r["status"] == "failed")
+            .count()
+    };
+    // Each minute's tick runs the retry that came due first, then the minute's occurrence
+    // (skipped, overlap, while the retry runs): every failed first run got its retry, and
+    // every failed retry its hook.
+    assert!(failed(0) >= 2, "{history:#?}");
+    assert_eq!(
+        failed(1),
+        failed(0),
+        "a failure was not retried: {history:#?}"
+    );
+    let hooks = std::fs::read_to_string(&hook_log).unwrap_or_default();
+    assert_eq!(
+        hooks.lines().count(),
+        failed(1),
+        "hooks {hooks:?}: {history:#?}"
+    );
+    assert!(hooks.lines().all(|line| line == "1"), "{hooks:?}");
+}

@@ -254,11 +254,20 @@ fn claim_in(
         Err(StoreError::NoSuchJob(_)) => return Ok(ClaimOutcome::NoSuchJob),
         Err(e) => return Err(e),
     };
-    let Some(scheduled) = policy::due_occurrence(&job, now, target) else {
-        return match policy::due_retry(&job, now, target) {
-            Some(retry) => claim_retry(tx, job, retry, now, claimer),
-            None => Ok(ClaimOutcome::Lost),
-        };
+    let regular = policy::due_occurrence(&job, now, target);
+    // A due retry goes before an occurrence due at or after it, as long as it can run now
+    // (else the occurrence is claimed under the usual rules and the retry waits its turn).
+    if let Some(retry) = policy::due_retry(&job, now, target) {
+        let first = regular.is_none_or(|scheduled| retry.at <= scheduled);
+        let open = open_runs(tx, &job.id, claimer.max_parallel)?;
+        let can_run =
+            policy::decide_retry(&job, open, claimer.max_parallel) == policy::RetryDecision::Claim;
+        if first && (can_run || regular.is_none()) {
+            return claim_retry(tx, job, retry, now, claimer);
+        }
+    }
+    let Some(scheduled) = regular else {
+        return Ok(ClaimOutcome::Lost);
     };
     let timeline = super::timeline::Timeline::of(&job)
         .map_err(|e| StoreError::Invalid(format!("job `{}`: {e}", job.id)))?;
@@ -293,9 +302,9 @@ fn claim_in(
 }
 
 /// Claim a job's due retry: the run of attempt `retry.attempt`, keyed by the retry's own
-/// instant, which lies strictly between the occurrence it retries and the job's next one (a
-/// retry not due before the next occurrence is dropped), so it never takes another's key.
-/// It keeps to the overlap and capacity rules: while a run of the job goes on it waits.
+/// instant, which is never one of the job's occurrences ([`super::runs`] moves it off them),
+/// so it never takes another's key. It keeps to the overlap and capacity rules: while a run
+/// of the job goes on it waits; the job's next occurrences go on beside it.
 fn claim_retry(
     tx: &Transaction<'_>,
     job: Job,
@@ -359,22 +368,13 @@ fn record(
     let completed_at = verdict.next_run.is_none().then_some(now);
     let updated = tx
         .exec_cached(
-            "UPDATE jobs SET next_run = ?3, completed_count = ?4, completed_at = ?5, last_run = CASE WHEN ?6 THEN ?2 ELSE last_run END,
-                retry_at = NULL, retry_attempt = 0, retry_of = NULL
+            "UPDATE jobs SET next_run = ?3, completed_count = ?4, completed_at = ?5, last_run = CASE WHEN ?6 THEN ?2 ELSE last_run END
              WHERE id = ?1 AND next_run = ?2",
             params![job.id, to_ms(scheduled), verdict.next_run.map(to_ms), verdict.completed_count, completed_at.map(to_ms), fires],
         )
         .map_err(sql)?;
     if updated != 1 {
         return Ok(ClaimOutcome::Lost);
-    }
-    if let Some(retry) = job.retry {
-        log::info!(
-            "job={}: retry {} of the run scheduled {} is dropped: the next occurrence is due",
-            job.name,
-            retry.attempt,
-            retry.of
-        );
     }
     // An occurrence whose run row was pruned counts as claimed, as the row did (see
     // store/history.rs): the floor stands in for the unique key below.

@@ -135,7 +135,7 @@ fn a_failed_run_is_retried_with_backoff_each_attempt_a_run_of_its_own_then_fails
 }
 
 #[test]
-fn success_ends_the_retries_and_the_next_occurrence_supersedes_a_late_one() {
+fn success_ends_the_retries_and_a_retry_never_takes_an_occurrences_key() {
     let (_dir, store) = store();
     let job = hourly_with_retries(&store, 5);
     let noon = at("2026-05-01T12:00:00Z");
@@ -162,33 +162,34 @@ fn success_ends_the_retries_and_the_next_occurrence_supersedes_a_late_one() {
     );
     assert_eq!(store.job(&job.id).unwrap().retry, None);
 
-    // A failure whose retry would come after the next occurrence fails for good.
+    // A retry due after the next occurrence still runs, beside it, never under its key.
     let one = at("2026-05-01T13:00:00Z");
-    let late = claimed(store.claim(&job.id, one, &claimer()).unwrap());
-    assert_eq!(
-        store
-            .finish_run(
-                &late.run_id,
-                RunStatus::Failed,
-                Some(1),
-                None,
-                one + Duration::minutes(59) + Duration::seconds(45)
-            )
-            .unwrap(),
-        Finished::FailedForGood
-    );
-
-    // A pending retry the host was down for is dropped when the next occurrence is claimed.
-    let two = at("2026-05-01T14:00:00Z");
-    let run = claimed(store.claim(&job.id, two, &claimer()).unwrap());
-    store
-        .finish_run(&run.run_id, RunStatus::Failed, Some(1), None, two)
+    let failed = claimed(store.claim(&job.id, one, &claimer()).unwrap());
+    let failed_at = at("2026-05-01T13:59:30Z");
+    let planned = store
+        .finish_run(&failed.run_id, RunStatus::Failed, Some(1), None, failed_at)
         .unwrap();
-    assert!(store.job(&job.id).unwrap().retry.is_some());
-    let three = at("2026-05-01T15:00:00Z");
-    let next = claimed(store.claim(&job.id, three, &claimer()).unwrap());
-    assert_eq!((next.attempt, next.scheduled_at), (0, three));
-    assert_eq!(store.job(&job.id).unwrap().retry, None);
+    // 13:59:30 + 30 s is 14:00:00, the next occurrence's instant: the retry moves off it.
+    let retry_at = at("2026-05-01T14:00:00.001Z");
+    assert_eq!(
+        planned,
+        Finished::RetryAt {
+            attempt: 1,
+            at: retry_at
+        }
+    );
+    let two = at("2026-05-01T14:00:00Z");
+    let next = claimed(store.claim(&job.id, two, &claimer()).unwrap());
+    assert_eq!((next.attempt, next.scheduled_at), (0, two));
+    assert!(
+        store.job(&job.id).unwrap().retry.is_some(),
+        "the retry stays pending"
+    );
+    store
+        .finish_run(&next.run_id, RunStatus::Succeeded, Some(0), None, two)
+        .unwrap();
+    let retry = claimed(store.claim(&job.id, retry_at, &claimer()).unwrap());
+    assert_eq!((retry.attempt, retry.scheduled_at), (1, retry_at));
 }
 
 #[test]

@@ -302,9 +302,8 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
     })
 }
 
-/// After a failed run: its occurrence's next retry, if the job has one left and it is due
-/// before the job's next occurrence (else the occurrence has failed for good). Manual runs
-/// and runs of removed jobs do not retry.
+/// After a failed run: its occurrence's next retry, if the job has one left (else the
+/// occurrence has failed for good). Manual runs and runs of removed jobs do not retry.
 fn plan_retry(
     tx: &rusqlite::Transaction<'_>,
     run_id: &str,
@@ -331,20 +330,44 @@ fn plan_retry(
     if job.retries < attempt {
         return Ok(Finished::FailedForGood);
     }
+    // One retry waits at a time: a failure while another occurrence's retry is pending gets
+    // none (it fails for good, so its hook runs) rather than take that one's place.
+    let occurrence = run.retry_of.unwrap_or(run.scheduled_at);
+    if job.retry.is_some_and(|pending| pending.of != occurrence) {
+        log::info!(
+            "job={}: a retry of another run is pending; the run scheduled {occurrence} is not retried",
+            job.name
+        );
+        return Ok(Finished::FailedForGood);
+    }
     let delay = super::retry_backoff(
         std::time::Duration::from_secs(job.retry_delay_secs),
         attempt,
     );
-    let at = finished_at + chrono::Duration::from_std(delay).unwrap_or_default();
-    // A retry must come before the next occurrence, which supersedes it; it also keeps the
-    // retry's run key apart from every occurrence's.
-    if job.next_run.is_some_and(|next| at >= next) {
-        log::info!(
-            "job={}: no time for retry {attempt} before the next occurrence; the run scheduled {} failed for good",
-            job.name,
-            run.retry_of.unwrap_or(run.scheduled_at)
-        );
-        return Ok(Finished::FailedForGood);
+    // Whole milliseconds, as instants are stored.
+    let mut at = from_ms(to_ms(
+        finished_at + chrono::Duration::from_std(delay).unwrap_or_default(),
+    ));
+    // The retry's run key is its instant: never one of the job's occurrences (nor a run
+    // already recorded), so it cannot take their key.
+    let timeline = super::timeline::Timeline::of(&job).ok();
+    let taken = |at: DateTime<Utc>| -> Result<bool, StoreError> {
+        let occurrence = timeline
+            .as_ref()
+            .is_some_and(|t| t.next_after(at - chrono::Duration::milliseconds(1)) == Some(at));
+        let recorded = tx
+            .row_cached(
+                "SELECT 1 FROM runs WHERE job_id = ?1 AND scheduled_at = ?2",
+                params![job.id, to_ms(at)],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(sql)?
+            .is_some();
+        Ok(occurrence || recorded)
+    };
+    while taken(at)? {
+        at += chrono::Duration::milliseconds(1);
     }
     tx.exec_cached(
         "UPDATE jobs SET retry_at = ?2, retry_attempt = ?3, retry_of = ?4 WHERE id = ?1",
