@@ -145,11 +145,33 @@ impl JobFile {
             path: path.to_path_buf(),
             source,
         };
-        let file = std::fs::File::open(path).map_err(read_error)?;
+        // Without blocking (a fifo), a regular file only, never cut short.
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+        let file = options.open(path).map_err(read_error)?;
+        let metadata = file.metadata().map_err(read_error)?;
+        if !metadata.is_file() {
+            return Err(read_error(std::io::Error::other(
+                "not a regular file (a job file is a TOML file)",
+            )));
+        }
+        if metadata.len() > JOB_FILE_LIMIT {
+            return Err(read_error(std::io::Error::other(format!(
+                "it is larger than {} MiB, the most a job file may be",
+                JOB_FILE_LIMIT >> 20
+            ))));
+        }
         let mut text = String::new();
-        file.take(JOB_FILE_LIMIT)
+        file.take(JOB_FILE_LIMIT + 1)
             .read_to_string(&mut text)
             .map_err(read_error)?;
+        if text.len() as u64 > JOB_FILE_LIMIT {
+            return Err(read_error(std::io::Error::other(
+                "it grew past the limit while read",
+            )));
+        }
         let base = std::path::absolute(path)
             .ok()
             .and_then(|p| p.parent().map(Path::to_path_buf))

@@ -243,7 +243,7 @@ fn bad_retry_jitter_and_hook_settings_are_refused_with_what_is_allowed() {
         ),
         (
             &["every 1h", "--retry-delay", "2d", "--", "true"][..],
-            "allowed 1 to 86400",
+            "allowed 1 to 3600",
         ),
         (&["every 1h", "--jitter", "2d", "--", "true"][..], "jitter"),
         (&["every 1h", "--jitter", "soon", "--", "true"][..], "soon"),

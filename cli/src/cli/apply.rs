@@ -25,6 +25,13 @@ pub struct ApplyArgs {
 pub fn run(context: &Context, args: ApplyArgs) -> Result<i32, CliError> {
     let file = JobFile::read(&args.file).map_err(|e| CliError::usage(e.to_string()))?;
     let engine = context.engine()?;
+    if args.prune && file.declared().is_empty() {
+        // An empty or truncated file would wipe the whole job set.
+        return Err(CliError::usage(format!(
+            "{} declares no job; with --prune that would remove every job. Remove jobs with `cronhost jobs remove`",
+            args.file.display()
+        )));
+    }
     let applied = engine.store().apply_jobs(
         &file.declared(),
         args.prune,

@@ -14,16 +14,32 @@ pub fn jobs() -> ArgValueCompleter {
         let Some(current) = current.to_str() else {
             return Vec::new();
         };
-        let Ok(home) = cronhost::Home::resolve(None) else {
-            return Vec::new();
+        // The home as `CRONHOST_HOME` or the default names it; nothing is created to find out.
+        let root = match std::env::var_os("CRONHOST_HOME").filter(|v| !v.is_empty()) {
+            Some(dir) => std::path::PathBuf::from(dir),
+            None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+                Some(home) => std::path::PathBuf::from(home).join(".cronhost"),
+                None => return Vec::new(),
+            },
         };
-        let Ok(store) = cronhost::store::Store::open_read_only(&home.store_file()) else {
+        let file = root.join("cron").join(cronhost::store::DB_FILE);
+        if !file.is_file() {
+            return Vec::new();
+        }
+        let Ok(store) = cronhost::store::Store::open_read_only(&file) else {
             return Vec::new();
         };
         let jobs = store.jobs().unwrap_or_default();
         jobs.iter()
             .flat_map(|job| [job.name.clone(), job.id.clone()])
-            .filter(|word| word.starts_with(current) && !word.chars().any(char::is_control))
+            // Only words a shell takes as they are: a name with spaces, quotes, `$` or globs
+            // would be inserted unquoted.
+            .filter(|word| {
+                word.starts_with(current)
+                    && word
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || "-_.:@+,=%/".contains(c))
+            })
             .map(CompletionCandidate::new)
             .collect()
     })

@@ -451,6 +451,15 @@ impl Runner {
     /// had to be ended count as not clean). In-process runs cannot be ended: they are left to
     /// finish on their own.
     pub fn stop_all(&self, deadline: Instant) -> bool {
+        let clean = self.stop_all_runs(deadline);
+        if self.output.forward == Forward::Prefixed {
+            output::flush_forwarded(deadline);
+        }
+        clean
+    }
+
+    /// `stop_all` without the flush of forwarded output.
+    fn stop_all_runs(&self, deadline: Instant) -> bool {
         self.stopping
             .store(true, std::sync::atomic::Ordering::SeqCst);
         let now = Instant::now();
@@ -615,26 +624,17 @@ impl Runner {
                 Some(format!("cannot wait for the child: {e}")),
             ),
         };
-        self.record(claim, status, exit_code, error, Some(&mut sink));
         if pipes.open() {
-            // A background child of the command still holds its output: read it to its end
-            // on a thread of its own, so the run is recorded as ended when the command ended.
-            let reader = move || {
-                pipes.read_to_end(&mut sink);
-                sink.finish();
-            };
-            if let Err(e) = std::thread::Builder::new()
-                .name(format!("output-{}", job.id))
-                .spawn(reader)
-            {
-                log::warn!(
-                    "job={}: cannot read the output its children still write: {e}",
-                    job.name
-                );
-            }
-        } else {
-            sink.finish();
+            // A background child of the command still holds its output. Reading it for as
+            // long as that child lives would cost a thread and three descriptors per run,
+            // without bound: the pipes close here, and the output says so.
+            sink.note(
+                "[cronhost: the job's process ended; what its background processes write from now on is not kept]",
+            );
         }
+        drop(pipes);
+        self.record(claim, status, exit_code, error, Some(&mut sink));
+        sink.finish();
     }
 
     /// Log the outcome of a run and record it on the run and the job.
@@ -694,6 +694,17 @@ impl Runner {
                 job.name,
                 job.retries
             ),
+            crate::store::Finished::FailedForGood
+                if job.on_failure.is_some()
+                    && self.stopping.load(std::sync::atomic::Ordering::SeqCst) =>
+            {
+                // Ended by the host's own shutdown: not the job's failure to report, and
+                // nothing new may start now.
+                log::info!(
+                    "job={}: its on-failure hook is not run: the host is stopping",
+                    job.name
+                );
+            }
             crate::store::Finished::FailedForGood if job.on_failure.is_some() => {
                 let output_file = self
                     .output

@@ -208,6 +208,8 @@ impl Sink {
 
     /// One whole line to this process's stream: written at once, so lines of runs going at the
     /// same time never interleave inside a line. A closed stream is not an error of the run.
+    /// Prefixed lines (a daemon's) go through the forwarder's queue, so a reader that stalls
+    /// never stalls the run; plain ones (`jobs run` at a terminal) are written here.
     fn emit_line(&self, stream: Stream, line: &[u8]) {
         let mut text = Vec::with_capacity(self.prefix.len() + line.len() + 1);
         if self.forward == Forward::Prefixed {
@@ -215,10 +217,83 @@ impl Sink {
         }
         text.extend_from_slice(line);
         text.push(b'\n');
-        let _ = match stream {
-            Stream::Stdout => std::io::stdout().lock().write_all(&text),
-            Stream::Stderr => std::io::stderr().lock().write_all(&text),
-        };
+        if self.forward == Forward::Prefixed {
+            forwarder().send(stream, text);
+            return;
+        }
+        let _ = write_to(stream, &text);
+    }
+}
+
+fn write_to(stream: Stream, text: &[u8]) -> std::io::Result<()> {
+    match stream {
+        Stream::Stdout => std::io::stdout().lock().write_all(text),
+        Stream::Stderr => std::io::stderr().lock().write_all(text),
+    }
+}
+
+/// Most forwarded lines waiting to be written; beyond them, lines are dropped and counted.
+const FORWARD_QUEUE: usize = 10_000;
+
+/// The one thread that writes forwarded lines to this process's stdout and stderr.
+struct Forwarder {
+    queue: std::sync::mpsc::SyncSender<(Stream, Vec<u8>)>,
+    /// Lines sent and not yet written.
+    waiting: std::sync::atomic::AtomicUsize,
+    /// Lines dropped since the last report.
+    dropped: std::sync::atomic::AtomicU64,
+}
+
+fn forwarder() -> &'static Forwarder {
+    use std::sync::atomic::Ordering;
+    static FORWARDER: std::sync::OnceLock<Forwarder> = std::sync::OnceLock::new();
+    FORWARDER.get_or_init(|| {
+        let (queue, lines) = std::sync::mpsc::sync_channel::<(Stream, Vec<u8>)>(FORWARD_QUEUE);
+        let spawned = std::thread::Builder::new()
+            .name("forward-output".into())
+            .spawn(move || {
+                let this = forwarder();
+                for (stream, text) in lines {
+                    let _ = write_to(stream, &text);
+                    this.waiting.fetch_sub(1, Ordering::SeqCst);
+                    let dropped = this.dropped.swap(0, Ordering::SeqCst);
+                    if dropped > 0 {
+                        let _ = write_to(
+                            Stream::Stderr,
+                            format!("[cronhost: {dropped} forwarded line(s) dropped: this process's output was not read fast enough]\n").as_bytes(),
+                        );
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            log::warn!("cannot start the thread that forwards job output: {e}");
+        }
+        Forwarder {
+            queue,
+            waiting: Default::default(),
+            dropped: Default::default(),
+        }
+    })
+}
+
+impl Forwarder {
+    /// Queue a line; when the queue is full (the reader stalls), drop and count it.
+    fn send(&self, stream: Stream, text: Vec<u8>) {
+        use std::sync::atomic::Ordering;
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        if self.queue.try_send((stream, text)).is_err() {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            self.dropped.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Wait until the forwarded lines queued so far are written, or `deadline` passes (at
+/// shutdown, so the last lines of the last runs are not lost).
+pub(crate) fn flush_forwarded(deadline: std::time::Instant) {
+    use std::sync::atomic::Ordering;
+    while forwarder().waiting.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
 

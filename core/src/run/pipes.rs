@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use super::output::{Sink, Stream};
 
 /// How long output still arriving after the command exited (a background child of it holding
-/// the pipes) is read before the rest is left to a thread of its own.
-const STRAGGLERS: Duration = Duration::from_millis(50);
+/// the pipes) is read before the pipes close.
+const STRAGGLERS: Duration = Duration::from_millis(100);
 
 /// The pipes of one command, until both reach their end.
 pub(crate) struct Pipes {
@@ -85,14 +85,6 @@ impl Pipes {
                 break;
             }
             self.wait(sink, Some(left));
-        }
-    }
-
-    /// Read until both pipes end, however long a background child of the command keeps them.
-    pub(crate) fn read_to_end(&mut self, sink: &mut Sink) {
-        self.exit = None;
-        while self.open() {
-            self.wait(sink, None);
         }
     }
 

@@ -54,8 +54,8 @@ pub(crate) struct Definition<'a> {
 
 /// Most retries of one occurrence.
 pub const MAX_RETRIES: u32 = 100;
-/// Longest first retry delay: a day.
-pub const MAX_RETRY_DELAY_SECS: u64 = 86_400;
+/// Longest first retry delay: an hour, the backoff's own cap.
+pub const MAX_RETRY_DELAY_SECS: u64 = 3_600;
 /// Widest jitter window: a day.
 pub const MAX_JITTER_MS: u64 = 86_400_000;
 
@@ -126,7 +126,7 @@ pub(crate) fn check(definition: &Definition<'_>) -> Result<(), StoreError> {
     }
     if !(1..=MAX_RETRY_DELAY_SECS).contains(&definition.retry_delay_secs) {
         return invalid(format!(
-            "retry delay {}s is out of range: allowed 1 to {MAX_RETRY_DELAY_SECS} seconds (a day)",
+            "retry delay {}s is out of range: allowed 1 to {MAX_RETRY_DELAY_SECS} seconds (an hour)",
             definition.retry_delay_secs
         ));
     }
