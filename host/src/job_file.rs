@@ -101,6 +101,10 @@ struct JobEntry {
     jitter: Option<DurationEntry>,
     #[serde(default)]
     on_failure: Option<String>,
+    #[serde(default)]
+    run_retention: Option<u32>,
+    #[serde(default)]
+    run_retention_days: Option<u32>,
 }
 
 /// A duration: a number of seconds (`600`) or a duration (`"10m"`, `"1h30m"`).
@@ -260,6 +264,8 @@ impl JobFile {
                 spec.jitter_ms = duration(&entry.jitter)
                     .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
                 spec.on_failure = entry.on_failure.clone();
+                spec.run_retention = entry.run_retention;
+                spec.run_retention_days = entry.run_retention_days;
                 spec.repeat = entry.repeat.as_ref().and_then(|r| match r {
                     RepeatEntry::Times(n) => Some(Repeat::Times(*n)),
                     RepeatEntry::Word(text) => text.parse().ok(),

@@ -182,3 +182,36 @@ fn apply_refuses_an_empty_set_under_prune_a_fifo_and_a_file_over_the_limit() {
     let jobs: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(jobs["jobs"].as_array().unwrap().len(), 1, "nothing changed");
 }
+
+#[test]
+fn logs_refuses_a_hard_linked_output_file_and_import_a_job_named_twice() {
+    let home = TestHome::new();
+    let id = home.add_job(&["every 1h", "--name", "echo", "--", "echo", "hi"]);
+    assert!(home.cronhost(&["jobs", "run", "echo"]).status.success());
+    let dir = home.path().join("cron/output").join(&id);
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let secret = home.path().join("secret");
+    std::fs::write(&secret, "not the job's\n").unwrap();
+    std::fs::remove_file(&file).unwrap();
+    std::fs::hard_link(&secret, &file).unwrap();
+    let logs = home.cronhost(&["logs", "echo"]);
+    assert_eq!(logs.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&logs.stdout).contains("not the job's"));
+
+    let export = home.cronhost(&["jobs", "export"]);
+    let mut document: Value = serde_json::from_slice(&export.stdout).unwrap();
+    let job = document["jobs"][0].clone();
+    let mut twin = job.clone();
+    twin["timeout_secs"] = 5.into();
+    document["jobs"] = Value::Array(vec![job, twin]);
+    let path = home.path().join("twice.json");
+    std::fs::write(&path, document.to_string()).unwrap();
+    let import = home.cronhost(&["jobs", "import", "--replace", path.to_str().unwrap()]);
+    assert_eq!(import.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&import.stderr).contains("appears twice"));
+}

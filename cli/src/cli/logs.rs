@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use cronhost::run::output_path;
 use cronhost::schedule::{format_local, parse_instant};
-use cronhost::store::{Run, RunStatus, Store};
+use cronhost::store::{Run, Store};
 use cronhost::text::for_terminal;
 
 use super::{CliError, Context, EXIT_OK};
@@ -71,9 +71,7 @@ fn follow(
                 file = open_output(&path).ok();
             }
             // Whether the run had ended before this read: then what is read now is all of it.
-            let ended = store
-                .run(&current.id)?
-                .is_none_or(|r| r.status.is_final() || r.status == RunStatus::Queued);
+            let ended = store.run(&current.id)?.is_none_or(|r| r.status.is_final());
             if let Some(file) = &mut file {
                 copy_new_output(file)?;
             }
@@ -100,8 +98,13 @@ fn follow(
 }
 
 /// The newest run of the job, if it has one.
+/// The newest run of the job that started (a skipped or still queued one has no output);
+/// looked for among its newest 100 runs.
 fn newest(store: &Store, job_id: &str) -> Result<Option<Run>, CliError> {
-    Ok(store.runs(Some(job_id), 1)?.into_iter().next())
+    Ok(store
+        .runs(Some(job_id), 100)?
+        .into_iter()
+        .find(|run| run.started_at.is_some()))
 }
 
 /// The run `which` names: a run id of the job, or the instant of one of its occurrences.
@@ -136,11 +139,26 @@ fn find_run(
 fn open_output(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
+    // Without blocking on a fifo; only a regular file with one link, in a directory that is
+    // not a link (cronhost's own output, never a file linked in from elsewhere).
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NOFOLLOW | libc::O_NONBLOCK,
+    );
+    if let Some(dir) = path.parent() {
+        if std::fs::symlink_metadata(dir)?.file_type().is_symlink() {
+            return Err(std::io::Error::other("its directory is a link"));
+        }
+    }
     let file = options.open(path)?;
-    if !file.metadata()?.is_file() {
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
         return Err(std::io::Error::other("not a regular file"));
+    }
+    #[cfg(unix)]
+    if std::os::unix::fs::MetadataExt::nlink(&metadata) != 1 {
+        return Err(std::io::Error::other("it has more than one link"));
     }
     Ok(file)
 }

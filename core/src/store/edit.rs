@@ -160,7 +160,13 @@ pub fn spec_of(job: &Job) -> JobSpec {
     spec.workdir = job.workdir.clone();
     spec.env = job.env.clone();
     spec.timezone = Some(job.timezone.clone());
-    spec.repeat = Some(job.repeat_limit.map_or(Repeat::Forever, Repeat::Times));
+    // A repeat count that is its schedule's default (a one-shot's once, forever otherwise) is
+    // left to the schedule, so an edit to another kind of schedule takes that one's default.
+    let one_shot = job.parsed_schedule().is_ok_and(|s| s.is_one_shot());
+    spec.repeat = match (job.repeat_limit, one_shot) {
+        (Some(1), true) | (None, false) => None,
+        (limit, _) => Some(limit.map_or(Repeat::Forever, Repeat::Times)),
+    };
     spec.timeout_secs = job.timeout_secs;
     spec.catch_up = job.catch_up;
     spec.overlap = job.overlap;
@@ -296,6 +302,14 @@ impl Store {
         let body = |tx: &Transaction<'_>| {
             let mut applied = Applied::default();
             for entry in declared {
+                // A declared job without a zone is in the host's, as a new one would be (an
+                // edit, by contrast, leaves the zone it does not name).
+                let mut entry = entry.clone();
+                entry
+                    .spec
+                    .timezone
+                    .get_or_insert_with(|| default_zone.to_owned());
+                let entry = &entry;
                 let name = entry.spec.name.as_deref().unwrap_or_default();
                 let existing = resolve_name(tx, name)?;
                 let described = |e: StoreError| {
@@ -395,10 +409,16 @@ pub(super) fn replace_in(
     spec.name.get_or_insert_with(|| before.name.clone());
     spec.timezone.get_or_insert_with(|| before.timezone.clone());
     let name = spec.name.clone().unwrap_or_default();
-    let schedule_moved = spec.schedule.trim() != before.schedule_text
-        || spec.timezone.as_deref() != Some(before.timezone.as_str());
-    // The schedule is parsed anew only when it or the zone changes: an unchanged one-shot
-    // whose instant has passed (or `in 10m`, which would mean another instant now) stays.
+    // The schedule is parsed anew when its text changes, or its zone for a cron schedule (an
+    // interval or a one-shot is an instant, whatever the zone): an unchanged one-shot whose
+    // instant has passed (or `in 10m`, which would mean another instant now) stays.
+    let text_changed = spec.schedule.trim() != before.schedule_text;
+    let zone_changed = spec.timezone.as_deref() != Some(before.timezone.as_str());
+    let read_in_zone = matches!(
+        before.parsed_schedule(),
+        Ok(crate::schedule::Schedule::Cron(_))
+    );
+    let schedule_moved = text_changed || (zone_changed && read_in_zone);
     // The job's jitter offset, before and after (a new window gives a new offset).
     let shift = |jitter_ms: u64| {
         chrono::Duration::from_std(super::jitter_offset(
@@ -420,7 +440,10 @@ pub(super) fn replace_in(
         check_definition(&spec)?;
         (
             before.parsed_schedule()?,
-            before.timezone.clone(),
+            match &spec.timezone {
+                Some(zone) => crate::schedule::parse_zone(zone)?.name().to_owned(),
+                None => before.timezone.clone(),
+            },
             before.next_run.map(|at| at - old_shift + new_shift),
             before.repeat_limit,
         )
@@ -428,7 +451,11 @@ pub(super) fn replace_in(
     let repeat_limit = match spec.repeat {
         Some(Repeat::Forever) => None,
         Some(Repeat::Times(n)) => Some(n),
-        None => default_repeat,
+        None if schedule_moved => default_repeat,
+        None => match before.parsed_schedule().is_ok_and(|s| s.is_one_shot()) {
+            true => Some(1),
+            false => None,
+        },
     };
     if name.to_lowercase() != before.name.to_lowercase() {
         if resolve_name(tx, &name)?.is_some() {
@@ -440,7 +467,7 @@ pub(super) fn replace_in(
     let mut completed_count = before.completed_count;
     let mut completed_at = before.completed_at;
     let mut next = next_run;
-    if before.completed_at.is_some() && (schedule_moved || repeats_changed) {
+    if before.completed_at.is_some() && (text_changed || repeats_changed) {
         // A completed job given a new schedule or repeat count starts a new series.
         completed_count = 0;
         completed_at = None;
@@ -454,13 +481,25 @@ pub(super) fn replace_in(
         completed_at = completed_at.or(Some(now));
         next = None;
     }
+    if next.is_none() && completed_at.is_none() {
+        // Nothing left to fire (a one-shot whose instant has passed): completed, not an
+        // active job that never fires.
+        completed_at = Some(now);
+    }
+    // Fewer retries than the pending one's attempt: it is called off.
+    let cancel_retry = before
+        .retry
+        .is_some_and(|pending| pending.attempt > spec.retries);
     tx.exec_cached(
         "UPDATE jobs SET name = ?2, name_key = ?3, command = ?4, shell = ?5, workdir = ?6, env = ?7,
             schedule_text = ?8, schedule = ?9, timezone = ?10, repeat_limit = ?11,
             timeout_secs = ?12, catch_up = ?13, overlap = ?14, next_run = ?15,
             completed_count = ?16, completed_at = ?17, run_retention = ?18,
             run_retention_days = ?19, retries = ?20, retry_delay_secs = ?21, jitter_ms = ?22,
-            on_failure = ?23
+            on_failure = ?23,
+            retry_at = CASE WHEN ?24 THEN NULL ELSE retry_at END,
+            retry_attempt = CASE WHEN ?24 THEN 0 ELSE retry_attempt END,
+            retry_of = CASE WHEN ?24 THEN NULL ELSE retry_of END
          WHERE id = ?1",
         params![
             before.id,
@@ -486,6 +525,7 @@ pub(super) fn replace_in(
             spec.retry_delay_secs,
             spec.jitter_ms,
             spec.on_failure,
+            cancel_retry,
         ],
     )
     .map_err(|e| match super::jobs::is_unique_violation(&e) {

@@ -248,3 +248,95 @@ fn import_replace_updates_by_id_or_name_and_keeps_history() {
     assert!(again.replaced.is_empty() && again.added.is_empty());
     assert_eq!(again.unchanged, 2);
 }
+
+#[test]
+fn a_one_shot_edited_into_a_recurring_job_repeats_forever() {
+    let (_dir, store) = store();
+    store
+        .add_job(&named("in 10m", "tobe"), "UTC", at(T0))
+        .unwrap();
+    let edited = store
+        .edit_job("tobe", |s| s.schedule = "every 2h".into(), "UTC", at(T0))
+        .unwrap();
+    assert_eq!(edited.after.repeat_limit, None, "{:?}", edited.changes());
+    // An explicit count stays.
+    let mut spec = named("every 1h", "thrice");
+    spec.repeat = Some(Repeat::Times(3));
+    store.add_job(&spec, "UTC", at(T0)).unwrap();
+    let edited = store
+        .edit_job("thrice", |s| s.schedule = "every 2h".into(), "UTC", at(T0))
+        .unwrap();
+    assert_eq!(edited.after.repeat_limit, Some(3));
+}
+
+#[test]
+fn a_zone_change_moves_neither_a_one_shot_nor_an_interval_and_reopens_nothing() {
+    let (_dir, store) = store();
+    let once = store
+        .add_job(&named("in 1s", "once"), "UTC", at(T0))
+        .unwrap();
+    let every = store
+        .add_job(&named("every 7m", "every"), "UTC", at(T0))
+        .unwrap();
+    let claimer = crate::store::Claimer {
+        host: "h".into(),
+        pid: 1,
+        max_parallel: 0,
+    };
+    let due = once.next_run.unwrap();
+    store.claim(&once.id, due, &claimer).unwrap();
+    assert!(store.job("once").unwrap().completed_at.is_some());
+    let later = at(T0) + Duration::minutes(1);
+    let edited = store
+        .edit_job(
+            "once",
+            |s| s.timezone = Some("Europe/Berlin".into()),
+            "UTC",
+            later,
+        )
+        .unwrap();
+    assert!(edited.after.completed_at.is_some(), "not run again");
+    assert_eq!(edited.after.next_run, None);
+    assert_eq!(edited.after.timezone, "Europe/Berlin");
+    let edited = store
+        .edit_job(
+            "every",
+            |s| s.timezone = Some("Asia/Tokyo".into()),
+            "UTC",
+            later,
+        )
+        .unwrap();
+    assert_eq!(
+        edited.after.next_run, every.next_run,
+        "an interval keeps its grid"
+    );
+}
+
+#[test]
+fn a_job_left_with_nothing_to_fire_is_completed_not_active() {
+    let (_dir, store) = store();
+    let once = store
+        .add_job(&named("in 1s", "once"), "UTC", at(T0))
+        .unwrap();
+    let claimer = crate::store::Claimer {
+        host: "h".into(),
+        pid: 1,
+        max_parallel: 0,
+    };
+    store
+        .claim(&once.id, once.next_run.unwrap(), &claimer)
+        .unwrap();
+    let edited = store
+        .edit_job(
+            "once",
+            |s| s.repeat = Some(Repeat::Times(3)),
+            "UTC",
+            at(T0) + Duration::minutes(5),
+        )
+        .unwrap();
+    assert!(
+        !edited.after.is_active() || edited.after.next_run.is_some(),
+        "{:?}",
+        edited.after
+    );
+}

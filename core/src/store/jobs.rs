@@ -646,6 +646,23 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Imported, StoreError> {
         let jobs: Vec<Job> = exported.iter().map(super::ExportedJob::to_row).collect();
+        // One entry per job: a document naming one twice (by id, or by names equal but for
+        // case) would have the last entry win silently.
+        let mut seen = std::collections::HashSet::new();
+        for job in &jobs {
+            for key in [
+                format!("id {}", job.id),
+                format!("name {}", job.name.to_lowercase()),
+            ] {
+                if !seen.insert(key) {
+                    return Err(StoreError::Invalid(format!(
+                        "job `{}` (id `{}`) appears twice in the document (ids and case-insensitive names must be unique); nothing was imported",
+                        job.name.escape_debug(),
+                        job.id.escape_debug()
+                    )));
+                }
+            }
+        }
         for (index, job) in jobs.iter().enumerate() {
             check_imported(job, now).map_err(|e| {
                 StoreError::Invalid(format!(

@@ -285,3 +285,19 @@ fn jitter_is_a_fixed_offset_per_job_within_its_window() {
         .unwrap();
     assert_eq!(edited.after.next_run, Some(at("2026-05-01T13:00:00Z")));
 }
+
+#[test]
+fn fewer_retries_call_off_a_pending_one() {
+    let (_dir, store) = store();
+    let job = hourly_with_retries(&store, 2);
+    let noon = at("2026-05-01T12:00:00Z");
+    let first = claimed(store.claim(&job.id, noon, &claimer()).unwrap());
+    store
+        .finish_run(&first.run_id, RunStatus::Failed, Some(1), None, noon)
+        .unwrap();
+    assert!(store.job(&job.id).unwrap().retry.is_some());
+    store
+        .edit_job(&job.id, |spec| spec.retries = 0, "UTC", noon)
+        .unwrap();
+    assert_eq!(store.job(&job.id).unwrap().retry, None);
+}
