@@ -296,31 +296,7 @@ const CONFIG_LIMIT: u64 = 1024 * 1024;
 /// bounded: a fifo, a device (`/dev/zero`) or a huge file is an error, never a hang. A
 /// symlinked config (managed by a configuration tool, say) is followed.
 fn read_config_text(path: &Path) -> std::io::Result<Option<String>> {
-    use std::io::Read;
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    let file = match options.open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    if !file.metadata()?.is_file() {
-        return Err(std::io::Error::other(
-            "not a regular file (a fifo, a device or a directory)",
-        ));
-    }
-    let mut bytes = Vec::new();
-    file.take(CONFIG_LIMIT + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > CONFIG_LIMIT {
-        return Err(std::io::Error::other(format!(
-            "over {CONFIG_LIMIT} bytes; a cronhost.toml is a few hundred"
-        )));
-    }
-    String::from_utf8(bytes)
-        .map(Some)
-        .map_err(|_| std::io::Error::other("not UTF-8 text"))
+    crate::text_file::read_bounded(path, CONFIG_LIMIT)
 }
 
 /// Where a provider runs: `[providers.NAME] isolation = "in-process" | "process"`.

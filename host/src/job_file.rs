@@ -144,38 +144,13 @@ enum RepeatEntry {
 impl JobFile {
     /// Read the job file at `path`; relative paths in it are relative to its directory.
     pub fn read(path: &Path) -> Result<Self, JobFileError> {
-        use std::io::Read;
         let read_error = |source| JobFileError::Read {
             path: path.to_path_buf(),
             source,
         };
-        // Without blocking (a fifo), a regular file only, never cut short.
-        let mut options = std::fs::OpenOptions::new();
-        options.read(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-        let file = options.open(path).map_err(read_error)?;
-        let metadata = file.metadata().map_err(read_error)?;
-        if !metadata.is_file() {
-            return Err(read_error(std::io::Error::other(
-                "not a regular file (a job file is a TOML file)",
-            )));
-        }
-        if metadata.len() > JOB_FILE_LIMIT {
-            return Err(read_error(std::io::Error::other(format!(
-                "it is larger than {} MiB, the most a job file may be",
-                JOB_FILE_LIMIT >> 20
-            ))));
-        }
-        let mut text = String::new();
-        file.take(JOB_FILE_LIMIT + 1)
-            .read_to_string(&mut text)
-            .map_err(read_error)?;
-        if text.len() as u64 > JOB_FILE_LIMIT {
-            return Err(read_error(std::io::Error::other(
-                "it grew past the limit while read",
-            )));
-        }
+        let text = crate::text_file::read_bounded(path, JOB_FILE_LIMIT)
+            .map_err(read_error)?
+            .ok_or_else(|| read_error(std::io::ErrorKind::NotFound.into()))?;
         let base = std::path::absolute(path)
             .ok()
             .and_then(|p| p.parent().map(Path::to_path_buf))

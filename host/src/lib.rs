@@ -39,6 +39,7 @@ pub mod status;
 mod subprocess;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod text_file;
 
 pub use catalog::{Catalog, ProviderRow};
 pub use config::{

@@ -366,6 +366,26 @@ impl TestHome {
             .expect("cronhost runs")
     }
 
+    /// Run `cronhost --home HOME ARGS...` and read its stdout as JSON (panics, with the
+    /// output, when it is not).
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let output = self.cronhost(args);
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&output.stdout)
+            )
+        })
+    }
+
+    /// The newest 1,000 runs of `job` (newest first), as `cronhost runs --json` lists them.
+    pub fn runs(&self, job: &str) -> Vec<serde_json::Value> {
+        self.json(&["runs", job, "--limit", "1000", "--json"])["runs"]
+            .as_array()
+            .expect("runs --json lists runs")
+            .clone()
+    }
+
     /// Add a job through the CLI; returns its id. Panics with the CLI's message on failure.
     pub fn add_job(&self, args: &[&str]) -> String {
         let mut full = vec!["jobs", "add"];

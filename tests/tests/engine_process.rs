@@ -19,20 +19,11 @@ fn read(path: &Path) -> String {
 }
 
 fn json(home: &TestHome, args: &[&str]) -> Value {
-    let output = home.cronhost(args);
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{args:?}: not JSON ({e}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
+    home.json(args)
 }
 
 fn runs(home: &TestHome, job: &str) -> Vec<Value> {
-    json(home, &["runs", job, "--limit", "1000", "--json"])["runs"]
-        .as_array()
-        .unwrap()
-        .clone()
+    home.runs(job)
 }
 
 fn terminate(mut child: Child) -> std::process::ExitStatus {

@@ -10,11 +10,7 @@ use serde_json::Value;
 const PATIENCE: Duration = Duration::from_secs(40);
 
 fn runs(home: &TestHome, job: &str) -> Vec<Value> {
-    let output = home.cronhost(&["runs", job, "--limit", "1000", "--json"]);
-    serde_json::from_slice::<Value>(&output.stdout).unwrap()["runs"]
-        .as_array()
-        .unwrap()
-        .clone()
+    home.runs(job)
 }
 
 fn count_entries(dir: &str) -> usize {

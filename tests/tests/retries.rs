@@ -13,16 +13,12 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn json(home: &TestHome, args: &[&str]) -> Value {
-    let output = home.cronhost(args);
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", text(&output.stdout)))
+    home.json(args)
 }
 
+/// Oldest first.
 fn runs(home: &TestHome, job: &str) -> Vec<Value> {
-    let mut runs = json(home, &["runs", job, "--limit", "1000", "--json"])["runs"]
-        .as_array()
-        .unwrap()
-        .clone();
+    let mut runs = home.runs(job);
     runs.reverse();
     runs
 }

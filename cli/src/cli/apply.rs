@@ -24,8 +24,9 @@ pub struct ApplyArgs {
 
 pub fn run(context: &Context, args: ApplyArgs) -> Result<i32, CliError> {
     let file = JobFile::read(&args.file).map_err(|e| CliError::usage(e.to_string()))?;
+    let declared = file.declared();
     let engine = context.engine()?;
-    if args.prune && file.declared().is_empty() {
+    if args.prune && declared.is_empty() {
         // An empty or truncated file would wipe the whole job set.
         return Err(CliError::usage(format!(
             "{} declares no job; with --prune that would remove every job. Remove jobs with `cronhost jobs remove`",
@@ -33,7 +34,7 @@ pub fn run(context: &Context, args: ApplyArgs) -> Result<i32, CliError> {
         )));
     }
     let applied = engine.store().apply_jobs(
-        &file.declared(),
+        &declared,
         args.prune,
         args.dry_run,
         &context.config.cron.timezone,
@@ -77,8 +78,7 @@ pub fn run(context: &Context, args: ApplyArgs) -> Result<i32, CliError> {
         }
     );
     if !args.prune {
-        let declared: std::collections::HashSet<String> = file
-            .declared()
+        let declared: std::collections::HashSet<String> = declared
             .iter()
             .filter_map(|d| d.spec.name.as_deref().map(str::to_lowercase))
             .collect();

@@ -87,42 +87,30 @@ impl Runner {
         let group = child.id();
         self.track_group(group);
         let mut pipes = Pipes::take(&mut child);
-        let deadline = Instant::now() + HOOK_TIMEOUT;
-        let ended = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) => {}
-                Err(_) => break None,
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                super::kill_group(&mut child);
-                let _ = child.wait();
-                break None;
-            }
-            let wait = if pipes.sees_exit() {
-                left
-            } else {
-                left.min(super::EXIT_POLL)
-            };
-            if pipes.open() || pipes.sees_exit() {
-                pipes.wait(sink, Some(wait));
-            } else {
-                std::thread::sleep(wait);
-            }
-        };
+        let ended = super::wait_for(
+            &mut child,
+            &mut pipes,
+            sink,
+            Instant::now().checked_add(HOOK_TIMEOUT),
+        );
         pipes.read_stragglers(sink);
         self.untrack_group(group);
         match ended {
-            Some(status) if status.success() => {
+            super::Ended::Exited(status) if status.success() => {
                 log::info!("job={}: on-failure hook ran", job.name);
                 sink.note("[cronhost: the on-failure hook succeeded]");
             }
-            Some(status) => {
+            super::Ended::Exited(status) => {
                 log::warn!("job={}: on-failure hook ended: {status}", job.name);
                 sink.note(&format!("[cronhost: the on-failure hook ended: {status}]"));
             }
-            None => {
+            super::Ended::Unwatchable(e) => {
+                log::warn!("job={}: cannot wait for its on-failure hook: {e}", job.name);
+                sink.note(&format!(
+                    "[cronhost: cannot wait for the on-failure hook: {e}]"
+                ));
+            }
+            super::Ended::TimedOut => {
                 log::warn!(
                     "job={}: on-failure hook killed after {}s",
                     job.name,

@@ -573,32 +573,7 @@ impl Runner {
             .timeout_secs
             .and_then(|s| Instant::now().checked_add(Duration::from_secs(s)));
         let mut pipes = pipes::Pipes::take(&mut child);
-        let ended = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Ended::Exited(status),
-                Ok(None) => {}
-                Err(e) => break Ended::Unwatchable(e),
-            }
-            let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) {
-                kill_group(&mut child);
-                let _ = child.wait();
-                break Ended::TimedOut;
-            }
-            let mut wait = deadline.map(|d| d - now);
-            if !pipes.sees_exit() {
-                // Nothing wakes the wait when the command exits: look now and then.
-                wait = Some(wait.map_or(EXIT_POLL, |w| w.min(EXIT_POLL)));
-            }
-            if pipes.open() || pipes.sees_exit() {
-                pipes.wait(&mut sink, wait);
-            } else if deadline.is_none() {
-                // Nothing to read and nothing to enforce: block until it ends.
-                break child.wait().map_or_else(Ended::Unwatchable, Ended::Exited);
-            } else {
-                std::thread::sleep(wait.unwrap_or(EXIT_POLL));
-            }
-        };
+        let ended = wait_for(&mut child, &mut pipes, &mut sink, deadline);
         pipes.read_stragglers(&mut sink);
         let (status, exit_code, error) = match ended {
             Ended::Exited(status) if status.success() => (RunStatus::Succeeded, Some(0), None),
@@ -773,6 +748,42 @@ impl Runner {
                 });
             }
             Err(e) => close(RunStatus::Failed, &e.to_string()),
+        }
+    }
+}
+
+/// Read `child`'s output into `sink` until it exits or `deadline` passes (its process group
+/// is then ended): what the watcher of a run and the on-failure hook both wait for.
+fn wait_for(
+    child: &mut Child,
+    pipes: &mut pipes::Pipes,
+    sink: &mut output::Sink,
+    deadline: Option<Instant>,
+) -> Ended {
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ended::Exited(status),
+            Ok(None) => {}
+            Err(e) => return Ended::Unwatchable(e),
+        }
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            kill_group(child);
+            let _ = child.wait();
+            return Ended::TimedOut;
+        }
+        let mut wait = deadline.map(|d| d - now);
+        if !pipes.sees_exit() {
+            // Nothing wakes the wait when the command exits: look now and then.
+            wait = Some(wait.map_or(EXIT_POLL, |w| w.min(EXIT_POLL)));
+        }
+        if pipes.open() || pipes.sees_exit() {
+            pipes.wait(sink, wait);
+        } else if deadline.is_none() {
+            // Nothing to read and nothing to enforce: block until it ends.
+            return child.wait().map_or_else(Ended::Unwatchable, Ended::Exited);
+        } else {
+            std::thread::sleep(wait.unwrap_or(EXIT_POLL));
         }
     }
 }

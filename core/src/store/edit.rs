@@ -420,14 +420,10 @@ pub(super) fn replace_in(
     );
     let schedule_moved = text_changed || (zone_changed && read_in_zone);
     // The job's jitter offset, before and after (a new window gives a new offset).
-    let shift = |jitter_ms: u64| {
-        chrono::Duration::from_std(super::jitter_offset(
-            &before.id,
-            std::time::Duration::from_millis(jitter_ms),
-        ))
-        .unwrap_or_default()
-    };
-    let (old_shift, new_shift) = (shift(before.jitter_ms), shift(spec.jitter_ms));
+    let (old_shift, new_shift) = (
+        before.jitter(),
+        super::spread::jitter_shift(&before.id, spec.jitter_ms),
+    );
     let (schedule, zone, next_run, default_repeat) = if schedule_moved {
         let prepared = prepare(&spec, default_zone, now)?;
         (

@@ -274,11 +274,7 @@ pub struct PendingRetry {
 impl Job {
     /// The fixed offset after each scheduled instant at which this job fires (its jitter).
     pub fn jitter(&self) -> chrono::Duration {
-        chrono::Duration::from_std(super::jitter_offset(
-            &self.id,
-            std::time::Duration::from_millis(self.jitter_ms),
-        ))
-        .unwrap_or_default()
+        super::spread::jitter_shift(&self.id, self.jitter_ms)
     }
 
     /// The parsed schedule.

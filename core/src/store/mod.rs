@@ -458,13 +458,7 @@ impl Store {
         &self,
         body: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.sqlite(e))?;
-        let value = body(&tx)?;
-        tx.commit().map_err(|e| self.sqlite(e))?;
-        Ok(value)
+        self.in_transaction(body, true)
     }
 
     /// Run `body` in a write transaction and roll it back: what a change would do, without
@@ -473,12 +467,25 @@ impl Store {
         &self,
         body: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.in_transaction(body, false)
+    }
+
+    /// [`Store::write`] (`commit`) or [`Store::write_then_roll_back`].
+    fn in_transaction<T>(
+        &self,
+        body: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+        commit: bool,
+    ) -> Result<T, StoreError> {
         let mut conn = self.lock();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| self.sqlite(e))?;
-        // Dropping the transaction rolls it back.
-        body(&tx)
+        let value = body(&tx)?;
+        if commit {
+            tx.commit().map_err(|e| self.sqlite(e))?;
+        }
+        // Otherwise dropping the transaction rolls it back.
+        Ok(value)
     }
 
     /// Run `body` with a read connection.

@@ -41,6 +41,12 @@ pub fn jitter_offset(job_id: &str, jitter: Duration) -> Duration {
     Duration::from_millis(stable_hash(job_id) % span)
 }
 
+/// [`jitter_offset`] for a job's stored window (`jitter_ms`), as the shift of its instants.
+pub(crate) fn jitter_shift(job_id: &str, jitter_ms: u64) -> chrono::Duration {
+    chrono::Duration::from_std(jitter_offset(job_id, Duration::from_millis(jitter_ms)))
+        .unwrap_or_default()
+}
+
 /// How long to wait before retry number `attempt` (1 for the first retry): `delay`, doubled
 /// for each retry after the first, at most [`MAX_RETRY_DELAY`].
 ///
