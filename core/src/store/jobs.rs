@@ -1,5 +1,5 @@
-//! Jobs: definitions and runtime state; add, find by id or name, list, pause, resume, remove,
-//! export and import.
+//! Jobs: definitions and runtime state; add, find by id or name, list, remove; ids and the
+//! rule that keeps names and ids apart.
 
 use super::Cached;
 use std::collections::BTreeMap;
@@ -402,7 +402,7 @@ const MAX_IMPORTED_SEQUENCE: i64 = 36_i64.pow(12) - 1;
 
 /// The sequence number of `id` when it is a canonical cronhost id (`j`, then lowercase
 /// base-36 digits without leading zeros, 1 to [`MAX_IMPORTED_SEQUENCE`]).
-fn canonical_sequence(id: &str) -> Option<i64> {
+pub(super) fn canonical_sequence(id: &str) -> Option<i64> {
     let sequence = sequence_of(id).filter(|n| (1..=MAX_IMPORTED_SEQUENCE).contains(n))?;
     (id_for(sequence) == id).then_some(sequence)
 }
@@ -629,138 +629,6 @@ impl Store {
         }
         Ok(removed)
     }
-
-    /// Import jobs exported by `jobs export`, keeping their ids. All or nothing: a file with a
-    /// bad job, or a job whose id or name is taken here by a different job, changes nothing.
-    /// A job already here with the same id is left as it is ([`Import::Add`]: import is
-    /// idempotent) or given the document's definition and pause state ([`Import::Replace`],
-    /// found by id, else by name; it keeps its id here, its history and its runtime state).
-    pub fn import_jobs(
-        &self,
-        exported: &[super::ExportedJob],
-        mode: Import,
-        now: DateTime<Utc>,
-    ) -> Result<Imported, StoreError> {
-        let jobs: Vec<Job> = exported.iter().map(super::ExportedJob::to_row).collect();
-        // One entry per job: a document naming one twice (by id, or by names equal but for
-        // case) would have the last entry win silently.
-        let mut seen = std::collections::HashSet::new();
-        for job in &jobs {
-            for key in [
-                format!("id {}", job.id),
-                format!("name {}", job.name.to_lowercase()),
-            ] {
-                if !seen.insert(key) {
-                    return Err(StoreError::Invalid(format!(
-                        "job `{}` (id `{}`) appears twice in the document (ids and case-insensitive names must be unique); nothing was imported",
-                        job.name.escape_debug(),
-                        job.id.escape_debug()
-                    )));
-                }
-            }
-        }
-        for (index, job) in jobs.iter().enumerate() {
-            check_imported(job, now).map_err(|e| {
-                StoreError::Invalid(format!(
-                    "job {} (id `{}`): {e}; nothing was imported",
-                    index + 1,
-                    job.id.escape_debug()
-                ))
-            })?;
-        }
-        self.write_jobs(|tx| {
-            let mut imported = Imported::default();
-            for job in &jobs {
-                let by_id = get(tx, &job.id).ok();
-                let here = match (&by_id, mode) {
-                    (Some(_), Import::Replace) => by_id,
-                    (None, Import::Replace) => resolve_name(tx, &job.name)?,
-                    (Some(here), Import::Add) if here.name.to_lowercase() == job.name.to_lowercase() => {
-                        imported.unchanged += 1;
-                        continue;
-                    }
-                    (Some(_), Import::Add) => {
-                        return Err(StoreError::Invalid(format!(
-                            "job id `{}` exists here with another name; nothing was imported (`--replace` renames it)",
-                            job.id
-                        )))
-                    }
-                    (None, Import::Add) => None,
-                };
-                if let Some(here) = here {
-                    let paused = Some(job.paused_at.is_some());
-                    let edited = super::edit::replace_in(
-                        tx,
-                        here,
-                        &super::edit::spec_of(job),
-                        paused,
-                        &job.timezone,
-                        now,
-                    )
-                    .map_err(|e| {
-                        StoreError::Invalid(format!(
-                            "job `{}` (id `{}`): {e}; nothing was imported",
-                            job.name.escape_debug(),
-                            job.id
-                        ))
-                    })?;
-                    if edited.changes().is_empty() {
-                        imported.unchanged += 1;
-                    } else {
-                        imported.replaced.push(edited);
-                    }
-                    continue;
-                }
-                check_apart(tx, &job.id, &job.name)?;
-                let timeline = super::timeline::Timeline::of(job)?;
-                let next_run = if job.completed_at.is_some() {
-                    None
-                } else {
-                    job.next_run.or_else(|| timeline.next_after(now))
-                };
-                insert_row(
-                    tx,
-                    &Job {
-                        next_run,
-                        ..job.clone()
-                    },
-                )?;
-                imported.added.push(get(tx, &job.id)?);
-                // Never hand out an imported id again.
-                if let Some(sequence) = canonical_sequence(&job.id) {
-                    tx.exec_cached(
-                        "UPDATE sequence SET value = max(value, ?1) WHERE name = 'job'",
-                        params![sequence],
-                    )
-                    .map_err(sql)?;
-                }
-            }
-            Ok(imported)
-        })
-    }
-}
-
-/// What `jobs import` does with a job whose id (or, replacing, name) is already here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Import {
-    /// Leave it as it is; add only the new jobs.
-    #[default]
-    Add,
-    /// Give it the document's definition and pause state.
-    Replace,
-}
-
-/// What an import did.
-#[derive(Debug, Clone, Default, PartialEq)]
-#[non_exhaustive]
-pub struct Imported {
-    /// Jobs added.
-    pub added: Vec<Job>,
-    /// Jobs given the document's definition, with what changed.
-    pub replaced: Vec<super::Edited>,
-    /// Jobs already here as the document has them (or, adding, already here at all).
-    pub unchanged: usize,
 }
 
 /// The job named `name` (case-insensitively), if any.
@@ -775,58 +643,6 @@ pub(super) fn resolve_name(
     )
     .optional()
     .map_err(sql)
-}
-
-/// A job from an export file, held to exactly the rules of `jobs add` (the one validator),
-/// plus what only an import can get wrong: the id, the stored schedule and the runtime state.
-fn check_imported(job: &Job, now: DateTime<Utc>) -> Result<(), StoreError> {
-    if canonical_sequence(&job.id).is_none() {
-        return Err(StoreError::Invalid(format!(
-            "`{}` is not a cronhost id (`j` and 1 to 12 lowercase base-36 digits, no leading zero)",
-            job.id.escape_debug()
-        )));
-    }
-    validate::check(&validate::Definition {
-        name: Some(&job.name),
-        schedule_text: &job.schedule_text,
-        command: &job.command,
-        shell: job.shell,
-        workdir: job.workdir.as_deref(),
-        env: &job.env,
-        timeout_secs: job.timeout_secs,
-        repeat_limit: job.repeat_limit,
-        run_retention: job.run_retention,
-        run_retention_days: job.run_retention_days,
-        retries: job.retries,
-        retry_delay_secs: job.retry_delay_secs,
-        jitter_ms: job.jitter_ms,
-        on_failure: job.on_failure.as_deref(),
-    })?;
-    validate::check_name(&job.name)?;
-    let zone = parse_zone(&job.timezone)?;
-    let stored = job.parsed_schedule()?;
-    // What fires is the stored form; it must be what the text says (and so within the bounds
-    // `jobs add` applies). A one-shot's text may be relative (`in 10m`): its instant stands.
-    if !stored.is_one_shot() {
-        let forms = Schedule::stored_forms(&job.schedule_text, zone, now)?;
-        if !forms.iter().any(|form| form.canonical() == job.schedule) {
-            return Err(StoreError::Invalid(format!(
-                "schedule `{}` does not match its text `{}` (which means `{}`)",
-                job.schedule.escape_debug(),
-                job.schedule_text.escape_debug(),
-                forms[0].canonical()
-            )));
-        }
-    }
-    for (what, text) in [
-        ("pause_reason", job.pause_reason.as_deref()),
-        ("last_error", job.last_error.as_deref()),
-    ] {
-        if let Some(text) = text {
-            validate::check_note(what, text)?;
-        }
-    }
-    Ok(())
 }
 
 /// The next sequence number for a new id. An old store whose sequence was pushed to the end
@@ -868,7 +684,7 @@ pub(super) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
-fn insert_row(tx: &Transaction<'_>, job: &Job) -> Result<(), StoreError> {
+pub(super) fn insert_row(tx: &Transaction<'_>, job: &Job) -> Result<(), StoreError> {
     let result = tx.exec_cached(
         &format!(
             "INSERT INTO jobs ({JOB_COLUMNS}, name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34)"

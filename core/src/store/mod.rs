@@ -5,6 +5,7 @@ mod claim;
 mod edit;
 mod export;
 mod history;
+mod import;
 mod jobs;
 mod pause;
 mod policy;
@@ -27,9 +28,9 @@ pub use policy::{ManualRefusal, CATCH_UP_ALL_CAP};
 pub use edit::{changes, spec_of, Applied, Change, Declared, Edited, JobField};
 pub use export::{ExportError, ExportedJob, JobsExport, EXPORT_FORMAT, EXPORT_VERSION};
 pub use history::{PrunableRun, PruneBatch, RunRetention, RECENT_RUN_GRACE};
+pub use import::{Import, Imported};
 pub use jobs::{
-    is_job_id, CatchUp, Import, Imported, Job, JobSpec, Overlap, PendingRetry, Repeat,
-    DEFAULT_RETRY_DELAY_SECS,
+    is_job_id, CatchUp, Job, JobSpec, Overlap, PendingRetry, Repeat, DEFAULT_RETRY_DELAY_SECS,
 };
 pub use pause::StateChange;
 pub use runs::{run_id, Finished, Run, RunReason, RunStatus, UnknownRunStatus};
