@@ -15,6 +15,7 @@
 mod align;
 mod cron;
 pub mod dst;
+mod hash;
 mod interval;
 mod phrase;
 
@@ -23,7 +24,8 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 pub use chrono_tz::Tz;
 use std::time::Duration;
 
-pub use cron::CronSchedule;
+pub use cron::{CronError, CronField, CronSchedule};
+pub use hash::stable_hash;
 pub use interval::{parse_duration, parse_seconds, MIN_INTERVAL};
 
 /// How far in the past a one-shot may be and still be accepted (clock skew, typing time).
@@ -43,6 +45,15 @@ pub enum ScheduleError {
         text: String,
         /// What the closest parser said.
         detail: String,
+    },
+    /// A cron expression was refused: the field, the value as written and what is allowed.
+    #[error("schedule `{text}`: {source}")]
+    Cron {
+        /// What was given.
+        text: String,
+        /// Which field and value, and why.
+        #[source]
+        source: CronError,
     },
     /// A one-shot lies too far in the past.
     #[error("schedule `{text}` is {ago_secs}s in the past (more than {}s): a one-shot must be in the future", ONE_SHOT_PAST_TOLERANCE.as_secs())]
@@ -107,7 +118,7 @@ impl Schedule {
             return match align::on_the_clock(period) {
                 Some(expression) => CronSchedule::parse(&expression)
                     .map(|cron| Self::Cron(Box::new(cron)))
-                    .map_err(|detail| unrecognised(text, detail)),
+                    .map_err(|e| unrecognised(text, e.to_string())),
                 None => Ok(Self::Every(period)),
             };
         }
@@ -125,7 +136,16 @@ impl Schedule {
             Some(result) => result.map_err(|detail| unrecognised(text, detail))?,
             None => trimmed.to_owned(),
         };
-        let cron = CronSchedule::parse(&expression).map_err(|detail| unrecognised(text, detail))?;
+        let cron = CronSchedule::parse(&expression).map_err(|source| {
+            if looks_like_cron(trimmed) {
+                ScheduleError::Cron {
+                    text: text.to_owned(),
+                    source,
+                }
+            } else {
+                unrecognised(text, source.to_string())
+            }
+        })?;
         if cron.next_after(Utc::now(), zone).is_none() && cron.next_after(now, zone).is_none() {
             return Err(ScheduleError::NeverFires(text.to_owned()));
         }
@@ -188,7 +208,9 @@ impl Schedule {
             .split_once(':')
             .ok_or_else(|| stored("it has no kind".into()))?;
         let parsed = match kind {
-            "cron" => CronSchedule::parse(body).map(|c| Self::Cron(Box::new(c))),
+            "cron" => CronSchedule::parse(body)
+                .map(|c| Self::Cron(Box::new(c)))
+                .map_err(|e| e.to_string()),
             "every" => body
                 .parse::<u64>()
                 .ok()
@@ -201,6 +223,39 @@ impl Schedule {
             other => Err(format!("stored schedule kind `{other}` is unknown")),
         };
         parsed.map_err(|detail| stored(detail.escape_debug().to_string()))
+    }
+
+    /// This schedule for the job with `id`: what Jenkins' `H` picks comes from the id (see
+    /// [`CronSchedule::for_job`]); other schedules are the same for every job.
+    pub fn for_job(self, id: &str) -> Self {
+        match self {
+            Self::Cron(cron) => Self::Cron(Box::new(cron.for_job(id))),
+            other => other,
+        }
+    }
+
+    /// The schedule in plain words (`at 09:30, Monday through Friday, Europe/Berlin`, `every
+    /// 90 minutes`, `once, at 2026-12-01 09:00:00 CET`).
+    ///
+    /// ```
+    /// use cronhost_core::schedule::{parse_zone, Schedule};
+    ///
+    /// let utc = parse_zone("UTC").unwrap();
+    /// let now = "2026-12-01T00:00:00Z".parse().unwrap();
+    /// let describe = |text| Schedule::parse(text, utc, now).unwrap().describe(utc);
+    /// assert_eq!(describe("0 0 1 * *"), "at 00:00, on day 1 of the month, UTC");
+    /// assert_eq!(describe("*/15 * * * *"), "every 15 minutes, UTC");
+    /// assert_eq!(describe("every 90m"), "every 1h 30m of elapsed time");
+    /// ```
+    pub fn describe(&self, zone: Tz) -> String {
+        match self {
+            Self::Cron(cron) => cron.describe(zone),
+            Self::Every(period) => format!(
+                "every {} of elapsed time",
+                humantime::format_duration(*period)
+            ),
+            Self::Once(at) => format!("once, at {}", format_local(*at, zone)),
+        }
     }
 
     /// Whether the schedule fires once only.
@@ -238,6 +293,17 @@ impl Schedule {
 pub fn on_time_grace(period: Option<Duration>) -> Duration {
     let (low, high) = (Duration::from_secs(120), Duration::from_secs(7200));
     period.map(|p| (p / 2).clamp(low, high)).unwrap_or(low)
+}
+
+/// Whether the text is meant as a cron expression (a nickname, or fields that start like one),
+/// so that its refusal is the cron parser's, field by field.
+fn looks_like_cron(text: &str) -> bool {
+    text.starts_with('@')
+        || text.split_whitespace().count() >= 5
+        || text
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit() || matches!(c, '*' | '?' | 'H'))
 }
 
 /// Instants are stored to the millisecond; one-shots are cut to it so that what is stored is

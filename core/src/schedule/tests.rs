@@ -165,19 +165,25 @@ fn cron_special_characters_pick_the_right_days() {
 #[test]
 fn refusals_list_the_accepted_forms_and_name_the_input() {
     let now = utc("2026-03-01T12:00:00Z");
-    for bad in [
-        "every fortnight",
-        "61 * * * *",
-        "tomorrow-ish",
-        "* * *",
-        "every day at 25:00",
-        "",
-    ] {
+    for bad in ["every fortnight", "tomorrow-ish", "every day at 25:00", ""] {
         let error = Schedule::parse(bad, chrono_tz::UTC, now)
             .unwrap_err()
             .to_string();
         assert!(error.contains(&format!("`{bad}`")), "{error}");
         assert!(error.contains("accepted schedules:"), "{error}");
+    }
+    // Text meant as cron gets the cron parser's own refusal, naming the field.
+    for (bad, says) in [
+        ("61 * * * *", "minute `61` is outside 0–59"),
+        ("* * *", "a cron expression has 5 fields"),
+    ] {
+        let error = Schedule::parse(bad, chrono_tz::UTC, now).unwrap_err();
+        assert!(matches!(error, ScheduleError::Cron { .. }), "{error}");
+        let error = error.to_string();
+        assert!(
+            error.contains(&format!("`{bad}`")) && error.contains(says),
+            "{error}"
+        );
     }
     let past = Schedule::parse("2026-03-01T11:00:00Z", chrono_tz::UTC, now).unwrap_err();
     assert!(matches!(past, ScheduleError::InThePast { .. }), "{past}");

@@ -426,10 +426,11 @@ pub(super) fn replace_in(
     );
     let (schedule, zone, next_run, default_repeat) = if schedule_moved {
         let prepared = prepare(&spec, default_zone, now)?;
+        let first_run = prepared.first_run(&before.id, now);
         (
             prepared.schedule,
             prepared.zone,
-            prepared.next_run.map(|at| at + new_shift),
+            first_run.map(|at| at + new_shift),
             prepared.repeat_limit,
         )
     } else {

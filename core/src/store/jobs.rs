@@ -277,9 +277,9 @@ impl Job {
         super::spread::jitter_shift(&self.id, self.jitter_ms)
     }
 
-    /// The parsed schedule.
+    /// The parsed schedule, for this job (what Jenkins' `H` picks comes from its id).
     pub fn parsed_schedule(&self) -> Result<Schedule, crate::schedule::ScheduleError> {
-        Schedule::from_canonical(&self.schedule)
+        Schedule::from_canonical(&self.schedule).map(|schedule| schedule.for_job(&self.id))
     }
 
     /// The parsed zone (UTC if the stored name is somehow invalid).
@@ -447,7 +447,18 @@ pub(super) struct Prepared {
     pub(super) schedule: Schedule,
     pub(super) zone: String,
     pub(super) repeat_limit: Option<u32>,
-    pub(super) next_run: Option<DateTime<Utc>>,
+    tz: chrono_tz::Tz,
+}
+
+impl Prepared {
+    /// The first run as of `now` of the job with `id` (whose `H` values the id picks), before
+    /// its jitter. A one-shot up to the tolerance in the past fires at once.
+    pub(super) fn first_run(&self, id: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match &self.schedule {
+            Schedule::Once(at) => Some(*at),
+            other => other.clone().for_job(id).next_after(now, self.tz),
+        }
+    }
 }
 
 /// Check everything in `spec` but its schedule: the limits `jobs add` applies.
@@ -496,16 +507,11 @@ pub(super) fn prepare(
         None if schedule.is_one_shot() => Some(1),
         None => None,
     };
-    let next_run = match &schedule {
-        // A one-shot up to the tolerance in the past fires at once.
-        Schedule::Once(at) => Some(*at),
-        other => other.next_after(now, zone),
-    };
     Ok(Prepared {
         schedule,
         zone: zone.name().to_owned(),
         repeat_limit,
-        next_run,
+        tz: zone,
     })
 }
 
@@ -534,7 +540,6 @@ pub(super) fn insert_new(
     }
     let job = Job {
         name: spec.name.clone().unwrap_or_else(|| id.clone()),
-        id,
         command: spec.command.clone(),
         shell: spec.shell,
         workdir: spec.workdir.clone(),
@@ -547,7 +552,8 @@ pub(super) fn insert_new(
         enabled: true,
         paused_at: None,
         pause_reason: None,
-        next_run: prepared.next_run,
+        next_run: prepared.first_run(&id, now),
+        id,
         last_run: None,
         last_status: None,
         last_error: None,

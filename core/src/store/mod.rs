@@ -25,6 +25,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 pub use claim::{Claim, ClaimOutcome, Claimer};
 pub use policy::{ManualRefusal, CATCH_UP_ALL_CAP};
 
+pub use crate::schedule::stable_hash;
 pub use edit::{changes, spec_of, Applied, Change, Declared, Edited, JobField};
 pub use export::{ExportError, ExportedJob, JobsExport, EXPORT_FORMAT, EXPORT_VERSION};
 pub use history::{PrunableRun, PruneBatch, RunRetention, RECENT_RUN_GRACE};
@@ -34,7 +35,7 @@ pub use jobs::{
 };
 pub use pause::StateChange;
 pub use runs::{run_id, Finished, Run, RunReason, RunStatus, UnknownRunStatus};
-pub use spread::{jitter_offset, retry_backoff, stable_hash, MAX_RETRY_DELAY};
+pub use spread::{jitter_offset, retry_backoff, MAX_RETRY_DELAY};
 pub use validate::{
     MAX_ARGUMENTS, MAX_COMMAND_BYTES, MAX_ENV_BYTES, MAX_ENV_VARS, MAX_JITTER_MS, MAX_NAME_CHARS,
     MAX_NOTE_CHARS, MAX_RETRIES, MAX_RETRY_DELAY_SECS, MAX_RUN_RETENTION, MAX_RUN_RETENTION_DAYS,

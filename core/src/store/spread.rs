@@ -3,22 +3,10 @@
 
 use std::time::Duration;
 
+use crate::schedule::stable_hash;
+
 /// The longest wait before a retry, whatever the attempt.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
-
-/// A stable 64-bit hash of `text` (FNV-1a): the same on every build, host and run, unlike
-/// the standard library's hashers.
-///
-/// ```
-/// use cronhost_core::store::stable_hash;
-/// assert_eq!(stable_hash("j1"), stable_hash("j1"));
-/// assert_ne!(stable_hash("j1"), stable_hash("j2"));
-/// ```
-pub fn stable_hash(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
 
 /// The fixed offset, in `[0, jitter)` whole milliseconds, by which the job with `job_id`
 /// fires after each of its scheduled instants: the same for the job every time (and on every
