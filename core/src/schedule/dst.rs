@@ -3,7 +3,9 @@
 //! Schedules are matched against local wall-clock time in the job's zone, then mapped to UTC:
 //! - **Fixed-time jobs** (the hour field names hours, e.g. `30 2 * * *`): a time that falls in
 //!   the spring-forward gap runs once, at the end of the gap, that day; a time in the repeated
-//!   fall-back hour runs once, at its first occurrence.
+//!   fall-back hour runs once, at its first occurrence. A gap that runs into a later local
+//!   date is not carried over: when a date (or the rest of it) never existed, as Pacific/Apia's
+//!   2011-12-30, its times are not run, so no job runs twice on one local date.
 //! - **Around-the-clock jobs** (hour field `*` or `*/N`, e.g. `*/15 * * * *`): they follow real
 //!   time. Local times in the gap do not exist and are not run; the repeated hour is run in both
 //!   passes, so a `*/15` job keeps its 15-minute rhythm through both transitions.
@@ -32,15 +34,22 @@ pub fn instants(zone: Tz, local: NaiveDateTime, fixed_hour: bool) -> Vec<DateTim
                 vec![early, late]
             }
         }
-        LocalResult::None if fixed_hour => end_of_gap(zone, local).into_iter().collect(),
+        LocalResult::None if fixed_hour => end_of_gap(zone, local)
+            .filter(|end| zone.from_utc_datetime(&end.naive_utc()).date_naive() == local.date())
+            .into_iter()
+            .collect(),
         LocalResult::None => Vec::new(),
     }
 }
 
 /// A fixed local time read in `zone`: the end of the gap if it is skipped, the first occurrence
 /// if it is repeated.
+/// (A one-shot's date that never existed runs when the clocks resume, unlike a recurring time.)
 pub fn resolve_fixed(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
-    instants(zone, local, true).into_iter().next()
+    match zone.from_local_datetime(&local) {
+        LocalResult::None => end_of_gap(zone, local),
+        _ => instants(zone, local, true).into_iter().next(),
+    }
 }
 
 /// The instant the clocks jump to, for a local time inside a spring-forward gap.

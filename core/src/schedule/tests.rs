@@ -434,3 +434,32 @@ proptest::proptest! {
         }
     }
 }
+
+/// Pacific/Apia skipped 2011-12-30 (23:59:59 -10:00 on the 29th, then 00:00 +14:00 on the
+/// 31st): a date that never existed is not carried over, so no job runs twice on one date.
+#[test]
+fn a_date_that_never_existed_is_skipped_not_run_twice_the_next_day() {
+    let apia: Tz = "Pacific/Apia".parse().unwrap();
+    let from = utc("2011-12-29T00:00:00Z"); // 2011-12-28 14:00 in Apia
+    let local_fires = |expression: &str| -> Vec<String> {
+        let schedule = parse(expression);
+        let mut at = from;
+        (0..3)
+            .map(|_| {
+                at = schedule.next_after(at, apia).unwrap();
+                local(at, apia).format("%F %H:%M").to_string()
+            })
+            .collect()
+    };
+    assert_eq!(
+        local_fires("0 12 * * *"),
+        ["2011-12-29 12:00", "2011-12-31 12:00", "2012-01-01 12:00"]
+    );
+    assert_eq!(
+        local_fires("0 0 * * *"),
+        ["2011-12-29 00:00", "2011-12-31 00:00", "2012-01-01 00:00"]
+    );
+    // A one-shot on the missing date runs when the clocks resume.
+    let once = parse_instant("2011-12-30 12:00", apia).unwrap();
+    assert_eq!(local(once, apia).format("%F %H:%M").to_string(), "2011-12-31 00:00");
+}
