@@ -18,6 +18,8 @@ pub struct JobView<'a> {
     env: &'a BTreeMap<String, String>,
     schedule_text: &'a str,
     schedule: &'a str,
+    /// The schedule in plain words, in the job's zone.
+    description: String,
     timezone: &'a str,
     repeat_limit: Option<u32>,
     completed_count: u32,
@@ -61,6 +63,7 @@ impl<'a> From<&'a Job> for JobView<'a> {
             env: &job.env,
             schedule_text: &job.schedule_text,
             schedule: &job.schedule,
+            description: job.describe_schedule(),
             timezone: &job.timezone,
             repeat_limit: job.repeat_limit,
             completed_count: job.completed_count,

@@ -1,7 +1,8 @@
 //! Schedules: parsing what an operator writes, and computing the next fire instant.
 //!
 //! Accepted forms (anything else is refused with [`ScheduleError`], which lists them):
-//! cron expressions (5 fields, 6 with seconds first, 7 with a year, `@daily` and friends),
+//! cron expressions in the common dialects (5 fields, 6 with seconds first, 7 with a year;
+//! Quartz's `?` `L` `W` `#`, croniter's `N/step`, Jenkins' `H`; `@daily` and friends),
 //! intervals (`every 30s`, `every 1h30m`, `every hour`, bare `30m`; whole seconds, 1s at the
 //! least), one-shots (`in 10m`, an RFC 3339 / ISO 8601 timestamp) and phrases
 //! (`every day at 9am`, `weekdays at 9:30`, `every monday, wednesday at 21:00`, `noon`,
@@ -32,7 +33,7 @@ pub use interval::{parse_duration, parse_seconds, MIN_INTERVAL};
 pub const ONE_SHOT_PAST_TOLERANCE: Duration = Duration::from_secs(120);
 
 /// The forms `jobs add` accepts, shown in every schedule error.
-pub const ACCEPTED_FORMS: &str = "accepted schedules: a cron expression (`*/5 * * * *`, 6 fields with seconds first, 7 with a year, @yearly @monthly @weekly @daily @hourly); an interval of whole seconds, 1s at the least (`every 30s`, `every 5m`, `every 1h30m`, `every 2h`, `every 1d`, `every hour`, `30m`); a one-shot (`in 10m`, `2026-12-01T09:00:00Z`, or `2026-12-01 09:00` in the job's zone); a phrase (`every day at 9am`, `weekdays at 9:30`, `every monday, wednesday at 21:00`, `noon`, `midnight`)";
+pub const ACCEPTED_FORMS: &str = "accepted schedules: a cron expression (`*/5 * * * *`, 6 fields with seconds first, 7 with a year last; `?`, `L`, `W`, `#`, Jenkins' `H`; @yearly @monthly @weekly @daily @hourly); an interval of whole seconds, 1s at the least (`every 30s`, `every 5m`, `every 1h30m`, `every 2h`, `every 1d`, `every hour`, `30m`); a one-shot (`in 10m`, `2026-12-01T09:00:00Z`, or `2026-12-01 09:00` in the job's zone); a phrase (`every day at 9am`, `weekdays at 9:30`, `every monday, wednesday at 21:00`, `noon`, `midnight`)";
 
 /// A schedule was refused; nothing was stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -461,5 +461,8 @@ fn a_date_that_never_existed_is_skipped_not_run_twice_the_next_day() {
     );
     // A one-shot on the missing date runs when the clocks resume.
     let once = parse_instant("2011-12-30 12:00", apia).unwrap();
-    assert_eq!(local(once, apia).format("%F %H:%M").to_string(), "2011-12-31 00:00");
+    assert_eq!(
+        local(once, apia).format("%F %H:%M").to_string(),
+        "2011-12-31 00:00"
+    );
 }

@@ -9,6 +9,7 @@ mod import;
 mod jobs;
 mod pause;
 mod policy;
+mod preview;
 mod runs;
 mod schema;
 mod spread;

@@ -45,6 +45,21 @@ impl Timeline {
             .map(|next| next + self.shift)
     }
 
+    /// The first occurrence strictly after `at` on the grid of an interval that has an
+    /// occurrence at `anchor` (before or after `at`); other schedules ignore the anchor.
+    pub(crate) fn next_on_grid(
+        &self,
+        anchor: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let Schedule::Every(period) = &self.schedule else {
+            return self.next_after(at);
+        };
+        let period_ms = (period.as_millis() as i64).max(1);
+        let steps = (at - anchor).num_milliseconds().div_euclid(period_ms) + 1;
+        anchor.checked_add_signed(Duration::try_milliseconds(steps.checked_mul(period_ms)?)?)
+    }
+
     /// The period around the occurrence at `at` (for the on-time grace).
     pub(crate) fn period_around(&self, at: DateTime<Utc>) -> Option<std::time::Duration> {
         self.schedule.period_around(at - self.shift, self.zone)

@@ -35,7 +35,14 @@ pub(super) fn add(context: &Context, args: AddArgs) -> Result<i32, CliError> {
     spec.on_failure = options.on_failure;
     let store = Store::open(&context.home.store_file())?;
     let job = store.add_job(&spec, &context.config.cron.timezone, Utc::now())?;
+    // Standard output is the id alone, for scripts; what it will do goes to the operator.
     outln!("{}", job.id);
+    eprintln!(
+        "{}: {}; next run {}",
+        for_terminal(&job.name),
+        for_terminal(&job.describe_schedule()),
+        describe_next(&job)
+    );
     Ok(EXIT_OK)
 }
 

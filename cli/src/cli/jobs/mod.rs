@@ -1,6 +1,7 @@
 //! `cronhost jobs ...`: add, list, show, edit, pause, resume, run, remove, next, export, import.
 
 mod change;
+mod next;
 mod options;
 mod show;
 
@@ -10,8 +11,7 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 use clap::Subcommand;
-use cronhost::schedule::{format_local, parse_zone, Schedule};
-use cronhost::status::relative;
+use cronhost::schedule::{format_local, Schedule};
 use cronhost::store::{Import, JobsExport, RunStatus, StateChange};
 use cronhost::text::for_terminal;
 
@@ -79,16 +79,24 @@ pub enum JobsCommand {
         #[arg(add = crate::cli::complete::jobs())]
         job: String,
     },
-    /// Preview the next fire times of a schedule.
+    /// Preview when a job or a schedule fires, strictly after now or `--from`, and say the
+    /// schedule in words.
     Next {
-        /// The schedule, as for `jobs add`.
-        schedule: String,
-        /// Time zone (default `cron.timezone`).
+        /// A job (id or name), or a schedule as for `jobs add`.
+        target: String,
+        /// List the instants after TIME instead of after now: RFC 3339
+        /// (`2026-03-08T01:30:00-05:00`) or a local time in the zone (`2026-03-08 01:30`).
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// The zone a schedule is read in (default `cron.timezone`); a job has its own.
         #[arg(long, value_name = "ZONE", add = crate::cli::complete::zones())]
         tz: Option<String>,
         /// How many (1 to 10000).
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=10_000))]
         count: u16,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print every job as JSON (ids kept), for `jobs import` on this or another host.
     Export,
@@ -117,10 +125,21 @@ impl JobsCommand {
 pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
     match command {
         JobsCommand::Next {
-            schedule,
+            target,
+            from,
             tz,
             count,
-        } => return next(context, &schedule, tz.as_deref(), count),
+            json,
+        } => {
+            let ask = next::Preview {
+                target: &target,
+                from: from.as_deref(),
+                tz: tz.as_deref(),
+                count: count.into(),
+                json,
+            };
+            return next::run(context, &ask);
+        }
         JobsCommand::Add(args) => return add(context, *args),
         _ => {}
     }
@@ -285,29 +304,4 @@ fn run_now(context: &Context, job: &str) -> Result<i32, CliError> {
     } else {
         EXIT_FAILURE
     })
-}
-
-fn next(context: &Context, schedule: &str, tz: Option<&str>, count: u16) -> Result<i32, CliError> {
-    let zone_name = tz.unwrap_or(&context.config.cron.timezone);
-    let zone = parse_zone(zone_name).map_err(|e| CliError::usage(e.to_string()))?;
-    let now = Utc::now();
-    let parsed =
-        Schedule::parse(schedule, zone, now).map_err(|e| CliError::usage(e.to_string()))?;
-    let mut at = match &parsed {
-        Schedule::Once(at) => *at - chrono::Duration::milliseconds(1),
-        _ => now,
-    };
-    for _ in 0..count {
-        let Some(next) = parsed.next_after(at, zone) else {
-            break;
-        };
-        outln!(
-            "{}  {}  ({})",
-            next.to_rfc3339(),
-            format_local(next, zone),
-            relative(next, now)
-        );
-        at = next;
-    }
-    Ok(EXIT_OK)
 }

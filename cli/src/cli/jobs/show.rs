@@ -102,6 +102,7 @@ pub(super) fn print_job(context: &Context, job: &Job) {
         t(&job.schedule),
         job.timezone
     );
+    outln!("runs:          {}", t(&job.describe_schedule()));
     outln!(
         "repeat:        {} (fired {})",
         job.repeat_limit

@@ -313,7 +313,9 @@ fn plain_contains(item: &Item, year: u32) -> bool {
     let (min, _) = CronField::Year.bounds();
     match *item {
         Item::All { step } => (year - min).is_multiple_of(step),
-        Item::Range { from, to, step } => (from..=to).contains(&year) && (year - from).is_multiple_of(step),
+        Item::Range { from, to, step } => {
+            (from..=to).contains(&year) && (year - from).is_multiple_of(step)
+        }
         _ => false,
     }
 }
