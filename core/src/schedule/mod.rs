@@ -259,6 +259,15 @@ impl Schedule {
         }
     }
 
+    /// A caution about how the schedule was read, when it may not be what was meant (see
+    /// [`CronSchedule::caution`]).
+    pub fn caution(&self) -> Option<&'static str> {
+        match self {
+            Self::Cron(cron) => cron.caution(),
+            _ => None,
+        }
+    }
+
     /// Whether the schedule fires once only.
     pub fn is_one_shot(&self) -> bool {
         matches!(self, Self::Once(_))

@@ -43,6 +43,9 @@ pub(super) fn add(context: &Context, args: AddArgs) -> Result<i32, CliError> {
         for_terminal(&job.describe_schedule()),
         describe_next(&job)
     );
+    if let Some(caution) = job.parsed_schedule().ok().and_then(|s| s.caution()) {
+        eprintln!("note: {caution}");
+    }
     Ok(EXIT_OK)
 }
 

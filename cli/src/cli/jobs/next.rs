@@ -33,6 +33,9 @@ struct NextView<'a> {
     schedule: &'a str,
     zone: &'a str,
     description: &'a str,
+    /// What to know about these instants (an example for `H`, a paused job, Quartz weekday
+    /// numbers); null when nothing.
+    note: Option<&'a str>,
     from: DateTime<Utc>,
     next: &'a [DateTime<Utc>],
 }
@@ -63,7 +66,7 @@ pub(in crate::cli) fn run(context: &Context, ask: &Preview<'_>) -> Result<i32, C
             let note = match (job.completed_at, job.paused_at) {
                 (Some(_), _) => Some("completed: it fires no more"),
                 (_, Some(_)) => Some("paused: these are the times it would fire"),
-                _ => None,
+                _ => job.parsed_schedule().ok().and_then(|s| s.caution()),
             };
             (zone, from, job.describe_schedule(), instants, note)
         }
@@ -77,9 +80,12 @@ pub(in crate::cli) fn run(context: &Context, ask: &Preview<'_>) -> Result<i32, C
                     None => e.to_string(),
                 })
             })?;
-            let note = matches!(&schedule, Schedule::Cron(cron) if cron.uses_hash()).then_some(
-                "`H` picks its values per job, from the job's id: these instants are an example; `jobs next JOB` shows a job's own",
-            );
+            let note = match &schedule {
+                Schedule::Cron(cron) if cron.uses_hash() => Some(
+                    "`H` picks its values per job, from the job's id: these instants are an example; `jobs next JOB` shows a job's own",
+                ),
+                other => other.caution(),
+            };
             let mut instants = Vec::new();
             let mut at = match &schedule {
                 // A one-shot up to the tolerance before `from` still shows.
@@ -104,6 +110,7 @@ pub(in crate::cli) fn run(context: &Context, ask: &Preview<'_>) -> Result<i32, C
                 schedule: job.as_ref().map_or(ask.target, |job| &job.schedule_text),
                 zone: zone.name(),
                 description: &description,
+                note,
                 from,
                 next: &instants,
             },

@@ -125,9 +125,11 @@ fn weekday_on_or_before(date: Option<NaiveDate>, day: u32) -> u32 {
     }
 }
 
-/// The Monday–Friday nearest day `n` of `date`'s month, without leaving the month; none when
-/// the month has no day `n`.
+/// The Monday–Friday nearest day `n` of `date`'s month, without leaving the month; a day the
+/// month does not have is its last day (`31W` in November is the weekday nearest the 30th,
+/// as croniter reads it).
 fn nearest_weekday(date: NaiveDate, n: u32, last: u32) -> Option<u32> {
+    let n = n.min(last);
     let target = date.with_day(n)?;
     Some(match target.weekday() {
         Weekday::Sat if n == 1 => 3,

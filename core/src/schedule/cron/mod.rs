@@ -98,6 +98,25 @@ impl CronSchedule {
         self.parts.fields.iter().any(|f| f.is_hashed())
     }
 
+    /// A caution for the operator about how the expression was read, when it may not be what
+    /// was meant: today, weekday numbers in Quartz's form (with `?` or a year), which Quartz
+    /// and AWS count from 1 = Sunday and cronhost, like cron, Spring and the libraries, from
+    /// 0 = Sunday, 1 = Monday.
+    ///
+    /// ```
+    /// use cronhost_core::schedule::CronSchedule;
+    ///
+    /// assert!(CronSchedule::parse("0 0 12 ? * 2")?.caution().is_some());
+    /// assert!(CronSchedule::parse("0 0 12 ? * MON")?.caution().is_none());
+    /// assert!(CronSchedule::parse("0 12 * * 2")?.caution().is_none());
+    /// # Ok::<(), cronhost_core::schedule::CronError>(())
+    /// ```
+    pub fn caution(&self) -> Option<&'static str> {
+        self.parts.quartz_weekday_numbers.then_some(
+            "weekday numbers are read as cron reads them (0 or 7 = Sunday, 1 = Monday); Quartz and AWS count 1 = Sunday, 2 = Monday: if the expression came from them, write day names (`MON-FRI`)",
+        )
+    }
+
     /// The expression (nicknames expanded, whitespace normalised, otherwise as written).
     pub fn expression(&self) -> &str {
         &self.expression

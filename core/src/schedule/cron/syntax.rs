@@ -60,6 +60,8 @@ impl Field {
 pub(super) struct Expression {
     /// The fields as written; seconds and year only when given.
     pub(super) fields: Vec<Field>,
+    /// A weekday number in Quartz's form (see [`quartz_weekday_numbers`]).
+    pub(super) quartz_weekday_numbers: bool,
 }
 
 impl Expression {
@@ -103,37 +105,32 @@ pub(super) fn parse(fields: &[&str]) -> Result<Expression, CronError> {
         .zip(fields)
         .map(|(kind, text)| parse_field(*kind, text))
         .collect::<Result<Vec<_>, _>>()?;
-    refuse_quartz_weekday_numbers(fields, &parsed)?;
-    Ok(Expression { fields: parsed })
+    Ok(Expression {
+        quartz_weekday_numbers: quartz_weekday_numbers(fields, &parsed),
+        fields: parsed,
+    })
 }
 
-/// Quartz, whose `?` and year field these are, counts weekdays 1 = Sunday … 7 = Saturday;
-/// every other dialect counts 0 (or 7) = Sunday, 1 = Monday. A number means different days
-/// to the two, so in an expression in Quartz's form only names are taken.
-fn refuse_quartz_weekday_numbers(text: &[&str], fields: &[Field]) -> Result<(), CronError> {
+/// Whether a weekday is written as a number in an expression in Quartz's form (a `?` or a
+/// year). Quartz (and AWS EventBridge) count 1 = Sunday … 7 = Saturday; cron, Spring,
+/// croniter, cron-parser and the rest count 0 (or 7) = Sunday, 1 = Monday, which is how
+/// cronhost reads it: worth a note to the operator, who may have pasted from Quartz.
+pub(super) fn quartz_weekday_numbers(text: &[&str], fields: &[Field]) -> bool {
     let quartz_form = text.len() == 7
         || text.iter().zip(fields).any(|(text, f)| {
             matches!(f.field, CronField::DayOfMonth | CronField::DayOfWeek) && *text == "?"
         });
     let Some(position) = fields.iter().position(|f| f.field == CronField::DayOfWeek) else {
-        return Ok(());
+        return false;
     };
-    let weekdays = text[position];
-    let numbered = weekdays.split(',').any(|part| {
-        let part = part.split_once('/').map_or(part, |(base, _)| base);
-        let part = part.split_once('#').map_or(part, |(base, _)| base);
-        let part = part.strip_suffix(['L', 'l']).unwrap_or(part);
-        part.split('-')
-            .any(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()))
-    });
-    if quartz_form && numbered {
-        return Err(CronError::Refused {
-            field: CronField::DayOfWeek,
-            value: weekdays.to_owned(),
-            reason: "in an expression in Quartz's form (with `?` or a year) a weekday number is ambiguous: Quartz counts 1 = Sunday, 2 = Monday, while cron, Spring and the rest count 0 = Sunday, 1 = Monday; write day names (`MON-FRI`, `FRI#3`, `FRIL`)",
-        });
-    }
-    Ok(())
+    quartz_form
+        && text[position].split(',').any(|part| {
+            let part = part.split_once('/').map_or(part, |(base, _)| base);
+            let part = part.split_once('#').map_or(part, |(base, _)| base);
+            let part = part.strip_suffix(['L', 'l']).unwrap_or(part);
+            part.split('-')
+                .any(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()))
+        })
 }
 
 fn parse_field(field: CronField, text: &str) -> Result<Field, CronError> {

@@ -124,6 +124,9 @@ fn quartz_day_fields_question_mark_last_and_nearest_weekday() {
         ["2026-01-15 00:00", "2026-02-16 00:00", "2026-03-16 00:00"]
     );
     assert_eq!(fires("0 0 1W 8 *", START, 1), ["2026-08-03 00:00"]);
+    // A day the month lacks is its last: 2026-11-30 is a Monday, 2026-02-28 a Saturday.
+    assert_eq!(fires("0 0 31W 11 *", START, 1), ["2026-11-30 00:00"]);
+    assert_eq!(fires("0 0 30W 2 *", START, 1), ["2026-02-27 00:00"]);
     assert_eq!(
         fires("0 0 L 2 *", "2028-01-01T00:00:00Z", 1),
         ["2028-02-29 00:00"]
@@ -225,18 +228,30 @@ fn refusals_name_the_field_the_value_as_written_and_what_is_allowed() {
     assert!(says("0 ? * * *").contains("`?` (no specific value) belongs in the day"));
     assert!(says("0 0 L/2 * *").contains("not understood"));
     assert!(says("0 0 0 1 1 * H").contains("not years"));
-    // Quartz counts weekdays from 1 = Sunday: in its form, numbers are refused, names taken.
-    let quartz = says("0 0 12 ? * 2");
-    assert!(
-        quartz.contains("Quartz counts 1 = Sunday") && quartz.contains("`MON-FRI`"),
-        "{quartz}"
+    // Quartz counts weekdays from 1 = Sunday, everyone else from 0: numbers are read as cron
+    // reads them, with a caution; names are plain.
+    let quartz = CronSchedule::parse("0 0 12 ? * 2").unwrap();
+    assert!(quartz
+        .caution()
+        .unwrap()
+        .contains("Quartz and AWS count 1 = Sunday"));
+    assert_eq!(
+        fires("0 0 12 ? * 2", START, 1),
+        ["2026-01-06 12:00"],
+        "a Tuesday"
     );
-    assert!(says("0 0 12 * * 1-5 2027").contains("ambiguous"));
-    assert!(CronSchedule::parse("0 0 12 ? * MON-FRI").is_ok());
-    assert!(
-        CronSchedule::parse("0 0 12 * * 1-5").is_ok(),
-        "6 fields without `?`: cron's numbers"
-    );
+    assert!(CronSchedule::parse("0 0 12 * * 1-5 2027")
+        .unwrap()
+        .caution()
+        .is_some());
+    assert!(CronSchedule::parse("0 0 12 ? * MON-FRI")
+        .unwrap()
+        .caution()
+        .is_none());
+    assert!(CronSchedule::parse("0 0 12 * * 1-5")
+        .unwrap()
+        .caution()
+        .is_none());
     assert_eq!(refusal("@reboot"), CronError::Reboot);
     assert!(says("@fortnightly").contains("`@fortnightly` is not a cron nickname"));
     assert_eq!(refusal("* * * *"), CronError::FieldCount { found: 4 });
