@@ -18,6 +18,10 @@ use chrono_tz::Tz;
 /// Offsets change by at most this much around a transition (real zones: ≤ 2 h).
 const SLACK: Duration = Duration::hours(3);
 
+/// No instant is computed past this year: chrono's calendar ends at year 262,143, and the
+/// offsets and search windows need room before it.
+const LAST_YEAR: i32 = 100_000;
+
 /// Safety bound on the candidates examined for one answer.
 const MAX_CANDIDATES: usize = 100_000;
 
@@ -77,6 +81,10 @@ pub fn next_after(
     after: DateTime<Utc>,
     zone: Tz,
 ) -> Option<DateTime<Utc>> {
+    use chrono::Datelike;
+    if after.year() > LAST_YEAR {
+        return None;
+    }
     let local_after = zone.from_utc_datetime(&after.naive_utc()).naive_local();
     // Fast path: no offset change within SLACK of `after` means no repeated hour lies behind
     // it, and beyond it local and UTC order agree: the first candidate with an instant is the

@@ -211,7 +211,9 @@ impl Matcher {
 
     /// The first local time strictly after `after` that the expression matches.
     pub(super) fn next_after(&self, after: NaiveDateTime) -> Option<NaiveDateTime> {
-        let mut t = after.with_nanosecond(0)? + Duration::seconds(1);
+        let mut t = after
+            .with_nanosecond(0)?
+            .checked_add_signed(Duration::seconds(1))?;
         let last_year = match &self.years {
             Some(years) => *years.last()?,
             None => after.year().saturating_add(SEARCH_YEARS),
@@ -246,14 +248,20 @@ impl Matcher {
                 t = t.date().and_hms_opt(hour, 0, 0)?;
             }
             let Some(minute) = self.minutes.first_from(t.minute()) else {
-                t = t.date().and_hms_opt(t.hour(), 0, 0)? + Duration::hours(1);
+                t = t
+                    .date()
+                    .and_hms_opt(t.hour(), 0, 0)?
+                    .checked_add_signed(Duration::hours(1))?;
                 continue;
             };
             if minute != t.minute() {
                 t = t.date().and_hms_opt(t.hour(), minute, 0)?;
             }
             let Some(second) = self.seconds.first_from(t.second()) else {
-                t = t.date().and_hms_opt(t.hour(), t.minute(), 0)? + Duration::minutes(1);
+                t = t
+                    .date()
+                    .and_hms_opt(t.hour(), t.minute(), 0)?
+                    .checked_add_signed(Duration::minutes(1))?;
                 continue;
             };
             return t.date().and_hms_opt(t.hour(), t.minute(), second);

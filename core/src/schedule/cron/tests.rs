@@ -399,3 +399,19 @@ fn descriptions_say_the_schedule_in_plain_words() {
         format!("at 03:{minute:02} every day, UTC")
     );
 }
+
+#[test]
+fn the_end_of_time_is_no_panic() {
+    let every_second = CronSchedule::parse("* * * * * *").unwrap();
+    let last = chrono::NaiveDateTime::MAX.and_utc();
+    assert_eq!(every_second.next_after(last, chrono_tz::UTC), None);
+    let late = chrono::NaiveDate::from_ymd_opt(99_000, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    assert!(CronSchedule::parse("0 0 29 2 *")
+        .unwrap()
+        .next_after(late, chrono_tz::UTC)
+        .is_some());
+}
