@@ -25,6 +25,7 @@
 mod catalog;
 mod config;
 mod crash_guard;
+mod crontab;
 mod daemon;
 mod embed;
 mod heartbeat;
@@ -48,6 +49,9 @@ pub use config::{
 pub use crash_guard::{CrashGuard, CrashVerdict};
 pub use cronhost_core::{
     clock, engine, run, schedule, store, text, JobOutcome, JobRun, JobRunner, StopFlag,
+};
+pub use crontab::{
+    Crontab, CrontabError, CrontabJob, CrontabOptions, LineError, LineProblem, LineWarning, Warning,
 };
 pub use daemon::{Daemon, DaemonError, HomeLost, SupervisorEnd};
 pub use embed::{Host, HostBuilder, HostError};

@@ -1,5 +1,5 @@
-//! Small text files an operator hands cronhost (`cronhost.toml`, a job file), read safely:
-//! without blocking on a fifo, a regular file only, bounded, and never cut short.
+//! Small text files an operator hands cronhost (`cronhost.toml`, a job file, a crontab), read
+//! safely: without blocking on a fifo, a regular file only, bounded, and never cut short.
 
 use std::io::Read;
 use std::path::Path;
@@ -23,22 +23,32 @@ pub(crate) fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Option<St
             "not a regular file (a fifo, a device or a directory)",
         ));
     }
-    let too_big = || {
-        std::io::Error::other(format!(
-            "it is larger than {} MiB, the most it may be",
-            limit >> 20
-        ))
-    };
     if metadata.len() > limit {
-        return Err(too_big());
+        return Err(too_big(limit));
     }
+    // It may grow while read.
+    read_text(file, limit).map(Some)
+}
+
+/// The text on standard input, at most `limit` bytes (a whole number of MiB): more is an
+/// error (never read in part), and so is text that is not UTF-8.
+pub(crate) fn read_stdin_bounded(limit: u64) -> std::io::Result<String> {
+    read_text(std::io::stdin().lock(), limit)
+}
+
+/// All of `reader`'s text, refused when over `limit` bytes or not UTF-8.
+fn read_text(reader: impl Read, limit: u64) -> std::io::Result<String> {
     let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes)?;
+    reader.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
-        // It grew while read.
-        return Err(too_big());
+        return Err(too_big(limit));
     }
-    String::from_utf8(bytes)
-        .map(Some)
-        .map_err(|_| std::io::Error::other("not UTF-8 text"))
+    String::from_utf8(bytes).map_err(|_| std::io::Error::other("not UTF-8 text"))
+}
+
+fn too_big(limit: u64) -> std::io::Error {
+    std::io::Error::other(format!(
+        "it is larger than {} MiB, the most it may be",
+        limit >> 20
+    ))
 }

@@ -84,21 +84,27 @@ impl CliError {
 
 impl From<StoreError> for CliError {
     fn from(error: StoreError) -> Self {
-        let code = match error {
-            StoreError::NoSuchJob(_)
-            | StoreError::Ambiguous { .. }
-            | StoreError::NameTaken(_)
-            | StoreError::Invalid(_)
-            | StoreError::Schedule(_)
-            | StoreError::Refused(_) => EXIT_USAGE,
-            StoreError::Unusable { .. } | StoreError::TooNew { .. } => EXIT_USAGE,
-            // SQLite failed, or an error this CLI does not know yet: not the input's fault.
-            _ => EXIT_FAILURE,
-        };
         Self {
-            code,
+            code: exit_code(&error),
             message: error.to_string(),
         }
+    }
+}
+
+/// The exit code a store error calls for: 2 for bad input, 1 when the store itself failed.
+pub fn exit_code(error: &StoreError) -> i32 {
+    match error {
+        StoreError::NoSuchJob(_)
+        | StoreError::Ambiguous { .. }
+        | StoreError::NameTaken(_)
+        | StoreError::Invalid(_)
+        | StoreError::Schedule(_)
+        | StoreError::Refused(_) => EXIT_USAGE,
+        StoreError::Unusable { .. } | StoreError::TooNew { .. } => EXIT_USAGE,
+        // A declared job (`apply`) refused for what it says, or because the store failed.
+        StoreError::Declared { source, .. } => exit_code(source),
+        // SQLite failed, or an error this CLI does not know yet: not the input's fault.
+        _ => EXIT_FAILURE,
     }
 }
 
@@ -179,7 +185,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Manage jobs: add, list, show, edit, pause, resume, run, remove, preview, export, import.
+    /// Manage jobs: add, list, show, edit, pause, resume, run, remove, preview, export, import
+    /// (a `jobs export` file, or a crontab).
     #[command(subcommand)]
     Jobs(jobs::JobsCommand),
     /// Make the job set match a TOML job file (the way to keep jobs in git): adds, changes,

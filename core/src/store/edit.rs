@@ -278,6 +278,8 @@ impl Store {
     /// missing is added, one that differs is changed as [`Store::edit_job`] changes it, and
     /// with `prune` every job not declared is removed (its history stays). All or nothing, in
     /// one transaction; with `dry_run` nothing is written and the result says what would be.
+    /// A declared job the store refuses is [`StoreError::Declared`], with its index in
+    /// `declared`.
     pub fn apply_jobs(
         &self,
         declared: &[Declared],
@@ -301,7 +303,7 @@ impl Store {
         }
         let body = |tx: &Transaction<'_>| {
             let mut applied = Applied::default();
-            for entry in declared {
+            for (index, entry) in declared.iter().enumerate() {
                 // A declared job without a zone is in the host's, as a new one would be (an
                 // edit, by contrast, leaves the zone it does not name).
                 let mut entry = entry.clone();
@@ -312,11 +314,10 @@ impl Store {
                 let entry = &entry;
                 let name = entry.spec.name.as_deref().unwrap_or_default();
                 let existing = resolve_name(tx, name)?;
-                let described = |e: StoreError| {
-                    StoreError::Invalid(format!(
-                        "job `{}`: {e}; nothing was applied",
-                        name.escape_debug()
-                    ))
+                let described = |e: StoreError| StoreError::Declared {
+                    index,
+                    name: name.to_owned(),
+                    source: Box::new(e),
                 };
                 match existing {
                     None => {

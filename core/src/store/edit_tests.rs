@@ -169,6 +169,15 @@ fn apply_is_all_or_nothing() {
         .apply_jobs(&declared, true, false, "UTC", at(T0))
         .unwrap_err();
     assert!(error.to_string().contains("broken"), "{error}");
+    // The refused job is named by its place, with the store's own reason.
+    assert!(
+        matches!(
+            &error,
+            StoreError::Declared { index: 1, name, source }
+                if name == "broken" && matches!(**source, StoreError::Schedule(_))
+        ),
+        "{error:?}"
+    );
     assert_eq!(store.job("a").unwrap().schedule_text, "every 1h");
     let twice = vec![
         Declared::new(named("every 2h", "x")),

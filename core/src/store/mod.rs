@@ -88,6 +88,18 @@ pub enum StoreError {
     /// A schedule or zone was refused, or a stored schedule cannot be read.
     #[error(transparent)]
     Schedule(#[from] crate::schedule::ScheduleError),
+    /// One job of a declared job set ([`Store::apply_jobs`]) was refused; nothing was applied.
+    #[error("job `{}`: {source}; nothing was applied", name.escape_debug())]
+    Declared {
+        /// Its place among the declared jobs (0 for the first), so the caller can point at
+        /// where it was declared.
+        index: usize,
+        /// Its name.
+        name: String,
+        /// Why it was refused.
+        #[source]
+        source: Box<StoreError>,
+    },
     /// A manual run the job's state refuses (paused, completed, running).
     #[error(transparent)]
     Refused(#[from] policy::ManualRefusal),

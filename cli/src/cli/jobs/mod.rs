@@ -1,6 +1,8 @@
-//! `cronhost jobs ...`: add, list, show, edit, pause, resume, run, remove, next, export, import.
+//! `cronhost jobs ...`: add, list, show, edit, pause, resume, run, remove, next, export, import,
+//! import-crontab.
 
 mod change;
+mod crontab;
 mod next;
 mod options;
 mod show;
@@ -110,6 +112,10 @@ pub enum JobsCommand {
         #[arg(long)]
         replace: bool,
     },
+    /// Add the jobs of a crontab (crontab(5): `m h dom mon dow command`, `@daily`, `VAR=value`,
+    /// `CRON_TZ`, `SHELL`, `%` as standard input). All or nothing; importing it again adds
+    /// nothing. Example: `crontab -l | cronhost jobs import-crontab -`
+    ImportCrontab(crontab::ImportCrontabArgs),
 }
 
 impl JobsCommand {
@@ -279,6 +285,7 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
             );
             Ok(EXIT_OK)
         }
+        JobsCommand::ImportCrontab(args) => crontab::import(context, store, args),
         JobsCommand::Add(_) | JobsCommand::Next { .. } => unreachable!("handled above"),
     }
 }
