@@ -35,16 +35,19 @@ pub(super) fn add(context: &Context, args: AddArgs) -> Result<i32, CliError> {
     spec.on_failure = options.on_failure;
     let store = Store::open(&context.home.store_file())?;
     let job = store.add_job(&spec, &context.config.cron.timezone, Utc::now())?;
-    // Standard output is the id alone, for scripts; what it will do goes to the operator.
+    // Standard output is the id alone, for scripts; what it will do goes to an operator at a
+    // terminal (a script or system cron gets no chatter), and a caution to everyone.
     outln!("{}", job.id);
-    eprintln!(
-        "{}: {}; next run {}",
-        for_terminal(&job.name),
-        for_terminal(&job.describe_schedule()),
-        describe_next(&job)
-    );
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        eprintln!(
+            "{}: {}; next run {}",
+            for_terminal(&job.name),
+            for_terminal(&job.describe_schedule()),
+            describe_next(&job)
+        );
+    }
     if let Some(caution) = job.parsed_schedule().ok().and_then(|s| s.caution()) {
-        eprintln!("note: {caution}");
+        log::warn!("{}: {caution}", for_terminal(&job.name));
     }
     Ok(EXIT_OK)
 }
