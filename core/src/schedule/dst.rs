@@ -3,9 +3,10 @@
 //! Schedules are matched against local wall-clock time in the job's zone, then mapped to UTC:
 //! - **Fixed-time jobs** (the hour field names hours, e.g. `30 2 * * *`): a time that falls in
 //!   the spring-forward gap runs once, at the end of the gap, that day; a time in the repeated
-//!   fall-back hour runs once, at its first occurrence. A gap that runs into a later local
-//!   date is not carried over: when a date (or the rest of it) never existed, as Pacific/Apia's
-//!   2011-12-30, its times are not run, so no job runs twice on one local date.
+//!   fall-back hour runs once, at its first occurrence. A date that never existed at all (the
+//!   clocks jumped over it, as Pacific/Apia's 2011-12-30) is not carried into the next one:
+//!   its times are not run, so a daily job does not run twice on the next date. (A gap that
+//!   only ends on the next date, as America/Nuuk's 23:00 on a Saturday, runs at its end.)
 //! - **Around-the-clock jobs** (hour field `*` or `*/N`, e.g. `*/15 * * * *`): they follow real
 //!   time. Local times in the gap do not exist and are not run; the repeated hour is run in both
 //!   passes, so a `*/15` job keeps its 15-minute rhythm through both transitions.
@@ -39,7 +40,7 @@ pub fn instants(zone: Tz, local: NaiveDateTime, fixed_hour: bool) -> Vec<DateTim
             }
         }
         LocalResult::None if fixed_hour => end_of_gap(zone, local)
-            .filter(|end| zone.from_utc_datetime(&end.naive_utc()).date_naive() == local.date())
+            .filter(|end| !date_never_existed(zone, local, *end))
             .into_iter()
             .collect(),
         LocalResult::None => Vec::new(),
@@ -54,6 +55,13 @@ pub fn resolve_fixed(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
         LocalResult::None => end_of_gap(zone, local),
         _ => instants(zone, local, true).into_iter().next(),
     }
+}
+
+/// Whether the whole local date of `local` (a time in the gap that ends at `end`) was skipped:
+/// the clocks jumped from an earlier date straight to a later one (Pacific/Apia, 2011-12-30).
+fn date_never_existed(zone: Tz, local: NaiveDateTime, end: DateTime<Utc>) -> bool {
+    let date_at = |at: DateTime<Utc>| zone.from_utc_datetime(&at.naive_utc()).date_naive();
+    date_at(end) > local.date() && date_at(end - Duration::seconds(1)) < local.date()
 }
 
 /// The instant the clocks jump to, for a local time inside a spring-forward gap.
@@ -89,8 +97,11 @@ pub fn next_after(
     // Fast path: no offset change within SLACK of `after` means no repeated hour lies behind
     // it, and beyond it local and UTC order agree: the first candidate with an instant is the
     // answer. (A per-second job would otherwise walk hours of candidates on every call.)
+    // A change forward (a gap) keeps local and UTC order too; only a change back (a repeated
+    // hour) needs the slow walk.
     let offset_at = |at: DateTime<Utc>| zone.offset_from_utc_datetime(&at.naive_utc()).fix();
-    if offset_at(after - SLACK) == offset_at(after + SLACK) {
+    let (before, beyond) = (offset_at(after - SLACK), offset_at(after + SLACK));
+    if before.local_minus_utc() <= beyond.local_minus_utc() {
         let mut cursor = local_after;
         for _ in 0..MAX_CANDIDATES {
             let candidate = next_local(&cursor)?;
@@ -104,15 +115,21 @@ pub fn next_after(
         }
         return None;
     }
-    let mut cursor = local_after - SLACK;
+    // The repeated stretch is as long as the change; a local time before it maps before
+    // `after`. A candidate read at the larger offset is the earliest it can be.
+    let fold = Duration::seconds(i64::from(
+        before.local_minus_utc() - beyond.local_minus_utc(),
+    ));
+    let largest = Duration::seconds(i64::from(before.local_minus_utc()));
+    let mut cursor = local_after - fold;
     let mut best: Option<DateTime<Utc>> = None;
     for _ in 0..MAX_CANDIDATES {
-        let candidate = next_local(&cursor)?;
-        if let Some(best) = best {
-            let best_local = zone.from_utc_datetime(&best.naive_utc()).naive_local();
-            if candidate > best_local + SLACK {
-                break;
-            }
+        // No more candidates: the best found so far (if any) is the answer.
+        let Some(candidate) = next_local(&cursor) else {
+            break;
+        };
+        if best.is_some_and(|best| (candidate - largest).and_utc() > best) {
+            break;
         }
         for at in instants(zone, candidate, fixed_hour) {
             if at > after && best.is_none_or(|b| at < b) {

@@ -466,3 +466,51 @@ fn a_date_that_never_existed_is_skipped_not_run_twice_the_next_day() {
         "2011-12-31 00:00"
     );
 }
+
+/// Red-team findings around DST, each once wrong.
+#[test]
+fn chosen_hours_run_once_in_a_repeated_hour_and_a_gap_into_the_next_date_still_runs() {
+    let once_per_local_time = |expression: &str, zone: &str, from: &str, to: &str| {
+        let zone: Tz = zone.parse().unwrap();
+        let schedule = parse(expression);
+        let (mut at, end) = (utc(from), utc(to));
+        let mut seen = BTreeMap::new();
+        while let Some(next) = schedule.next_after(at, zone).filter(|n| *n < end) {
+            *seen.entry(local(next, zone).naive_local()).or_insert(0) += 1;
+            at = next;
+        }
+        assert!(
+            seen.values().all(|n| *n == 1),
+            "{expression} in {zone}: {seen:?}"
+        );
+        seen.len()
+    };
+    // Havana falls back from 01:00 to 00:00: midnight is repeated; `*/12` is chosen hours.
+    once_per_local_time(
+        "0 */12 * * *",
+        "America/Havana",
+        "2026-10-31T12:00:00Z",
+        "2026-11-03T00:00:00Z",
+    );
+    once_per_local_time(
+        "30 1/12 * * *",
+        "America/New_York",
+        "2026-10-31T12:00:00Z",
+        "2026-11-03T00:00:00Z",
+    );
+    // Nuuk springs forward at 23:00 on a Saturday to 00:00 on Sunday: that Saturday existed,
+    // so its 23:30 runs at the end of the gap.
+    let nuuk: Tz = "America/Nuuk".parse().unwrap();
+    let saturday = parse("30 23 * * SAT");
+    let next = saturday
+        .next_after(utc("2024-03-30T12:00:00Z"), nuuk)
+        .unwrap();
+    assert_eq!(local(next, nuuk).to_rfc3339(), "2024-03-31T00:00:00-01:00");
+    // The last occurrence of a bounded schedule near a change is still found.
+    let new_york: Tz = "America/New_York".parse().unwrap();
+    let last = parse("0 0 3 1 11 ? 2026");
+    assert_eq!(
+        last.next_after(utc("2026-11-01T04:00:00Z"), new_york),
+        Some(utc("2026-11-01T08:00:00Z"))
+    );
+}

@@ -9,21 +9,16 @@ use super::syntax::Expression;
 
 /// What one field amounts to, for words.
 #[derive(Debug, Clone, Copy)]
-enum Set {
+enum Set<'a> {
     /// These values.
     Values(Bits),
-    /// Picked by `H` per job, not yet for a job.
-    Picked { step: Option<u32> },
+    /// Picked by `H` per job, not yet for a job: the field as written.
+    Picked(&'a str),
 }
 
 pub(super) fn describe(parts: &Expression, matcher: &Matcher, seeded: bool, zone: Tz) -> String {
     let set = |field: CronField, bits: Bits| match parts.get(field) {
-        Some(f) if f.is_hashed() && !seeded => Set::Picked {
-            step: f.items.iter().find_map(|item| match item {
-                super::syntax::Item::Hash { step, .. } => *step,
-                _ => None,
-            }),
-        },
+        Some(f) if f.is_hashed() && !seeded => Set::Picked(&f.text),
         _ => Set::Values(bits),
     };
     let seconds = set(CronField::Second, matcher.seconds);
@@ -48,12 +43,12 @@ pub(super) fn describe(parts: &Expression, matcher: &Matcher, seeded: bool, zone
             )
         }
     });
-    let years = matcher.years.as_ref().map(|years| {
-        format!(
-            "in {}",
-            join(&years.iter().map(i32::to_string).collect::<Vec<_>>())
-        )
-    });
+    let (first_year, last_year) = CronField::Year.bounds();
+    let years = matcher
+        .years
+        .as_ref()
+        .filter(|years| years.len() < (last_year - first_year + 1) as usize)
+        .map(|years| format!("in {}", year_words(years)));
     match (&days, &months, &years) {
         (None, None, None) if at_times => pieces[0].push_str(" every day"),
         _ => pieces.extend([days, months, years].into_iter().flatten()),
@@ -63,7 +58,7 @@ pub(super) fn describe(parts: &Expression, matcher: &Matcher, seeded: bool, zone
 }
 
 /// The time-of-day part, and whether it names times of day (so "every day" reads well).
-fn time_of_day(seconds: Set, minutes: Set, hours: Set) -> (String, bool) {
+fn time_of_day(seconds: Set<'_>, minutes: Set<'_>, hours: Set<'_>) -> (String, bool) {
     if let (Set::Values(s), Set::Values(m), Set::Values(h)) = (seconds, minutes, hours) {
         if let (Some(s), Some(m)) = (single(s), single(m)) {
             let clock = |hour: u32| match s {
@@ -84,7 +79,7 @@ fn time_of_day(seconds: Set, minutes: Set, hours: Set) -> (String, bool) {
                     false,
                 );
             }
-            if let Some((from, step)) = progression(h, 23) {
+            if let Some((from, step)) = progression(h, 24) {
                 return (format!("every {step} hours from {}", clock(from)), false);
             }
             if let Some((from, to)) = one_run(h) {
@@ -97,15 +92,21 @@ fn time_of_day(seconds: Set, minutes: Set, hours: Set) -> (String, bool) {
     }
     let seconds = match seconds {
         Set::Values(s) if s.len() == 1 && s.contains(0) => None,
-        other => Some(unit_words(other, "second", 59)),
+        other => Some(unit_words(other, "second", 60)),
     };
     let minutes = match minutes {
         Set::Values(m) if m.len() == 60 && seconds.is_some() => None,
-        other => Some(unit_words(other, "minute", 59)),
+        // Within a minute's seconds, the minutes are where they happen.
+        Set::Values(m) if seconds.is_some() => Some(format!(
+            "during minute{} {}",
+            if m.len() == 1 { "" } else { "s" },
+            runs_in_words(m, |v| v.to_string())
+        )),
+        other => Some(unit_words(other, "minute", 60)),
     };
     let hours = match hours {
         Set::Values(h) if h.len() == 24 => None,
-        Set::Values(h) => Some(match (single(h), one_run(h), progression(h, 23)) {
+        Set::Values(h) => Some(match (single(h), one_run(h), progression(h, 24)) {
             (Some(h), _, _) => format!("from {h:02}:00 to {h:02}:59"),
             (_, Some((from, to)), _) => format!("from {from:02}:00 to {to:02}:59"),
             (_, _, Some((from, step))) => {
@@ -116,7 +117,7 @@ fn time_of_day(seconds: Set, minutes: Set, hours: Set) -> (String, bool) {
                 join(&h.values().map(|h| format!("{h:02}")).collect::<Vec<_>>())
             ),
         }),
-        picked => Some(unit_words(picked, "hour", 23)),
+        picked => Some(unit_words(picked, "hour", 24)),
     };
     let minutes = match (&seconds, minutes, &hours) {
         (None, Some(at), None) if at.starts_with("at ") => Some(format!("every hour {at}")),
@@ -127,21 +128,19 @@ fn time_of_day(seconds: Set, minutes: Set, hours: Set) -> (String, bool) {
 }
 
 /// One field's values in words: `every minute`, `every 15 minutes`, `at minutes 5 and 35`.
-fn unit_words(set: Set, unit: &str, max: u32) -> String {
+/// `size` is how many values the field has.
+fn unit_words(set: Set<'_>, unit: &str, size: u32) -> String {
     let bits = match set {
-        Set::Picked { step: None } => return format!("at a {unit} picked per job"),
-        Set::Picked { step: Some(n) } => {
-            return format!("every {n} {unit}s from a {unit} picked per job")
-        }
+        Set::Picked(text) => return format!("at {unit}s picked per job by `{text}`"),
         Set::Values(bits) => bits,
     };
-    if bits.len() == max + 1 {
+    if bits.len() == size {
         return format!("every {unit}");
     }
     if let Some(at) = single(bits) {
         return format!("at {unit} {at}");
     }
-    match progression(bits, max) {
+    match progression(bits, size) {
         Some((0, step)) => format!("every {step} {unit}s"),
         Some((from, step)) => format!("every {step} {unit}s from {unit} {from}"),
         None => match one_run(bits) {
@@ -172,8 +171,7 @@ fn day_words(matcher: &Matcher, picked_day: bool, picked_weekday: bool) -> Optio
         }
         nouns.extend(days.before_last.values().map(|minus| match minus {
             0 => "the last day".to_owned(),
-            1 => "the day before the last".to_owned(),
-            n => format!("{n} days before the last day"),
+            n => format!("the {}-last day", ordinal(n + 1)),
         }));
         if days.last_weekday {
             nouns.push("the last weekday".to_owned());
@@ -219,14 +217,16 @@ fn single(bits: Bits) -> Option<u32> {
     (bits.len() == 1).then(|| bits.values().next()).flatten()
 }
 
-/// `(start, step)` when the set is every `step`th value from `start` to the field's end
-/// (`max`), with `step` above 1.
-fn progression(bits: Bits, max: u32) -> Option<(u32, u32)> {
+/// `(start, step)` when the set is every `step`th value, `step` above 1, evenly around the
+/// field's `size` values too (so "every 15 minutes" is true across the hour: `*/45` is not
+/// "every 45 minutes", it fires at :00 and :45).
+fn progression(bits: Bits, size: u32) -> Option<(u32, u32)> {
     let values: Vec<u32> = bits.values().collect();
     let (&first, &second) = (values.first()?, values.get(1)?);
     let step = second - first;
     let even = values.windows(2).all(|w| w[1] - w[0] == step);
-    (step > 1 && even && values.last()? + step > max).then_some((first, step))
+    let around = size.is_multiple_of(step) && values.len() as u32 == size / step;
+    (step > 1 && even && around).then_some((first, step))
 }
 
 /// `(from, to)` when the set is one unbroken run of values.
@@ -250,6 +250,25 @@ fn runs_in_words(bits: Bits, name: impl Fn(u32) -> String) -> String {
             phrases.push(format!("{} through {}", name(values[i]), name(values[j])));
         } else {
             phrases.extend(values[i..=j].iter().map(|v| name(*v)));
+        }
+        i = j + 1;
+    }
+    join(&phrases)
+}
+
+/// Years with runs of three or more as `a through b`.
+fn year_words(years: &[i32]) -> String {
+    let mut phrases = vec![];
+    let mut i = 0;
+    while i < years.len() {
+        let mut j = i;
+        while j + 1 < years.len() && years[j + 1] == years[j] + 1 {
+            j += 1;
+        }
+        if j >= i + 2 {
+            phrases.push(format!("{} through {}", years[i], years[j]));
+        } else {
+            phrases.extend(years[i..=j].iter().map(i32::to_string));
         }
         i = j + 1;
     }

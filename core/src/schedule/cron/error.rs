@@ -68,6 +68,16 @@ pub enum CronError {
         /// The part as written.
         value: String,
     },
+    /// A step longer than the field, which would fire at its start only.
+    #[error("{field} `{value}`: a step longer than the field's {span} values fires at its start only; write that value")]
+    StepTooLarge {
+        /// The field.
+        field: CronField,
+        /// The part as written.
+        value: String,
+        /// How many values the field has.
+        span: u32,
+    },
     /// Syntax some dialect has that cronhost refuses on purpose, with the reason.
     #[error("{field} `{value}` is refused: {reason}")]
     Refused {

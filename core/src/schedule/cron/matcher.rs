@@ -289,7 +289,10 @@ fn resolve(field: &Field, seed: &str) -> Bits {
             }
             Item::Range { from, to, step } => (from, to, step),
             Item::Hash { from, to, step } => {
-                let hash = stable_hash(&format!("{seed}\u{0}{}\u{0}{index}", field.field));
+                let hash = mix(stable_hash(&format!(
+                    "{seed}\u{0}{}\u{0}{index}",
+                    field.field
+                )));
                 match step {
                     None => {
                         let at = from + (hash % u64::from(to - from + 1)) as u32;
@@ -316,6 +319,16 @@ fn resolve(field: &Field, seed: &str) -> Bits {
         }
     }
     bits
+}
+
+/// FNV's low bits follow the last bytes of its input, so the values `H` picks for two fields
+/// of one job would be tied; a finaliser (SplitMix64's) spreads every input bit over all.
+fn mix(mut hash: u64) -> u64 {
+    hash ^= hash >> 30;
+    hash = hash.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    hash ^= hash >> 27;
+    hash = hash.wrapping_mul(0x94d0_49bb_1331_11eb);
+    hash ^ (hash >> 31)
 }
 
 /// Whether a (year field) part names `year`.

@@ -122,13 +122,11 @@ impl CronSchedule {
         &self.expression
     }
 
-    /// Whether the hour field names hours (a fixed-time job) rather than `*` or a step from
-    /// a start (`*/2`, `0/2`, `H/2`: a job that runs around the clock). Decides the DST
-    /// policy, see [`dst`].
+    /// Whether the job fires at chosen hours (a fixed-time job: `30 2 * * *`, `0 9-17 * * *`,
+    /// `0 */6 * * *`) rather than in every hour (`*`, `*/15 * * * *`: a job that runs around
+    /// the clock and follows real time). Decides the DST policy, see [`dst`].
     pub fn is_fixed_hour(&self) -> bool {
-        self.parts
-            .get(CronField::Hour)
-            .is_some_and(|hour| !hour.open_step)
+        self.matcher.hours.len() < 24
     }
 
     /// The first fire instant strictly after `after`, in `zone`, under the DST policy.

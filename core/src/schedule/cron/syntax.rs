@@ -44,8 +44,8 @@ pub(super) struct Field {
     pub(super) items: Vec<Item>,
     /// `*` or `?` (step 1) among the parts: the field does not restrict.
     pub(super) unrestricted: bool,
-    /// A step without an end: `*/n`, `a/n`, `H/n` (or `*`): around the clock, for hours.
-    pub(super) open_step: bool,
+    /// The field as written.
+    pub(super) text: String,
 }
 
 impl Field {
@@ -136,23 +136,28 @@ pub(super) fn quartz_weekday_numbers(text: &[&str], fields: &[Field]) -> bool {
 fn parse_field(field: CronField, text: &str) -> Result<Field, CronError> {
     let mut items = Vec::new();
     let mut unrestricted = false;
-    let mut open_step = false;
+    if text.split(',').any(str::is_empty) {
+        return Err(CronError::NotUnderstood {
+            field,
+            value: text.to_owned(),
+            allowed: format!("no empty list items; {}", field.allowed()),
+        });
+    }
     for part in text.split(',') {
-        let (item, open) = parse_item(field, part)?;
+        let item = parse_item(field, part)?;
         unrestricted |= matches!(item, Item::All { step: 1 });
-        open_step |= open;
         items.push(item);
     }
     Ok(Field {
         field,
-        open_step: open_step && items.len() == 1,
+        text: text.to_owned(),
         items,
         unrestricted,
     })
 }
 
-/// One part; the flag says whether it is a step without an end (or `*`).
-fn parse_item(field: CronField, part: &str) -> Result<(Item, bool), CronError> {
+/// One part of a field.
+fn parse_item(field: CronField, part: &str) -> Result<Item, CronError> {
     let not_understood = || CronError::NotUnderstood {
         field,
         value: part.to_owned(),
@@ -176,6 +181,18 @@ fn parse_item(field: CronField, part: &str) -> Result<(Item, bool), CronError> {
                     value: part.to_owned(),
                 });
             }
+            let span = if field == CronField::DayOfWeek {
+                7
+            } else {
+                max - min + 1
+            };
+            if step > span {
+                return Err(CronError::StepTooLarge {
+                    field,
+                    value: part.to_owned(),
+                    span,
+                });
+            }
             (base, Some(step))
         }
         None => (part, None),
@@ -185,14 +202,11 @@ fn parse_item(field: CronField, part: &str) -> Result<(Item, bool), CronError> {
     match upper.as_str() {
         "" => return Err(not_understood()),
         "*" => {
-            return Ok((
-                Item::All {
-                    step: step.unwrap_or(1),
-                },
-                true,
-            ))
+            return Ok(Item::All {
+                step: step.unwrap_or(1),
+            })
         }
-        "?" if day_field && step.is_none() => return Ok((Item::All { step: 1 }, true)),
+        "?" if day_field && step.is_none() => return Ok(Item::All { step: 1 }),
         "?" => {
             return Err(refused(
                 "`?` (no specific value) belongs in the day-of-month or day-of-week field, alone",
@@ -220,13 +234,12 @@ fn parse_item(field: CronField, part: &str) -> Result<(Item, bool), CronError> {
             check_order(field, part, from, to)?;
             (from, to)
         };
-        let open = rest.is_empty() && step.is_some();
-        return Ok((Item::Hash { from, to, step }, open));
+        return Ok(Item::Hash { from, to, step });
     }
     if field == CronField::DayOfMonth {
         if let Some(item) = last_day(&upper, part)? {
             return match step {
-                None => Ok((item, false)),
+                None => Ok(item),
                 Some(_) => Err(not_understood()),
             };
         }
@@ -234,14 +247,20 @@ fn parse_item(field: CronField, part: &str) -> Result<(Item, bool), CronError> {
     if field == CronField::DayOfWeek {
         if let Some(item) = nth_weekday(&upper, part)? {
             return match step {
-                None => Ok((item, false)),
+                None => Ok(item),
                 Some(_) => Err(not_understood()),
             };
         }
     }
-    let (from, to, open) = match base.split_once('-') {
+    let (from, to) = match base.split_once('-') {
         Some((from, to)) => {
             let from = value(field, part, from)?;
+            // `7-1`, `SUN-MON`: Sunday opens a week as 0.
+            let from = if field == CronField::DayOfWeek && from == 7 {
+                0
+            } else {
+                from
+            };
             let to = if field == CronField::DayOfMonth && to.eq_ignore_ascii_case("L") {
                 max
             } else {
@@ -254,31 +273,28 @@ fn parse_item(field: CronField, part: &str) -> Result<(Item, bool), CronError> {
                 to
             };
             check_order(field, part, from, to)?;
-            (from, to, false)
+            (from, to)
         }
         // `a/n` runs to the field's end (a week ends on Saturday).
         None if step.is_some() => {
-            let end = if field == CronField::DayOfWeek {
-                6
-            } else {
-                max
-            };
-            (value(field, part, base)?, end, true)
+            let start = value(field, part, base)?;
+            match field {
+                // Sunday (7) starts the week again.
+                CronField::DayOfWeek => (start % 7, 6),
+                _ => (start, max),
+            }
         }
         None => {
             let at = value(field, part, base)?;
-            (at, at, false)
+            (at, at)
         }
     };
     debug_assert!(min <= from && to <= max);
-    Ok((
-        Item::Range {
-            from,
-            to,
-            step: step.unwrap_or(1),
-        },
-        open,
-    ))
+    Ok(Item::Range {
+        from,
+        to,
+        step: step.unwrap_or(1),
+    })
 }
 
 /// A value of `field`, in range, or the error for `part`.

@@ -215,6 +215,23 @@ fn refusals_name_the_field_the_value_as_written_and_what_is_allowed() {
         says("*/0 * * * *"),
         "minute `*/0`: a step must be 1 or more"
     );
+    assert!(says("*/61 * * * *").contains("a step longer than the field's 60 values"));
+    assert!(says("0 0 */32 * *").contains("field's 31 values"));
+    assert!(
+        CronSchedule::parse("*/60 * * * *").is_ok(),
+        "as long as the field"
+    );
+    assert!(says("0 0 1, * *")
+        .starts_with("day of month `1,` is not understood; allowed: no empty list items"));
+    // Sunday as 7 opens a week as 0, and starts a stepped week again.
+    assert_eq!(
+        fires("0 0 * * 7-1", START, 2),
+        ["2026-01-04 00:00", "2026-01-05 00:00"]
+    );
+    assert_eq!(
+        fires("0 0 * * 7/3", START, 3),
+        ["2026-01-03 00:00", "2026-01-04 00:00", "2026-01-07 00:00"]
+    );
     assert!(matches!(
         refusal("0 0 * * MON-FRI#1"),
         CronError::Refused {
@@ -307,9 +324,26 @@ fn h_picks_a_stable_value_per_job_within_its_range() {
         assert!((1..=28).contains(&day), "{day}");
     }
     assert!(!CronSchedule::parse("0 0 * * *").unwrap().uses_hash());
-    // `H/15` in the hour runs around the clock; `H` alone is a fixed hour.
-    assert!(!CronSchedule::parse("0 H/4 * * *").unwrap().is_fixed_hour());
-    assert!(CronSchedule::parse("0 H * * *").unwrap().is_fixed_hour());
+    // A job at chosen hours is a fixed-time job, however the hours are written; one that
+    // fires in every hour runs around the clock.
+    for fixed in [
+        "0 H/4 * * *",
+        "0 H * * *",
+        "0 */12 * * *",
+        "30 1/12 * * *",
+        "0 9-17 * * *",
+    ] {
+        assert!(
+            CronSchedule::parse(fixed).unwrap().is_fixed_hour(),
+            "{fixed}"
+        );
+    }
+    for around in ["*/15 * * * *", "30 * * * *", "0 0/1 * * *", "0 0-23 * * *"] {
+        assert!(
+            !CronSchedule::parse(around).unwrap().is_fixed_hour(),
+            "{around}"
+        );
+    }
 }
 
 fn words(expression: &str, zone: Tz) -> String {
@@ -343,7 +377,20 @@ fn descriptions_say_the_schedule_in_plain_words() {
         ("0 0 L * *", "at 00:00, on the last day of the month, UTC"),
         (
             "0 0 L-3 * *",
-            "at 00:00, on 3 days before the last day of the month, UTC",
+            "at 00:00, on the 4th-last day of the month, UTC",
+        ),
+        ("*/45 * * * *", "every hour at minutes 0 and 45, UTC"),
+        (
+            "*/30 */30 * * * *",
+            "every 30 seconds, during minutes 0 and 30, UTC",
+        ),
+        (
+            "0 0 0 1 1 * *",
+            "at 00:00, on day 1 of the month, in January, UTC",
+        ),
+        (
+            "0 0 0 1 1 * 2027-2030,2040",
+            "at 00:00, on day 1 of the month, in January, in 2027 through 2030 and 2040, UTC",
         ),
         (
             "0 0 LW * *",
@@ -379,10 +426,17 @@ fn descriptions_say_the_schedule_in_plain_words() {
             "at 00:00, on day 1 of the month, in January, UTC",
         ),
         ("0 0 12 ? * MON 2027", "at 12:00, on Monday, in 2027, UTC"),
-        ("H * * * *", "every hour at a minute picked per job, UTC"),
+        (
+            "H * * * *",
+            "every hour at minutes picked per job by `H`, UTC",
+        ),
         (
             "H(0-29)/10 * * * *",
-            "every 10 minutes from a minute picked per job, UTC",
+            "every hour at minutes picked per job by `H(0-29)/10`, UTC",
+        ),
+        (
+            "H,30 H * * *",
+            "at minutes picked per job by `H,30`, at hours picked per job by `H`, UTC",
         ),
     ] {
         assert_eq!(words(expression, utc), expected, "{expression}");
