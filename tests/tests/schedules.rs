@@ -174,10 +174,41 @@ fn next_lists_instants_strictly_after_from_read_in_the_zone_with_the_dst_policy(
         ],
     );
     assert_eq!(instants, ["2026-03-10T06:30:00+00:00"]);
+    // The abbreviation picks the pass of the repeated hour: from 01:10 EST (the second pass)
+    // the 01:30 job's next run is the next day's.
+    let (instants, _) = next(
+        &home,
+        &[
+            "30 1 * * *",
+            new_york[0],
+            new_york[1],
+            "--from",
+            "2026-11-01 01:10:00 EST",
+            "--count",
+            "1",
+        ],
+    );
+    assert_eq!(instants, ["2026-11-02T06:30:00+00:00"]);
+    // What is over previews as nothing left, not as a refusal.
+    for over in ["2020-01-01 10:00", "0 0 0 1 1 ? 2025"] {
+        let output = home.cronhost(&["jobs", "next", over]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{over}: {}",
+            text(&output.stderr)
+        );
+        assert!(
+            text(&output.stdout).contains("no fire time after"),
+            "{over}"
+        );
+    }
     // A bad --from says what a time is.
-    let output = home.cronhost(&["jobs", "next", "@daily", "--from", "yesterday"]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(text(&output.stderr).contains("--from `yesterday` is not a time"));
+    for bad in ["yesterday", "2026-11-01 01:10:00 XYZ"] {
+        let output = home.cronhost(&["jobs", "next", "@daily", "--from", bad]);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(text(&output.stderr).contains(&format!("--from `{bad}` is not a time")));
+    }
     // A job keeps its own zone: --tz is for schedules.
     let id = home.add_job(&["0 9 * * *", "--tz", "Europe/Berlin", "--", "true"]);
     let output = home.cronhost(&["jobs", "next", &id, "--tz", "UTC"]);

@@ -147,7 +147,12 @@ impl Schedule {
                 unrecognised(text, source.to_string())
             }
         })?;
-        if cron.next_after(Utc::now(), zone).is_none() && cron.next_after(now, zone).is_none() {
+        // With `H` the values are the job's, so whether it fires is asked for the job (the
+        // store does, once the job has its id).
+        if !cron.uses_hash()
+            && cron.next_after(Utc::now(), zone).is_none()
+            && cron.next_after(now, zone).is_none()
+        {
             return Err(ScheduleError::NeverFires(text.to_owned()));
         }
         Ok(Self::Cron(Box::new(cron)))
@@ -341,13 +346,29 @@ fn unrecognised(text: &str, detail: String) -> ScheduleError {
 /// let at = parse_instant("2026-12-01 09:00:00 CET", berlin).unwrap();
 /// assert_eq!(at.to_rfc3339(), "2026-12-01T08:00:00+00:00");
 /// assert_eq!(parse_instant("2026-12-01T08:00:00Z", berlin), Some(at));
+/// // The abbreviation must be the zone's at that time, and picks the pass of a repeated hour.
+/// assert_eq!(parse_instant("2026-12-01 09:00:00 CEST", berlin), None);
+/// let new_york = parse_zone("America/New_York")?;
+/// let second_pass = parse_instant("2026-11-01 01:10:00 EST", new_york).unwrap();
+/// assert_eq!(second_pass.to_rfc3339(), "2026-11-01T06:10:00+00:00");
 /// # Ok::<(), cronhost_core::schedule::ScheduleError>(())
 /// ```
 pub fn parse_instant(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
     let text = text.trim();
     parse_timestamp(text, zone).or_else(|| {
-        let (rest, _abbreviation) = text.rsplit_once(' ')?;
-        parse_timestamp(rest, zone)
+        // The abbreviation picks the pass of a repeated hour (`01:30 EST`), and must be one
+        // the zone uses then: a time is never read in an offset other than the one named.
+        let (rest, abbreviation) = text.rsplit_once(' ')?;
+        let local = parse_naive(rest)?;
+        let named = |at: &DateTime<Tz>| at.format("%Z").to_string() == abbreviation;
+        match zone.from_local_datetime(&local) {
+            chrono::LocalResult::Single(at) => named(&at).then_some(at),
+            chrono::LocalResult::Ambiguous(first, second) => {
+                [first, second].into_iter().find(|at| named(at))
+            }
+            chrono::LocalResult::None => None,
+        }
+        .map(|at| at.with_timezone(&Utc))
     })
 }
 
@@ -356,16 +377,20 @@ fn parse_timestamp(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
         return Some(at.with_timezone(&Utc));
     }
+    dst::resolve_fixed(zone, parse_naive(text)?)
+}
+
+/// An ISO 8601 date-time without an offset, with or without seconds.
+fn parse_naive(text: &str) -> Option<NaiveDateTime> {
     const NAIVE: [&str; 4] = [
         "%Y-%m-%dT%H:%M:%S",
         "%Y-%m-%dT%H:%M",
         "%Y-%m-%d %H:%M:%S",
         "%Y-%m-%d %H:%M",
     ];
-    let naive = NAIVE
+    NAIVE
         .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())?;
-    dst::resolve_fixed(zone, naive)
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
 }
 
 /// The name of every zone `--tz` accepts (the IANA database cronhost is built with).

@@ -427,7 +427,7 @@ pub(super) fn replace_in(
     );
     let (schedule, zone, next_run, default_repeat) = if schedule_moved {
         let prepared = prepare(&spec, default_zone, now)?;
-        let first_run = prepared.first_run(&before.id, now);
+        let first_run = Some(prepared.first_run(&before.id, now)?);
         (
             prepared.schedule,
             prepared.zone,

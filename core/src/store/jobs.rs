@@ -448,15 +448,28 @@ pub(super) struct Prepared {
     pub(super) zone: String,
     pub(super) repeat_limit: Option<u32>,
     tz: chrono_tz::Tz,
+    /// The schedule as written, for errors.
+    text: String,
 }
 
 impl Prepared {
     /// The first run as of `now` of the job with `id` (whose `H` values the id picks), before
-    /// its jitter. A one-shot up to the tolerance in the past fires at once.
-    pub(super) fn first_run(&self, id: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    /// its jitter. A one-shot up to the tolerance in the past fires at once. Refused when the
+    /// job would never fire (`0 0 H(29-31) 2 *` can pick a day February lacks).
+    pub(super) fn first_run(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, StoreError> {
         match &self.schedule {
-            Schedule::Once(at) => Some(*at),
-            other => other.clone().for_job(id).next_after(now, self.tz),
+            Schedule::Once(at) => Ok(*at),
+            other => other
+                .clone()
+                .for_job(id)
+                .next_after(now, self.tz)
+                .ok_or_else(|| {
+                    crate::schedule::ScheduleError::NeverFires(self.text.clone()).into()
+                }),
         }
     }
 }
@@ -512,6 +525,7 @@ pub(super) fn prepare(
         zone: zone.name().to_owned(),
         repeat_limit,
         tz: zone,
+        text: spec.schedule.trim().to_owned(),
     })
 }
 
@@ -552,7 +566,7 @@ pub(super) fn insert_new(
         enabled: true,
         paused_at: None,
         pause_reason: None,
-        next_run: prepared.first_run(&id, now),
+        next_run: Some(prepared.first_run(&id, now)?),
         id,
         last_run: None,
         last_status: None,

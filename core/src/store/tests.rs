@@ -801,3 +801,26 @@ fn an_import_never_makes_a_name_and_an_id_collide() {
         "{refused}"
     );
 }
+
+/// Whether a job with `H` fires is the job's own question: `0 0 H(29-31) 2 *` fires (on 29
+/// February) for the jobs whose id picks 29 and never for the others, which are refused.
+#[test]
+fn a_job_whose_h_values_never_fire_is_refused_and_the_others_are_not() {
+    let now = at("2026-06-01T00:00:00Z");
+    let prepared = super::jobs::prepare(&spec("0 0 H(29-31) 2 *", "leap"), "UTC", now).unwrap();
+    let (mut fire, mut never) = (0, 0);
+    for i in 1..60 {
+        match prepared.first_run(&format!("j{i}"), now) {
+            Ok(first) => {
+                assert_eq!(first.format("%m-%d").to_string(), "02-29");
+                fire += 1;
+            }
+            Err(StoreError::Schedule(crate::schedule::ScheduleError::NeverFires(text))) => {
+                assert_eq!(text, "0 0 H(29-31) 2 *");
+                never += 1;
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert!(fire > 0 && never > 0, "{fire} fire, {never} never");
+}

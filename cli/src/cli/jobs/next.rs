@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use cronhost::schedule::Tz;
-use cronhost::schedule::{format_local, parse_instant, parse_zone, Schedule};
+use cronhost::schedule::{format_local, parse_instant, parse_zone, Schedule, ScheduleError};
 use cronhost::status::relative;
 use cronhost::store::{Job, Store, StoreError};
 use cronhost::text::for_terminal;
@@ -74,7 +74,14 @@ pub(in crate::cli) fn run(context: &Context, ask: &Preview<'_>) -> Result<i32, C
             let zone_name = ask.tz.unwrap_or(&context.config.cron.timezone);
             let zone = parse_zone(zone_name).map_err(|e| CliError::usage(e.to_string()))?;
             let from = start(ask.from, zone, now)?;
-            let schedule = Schedule::parse(ask.target, zone, from).map_err(|e| {
+            let schedule = match Schedule::parse(ask.target, zone, from) {
+                // A preview of what is over shows that nothing is left, not a refusal.
+                Err(ScheduleError::InThePast { .. } | ScheduleError::NeverFires(_)) => {
+                    Schedule::parse(ask.target, zone, DateTime::UNIX_EPOCH)
+                }
+                parsed => parsed,
+            }
+            .map_err(|e| {
                 CliError::usage(match lookup_error {
                     Some(lookup) => format!("{e} (and it is not a job here: {lookup})"),
                     None => e.to_string(),
@@ -88,8 +95,16 @@ pub(in crate::cli) fn run(context: &Context, ask: &Preview<'_>) -> Result<i32, C
             };
             let mut instants = Vec::new();
             let mut at = match &schedule {
-                // A one-shot up to the tolerance before `from` still shows.
-                Schedule::Once(at) => (*at).min(from) - chrono::Duration::milliseconds(1),
+                // A one-shot up to the tolerance before `from` still shows (it would fire).
+                Schedule::Once(at)
+                    if from - *at
+                        <= chrono::Duration::from_std(
+                            cronhost::schedule::ONE_SHOT_PAST_TOLERANCE,
+                        )
+                        .unwrap_or_default() =>
+                {
+                    (*at).min(from) - chrono::Duration::milliseconds(1)
+                }
                 _ => from,
             };
             while instants.len() < ask.count {
