@@ -157,7 +157,13 @@ pub fn gather(home: &Home, config: &Config, store: &Store) -> Result<StatusRepor
         next_run,
         SystemTime::now(),
     );
-    judge_jobs(&mut report, &active, Utc::now());
+    // A job whose stored schedule cannot be read is paused by its first claim; it is still
+    // one that should fire.
+    let watched: Vec<_> = jobs
+        .iter()
+        .filter(|j| j.is_active() || (j.completed_at.is_none() && j.parsed_schedule().is_err()))
+        .collect();
+    judge_jobs(&mut report, &watched, Utc::now());
     report.crash_verdicts = crate::crash_guard::CrashGuard::new(&home.state_dir()).verdicts();
     let space = free_space(&home.state_dir());
     report.free_bytes = space.map(|(bytes, _)| bytes);
@@ -239,21 +245,30 @@ pub fn judge(
     }
 }
 
-/// The jobs' part of the verdict (pure): active jobs whose last run did not succeed are
-/// failing; while the built-in ticker fires, an active job due longer ago than the stale limit
+/// The jobs' part of the verdict (pure): jobs that should fire (`active`: active ones, and
+/// those paused because their stored schedule cannot be read) are failing when their last run
+/// did not succeed or their schedule cannot be read; while the built-in ticker fires, an active job due longer ago than the stale limit
 /// is overdue. Either turns a healthy verdict into [`Verdict::JobsFailing`]. (Another trigger,
 /// a cluster's, may fire a job on another host, so its local next run says nothing here.)
 pub fn judge_jobs(report: &mut StatusReport, active: &[&Job], now: DateTime<Utc>) {
     report.failing_jobs = active
         .iter()
-        .filter(|job| job.last_status.is_some_and(|status| status.is_failure()))
-        .map(|job| FailingJob {
-            id: job.id.clone(),
-            name: job.name.clone(),
-            last_status: job.last_status,
-            last_error: job.last_error.clone(),
-            failure_streak: job.failure_streak,
-            last_run: job.last_run,
+        .filter_map(|job| {
+            let unreadable = job.parsed_schedule().err().map(|e| {
+                format!(
+                    "cannot fire: {e}; give it a schedule with `cronhost jobs edit {} --schedule ...`",
+                    job.id
+                )
+            });
+            let failed = job.last_status.is_some_and(|status| status.is_failure());
+            (failed || unreadable.is_some()).then(|| FailingJob {
+                id: job.id.clone(),
+                name: job.name.clone(),
+                last_status: job.last_status,
+                last_error: unreadable.or_else(|| job.last_error.clone()),
+                failure_streak: job.failure_streak,
+                last_run: job.last_run,
+            })
         })
         .collect();
     let stale = chrono::Duration::from_std(Duration::from_secs_f64(report.stale_after_secs))
@@ -261,7 +276,7 @@ pub fn judge_jobs(report: &mut StatusReport, active: &[&Job], now: DateTime<Utc>
     let builtin = report.provider.as_deref() == Some(crate::provider::BUILTIN_NAME);
     report.overdue_jobs = active
         .iter()
-        .filter(|_| builtin)
+        .filter(|job| builtin && job.is_active())
         .filter_map(|job| job.next_run.map(|next| (job, next)))
         .filter(|(_, next)| *next < now - stale)
         .map(|(job, next)| OverdueJob {

@@ -314,3 +314,67 @@ fn h_spreads_jobs_keeps_each_jobs_values_and_the_store_fires_on_them() {
         );
     }
 }
+
+/// A job stored by another version (or edited by hand) whose schedule this version cannot
+/// read: it is named by `status` at once, its first claim pauses it saying why, the other jobs
+/// and the tick go on, and `jobs edit --schedule` mends it.
+#[test]
+fn a_stored_schedule_this_version_cannot_read_is_named_and_the_others_fire() {
+    let home = TestHome::new();
+    let broken = home.add_job(&["* * * * * *", "--name", "old", "--", "true"]);
+    let fine = home.add_job(&["* * * * * *", "--name", "fine", "--", "true"]);
+    // croner's `+` (day of month AND day of week), which earlier versions stored.
+    let db = home.home().store_file();
+    set_stored_schedule(&db, &broken, "cron:0 0 1-7 * +1");
+    let status = home.cronhost(&["status", "--json"]);
+    let report: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let failing = report["failing_jobs"].as_array().unwrap();
+    assert!(
+        failing.iter().any(|j| j["id"] == broken.as_str()
+            && j["last_error"].as_str().unwrap().contains("cannot fire")),
+        "{report}"
+    );
+    // A tick fires the other job, succeeds, and pauses the broken one with the reason.
+    wait_for("the fine job fires", Duration::from_secs(20), || {
+        let tick = home.cronhost(&["tick"]);
+        assert!(tick.status.success(), "{}", text(&tick.stderr));
+        !home.runs(&fine).is_empty()
+    });
+    let shown = home.json(&["jobs", "show", &broken, "--json"]);
+    assert!(shown["paused_at"].is_string(), "{shown}");
+    assert!(
+        shown["pause_reason"]
+            .as_str()
+            .unwrap()
+            .contains("jobs edit"),
+        "{shown}"
+    );
+    assert!(home.runs(&broken).is_empty());
+    // Mended: a new schedule, resumed, and status no longer names it.
+    let edit = home.cronhost(&["jobs", "edit", &broken, "--schedule", "0 0 1-7 * MON"]);
+    assert!(edit.status.success(), "{}", text(&edit.stderr));
+    let resume = home.cronhost(&["jobs", "resume", &broken]);
+    assert!(resume.status.success(), "{}", text(&resume.stderr));
+    let report = home.json(&["status", "--json"]);
+    assert!(
+        report["failing_jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["id"] != broken.as_str()),
+        "{report}"
+    );
+}
+
+/// Set a job's stored schedule behind cronhost's back, as an earlier version or a hand edit
+/// would have.
+fn set_stored_schedule(db: &std::path::Path, id: &str, schedule: &str) {
+    let connection = rusqlite::Connection::open(db).expect("open the store");
+    let changed = connection
+        .execute(
+            "UPDATE jobs SET schedule = ?1 WHERE id = ?2",
+            rusqlite::params![schedule, id],
+        )
+        .expect("update");
+    assert_eq!(changed, 1);
+}

@@ -269,8 +269,25 @@ fn claim_in(
     let Some(scheduled) = regular else {
         return Ok(ClaimOutcome::Lost);
     };
-    let timeline = super::timeline::Timeline::of(&job)
-        .map_err(|e| StoreError::Invalid(format!("job `{}`: {e}", job.id)))?;
+    let timeline = match super::timeline::Timeline::of(&job) {
+        Ok(timeline) => timeline,
+        // A schedule this version cannot read (stored by another version, or edited by hand)
+        // never fires: the job is paused, saying why, so the others fire and every listing
+        // and `status` show it, instead of an error on every tick.
+        Err(e) => {
+            let reason = format!(
+                "cannot fire: {e}; give it a schedule with `cronhost jobs edit {} --schedule ...`, then `cronhost jobs resume {}`",
+                job.id, job.id
+            );
+            log::error!("job={}: {reason}", job.name);
+            tx.exec_cached(
+                "UPDATE jobs SET paused_at = ?2, pause_reason = ?3 WHERE id = ?1 AND paused_at IS NULL",
+                params![job.id, to_ms(now), reason],
+            )
+            .map_err(sql)?;
+            return Ok(ClaimOutcome::Lost);
+        }
+    };
     let open = open_runs(tx, &job.id, claimer.max_parallel)?;
     let verdict = match policy::decide(
         &job,
