@@ -1,6 +1,7 @@
 //! The crontab reader: lines, variables, aliases, names, the system form, warnings and errors.
 
 use super::*;
+use cronhost_core::schedule::ScheduleError;
 
 fn options() -> CrontabOptions {
     CrontabOptions::new().account("alice", "/home/alice")
