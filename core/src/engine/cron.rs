@@ -593,11 +593,18 @@ mod tests {
             [],
         )
         .unwrap();
+        // The broken one is paused, saying why, rather than failing every tick.
         let report = engine.tick().unwrap();
-        assert_eq!((report.fired, report.errors), (1, 1), "{report:?}");
+        assert_eq!((report.fired, report.errors), (1, 0), "{report:?}");
         assert!(engine.runner().wait_idle(Duration::from_secs(30)));
         let runs = engine.store.runs(Some("healthy"), 10).unwrap();
         assert_eq!(runs[0].status, RunStatus::Succeeded);
+        let broken = engine.store.job("broken").unwrap();
+        assert!(broken.paused_at.is_some());
+        assert!(broken.pause_reason.unwrap().contains("cannot fire"));
+        assert!(engine.store.runs(Some("broken"), 10).unwrap().is_empty());
+        let again = engine.tick().unwrap();
+        assert_eq!(again.errors, 0, "{again:?}");
     }
 
     #[test]
