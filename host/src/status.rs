@@ -107,7 +107,15 @@ pub struct StatusReport {
     pub failing_jobs: Vec<FailingJob>,
     /// Active jobs the built-in ticker should have fired by now and has not.
     pub overdue_jobs: Vec<OverdueJob>,
+    /// How many jobs are failing; `failing_jobs` names at most [`NAMED_JOBS`] of them.
+    pub failing_count: usize,
+    /// How many jobs are overdue; `overdue_jobs` names at most [`NAMED_JOBS`] of them.
+    pub overdue_count: usize,
 }
+
+/// The most failing (and overdue) jobs a status report names; the counts say how many there
+/// are in all, so a home of a million failing jobs still answers `status` in bounded memory.
+pub const NAMED_JOBS: usize = 100;
 
 /// Below this many free bytes the state directory's file system counts as full: SQLite cannot
 /// add a page to its log, nor the heartbeat a file.
@@ -144,26 +152,33 @@ pub fn free_space(dir: &std::path::Path) -> Option<(u64, u64)> {
 pub fn gather(home: &Home, config: &Config, store: &Store) -> Result<StatusReport, StoreError> {
     let pid = DaemonLock::holder(&home.state_dir());
     let heartbeat = Heartbeat::read(&home.state_dir()).unwrap_or_default();
-    let jobs = store.jobs()?;
-    let active: Vec<_> = jobs.iter().filter(|j| j.is_active()).collect();
-    let next_run = active.iter().filter_map(|j| j.next_run).min();
+    // Counted and picked in SQL: `status` never holds the job set.
+    let counts = store.job_counts()?;
     let since = pid.and(DaemonLock::started_at(&home.state_dir()));
     let mut report = judge(
         pid,
         since,
         &heartbeat,
         config.stale_after(),
-        active.len(),
-        next_run,
+        usize::try_from(counts.active).unwrap_or(usize::MAX),
+        counts.next_run,
         SystemTime::now(),
     );
+    let now = Utc::now();
+    let overdue_before = watches_overdue(&report).map(|stale| now - stale);
     // A job whose stored schedule cannot be read is paused by its first claim; it is still
-    // one that should fire.
-    let watched: Vec<_> = jobs
-        .iter()
-        .filter(|j| j.is_active() || (j.completed_at.is_none() && j.parsed_schedule().is_err()))
-        .collect();
-    judge_jobs(&mut report, &watched, Utc::now());
+    // one that should fire (the store counts it as failing).
+    let trouble = store.jobs_in_trouble(overdue_before, NAMED_JOBS)?;
+    let mut watched: Vec<&Job> = trouble.failing.iter().collect();
+    watched.extend(
+        trouble
+            .overdue
+            .iter()
+            .filter(|job| !trouble.failing.iter().any(|f| f.id == job.id)),
+    );
+    judge_jobs(&mut report, &watched, now);
+    report.failing_count = usize::try_from(trouble.failing_count).unwrap_or(usize::MAX);
+    report.overdue_count = usize::try_from(trouble.overdue_count).unwrap_or(usize::MAX);
     report.crash_verdicts = crate::crash_guard::CrashGuard::new(&home.state_dir()).verdicts();
     let space = free_space(&home.state_dir());
     report.free_bytes = space.map(|(bytes, _)| bytes);
@@ -242,7 +257,20 @@ pub fn judge(
         free_inodes: None,
         failing_jobs: Vec::new(),
         overdue_jobs: Vec::new(),
+        failing_count: 0,
+        overdue_count: 0,
     }
+}
+
+/// How long past its next run an active job counts as overdue, when the report's trigger
+/// is the built-in ticker (another trigger, a cluster's, may fire a job on another host, so
+/// its local next run says nothing here).
+fn watches_overdue(report: &StatusReport) -> Option<chrono::Duration> {
+    let builtin = report.provider.as_deref() == Some(crate::provider::BUILTIN_NAME);
+    builtin.then(|| {
+        chrono::Duration::from_std(Duration::from_secs_f64(report.stale_after_secs))
+            .unwrap_or_else(|_| chrono::Duration::minutes(1))
+    })
 }
 
 /// The jobs' part of the verdict (pure): jobs that should fire (`active`: active ones, and
@@ -271,20 +299,21 @@ pub fn judge_jobs(report: &mut StatusReport, active: &[&Job], now: DateTime<Utc>
             })
         })
         .collect();
-    let stale = chrono::Duration::from_std(Duration::from_secs_f64(report.stale_after_secs))
-        .unwrap_or_else(|_| chrono::Duration::minutes(1));
-    let builtin = report.provider.as_deref() == Some(crate::provider::BUILTIN_NAME);
+    let stale = watches_overdue(report);
     report.overdue_jobs = active
         .iter()
-        .filter(|job| builtin && job.is_active())
-        .filter_map(|job| job.next_run.map(|next| (job, next)))
-        .filter(|(_, next)| *next < now - stale)
+        .filter(|job| job.is_active())
+        .filter_map(|job| Some((job, job.next_run?, stale?)))
+        .filter(|(_, next, stale)| *next < now - *stale)
+        .map(|(job, next, _)| (job, next))
         .map(|(job, next)| OverdueJob {
             id: job.id.clone(),
             name: job.name.clone(),
             next_run: next,
         })
         .collect();
+    report.failing_count = report.failing_jobs.len();
+    report.overdue_count = report.overdue_jobs.len();
     let jobs_in_trouble = !(report.failing_jobs.is_empty() && report.overdue_jobs.is_empty());
     if report.verdict == Verdict::Healthy && jobs_in_trouble {
         report.verdict = Verdict::JobsFailing;
@@ -313,7 +342,7 @@ impl StatusReport {
             ),
             Verdict::JobsFailing => format!(
                 "cronhost runs (pid {pid}) and fires jobs, but {} of {} active job(s) are failing{}:",
-                self.failing_jobs.len() + self.overdue_jobs.len(),
+                self.failing_count + self.overdue_count,
                 self.active_jobs,
                 if self.overdue_jobs.is_empty() { "" } else { " or overdue" }
             ),
@@ -343,6 +372,13 @@ impl StatusReport {
                 job.name,
                 job.id,
                 relative(job.next_run, now)
+            ));
+        }
+        let unnamed = (self.failing_count + self.overdue_count)
+            .saturating_sub(self.failing_jobs.len() + self.overdue_jobs.len());
+        if unnamed > 0 {
+            lines.push(format!(
+                "             and {unnamed} more (`cronhost jobs list --json` has every job's last status and next run)"
             ));
         }
         if let Some(provider) = &self.provider {

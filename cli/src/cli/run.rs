@@ -11,6 +11,26 @@ use signal_hook::iterator::Signals;
 
 use super::{CliError, Context, EXIT_OK, EXIT_USAGE};
 
+/// Log how many jobs the store holds, counted in SQL through a connection of its own on a
+/// thread of its own: a million jobs take a few hundred milliseconds to count, and neither the
+/// first tick nor the supervision waits for it (start-up never holds the job set).
+fn log_job_counts(store: &std::path::Path) {
+    let store = store.to_path_buf();
+    let counted = std::thread::Builder::new()
+        .name("count-jobs".into())
+        .spawn(move || {
+            match cronhost::store::Store::open_read_only(&store).and_then(|s| s.job_counts()) {
+                Ok(counts) => {
+                    log::info!("{} active job(s), {} in all", counts.active, counts.total)
+                }
+                Err(e) => log::warn!("cannot count the jobs: {e}"),
+            }
+        });
+    if let Err(e) = counted {
+        log::warn!("cannot count the jobs: {e}");
+    }
+}
+
 pub fn run(context: &Context) -> Result<i32, CliError> {
     let engine = context.engine()?;
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2])
@@ -28,18 +48,14 @@ pub fn run(context: &Context) -> Result<i32, CliError> {
         },
         other => CliError::failure(other.to_string()),
     })?;
-    let active = engine
-        .store()
-        .jobs()
-        .map(|jobs| jobs.iter().filter(|j| j.is_active()).count())
-        .unwrap_or(0);
     log::info!(
-        "cronhost {} running in {} (pid {}) with {active} active job(s); trigger: {}",
+        "cronhost {} running in {} (pid {}); trigger: {}",
         env!("CARGO_PKG_VERSION"),
         context.home.root().display(),
         std::process::id(),
         daemon.resolution().trigger.name()
     );
+    log_job_counts(engine.store().path());
     let stopping = Arc::new(AtomicBool::new(false));
     let reload = Arc::new(AtomicBool::new(false));
     let handler_stop = Arc::clone(&stopping);

@@ -612,7 +612,10 @@ impl Store {
         self.read(|conn| resolve(conn, id_or_name))
     }
 
-    /// Every job, active first by next run, then the rest by name.
+    /// Every job, active first by next run, then the rest by name, all in memory: for small
+    /// sets and callers that need them together (`apply`'s diff). Start-up, ticks and `status`
+    /// never call it; listings walk the set with [`Store::each_job`] or page it with
+    /// [`Store::jobs_page`], and [`Store::job_counts`] counts it.
     pub fn jobs(&self) -> Result<Vec<Job>, StoreError> {
         self.read(|conn| {
             let mut statement = conn

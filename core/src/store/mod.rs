@@ -11,6 +11,7 @@ mod pause;
 mod policy;
 mod preview;
 mod runs;
+mod scan;
 mod schema;
 mod spread;
 mod timeline;
@@ -36,6 +37,7 @@ pub use jobs::{
 };
 pub use pause::StateChange;
 pub use runs::{run_id, Finished, Run, RunReason, RunStatus, UnknownRunStatus};
+pub use scan::{JobCounts, JobsInTrouble, JobsPage, MAX_PAGE};
 pub use spread::{jitter_offset, retry_backoff, MAX_RETRY_DELAY};
 pub use validate::{
     MAX_ARGUMENTS, MAX_COMMAND_BYTES, MAX_ENV_BYTES, MAX_ENV_VARS, MAX_JITTER_MS, MAX_NAME_CHARS,

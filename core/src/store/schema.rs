@@ -5,10 +5,10 @@ use rusqlite::Transaction;
 use super::{sql, StoreError};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 /// Each migration takes the schema from version `index` to `index + 1`.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     r#"
 CREATE TABLE sequence (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO sequence (name, value) VALUES ('job', 0);
@@ -95,6 +95,12 @@ ALTER TABLE jobs ADD COLUMN retry_of INTEGER;
 CREATE INDEX jobs_retry ON jobs (retry_at) WHERE retry_at IS NOT NULL;
 ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN retry_of INTEGER;
+"#,
+    r#"
+-- Version 5: the job set in id order (ids are `j` and base-36 digits without leading zeros, so
+-- shorter ids come first), for `jobs list --limit/--after` pages that each cost one index
+-- range however many jobs there are. Ids never change, so a job keeps its place between pages.
+CREATE INDEX jobs_in_id_order ON jobs (length(id), id);
 "#,
 ];
 

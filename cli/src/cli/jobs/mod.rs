@@ -3,6 +3,7 @@
 
 mod change;
 mod crontab;
+mod list;
 mod next;
 mod options;
 mod show;
@@ -18,7 +19,8 @@ use cronhost::store::{Import, JobsExport, RunStatus, StateChange};
 use cronhost::text::for_terminal;
 
 use self::change::{add, edit, print_changes};
-use self::show::{describe_next, list, print_job};
+use self::list::{list, Listing};
+use self::show::{describe_next, print_job};
 use super::view::JobView;
 use super::{print_document, print_json, CliError, Context, EXIT_FAILURE, EXIT_OK};
 
@@ -26,7 +28,9 @@ use super::{print_document, print_json, CliError, Context, EXIT_FAILURE, EXIT_OK
 pub enum JobsCommand {
     /// Add a job; prints its id. Example: `cronhost jobs add '*/5 * * * *' --name sync -- rsync -a src/ dst/`
     Add(Box<AddArgs>),
-    /// List jobs (active ones; `--all` adds paused and completed).
+    /// List jobs (active ones; `--all` adds paused and completed), by next run; streamed, so
+    /// any number of jobs lists in constant memory. `--limit`/`--after` give one page in id
+    /// order instead, and say how to get the next.
     List {
         /// Include paused and completed jobs.
         #[arg(long)]
@@ -34,6 +38,12 @@ pub enum JobsCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// One page of at most N jobs (1 to 100000), in id order (the order they were added).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        limit: Option<u32>,
+        /// Start the page after the job with this id (the `next_after` of the page before).
+        #[arg(long, value_name = "ID")]
+        after: Option<String>,
     },
     /// Show one job.
     Show {
@@ -159,7 +169,20 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
     let store = &store;
     let now = Utc::now();
     match command {
-        JobsCommand::List { all, json } => list(store, all, json),
+        JobsCommand::List {
+            all,
+            json,
+            limit,
+            after,
+        } => list(
+            store,
+            &Listing {
+                all,
+                json,
+                limit: limit.map(|n| n as usize),
+                after: after.as_deref(),
+            },
+        ),
         JobsCommand::Show { job, json } => {
             let job = store.job(&job)?;
             if json {

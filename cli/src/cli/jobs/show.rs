@@ -1,13 +1,12 @@
-//! `jobs list` and `jobs show`: what runs, when, in the job's own zone.
+//! `jobs show`: what runs, when, in the job's own zone; the words `jobs list` shares.
 
 use chrono::Utc;
 use cronhost::schedule::format_local;
 use cronhost::status::relative;
-use cronhost::store::{Job, Store};
+use cronhost::store::Job;
 use cronhost::text::for_terminal;
 
-use crate::cli::view::JobView;
-use crate::cli::{print_list, CliError, Context, EXIT_OK};
+use crate::cli::Context;
 
 /// The next run in the job's own zone, and how far off it is; `paused` or `completed` when it
 /// will not fire.
@@ -33,57 +32,6 @@ pub(super) fn command_line(job: &Job) -> String {
         shlex::try_join(job.command.iter().map(String::as_str))
             .unwrap_or_else(|_| job.command.join(" "))
     }
-}
-
-pub(super) fn list(store: &Store, all: bool, json: bool) -> Result<i32, CliError> {
-    let jobs: Vec<Job> = store
-        .jobs()?
-        .into_iter()
-        .filter(|j| all || j.is_active())
-        .collect();
-    if json {
-        print_list(
-            "cronhost-job-list",
-            "jobs",
-            &jobs.iter().map(JobView::from).collect::<Vec<_>>(),
-        )?;
-        return Ok(EXIT_OK);
-    }
-    let now = Utc::now();
-    let t = |text: &str| for_terminal(text).into_owned();
-    let rows: Vec<[String; 8]> = jobs
-        .iter()
-        .map(|job| {
-            [
-                job.id.clone(),
-                t(&job.name),
-                t(&job.schedule_text),
-                t(&job.timezone),
-                describe_next(job),
-                job.last_status
-                    .map_or_else(|| "-".to_owned(), |status| status.to_string()),
-                job.last_run
-                    .map(|at| relative(at, now))
-                    .unwrap_or_else(|| "-".into()),
-                t(&command_line(job)),
-            ]
-        })
-        .collect();
-    crate::cli::table::print(
-        [
-            "ID",
-            "NAME",
-            "SCHEDULE",
-            "ZONE",
-            "NEXT RUN",
-            "LAST STATUS",
-            "LAST RUN",
-            "COMMAND",
-        ],
-        &rows,
-        Some(5),
-    );
-    Ok(EXIT_OK)
 }
 
 pub(super) fn print_job(context: &Context, job: &Job) {
