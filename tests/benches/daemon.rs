@@ -5,7 +5,8 @@
 //!
 //! `CRONHOST_E2E_RELEASE=1 cargo bench -p cronhost-e2e --bench daemon` for the figures in
 //! BENCHMARKS.md; `-- --quick` (as CI runs it) shortens every window and scales 100,000 jobs
-//! down to 10,000; `-- --only provider-start` runs just the start-up with a provider selected.
+//! down to 10,000; `-- --only provider-start` runs just the start-up with a provider selected,
+//! `-- --only million` just the million jobs (2,000 with `--quick`).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -130,6 +131,123 @@ fn scale(jobs: usize) {
     println!("{jobs} jobs: process start → first clean tick: {starts:?} ms (3 runs)");
 }
 
+// ---- A million jobs (issue 16) ------------------------------------------------------------
+
+/// A `jobs export` document of `count` jobs `job-0`, `job-1`, ... with ids `j1`, `j2`, ...,
+/// each firing on a 29 February at its own minute (none fires while the figures are taken),
+/// with no next run, so the import works out each one.
+fn export_document(count: usize) -> String {
+    let mut text = String::with_capacity(count * 400 + 64);
+    text.push_str(r#"{"format":"cronhost-jobs","version":1,"jobs":["#);
+    for i in 0..count {
+        let schedule = format!("{} {} 29 2 *", i % 60, (i / 60) % 24);
+        let id = format!("j{}", base36(i as u64 + 1));
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&format!(
+            r#"{{"id":"{id}","name":"job-{i}","command":["true"],"shell":false,"workdir":null,"env":{{}},"schedule_text":"{schedule}","schedule":"cron:{schedule}","timezone":"UTC","repeat_limit":null,"completed_count":0,"enabled":true,"paused_at":null,"pause_reason":null,"next_run":null,"timeout_secs":null,"catch_up":"once","overlap":"skip","created_at":"2026-12-01T00:00:00Z","completed_at":null}}"#
+        ));
+    }
+    text.push_str("]}\n");
+    text
+}
+
+fn base36(mut n: u64) -> String {
+    let mut digits = Vec::new();
+    loop {
+        digits.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    String::from_utf8(digits).expect("ascii")
+}
+
+/// Run `cronhost ARGS` over `home` to completion; its wall time and peak RSS (MiB, read from
+/// `/proc` every 20 ms while it runs). `status` exits 1 with no daemon running: any exit code
+/// up to 1 counts as done.
+fn timed_command(home: &TestHome, args: &[&str]) -> (Duration, f64) {
+    let began = Instant::now();
+    let mut child = home
+        .command()
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("cronhost");
+    let mut peak: f64 = 0.0;
+    loop {
+        peak = peak.max(memory_mib(child.id()).1);
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(
+                status.code().is_some_and(|code| code <= 1),
+                "cronhost {args:?} failed ({status})"
+            );
+            return (began.elapsed(), peak);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A million jobs (2,000 in quick mode): `jobs import` of them all, then the daemon's start
+/// → first clean tick, peak and steady RSS, then `status` and a page and the whole of
+/// `jobs list`.
+fn million(jobs: usize) {
+    let home = TestHome::new();
+    let file = home.path().join("jobs.json");
+    std::fs::write(&file, export_document(jobs)).expect("export document");
+    let (took, peak) = timed_command(&home, &["jobs", "import", &file.to_string_lossy()]);
+    let _ = std::fs::remove_file(&file);
+    let listed = home.cronhost(&[
+        "jobs",
+        "list",
+        "--limit",
+        "1",
+        "--after",
+        &format!("j{}", base36(jobs as u64 - 1)),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains(&format!("job-{}", jobs - 1)),
+        "every job imported"
+    );
+    println!(
+        "{jobs} jobs: `jobs import` in {:.1} s ({:.0} jobs/s), peak RSS {peak:.0} MiB",
+        took.as_secs_f64(),
+        jobs as f64 / took.as_secs_f64()
+    );
+    home.write_config("[cron]\ntick_interval_ms = 1000\n");
+    let mut starts = Vec::new();
+    for round in 0..3 {
+        let (running, took) = start_to_first_tick(&home);
+        starts.push(took.as_millis());
+        std::thread::sleep(Duration::from_secs(2));
+        let (rss, peak) = memory_mib(running.pid());
+        if round == 2 {
+            println!(
+                "{jobs} jobs: RSS {rss:.1} MiB, peak {peak:.1} MiB (2 s after the first tick)"
+            );
+        }
+        let (status, log) = running.terminate();
+        assert_eq!(status.code(), Some(0), "{log}");
+    }
+    println!("{jobs} jobs: process start → first clean tick: {starts:?} ms (3 runs in order)");
+    for args in [
+        &["status", "--json"][..],
+        &["jobs", "list", "--limit", "1000", "--after", "j5000"],
+        &["jobs", "list"],
+        &["jobs", "list", "--json"],
+    ] {
+        let (took, peak) = timed_command(&home, args);
+        println!(
+            "{jobs} jobs: `cronhost {}` in {:.2} s, peak RSS {peak:.1} MiB",
+            args.join(" "),
+            took.as_secs_f64()
+        );
+    }
+}
+
 /// Process start → first clean tick with a provider selected and a plugins dir of 50 files
 /// (10 provider libraries, 40 other files): what discovery adds to every start.
 fn provider_start() {
@@ -238,6 +356,10 @@ fn main() {
         provider_start();
         return;
     }
+    if std::env::args().any(|a| a == "million") {
+        million(if quick { 2_000 } else { 1_000_000 });
+        return;
+    }
 
     let home = TestHome::new();
     add_jobs(&home, 10, |i| format!("{i}-59/10 * * * * *"));
@@ -267,5 +389,6 @@ fn main() {
 
     provider_start();
     scale(if quick { 10_000 } else { 100_000 });
+    million(if quick { 2_000 } else { 1_000_000 });
     idle_and_stop();
 }

@@ -46,11 +46,18 @@ pub fn run(context: &Context, args: RunsArgs) -> Result<i32, CliError> {
     }
     // Each run under its job's name and in its job's zone; a removed job's runs under its id,
     // in `cron.timezone`.
-    let jobs: std::collections::HashMap<String, cronhost::store::Job> = store
-        .jobs()?
-        .into_iter()
-        .map(|job| (job.id.clone(), job))
-        .collect();
+    // Only the jobs of the runs shown are read, however many jobs there are.
+    let mut jobs = std::collections::HashMap::new();
+    for run in &runs {
+        if !jobs.contains_key(&run.job_id) {
+            match store.job(&run.job_id) {
+                Ok(job) if job.id == run.job_id => {
+                    jobs.insert(run.job_id.clone(), job);
+                }
+                _ => {}
+            }
+        }
+    }
     let rows: Vec<[String; 9]> = runs
         .iter()
         .map(|run| {

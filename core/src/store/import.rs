@@ -20,11 +20,11 @@ impl Store {
         mode: Import,
         now: DateTime<Utc>,
     ) -> Result<Imported, StoreError> {
-        let jobs: Vec<Job> = exported.iter().map(super::ExportedJob::to_row).collect();
         // One entry per job: a document naming one twice (by id, or by names equal but for
-        // case) would have the last entry win silently.
-        let mut seen = std::collections::HashSet::new();
-        for job in &jobs {
+        // case) would have the last entry win silently. (A set of keys, so a million jobs
+        // cost a million lookups, not a scan per job.)
+        let mut seen = std::collections::HashSet::with_capacity(exported.len() * 2);
+        for job in exported {
             for key in [
                 format!("id {}", job.id),
                 format!("name {}", job.name.to_lowercase()),
@@ -38,8 +38,10 @@ impl Store {
                 }
             }
         }
-        for (index, job) in jobs.iter().enumerate() {
-            check_imported(job, now).map_err(|e| {
+        drop(seen);
+        // Each job's row is made where it is needed, so the document is never held twice.
+        for (index, job) in exported.iter().enumerate() {
+            check_imported(&job.to_row(), now).map_err(|e| {
                 StoreError::Invalid(format!(
                     "job {} (id `{}`): {e}; nothing was imported",
                     index + 1,
@@ -49,7 +51,9 @@ impl Store {
         }
         self.write_jobs(|tx| {
             let mut imported = Imported::default();
-            for job in &jobs {
+            let mut highest_sequence = None;
+            for job in exported {
+                let job = &job.to_row();
                 let by_id = get(tx, &job.id).ok();
                 let here = match (&by_id, mode) {
                     (Some(_), Import::Replace) => by_id,
@@ -105,14 +109,15 @@ impl Store {
                     },
                 )?;
                 imported.added.push(get(tx, &job.id)?);
-                // Never hand out an imported id again.
-                if let Some(sequence) = canonical_sequence(&job.id) {
-                    tx.exec_cached(
-                        "UPDATE sequence SET value = max(value, ?1) WHERE name = 'job'",
-                        params![sequence],
-                    )
-                    .map_err(sql)?;
-                }
+                highest_sequence = highest_sequence.max(canonical_sequence(&job.id));
+            }
+            // Never hand out an imported id again.
+            if let Some(sequence) = highest_sequence {
+                tx.exec_cached(
+                    "UPDATE sequence SET value = max(value, ?1) WHERE name = 'job'",
+                    params![sequence],
+                )
+                .map_err(sql)?;
             }
             Ok(imported)
         })

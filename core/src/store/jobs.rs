@@ -376,7 +376,7 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
 }
 
 /// A job id from a sequence number: `j` and base-36 digits.
-fn id_for(sequence: i64) -> String {
+pub(super) fn id_for(sequence: i64) -> String {
     const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut n = sequence.max(0) as u64;
     let mut digits = Vec::new();

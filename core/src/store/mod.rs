@@ -634,4 +634,6 @@ mod edit_tests;
 #[cfg(test)]
 mod retry_tests;
 #[cfg(test)]
+mod scan_tests;
+#[cfg(test)]
 mod tests;

@@ -120,18 +120,32 @@ impl Store {
         }
         let after = after.unwrap_or("");
         let filter = if all { "1" } else { ACTIVE };
+        // Two index ranges, the rest of the ids as long as `after` and then the longer ones
+        // (a row-value comparison on the expression index would scan it from the start).
         let mut jobs = self.read(|conn| {
-            let mut statement = conn
-                .prepare_cached(&format!(
-                    "SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_in_id_order
-                     WHERE (length(id), id) > (length(?1), ?1) AND {filter}
-                     ORDER BY length(id), id LIMIT ?2"
-                ))
-                .map_err(sql)?;
-            let rows = statement
-                .query_map(params![after, (limit + 1) as i64], job_from_row)
-                .map_err(sql)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(sql)
+            let mut jobs = Vec::with_capacity(limit + 1);
+            for (range, order) in [
+                ("length(id) = length(?1) AND id > ?1", "id"),
+                ("length(id) > length(?1)", "length(id), id"),
+            ] {
+                let mut statement = conn
+                    .prepare_cached(&format!(
+                        "SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_in_id_order
+                         WHERE {range} AND {filter} ORDER BY {order} LIMIT ?2"
+                    ))
+                    .map_err(sql)?;
+                let wanted = (limit + 1 - jobs.len()) as i64;
+                let rows = statement
+                    .query_map(params![after, wanted], job_from_row)
+                    .map_err(sql)?;
+                for row in rows {
+                    jobs.push(row.map_err(sql)?);
+                }
+                if jobs.len() > limit {
+                    break;
+                }
+            }
+            Ok(jobs)
         })?;
         let more = jobs.len() > limit;
         jobs.truncate(limit);

@@ -283,6 +283,8 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
                     ))
                 })?
                 .jobs;
+            // The text goes as soon as it is read into jobs: a million-job file is held once.
+            drop(text);
             let mode = if replace {
                 Import::Replace
             } else {
