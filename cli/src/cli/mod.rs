@@ -33,6 +33,7 @@ mod providers;
 mod run;
 mod runs;
 mod status;
+mod stream;
 mod style;
 mod table;
 mod tick;

@@ -9,6 +9,7 @@ use cronhost::store::{Job, JobsPage, Store};
 use cronhost::text::for_terminal;
 
 use super::show::{command_line, describe_next};
+use crate::cli::stream::JsonArray;
 use crate::cli::table::Streamed;
 use crate::cli::view::JobView;
 use crate::cli::{print_document, CliError, EXIT_OK, JSON_VERSION};
@@ -44,34 +45,26 @@ pub(super) fn list(store: &Store, ask: &Listing<'_>) -> Result<i32, CliError> {
         return page(store, ask);
     }
     let now = Utc::now();
-    let mut failed = None;
     if ask.json {
-        let mut block = String::new();
-        let mut first = true;
-        outln!("{{\n  \"format\": \"cronhost-job-list\",\n  \"version\": {JSON_VERSION},\n  \"jobs\": [");
+        let mut document = JsonArray::open(
+            &[
+                ("format", "\"cronhost-job-list\"".to_owned()),
+                ("version", JSON_VERSION.to_string()),
+            ],
+            "jobs",
+        );
+        let mut failed = Ok(());
         store.each_job(ask.all, |job| {
-            match serde_json::to_string_pretty(&JobView::from(&job)) {
-                Ok(text) => {
-                    if !std::mem::take(&mut first) {
-                        block.push_str(",\n");
-                    }
-                    block.push_str(&indent(&text));
-                }
-                Err(e) => {
-                    failed = Some(CliError::failure(format!("cannot encode JSON: {e}")));
-                    return ControlFlow::Break(());
-                }
+            failed = document.push(&JobView::from(&job));
+            if failed.is_ok() {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
             }
-            if block.len() > BLOCK * 1024 {
-                write_out(&std::mem::take(&mut block));
-            }
-            ControlFlow::Continue(())
         })?;
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        let close = if first { "" } else { "\n" };
-        outln!("{block}{close}  ],\n  \"next_after\": null\n}}");
+        failed?;
+        // Everything was listed: no next page.
+        document.close(&[("next_after", "null".to_owned())]);
         return Ok(EXIT_OK);
     }
     let mut table = Streamed::new(HEADER, Some(5));
@@ -140,29 +133,4 @@ fn row(job: &Job, now: DateTime<Utc>) -> [String; 8] {
             .unwrap_or_else(|| "-".into()),
         t(&command_line(job)),
     ]
-}
-
-/// Write `text` as it is (no newline added); a closed pipe ends the listing quietly, as
-/// `outln!` does.
-fn write_out(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(EXIT_OK);
-        }
-    }
-}
-
-/// `text` (pretty JSON) indented one level deeper, as an element of the `jobs` array.
-fn indent(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 64);
-    for (n, line) in text.lines().enumerate() {
-        if n > 0 {
-            out.push('\n');
-        }
-        out.push_str("    ");
-        out.push_str(line);
-    }
-    out
 }

@@ -15,14 +15,16 @@ use std::path::PathBuf;
 use chrono::Utc;
 use clap::Subcommand;
 use cronhost::schedule::{format_local, Schedule};
-use cronhost::store::{Import, JobsExport, RunStatus, StateChange};
+use cronhost::store::{
+    ExportedJob, Import, JobsExport, RunStatus, StateChange, EXPORT_FORMAT, EXPORT_VERSION,
+};
 use cronhost::text::for_terminal;
 
 use self::change::{add, edit, print_changes};
 use self::list::{list, Listing};
 use self::show::{describe_next, print_job};
 use super::view::JobView;
-use super::{print_document, print_json, CliError, Context, EXIT_FAILURE, EXIT_OK};
+use super::{print_document, CliError, Context, EXIT_FAILURE, EXIT_OK};
 
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
@@ -264,7 +266,25 @@ pub fn run(context: &Context, command: JobsCommand) -> Result<i32, CliError> {
             Ok(EXIT_OK)
         }
         JobsCommand::Export => {
-            print_json(&JobsExport::new(&store.jobs()?))?;
+            // Written as it is read: a million jobs export in constant memory.
+            let mut document = crate::cli::stream::JsonArray::open(
+                &[
+                    ("format", format!("\"{EXPORT_FORMAT}\"")),
+                    ("version", EXPORT_VERSION.to_string()),
+                ],
+                "jobs",
+            );
+            let mut failed = Ok(());
+            store.each_job(true, |job| {
+                failed = document.push(&ExportedJob::from(&job));
+                if failed.is_ok() {
+                    std::ops::ControlFlow::Continue(())
+                } else {
+                    std::ops::ControlFlow::Break(())
+                }
+            })?;
+            failed?;
+            document.close(&[]);
             Ok(EXIT_OK)
         }
         JobsCommand::Edit(args) => edit(context, store, *args),
