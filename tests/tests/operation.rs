@@ -515,6 +515,11 @@ fn apply_makes_the_store_match_a_job_file_and_a_second_apply_changes_nothing() {
 
     let again = apply(&[]);
     assert!(text(&again.stdout).contains("0 added, 0 changed, 0 removed, 2 unchanged"));
+    assert!(
+        text(&again.stdout).contains("1 job(s) not in the file were left as they are"),
+        "{}",
+        text(&again.stdout)
+    );
 
     std::fs::write(
         &file,

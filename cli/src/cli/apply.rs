@@ -82,12 +82,11 @@ pub fn run(context: &Context, args: ApplyArgs) -> Result<i32, CliError> {
             .iter()
             .filter_map(|d| d.spec.name.as_deref().map(str::to_lowercase))
             .collect();
-        let others = engine
-            .store()
-            .jobs()?
-            .iter()
-            .filter(|job| !declared.contains(&job.name.to_lowercase()))
-            .count();
+        let mut others = 0;
+        engine.store().each_job(true, |job| {
+            others += usize::from(!declared.contains(&job.name.to_lowercase()));
+            std::ops::ControlFlow::Continue(())
+        })?;
         if others > 0 {
             outln!("{others} job(s) not in the file were left as they are (--prune removes them)");
         }

@@ -613,9 +613,9 @@ impl Store {
     }
 
     /// Every job, active first by next run, then the rest by name, all in memory: for small
-    /// sets and callers that need them together (`apply`'s diff). Start-up, ticks and `status`
-    /// never call it; listings walk the set with [`Store::each_job`] or page it with
-    /// [`Store::jobs_page`], and [`Store::job_counts`] counts it.
+    /// sets. Start-up, ticks, `status` and the CLI never call it; they walk the set with
+    /// [`Store::each_job`], page it with [`Store::jobs_page`] or count it with
+    /// [`Store::job_counts`].
     pub fn jobs(&self) -> Result<Vec<Job>, StoreError> {
         self.read(|conn| {
             let mut statement = conn
