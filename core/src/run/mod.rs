@@ -583,6 +583,22 @@ impl Runner {
                 Some(format!("cannot wait for the child: {e}")),
             ),
         };
+        // An output file that could not be made (a link in its place, an unsafe directory)
+        // fails the run, whatever the command did: that is no place to write to.
+        let (status, error) = match (sink.refused(), status) {
+            (None, status) => (status, error),
+            (Some(why), RunStatus::Succeeded) => (
+                RunStatus::Failed,
+                Some(format!("its output could not be kept: {why}")),
+            ),
+            (Some(why), status) => (
+                status,
+                Some(format!(
+                    "{}; its output could not be kept: {why}",
+                    error.unwrap_or_default()
+                )),
+            ),
+        };
         if pipes.open() {
             // A background child of the command still holds its output. Reading it for as
             // long as that child lives would cost a thread and three descriptors per run,
