@@ -486,8 +486,9 @@ fn thread_of(provider: &ProviderHandle) -> String {
     }
 }
 
-/// Prompt calls in a row run on one long-lived thread (a thread started per call would show a
-/// new id each time: ids are never reused), not on the caller's.
+/// Prompt calls in a row run on one long-lived thread (a thread started per call would show
+/// another task id), not on the caller's; `named` is the thread's name as the kernel keeps it
+/// (15 bytes).
 fn prompt_calls_reuse_one_thread(provider: &ProviderHandle, named: &str) {
     let first = thread_of(provider);
     assert!(first.contains(&format!("named \"{named}\"")), "{first}");
@@ -501,7 +502,7 @@ fn prompt_calls_reuse_one_thread(provider: &ProviderHandle, named: &str) {
 fn prompt_calls_of_an_in_process_provider_run_on_its_worker_thread() {
     let (_home, discovery) = zoo_home();
     let provider = handle(&discovery, "zoo-thread-report");
-    prompt_calls_reuse_one_thread(&provider, "provider-zoo-thread-report");
+    prompt_calls_reuse_one_thread(&provider, "provider-zoo-th");
 }
 
 #[test]
