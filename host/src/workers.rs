@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use cronhost_core::text::panic_message;
 
-/// A job, handed the call that lists its thread as idle again (see [`Workers::within`]).
+/// A job, handed the call that lists its thread as idle again (see [`Workers::spawn`]).
 type Job = Box<dyn FnOnce(&mut dyn FnMut()) + Send>;
 
 /// The idle threads, each reached through its own channel.
@@ -71,9 +71,12 @@ impl Workers {
             .map(drop)
     }
 
-    /// Run `job` on an idle thread or a new one, without waiting for it.
-    pub fn spawn(&self, job: impl FnOnce() + Send + 'static) -> io::Result<()> {
-        self.dispatch(Box::new(move |_: &mut dyn FnMut()| job()))
+    /// Run `job` on an idle thread or a new one, without waiting for it. The job is handed
+    /// `idle`, which lists its thread as idle again at once: call it when only the answer is
+    /// left to send, so that whoever the answer wakes finds the thread idle (otherwise it is
+    /// listed when the job ends).
+    pub fn spawn(&self, job: impl FnOnce(&mut dyn FnMut()) + Send + 'static) -> io::Result<()> {
+        self.dispatch(Box::new(job))
     }
 
     /// Run `body` on an idle thread or a new one and wait at most `deadline` for its value.
@@ -218,7 +221,9 @@ mod tests {
         // The sender lives in the worker's thread-local storage: it is dropped when the
         // thread ends, which disconnects `ended`.
         workers
-            .within(LONG, move || ON_EXIT.with(|slot| *slot.borrow_mut() = Some(tx)))
+            .within(LONG, move || {
+                ON_EXIT.with(|slot| *slot.borrow_mut() = Some(tx))
+            })
             .unwrap();
         drop(workers);
         assert_eq!(

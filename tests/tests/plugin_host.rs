@@ -494,7 +494,11 @@ fn prompt_calls_reuse_one_thread(provider: &ProviderHandle, named: &str) {
     assert!(first.contains(&format!("named \"{named}\"")), "{first}");
     for _ in 0..20 {
         assert_eq!(provider.is_available(), Ok(true));
-        assert_eq!(thread_of(provider), first, "a prompt call ran on another thread");
+        assert_eq!(
+            thread_of(provider),
+            first,
+            "a prompt call ran on another thread"
+        );
     }
 }
 

@@ -59,10 +59,15 @@ impl ProviderBackend for RemoteProvider {
     }
 
     fn is_available(&self, deadline: Duration) -> Result<bool, Failure> {
-        ask(self, Call::IsAvailable, Some(deadline), |answer| match answer {
-            Answer::Available(available) => Ok(available),
-            other => Err(other),
-        })
+        ask(
+            self,
+            Call::IsAvailable,
+            Some(deadline),
+            |answer| match answer {
+                Answer::Available(available) => Ok(available),
+                other => Err(other),
+            },
+        )
     }
 
     fn start(

@@ -110,8 +110,10 @@ pub fn serve_stdio() -> i32 {
         match read_frame::<ToChild>(&mut input) {
             Ok(ToChild::Call { id, call }) => {
                 let served = served.clone();
-                let spawned = callers.spawn(move || {
+                let spawned = callers.spawn(move |idle| {
                     let result = served.answer(call);
+                    // Idle before the answer leaves: the host's next call finds this thread.
+                    idle();
                     let link = &served.host.link;
                     if !link.send(&FromChild::Done { id, result }) {
                         // Over the frame limit (or the host is gone): answer all the same.

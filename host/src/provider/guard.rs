@@ -164,14 +164,12 @@ impl ProviderHandle {
                         call: "constructor",
                         message,
                     },
-                    Failure::Error(message) | Failure::Died(message) => {
-                        ProviderCallError::Failed {
-                            provider: name,
-                            call: "constructor",
-                            message: cronhost_core::text::truncate(&message, MAX_ERROR_BYTES)
-                                .into_owned(),
-                        }
-                    }
+                    Failure::Error(message) | Failure::Died(message) => ProviderCallError::Failed {
+                        provider: name,
+                        call: "constructor",
+                        message: cronhost_core::text::truncate(&message, MAX_ERROR_BYTES)
+                            .into_owned(),
+                    },
                 };
                 log::error!("{error}");
                 return Err(error);
@@ -365,7 +363,9 @@ impl ProviderHandle {
 
     /// Whether the provider can run here.
     pub fn is_available(&self) -> Result<bool, ProviderCallError> {
-        self.prompt("is_available", |backend, deadline| backend.is_available(deadline))
+        self.prompt("is_available", |backend, deadline| {
+            backend.is_available(deadline)
+        })
     }
 
     /// Start the provider: blocks until stopped for a blocking provider.
@@ -385,7 +385,9 @@ impl ProviderHandle {
 
     /// Tell the provider the job set changed.
     pub fn on_jobs_changed(&self) -> Result<(), ProviderCallError> {
-        self.prompt("on_jobs_changed", |backend, deadline| backend.on_jobs_changed(deadline))
+        self.prompt("on_jobs_changed", |backend, deadline| {
+            backend.on_jobs_changed(deadline)
+        })
     }
 
     /// Ask the provider to fire `job_id` (an external trigger arrived).

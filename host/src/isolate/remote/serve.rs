@@ -33,7 +33,7 @@ impl Connection {
             return;
         }
         let connection = Arc::clone(self);
-        let spawned = self.servers.spawn(move || {
+        let spawned = self.servers.spawn(move |idle| {
             let result = match connection.services() {
                 Some(services) => perform(&services, service),
                 None => {
@@ -41,6 +41,8 @@ impl Connection {
                 }
             };
             let result = result.map_err(|e| truncate(&e, 4096).into_owned());
+            // Idle before the answer leaves: the child's next request finds this thread.
+            idle();
             // The provider waits for an answer: if this one cannot be sent (over the frame
             // limit), it gets an error instead.
             if !connection.send(&ToChild::Served { id, result }) {
