@@ -152,7 +152,9 @@ impl RemoteProvider {
 
     /// Call a provider method and wait for the answer (or the child's death), at most
     /// `deadline` when there is one. The wait is on the caller's thread: the answer arrives
-    /// through the connection's reader.
+    /// through the connection's reader. (Sending the call can only block on a child that
+    /// stopped reading with its pipe full; the watchdog kills that one within
+    /// [`UNRESPONSIVE_AFTER`] and the write fails.)
     pub fn call(&self, call: Call, deadline: Option<Duration>) -> Result<Answer, RemoteError> {
         let connection = self.connection()?;
         let answered = connection.begin(call)?;
