@@ -114,7 +114,6 @@ fn ratios(_c: &mut Criterion) {
         (ABI_NOOP, DYN_NOOP, "target ≤ 1.25×"),
         (ABI_NOOP_WHOLE, DYN_NOOP, ""),
         (PROMPT, THREAD_PER_CALL, "target ≤ 10 µs"),
-        (PROMPT, DYN_NOOP, ""),
         (ABI_FIRE, DIRECT_FIRE, ""),
         (GUARDED_FIRE, DIRECT_FIRE, ""),
     ];
