@@ -1,0 +1,287 @@
+//! Group commit of run starts and ends. A run hands its end here and waits until it is stored;
+//! its start it only hands over ([`Recorder::submit`]): the start goes with the next batch,
+//! which is at the latest the run's own end or the next tick's [`Recorder::flush`]. Whoever
+//! finds no write under way writes everything waiting in one transaction
+//! ([`Store::record_runs`]), so a burst of 100 runs costs a few commits instead of two each,
+//! and no run waits for a commit before its command or handler starts.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex};
+
+use crate::store::{Finished, RunRecord, Store, StoreError};
+
+/// The writer of the runs' starts and ends.
+pub(crate) struct Recorder {
+    store: Arc<Store>,
+    state: Mutex<State>,
+    /// Woken when a batch is stored (its results are in `State::results`).
+    stored: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    /// Records waiting for the next batch, with their tickets (`None`: nobody waits for the
+    /// result).
+    waiting: Vec<(Option<u64>, RunRecord)>,
+    /// Whether a thread is writing a batch now.
+    writing: bool,
+    next_ticket: u64,
+    /// Results of stored records whose threads have not taken them yet.
+    results: HashMap<u64, Result<Finished, StoreError>>,
+}
+
+impl Recorder {
+    pub(crate) fn new(store: Arc<Store>) -> Self {
+        Self {
+            store,
+            state: Mutex::default(),
+            stored: Condvar::new(),
+        }
+    }
+
+    /// Hand `record` over to be stored with the next batch (the one under way stores it after
+    /// its own, else the next [`Recorder::flush`] or [`Recorder::record`]), without waiting
+    /// for it; a failure to store it is logged. Records are stored in the order handed over.
+    pub(crate) fn submit(&self, record: RunRecord) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.waiting.push((None, record));
+    }
+
+    /// Store what is waiting, unless a write is under way (it stores that too, before it ends).
+    pub(crate) fn flush(&self) {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if !state.waiting.is_empty() && !state.writing {
+            drop(self.lead(state));
+        }
+    }
+
+    /// Store `record` and return what storing it gave (an end's [`Finished`]); records are
+    /// stored in the order they are handed over.
+    pub(crate) fn record(&self, record: RunRecord) -> Result<Finished, StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let ticket = state.next_ticket;
+        state.next_ticket += 1;
+        state.waiting.push((Some(ticket), record));
+        loop {
+            if let Some(result) = state.results.remove(&ticket) {
+                return result;
+            }
+            if state.writing {
+                state = self.stored.wait(state).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            // Nobody writes: this thread writes everything waiting, its own record included.
+            state = self.lead(state);
+        }
+    }
+
+    /// Write everything waiting, a batch at a time, as the one writer, until nothing waits
+    /// (records handed over meanwhile go with the next batch); returns the lock again.
+    fn lead<'a>(
+        &'a self,
+        mut state: std::sync::MutexGuard<'a, State>,
+    ) -> std::sync::MutexGuard<'a, State> {
+        state.writing = true;
+        loop {
+            let batch = std::mem::take(&mut state.waiting);
+            drop(state);
+            let (tickets, records): (Vec<Option<u64>>, Vec<RunRecord>) = batch.into_iter().unzip();
+            let count = records.len();
+            let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.store.record_runs(records)
+            }))
+            .unwrap_or_else(|payload| {
+                let why = crate::text::panic_message(&*payload);
+                (0..count)
+                    .map(|_| {
+                        Err(StoreError::Invalid(format!(
+                            "recording runs panicked: {why}"
+                        )))
+                    })
+                    .collect()
+            });
+            state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            for (ticket, result) in tickets.into_iter().zip(results) {
+                match (ticket, result) {
+                    (Some(ticket), result) => {
+                        state.results.insert(ticket, result);
+                    }
+                    (None, Err(e)) => log::warn!("cannot record the start of a run: {e}"),
+                    (None, Ok(_)) => {}
+                }
+            }
+            self.stored.notify_all();
+            if state.waiting.is_empty() {
+                state.writing = false;
+                return state;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{ClaimOutcome, Claimer, JobSpec, RunStatus};
+
+    #[test]
+    fn runs_recorded_from_many_threads_at_once_are_all_stored_in_order_with_their_results() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("cronhost.db")).unwrap());
+        let now = chrono::Utc::now();
+        let claimer = Claimer {
+            host: "test".into(),
+            pid: std::process::id(),
+            max_parallel: 0,
+        };
+        let mut claims = Vec::new();
+        for i in 0..64 {
+            let mut spec = JobSpec::new("* * * * * *", ["true"]);
+            spec.name = Some(format!("job-{i}"));
+            let job = store.add_job(&spec, "UTC", now).unwrap();
+            match store
+                .claim(&job.id, now + chrono::Duration::seconds(2), &claimer)
+                .unwrap()
+            {
+                ClaimOutcome::Run(claim) => claims.push(claim),
+                other => panic!("not claimed: {other:?}"),
+            }
+        }
+        let recorder = Arc::new(Recorder::new(Arc::clone(&store)));
+        let threads: Vec<_> = claims
+            .iter()
+            .enumerate()
+            .map(|(i, claim)| {
+                let (recorder, run_id) = (Arc::clone(&recorder), claim.run_id.clone());
+                std::thread::spawn(move || {
+                    recorder
+                        .record(RunRecord::Started {
+                            run_id: run_id.clone(),
+                            child_pid: 4000 + i as u32,
+                            at: now,
+                        })
+                        .unwrap();
+                    let status = if i % 2 == 0 {
+                        RunStatus::Succeeded
+                    } else {
+                        RunStatus::Failed
+                    };
+                    recorder
+                        .record(RunRecord::Ended {
+                            run_id,
+                            status,
+                            exit_code: Some((i % 2) as i32),
+                            error: None,
+                            at: now,
+                        })
+                        .unwrap()
+                })
+            })
+            .collect();
+        for (i, thread) in threads.into_iter().enumerate() {
+            let expected = if i % 2 == 0 {
+                Finished::Done
+            } else {
+                Finished::FailedForGood
+            };
+            assert_eq!(thread.join().unwrap(), expected);
+        }
+        for (i, claim) in claims.iter().enumerate() {
+            let run = store.run(&claim.run_id).unwrap().unwrap();
+            // The start came before the end for every run: never `running` after its end.
+            let expected = if i % 2 == 0 {
+                RunStatus::Succeeded
+            } else {
+                RunStatus::Failed
+            };
+            assert_eq!(run.status, expected, "{run:?}");
+            assert_eq!(run.child_pid, Some(4000 + i as u32), "{run:?}");
+            assert!(run.started_at.is_some() && run.finished_at.is_some());
+        }
+    }
+
+    #[test]
+    fn a_start_handed_over_is_stored_by_the_next_flush_or_with_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("cronhost.db")).unwrap());
+        let now = chrono::Utc::now();
+        let claimer = Claimer {
+            host: "test".into(),
+            pid: std::process::id(),
+            max_parallel: 0,
+        };
+        let recorder = Recorder::new(Arc::clone(&store));
+        let mut runs = Vec::new();
+        for name in ["flushed", "ended"] {
+            let mut spec = JobSpec::new("* * * * * *", ["true"]);
+            spec.name = Some(name.into());
+            let job = store.add_job(&spec, "UTC", now).unwrap();
+            let ClaimOutcome::Run(claim) = store
+                .claim(&job.id, now + chrono::Duration::seconds(2), &claimer)
+                .unwrap()
+            else {
+                panic!("not claimed")
+            };
+            recorder.submit(RunRecord::Started {
+                run_id: claim.run_id.clone(),
+                child_pid: 42,
+                at: now,
+            });
+            runs.push(claim.run_id);
+        }
+        // Handed over, not stored yet.
+        let status = |run: &str| store.run(run).unwrap().unwrap().status;
+        assert_eq!(status(&runs[0]), RunStatus::Claimed);
+        recorder.flush();
+        assert_eq!(status(&runs[0]), RunStatus::Running);
+        assert_eq!(status(&runs[1]), RunStatus::Running);
+        let ended = recorder.record(RunRecord::Ended {
+            run_id: runs[1].clone(),
+            status: RunStatus::Succeeded,
+            exit_code: Some(0),
+            error: None,
+            at: now,
+        });
+        assert_eq!(ended.unwrap(), Finished::Done);
+        assert_eq!(status(&runs[1]), RunStatus::Succeeded);
+        assert_eq!(store.run(&runs[1]).unwrap().unwrap().child_pid, Some(42));
+    }
+
+    #[test]
+    fn a_start_arriving_after_the_end_never_reopens_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("cronhost.db")).unwrap());
+        let now = chrono::Utc::now();
+        let job = store
+            .add_job(&JobSpec::new("* * * * * *", ["true"]), "UTC", now)
+            .unwrap();
+        let claimer = Claimer {
+            host: "test".into(),
+            pid: std::process::id(),
+            max_parallel: 0,
+        };
+        let ClaimOutcome::Run(claim) = store
+            .claim(&job.id, now + chrono::Duration::seconds(2), &claimer)
+            .unwrap()
+        else {
+            panic!("not claimed")
+        };
+        let results = store.record_runs(vec![
+            RunRecord::Ended {
+                run_id: claim.run_id.clone(),
+                status: RunStatus::Succeeded,
+                exit_code: Some(0),
+                error: None,
+                at: now,
+            },
+            RunRecord::Started {
+                run_id: claim.run_id.clone(),
+                child_pid: 7,
+                at: now,
+            },
+        ]);
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        let run = store.run(&claim.run_id).unwrap().unwrap();
+        assert_eq!(run.status, RunStatus::Succeeded);
+    }
+}
