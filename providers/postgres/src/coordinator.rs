@@ -1,6 +1,6 @@
 //! The coordinator: each scan, claim this host's due occurrences in PostgreSQL and fire only
-//! those it won; skip the ones another member won; write outcomes back; expire dead members'
-//! leases; keep the membership row fresh; ride out a database outage.
+//! those it won; skip the ones another member won; then keep the membership row fresh, expire
+//! dead members' leases, renew its own and write outcomes back; ride out a database outage.
 
 use std::time::{Duration, Instant};
 
@@ -123,7 +123,125 @@ impl Coordinator {
         }
     }
 
+    /// Claims first, so that firing waits on nothing else; then the housekeeping.
     fn coordinate(&mut self) -> Result<(), postgres::Error> {
+        self.claim_due()?;
+        self.keep_membership()?;
+        self.write_back_outcomes()
+    }
+
+    /// Claim this host's due occurrences and fire the ones won. One insert per occurrence,
+    /// each its own transaction (one statement for all of them would hold the rows it took
+    /// until its end, and two hosts inserting the same keys in different orders would
+    /// deadlock). The occurrences lost to another member are moved past after every won one
+    /// has been fired, so losing costs the winners nothing.
+    fn claim_due(&mut self) -> Result<(), postgres::Error> {
+        let cluster = self.settings.cluster.clone();
+        let member = self.member.clone();
+        let lease = self.settings.lease_secs as f64;
+        let due = self.host.due_occurrences().unwrap_or_else(|e| {
+            self.host.log(LogLevel::Error, &e.to_string());
+            Vec::new()
+        });
+        let mut lost = Vec::new();
+        for (job_id, at) in due {
+            let client = self.client.as_mut().expect("connected");
+            let inserted = client.execute(
+                "INSERT INTO cronhost.claims (cluster, job_id, scheduled_at, member, lease_until, status)
+                 VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), 'claimed')
+                 ON CONFLICT DO NOTHING",
+                &[&cluster, &job_id, &at, &member, &lease],
+            )? == 1;
+            if inserted {
+                self.fire(&job_id, at)?;
+            } else {
+                lost.push((job_id, at));
+            }
+        }
+        for (job_id, at) in lost {
+            let client = self.client.as_mut().expect("connected");
+            let holder: Option<(String, String)> = client
+                .query_opt(
+                    "SELECT member, status FROM cronhost.claims WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3",
+                    &[&cluster, &job_id, &at],
+                )?
+                .map(|row| (row.get(0), row.get(1)));
+            // Our own claim whose reply was lost (the connection dropped after the insert)
+            // is ours to run.
+            let ours = holder
+                .as_ref()
+                .is_some_and(|(owner, status)| *owner == member && status == "claimed");
+            if ours {
+                self.fire(&job_id, at)?;
+                continue;
+            }
+            let owner = holder
+                .as_ref()
+                .map_or("(unknown)", |(owner, _)| owner.as_str());
+            let reason = format!("claimed by member {owner}");
+            if let Err(e) = self.host.skip_occurrence(&job_id, at, &reason) {
+                self.host.log(LogLevel::Warn, &format!("job {job_id}: {e}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Fire an occurrence whose claim this member holds, and settle the claim by the outcome.
+    fn fire(&mut self, job_id: &str, at: i64) -> Result<(), postgres::Error> {
+        let cluster = self.settings.cluster.clone();
+        let member = self.member.clone();
+        let client = self.client.as_mut().expect("connected");
+        let settle = |client: &mut Client, status: &str, error: &str| {
+            client.execute(
+                "UPDATE cronhost.claims SET status = $4, error = $5
+                 WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3",
+                &[&cluster, &job_id, &at, &status, &error],
+            )
+        };
+        let release = |client: &mut Client| {
+            client.execute(
+                "DELETE FROM cronhost.claims WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3 AND member = $4",
+                &[&cluster, &job_id, &at, &member],
+            )
+        };
+        match self.host.fire_occurrence(job_id, at) {
+            Ok(FireOutcome::Fired) => self.inflight.push(InFlight {
+                job_id: job_id.to_owned(),
+                scheduled_at: at,
+            }),
+            Ok(FireOutcome::Skipped) => {
+                settle(
+                    client,
+                    "skipped",
+                    &format!("skipped on member {member} by the job's overlap policy"),
+                )?;
+            }
+            Ok(FireOutcome::NoSuchJob) => {
+                self.host.log(
+                    LogLevel::Warn,
+                    &format!("job {job_id} is unknown on this host; its claim is recorded as skipped"),
+                );
+                settle(client, "skipped", &format!("job unknown on member {member}"))?;
+            }
+            // Not due here after all, or the local claim failed: give the occurrence back so
+            // a later scan (here or elsewhere) can run it.
+            Ok(FireOutcome::ClaimLost) => {
+                release(client)?;
+            }
+            Err(e) => {
+                self.host.log(
+                    LogLevel::Warn,
+                    &format!("job {job_id}: {e}; the claim is released"),
+                );
+                release(client)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Keep the membership row fresh, mark the runs of members whose leases expired as lost,
+    /// and renew the leases of this process's runs in flight.
+    fn keep_membership(&mut self) -> Result<(), postgres::Error> {
         let cluster = self.settings.cluster.clone();
         let member = self.member.clone();
         let lease = self.settings.lease_secs as f64;
@@ -157,93 +275,7 @@ impl Coordinator {
              AND (job_id, scheduled_at) IN (SELECT * FROM unnest($4::text[], $5::bigint[]))",
             &[&cluster, &member, &lease, &jobs, &instants],
         )?;
-
-        let due = self.host.due_occurrences().unwrap_or_else(|e| {
-            self.host.log(LogLevel::Error, &e.to_string());
-            Vec::new()
-        });
-        for (job_id, at) in due {
-            let inserted = client.execute(
-                "INSERT INTO cronhost.claims (cluster, job_id, scheduled_at, member, lease_until, status)
-                 VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), 'claimed')
-                 ON CONFLICT DO NOTHING",
-                &[&cluster, &job_id, &at, &member, &lease],
-            )? == 1;
-            let won = inserted
-                || {
-                    let holder: Option<(String, String)> = client
-                    .query_opt(
-                        "SELECT member, status FROM cronhost.claims WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3",
-                        &[&cluster, &job_id, &at],
-                    )?
-                    .map(|row| (row.get(0), row.get(1)));
-                    // Our own claim whose reply was lost (the connection dropped after the insert)
-                    // is ours to run.
-                    let ours = holder
-                        .as_ref()
-                        .is_some_and(|(owner, status)| *owner == member && status == "claimed");
-                    if !ours {
-                        let owner = holder
-                            .as_ref()
-                            .map_or("(unknown)", |(owner, _)| owner.as_str());
-                        let reason = format!("claimed by member {owner}");
-                        if let Err(e) = self.host.skip_occurrence(&job_id, at, &reason) {
-                            self.host.log(LogLevel::Warn, &format!("job {job_id}: {e}"));
-                        }
-                    }
-                    ours
-                };
-            if !won {
-                continue;
-            }
-            let settle = |client: &mut Client, status: &str, error: &str| {
-                client.execute(
-                    "UPDATE cronhost.claims SET status = $4, error = $5
-                     WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3",
-                    &[&cluster, &job_id, &at, &status, &error],
-                )
-            };
-            let release = |client: &mut Client| {
-                client.execute(
-                    "DELETE FROM cronhost.claims WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3 AND member = $4",
-                    &[&cluster, &job_id, &at, &member],
-                )
-            };
-            match self.host.fire_occurrence(&job_id, at) {
-                Ok(FireOutcome::Fired) => self.inflight.push(InFlight {
-                    job_id: job_id.clone(),
-                    scheduled_at: at,
-                }),
-                Ok(FireOutcome::Skipped) => {
-                    settle(
-                        client,
-                        "skipped",
-                        &format!("skipped on member {member} by the job's overlap policy"),
-                    )?;
-                }
-                Ok(FireOutcome::NoSuchJob) => {
-                    self.host.log(LogLevel::Warn, &format!("job {job_id} is unknown on this host; its claim is recorded as skipped"));
-                    settle(
-                        client,
-                        "skipped",
-                        &format!("job unknown on member {member}"),
-                    )?;
-                }
-                // Not due here after all, or the local claim failed: give the occurrence back so
-                // a later scan (here or elsewhere) can run it.
-                Ok(FireOutcome::ClaimLost) => {
-                    release(client)?;
-                }
-                Err(e) => {
-                    self.host.log(
-                        LogLevel::Warn,
-                        &format!("job {job_id}: {e}; the claim is released"),
-                    );
-                    release(client)?;
-                }
-            }
-        }
-        self.write_back_outcomes()
+        Ok(())
     }
 
     /// Copy the outcome of this host's in-flight runs into PostgreSQL.

@@ -17,8 +17,17 @@
 //! an insert on that unique key: the winner fires it, the others move past it. Claims key on the
 //! nominal instant, never on a host's wall clock, and leases run on the database's clock, so
 //! skewed clocks cannot make an occurrence run twice.
+//!
+//! A host scans when its next occurrence is due (the host service `next_due_in`, API 1.2), when
+//! its job set changes (the host nudges the stop signal), and at least every `poll_ms` for
+//! the housekeeping: membership, lease renewals and expiry, outcomes written back, reconnecting
+//! to a database that was away. On a host older than 1.2 it scans every `poll_ms`, as before.
+//! It does not LISTEN for other hosts' changes: each host learns of changes to its own job set
+//! from its own store, and the database holds claims, not jobs, so a NOTIFY would tell a host
+//! nothing it needs in order to wake on time.
 
 mod coordinator;
+mod pace;
 mod schema;
 mod settings;
 
@@ -28,6 +37,7 @@ use cronhost_provider_api::{
 use serde_json::json;
 
 use coordinator::{connect, Coordinator};
+use pace::{Pace, Source};
 use settings::Settings;
 
 /// How many cluster runs `status` reports.
@@ -69,15 +79,34 @@ impl Provider for PostgresProvider {
         host.record_heartbeat(false, None);
         let mut coordinator =
             Coordinator::new(self.settings.clone(), self.member.clone(), host.clone());
+        let mut pace = Pace::new(self.settings.poll());
+        let mut said_cadence = false;
         while !stop.is_set() {
-            match coordinator.cycle() {
-                Ok(()) => host.record_heartbeat(true, None),
+            let scanned = match coordinator.cycle() {
+                Ok(()) => {
+                    host.record_heartbeat(true, None);
+                    true
+                }
                 Err(error) => {
                     host.log(LogLevel::Error, &error);
                     host.record_heartbeat(false, Some(&error));
+                    false
                 }
+            };
+            // Sleep until the next occurrence is due (the host nudges `stop` when the job set
+            // changes, which ends the wait early), at most `poll_ms`.
+            let (wait, source) = pace.wait(scanned, host.next_due_in());
+            if source == Source::NotOffered && !said_cadence {
+                host.log(
+                    LogLevel::Info,
+                    &format!(
+                        "this host predates API 1.2 and cannot say when the next job is due: scanning every {} ms (poll_ms)",
+                        self.settings.poll_ms
+                    ),
+                );
+                said_cadence = true;
             }
-            stop.wait(self.settings.poll());
+            stop.wait(wait);
         }
         coordinator.leave();
         Ok(())
