@@ -70,9 +70,8 @@ pub trait AnyHost:
 {
 }
 
-impl<
-        H: HostServices + v1_1::HostServices + v1_0::HostServices + Clone + Send + Sync + 'static,
-    > AnyHost for H
+impl<H: HostServices + v1_1::HostServices + v1_0::HostServices + Clone + Send + Sync + 'static>
+    AnyHost for H
 {
 }
 

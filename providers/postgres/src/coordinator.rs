@@ -219,9 +219,15 @@ impl Coordinator {
             Ok(FireOutcome::NoSuchJob) => {
                 self.host.log(
                     LogLevel::Warn,
-                    &format!("job {job_id} is unknown on this host; its claim is recorded as skipped"),
+                    &format!(
+                        "job {job_id} is unknown on this host; its claim is recorded as skipped"
+                    ),
                 );
-                settle(client, "skipped", &format!("job unknown on member {member}"))?;
+                settle(
+                    client,
+                    "skipped",
+                    &format!("job unknown on member {member}"),
+                )?;
             }
             // Not due here after all, or the local claim failed: give the occurrence back so
             // a later scan (here or elsewhere) can run it.

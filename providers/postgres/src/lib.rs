@@ -19,8 +19,8 @@
 //! skewed clocks cannot make an occurrence run twice.
 //!
 //! A host scans when its next occurrence is due (the host service `next_due_in`, API 1.2), when
-//! its job set changes (the host nudges the stop signal), and at least every `poll_ms` for
-//! the housekeeping: membership, lease renewals and expiry, outcomes written back, reconnecting
+//! its job set changes (the host nudges the stop signal), and at least every `poll_ms` (and every
+//! `cron.tick_interval_ms`, which paces the heartbeat) for the housekeeping: membership, lease renewals and expiry, outcomes written back, reconnecting
 //! to a database that was away. On a host older than 1.2 it scans every `poll_ms`, as before.
 //! It does not LISTEN for other hosts' changes: each host learns of changes to its own job set
 //! from its own store, and the database holds claims, not jobs, so a NOTIFY would tell a host
@@ -35,6 +35,7 @@ use cronhost_provider_api::{
     export_provider, Host, LogLevel, Provider, ProviderConfig, ProviderError, StartOptions, Stop,
 };
 use serde_json::json;
+use std::time::Duration;
 
 use coordinator::{connect, Coordinator};
 use pace::{Pace, Source};
@@ -65,7 +66,7 @@ impl Provider for PostgresProvider {
         !self.settings.url.trim().is_empty()
     }
 
-    fn start(&self, host: Host, stop: Stop, _options: StartOptions) -> Result<(), ProviderError> {
+    fn start(&self, host: Host, stop: Stop, options: StartOptions) -> Result<(), ProviderError> {
         host.log(
             LogLevel::Info,
             &format!(
@@ -79,7 +80,9 @@ impl Provider for PostgresProvider {
         host.record_heartbeat(false, None);
         let mut coordinator =
             Coordinator::new(self.settings.clone(), self.member.clone(), host.clone());
-        let mut pace = Pace::new(self.settings.poll());
+        // The heartbeat must come at least once per tick interval, whatever `poll_ms` says.
+        let beat = Duration::from_millis(options.tick_interval_ms.max(1));
+        let mut pace = Pace::new(self.settings.poll().min(beat));
         let mut said_cadence = false;
         while !stop.is_set() {
             let scanned = match coordinator.cycle() {
@@ -100,8 +103,8 @@ impl Provider for PostgresProvider {
                 host.log(
                     LogLevel::Info,
                     &format!(
-                        "this host predates API 1.2 and cannot say when the next job is due: scanning every {} ms (poll_ms)",
-                        self.settings.poll_ms
+                        "this host predates API 1.2 and cannot say when the next job is due: scanning every {} ms",
+                        self.settings.poll().min(beat).as_millis()
                     ),
                 );
                 said_cadence = true;

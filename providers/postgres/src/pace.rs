@@ -89,8 +89,14 @@ mod tests {
     #[test]
     fn it_sleeps_until_the_next_due_instant_but_never_past_the_cadence() {
         let mut pace = Pace::new(ms(5_000));
-        assert_eq!(pace.wait(true, Ok(Some(ms(120)))), (ms(120), Source::NextDue));
-        assert_eq!(pace.wait(true, Ok(Some(ms(9_000)))), (ms(5_000), Source::NextDue));
+        assert_eq!(
+            pace.wait(true, Ok(Some(ms(120)))),
+            (ms(120), Source::NextDue)
+        );
+        assert_eq!(
+            pace.wait(true, Ok(Some(ms(9_000)))),
+            (ms(5_000), Source::NextDue)
+        );
         assert_eq!(pace.wait(true, Ok(None)), (ms(5_000), Source::NextDue));
     }
 
@@ -99,9 +105,15 @@ mod tests {
         let mut pace = Pace::new(ms(100));
         let older = failed(cronhost_provider_api::ffi::NOT_OFFERED_1_2);
         assert_eq!(pace.wait(true, older), (ms(100), Source::NotOffered));
-        assert_eq!(pace.wait(true, failed("disk I/O error")), (ms(100), Source::Cadence));
+        assert_eq!(
+            pace.wait(true, failed("disk I/O error")),
+            (ms(100), Source::Cadence)
+        );
         // A failed scan leaves its occurrences due: no rescan at once.
-        assert_eq!(pace.wait(false, Ok(Some(ms(0)))), (ms(100), Source::Cadence));
+        assert_eq!(
+            pace.wait(false, Ok(Some(ms(0)))),
+            (ms(100), Source::Cadence)
+        );
     }
 
     #[test]
