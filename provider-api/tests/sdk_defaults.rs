@@ -261,7 +261,12 @@ fn next_due_in_is_a_duration_and_a_host_without_it_says_it_does_not_offer_it() {
     assert!(error.to_string().contains("predates API 1.2"), "{error}");
     assert!(old.due_occurrences().unwrap_err().is_not_offered());
 
-    let timed = |answer| host(HostServices_TO::from_ptr(RArc::new(Timed(answer)), TD_Opaque));
+    let timed = |answer| {
+        host(HostServices_TO::from_ptr(
+            RArc::new(Timed(answer)),
+            TD_Opaque,
+        ))
+    };
     assert_eq!(
         timed(Ok(Some(1_500))).next_due_in(),
         Ok(Some(Duration::from_millis(1_500)))

@@ -30,6 +30,7 @@ mod coordinator;
 mod pace;
 mod schema;
 mod settings;
+mod share;
 
 use cronhost_provider_api::{
     export_provider, Host, LogLevel, Provider, ProviderConfig, ProviderError, StartOptions, Stop,
