@@ -112,7 +112,11 @@ fn main() {
     for hosts in [1, 3] {
         fire_lateness(hosts, 20, seconds, None);
     }
+    // One job alone: wake-up, claim and start, without 19 other fires queued before it.
+    fire_lateness(3, 1, seconds, None);
     if let Some(before) = std::env::var_os("CRONHOST_BENCH_POSTGRES_BEFORE") {
-        fire_lateness(3, 20, seconds, Some(std::path::Path::new(&before)));
+        let before = std::path::Path::new(&before);
+        fire_lateness(3, 20, seconds, Some(before));
+        fire_lateness(3, 1, seconds, Some(before));
     }
 }
