@@ -19,9 +19,13 @@
 //! skewed clocks cannot make an occurrence run twice.
 //!
 //! A host scans when its next occurrence is due (the host service `next_due_in`, API 1.2), when
-//! its job set changes (the host nudges the stop signal), and at least every `poll_ms` (and every
-//! `cron.tick_interval_ms`, which paces the heartbeat) for the housekeeping: membership, lease renewals and expiry, outcomes written back, reconnecting
-//! to a database that was away. On a host older than 1.2 it scans every `poll_ms`, as before.
+//! its job set changes (the host nudges the stop signal), and at least every `poll_ms` (and
+//! every `cron.tick_interval_ms`, which paces the heartbeat) for the housekeeping: membership,
+//! lease renewals and expiry, outcomes written back, reconnecting to a database that was away.
+//! On a host older than 1.2 it scans every `poll_ms`, as before. The live members deal each
+//! scan's occurrences out among themselves (`share.rs`) so that the firing spreads; the unique
+//! key still decides every claim.
+//!
 //! It does not LISTEN for other hosts' changes: each host learns of changes to its own job set
 //! from its own store, and the database holds claims, not jobs, so a NOTIFY would tell a host
 //! nothing it needs in order to wake on time.
