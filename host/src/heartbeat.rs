@@ -6,7 +6,9 @@
 //! (after a clean tick only), `ticker_last_error` (after a failed tick; removed by the next clean
 //! one) and `ticker_fallback` (while the built-in ticker stands in for a failed provider).
 //! A missing file means "unknown", not "dead". A failed write is never raised and leaves no
-//! temporary file; the first of a streak of failures is logged at WARN.
+//! temporary file; the first of a streak of failures is logged at WARN. A clean beat that
+//! changes nothing but the time is written at most every [`REWRITE_EVERY`] (a ticker firing
+//! every millisecond does not rewrite two files each time); `status` allows beats far older.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -22,6 +24,9 @@ pub const SUCCESS_FILE: &str = "ticker_last_success";
 pub const ERROR_FILE: &str = "ticker_last_error";
 /// Written while the built-in ticker stands in for a provider that stopped driving the fires.
 pub const FALLBACK_FILE: &str = "ticker_fallback";
+
+/// The least time between two writes of a clean beat from the same trigger.
+pub const REWRITE_EVERY: Duration = Duration::from_millis(500);
 
 /// What the heartbeat files say.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -118,6 +123,16 @@ impl Heartbeat {
         // Files are written under the lock, so beats from two threads land in order.
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let now = now_ms();
+        let unchanged = success
+            && state.trigger == trigger
+            && state.last_error.is_none()
+            && state
+                .success_at_ms
+                .is_some_and(|at| now.saturating_sub(at) < REWRITE_EVERY.as_millis() as u64);
+        if unchanged && !self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            // The files say the same but a moment older: they are rewritten soon enough.
+            return;
+        }
         state.trigger = trigger.to_owned();
         state.alive_at_ms = Some(now);
         self.write(HEARTBEAT_FILE, &encode(now, Some(trigger)));

@@ -5,7 +5,9 @@
 //!
 //! `CRONHOST_E2E_RELEASE=1 cargo bench -p cronhost-e2e --bench daemon` for the figures in
 //! BENCHMARKS.md; `-- --quick` (as CI runs it) shortens every window and scales 100,000 jobs
-//! down to 10,000; `-- --only provider-start` runs just the start-up with a provider selected.
+//! down to 10,000; `-- --only NAME` runs one group of figures (`lone`, `minute`, `burst`, `in-process`,
+//! `provider-start`, `scale`, `idle`). The burst figures are printed beside the machine's floor
+//! for the same starts (`cronhost_e2e::floor`), measured in the same run.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -25,13 +27,18 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 }
 
 /// Print a lateness distribution.
-fn report(what: &str, mut late: Vec<i64>) {
+fn report(what: &str, late: Vec<i64>) {
+    println!("{what}: {}", distribution(late));
+}
+
+/// A lateness distribution in one line.
+fn distribution(mut late: Vec<i64>) -> String {
     late.sort_unstable();
     let within = |ms: i64| {
         late.iter().filter(|l| **l <= ms).count() as f64 * 100.0 / late.len().max(1) as f64
     };
-    println!(
-        "{what}: {} fires; lateness ms: min {} p50 {} p90 {} p99 {} max {}; ≤1 ms {:.0}%, ≤5 ms {:.0}%",
+    format!(
+        "{} fires; lateness ms: min {} p50 {} p90 {} p99 {} max {}; ≤1 ms {:.0}%, ≤5 ms {:.0}%",
         late.len(),
         late.first().copied().unwrap_or(0),
         percentile(&late, 0.5),
@@ -40,6 +47,31 @@ fn report(what: &str, mut late: Vec<i64>) {
         late.last().copied().unwrap_or(0),
         within(1),
         within(5),
+    )
+}
+
+/// Print cronhost's lateness for a burst beside the machine's floor for the same starts,
+/// measured right after it, and the ratio of their p50 and p99.
+fn report_with_floor(what: &str, late: Vec<i64>, jobs: usize, bursts: usize) {
+    let floor = cronhost_e2e::floor::burst_floor(jobs, bursts, Duration::from_secs(1));
+    let ratio = |p: f64| {
+        let mut ours = late.clone();
+        let mut floors = floor.late_ms.clone();
+        ours.sort_unstable();
+        floors.sort_unstable();
+        // Whole milliseconds: a floor of 0 counts as 1 so the ratio stays finite.
+        percentile(&ours, p).max(1) as f64 / percentile(&floors, p).max(1) as f64
+    };
+    println!("{what}: {}", distribution(late.clone()));
+    println!(
+        "  floor (posix_spawn loop, {jobs} at once, {bursts} bursts, CPU {:.3} s per 1,000 starts): {}",
+        floor.cpu_secs * 1000.0 / floor.late_ms.len().max(1) as f64,
+        distribution(floor.late_ms.clone())
+    );
+    println!(
+        "  cronhost / floor: p50 {:.2}×, p99 {:.2}×",
+        ratio(0.5),
+        ratio(0.99)
     );
 }
 
@@ -60,8 +92,8 @@ fn epoch_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Run a daemon over `home` for `seconds` and report the lateness of what fired in between.
-fn fire_window(what: &str, home: &TestHome, seconds: u64) {
+/// Run a daemon over `home` for `seconds`; the lateness of what fired in between.
+fn fire_window(home: &TestHome, seconds: u64) -> Vec<i64> {
     home.write_config("[cron]\ntick_interval_ms = 1000\n");
     let running = Running::start(home);
     running.wait_for_log("running in");
@@ -70,7 +102,7 @@ fn fire_window(what: &str, home: &TestHome, seconds: u64) {
     let to = epoch_ms() - 1_000;
     let (status, log) = running.terminate();
     assert_eq!(status.code(), Some(0), "{log}");
-    report(what, run_lateness_ms(home, from, to));
+    run_lateness_ms(home, from, to)
 }
 
 /// Resident and peak memory of a process, in MiB.
@@ -220,6 +252,7 @@ fn in_process_burst(seconds: u64) {
 }
 
 fn main() {
+    cronhost_e2e::floor::serve_if_asked();
     let quick = quick();
     let window = if quick { 8 } else { 62 };
     let artifacts = cronhost_e2e::artifacts();
@@ -234,38 +267,55 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     assert!(Path::new(&artifacts.cronhost).exists());
-    if std::env::args().any(|a| a == "provider-start") {
-        provider_start();
-        return;
+    // `-- --only NAME` runs one group: lone, minute, burst, in-process, provider-start, scale, idle.
+    let args: Vec<String> = std::env::args().collect();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1));
+    let wanted = |name: &str| only.is_none_or(|o| o == name);
+
+    if wanted("lone") {
+        let home = TestHome::new();
+        add_jobs(&home, 10, |i| format!("{i}-59/10 * * * * *"));
+        report(
+            "10 jobs every 10 s, one due each second (never two at once)",
+            fire_window(&home, window),
+        );
     }
 
-    let home = TestHome::new();
-    add_jobs(&home, 10, |i| format!("{i}-59/10 * * * * *"));
-    fire_window(
-        "10 jobs every 10 s, one due each second (never two at once)",
-        &home,
-        window,
-    );
+    if wanted("minute") {
+        let home = TestHome::new();
+        add_jobs(&home, 1000, |i| format!("{} * * * * *", i % 60));
+        report_with_floor(
+            "1,000 jobs due per minute (about 17 in each second)",
+            fire_window(&home, window),
+            17,
+            if quick { 3 } else { 20 },
+        );
+    }
 
-    let home = TestHome::new();
-    add_jobs(&home, 1000, |i| format!("{} * * * * *", i % 60));
-    fire_window(
-        "1,000 jobs due per minute (about 17 in each second)",
-        &home,
-        window,
-    );
+    if wanted("burst") {
+        let home = TestHome::new();
+        add_jobs(&home, 100, |_| "*/5 * * * * *".to_owned());
+        report_with_floor(
+            "100 jobs due in the same second (every 5 s)",
+            fire_window(&home, if quick { 12 } else { 32 }),
+            100,
+            if quick { 2 } else { 6 },
+        );
+    }
 
-    let home = TestHome::new();
-    add_jobs(&home, 100, |_| "*/5 * * * * *".to_owned());
-    fire_window(
-        "100 jobs due in the same second (every 5 s)",
-        &home,
-        if quick { 12 } else { 32 },
-    );
-
-    in_process_burst(if quick { 12 } else { 32 });
-
-    provider_start();
-    scale(if quick { 10_000 } else { 100_000 });
-    idle_and_stop();
+    if wanted("in-process") {
+        in_process_burst(if quick { 12 } else { 32 });
+    }
+    if wanted("provider-start") {
+        provider_start();
+    }
+    if wanted("scale") {
+        scale(if quick { 10_000 } else { 100_000 });
+    }
+    if wanted("idle") {
+        idle_and_stop();
+    }
 }

@@ -5,7 +5,8 @@
 //!
 //! `CRONHOST_E2E_RELEASE=1 cargo bench -p cronhost-e2e --bench peer` (`-- --quick` for a short
 //! window). The peer runs in a child process of this benchmark, so its memory and CPU are its
-//! own.
+//! own. The floor (`cronhost_e2e::floor`, 17 `posix_spawn`s at each whole second from a bare
+//! loop) shows what starting the same processes costs at the least.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -190,6 +191,7 @@ fn peer_run(seconds: u64) -> Figures {
 }
 
 fn main() {
+    cronhost_e2e::floor::serve_if_asked();
     if let Some(seconds) = std::env::var_os(PEER_CHILD) {
         peer_child(seconds.to_string_lossy().parse().unwrap_or(10));
     }
@@ -200,4 +202,14 @@ fn main() {
     );
     print("cronhost (built-in)", cronhost_run(seconds));
     print("tokio-cron-scheduler", peer_run(seconds));
+    // The floor: the same starts from the cheapest loop (17 at each whole second).
+    let floor = cronhost_e2e::floor::burst_floor(17, seconds as usize, Duration::from_secs(1));
+    print(
+        "floor (posix_spawn loop)",
+        Figures {
+            late: floor.late_ms,
+            cpu_secs: floor.cpu_secs,
+            peak_mib: 0.0,
+        },
+    );
 }

@@ -83,6 +83,50 @@ fn a_job_that_has_not_run_has_no_logs_and_says_so() {
 }
 
 #[test]
+fn a_run_that_writes_nothing_leaves_no_file_and_its_failure_hook_still_gets_one() {
+    let home = TestHome::new();
+    let id = home.add_job(&["every 1h", "--name", "silent", "--", "true"]);
+    let run = home.cronhost(&["jobs", "run", "silent"]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    // No file and no directory for a silent run: the fire path creates nothing.
+    assert!(!home.path().join("cron/output").join(id.trim()).exists());
+    let logs = home.cronhost(&["logs", "silent"]);
+    assert!(logs.status.success(), "{}", text(&logs.stderr));
+    assert_eq!(text(&logs.stdout), "");
+    assert!(
+        text(&logs.stderr).contains("wrote nothing"),
+        "{}",
+        text(&logs.stderr)
+    );
+
+    // A silent run that fails: its hook is told a file that exists (empty but for the hook's
+    // own output, which is appended to it).
+    let seen = home.path().join("hook-saw");
+    let hook = format!(
+        "test -f \"$CRONHOST_OUTPUT_FILE\" && echo exists > '{}'",
+        seen.display()
+    );
+    home.add_job(&[
+        "* * * * * *",
+        "--name",
+        "quiet-fail",
+        "--on-failure",
+        &hook,
+        "--",
+        "false",
+    ]);
+    // A scheduled occurrence (a manual run's failure calls no hook), fired by `tick`.
+    cronhost_e2e::wait_for("the hook to run", cronhost_e2e::PATIENCE, || {
+        home.cronhost(&["tick"]);
+        seen.exists()
+    });
+    assert_eq!(
+        std::fs::read_to_string(&seen).unwrap_or_default(),
+        "exists\n"
+    );
+}
+
+#[test]
 fn output_past_the_cap_is_cut_with_a_marker_and_the_run_still_ends_well() {
     let home = TestHome::new();
     home.write_config("[cron]\noutput_max_bytes = 2048\n");

@@ -48,8 +48,13 @@ pub fn run(context: &Context, args: LogsArgs) -> Result<i32, CliError> {
             ))
         })?;
         let path = output_path(&context.home.output_dir(), &job_id, run.scheduled_at);
-        let mut file = open_output(&path).map_err(|e| no_output(context, &run, e))?;
-        copy_new_output(&mut file)?;
+        match open_output(&path) {
+            Ok(mut file) => copy_new_output(&mut file)?,
+            Err(e) if wrote_nothing(context, &run, &e) => {
+                eprintln!("run {} wrote nothing", for_terminal(&run.id));
+            }
+            Err(e) => return Err(no_output(context, &run, e)),
+        }
         return Ok(EXIT_OK);
     }
     follow(context, &store, &job_id, run)
@@ -66,12 +71,13 @@ fn follow(
     let mut file = None;
     loop {
         if let Some(current) = &run {
+            // Whether the run had ended before this read: then what is read now is all of it.
+            let ended = store.run(&current.id)?.is_none_or(|r| r.status.is_final());
             if file.is_none() {
+                // The file appears with the run's first byte (a silent run has none).
                 let path = output_path(&context.home.output_dir(), job_id, current.scheduled_at);
                 file = open_output(&path).ok();
             }
-            // Whether the run had ended before this read: then what is read now is all of it.
-            let ended = store.run(&current.id)?.is_none_or(|r| r.status.is_final());
             if let Some(file) = &mut file {
                 copy_new_output(file)?;
             }
@@ -163,6 +169,14 @@ fn open_output(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     Ok(file)
 }
 
+/// Whether a run has no file because it wrote nothing: it started, and its output is kept in
+/// files (the file is made at the run's first byte).
+fn wrote_nothing(context: &Context, run: &Run, error: &std::io::Error) -> bool {
+    error.kind() == std::io::ErrorKind::NotFound
+        && run.started_at.is_some()
+        && context.config.cron.job_output != cronhost::JobOutput::Forward
+}
+
 /// Why a run has no output to show.
 fn no_output(context: &Context, run: &Run, error: std::io::Error) -> CliError {
     let path = output_path(&context.home.output_dir(), &run.job_id, run.scheduled_at);
@@ -170,11 +184,9 @@ fn no_output(context: &Context, run: &Run, error: std::io::Error) -> CliError {
         format!("cannot read {}: {error}", path.display())
     } else if run.started_at.is_none() {
         format!("it never started ({})", run.status)
-    } else if context.config.cron.job_output == cronhost::JobOutput::Forward {
-        "output is forwarded to the daemon's stdout/stderr, not kept in files (cron.job_output = \"forward\")".to_owned()
     } else {
-        "its output file is gone (removed by hand; pruned runs lose their files with their rows)"
-            .to_owned()
+        // Kept in files, a missing one means the run wrote nothing (`wrote_nothing`).
+        "output is forwarded to the daemon's stdout/stderr, not kept in files (cron.job_output = \"forward\")".to_owned()
     };
     CliError::failure(format!(
         "run {} has no output: {why}",

@@ -148,9 +148,38 @@ impl CronEngine {
         &self.runner
     }
 
-    /// Fire one due job; its error or panic is logged and never stops the scan of the others.
-    fn fire_guarded(&self, job_id: &str) -> Result<FireOutcome, ()> {
-        match catch_unwind(AssertUnwindSafe(|| self.fire_one(job_id))) {
+    /// Claim the due jobs `job_ids` in one transaction, then start or record what each claim
+    /// decided; one job's error or panic is logged and never stops the others.
+    fn fire_chunk(&self, job_ids: &[String]) -> Vec<Result<FireOutcome, ()>> {
+        let now = crate::clock::now();
+        let claims = catch_unwind(AssertUnwindSafe(|| {
+            self.store.claim_each(job_ids, now, &self.claimer)
+        }))
+        .unwrap_or_else(|payload| {
+            let why = panic_message(&*payload);
+            job_ids
+                .iter()
+                .map(|_| {
+                    Err(crate::store::StoreError::Invalid(format!(
+                        "claiming panicked: {why}"
+                    )))
+                })
+                .collect()
+        });
+        job_ids
+            .iter()
+            .zip(claims)
+            .map(|(job_id, claim)| self.guarded(job_id, || self.act_on(claim?, now)))
+            .collect()
+    }
+
+    /// Run `fire` for `job_id`; its error or panic is logged and never stops the others.
+    fn guarded(
+        &self,
+        job_id: &str,
+        fire: impl FnOnce() -> Result<FireOutcome, EngineError>,
+    ) -> Result<FireOutcome, ()> {
+        match catch_unwind(AssertUnwindSafe(fire)) {
             Ok(Ok(outcome)) => Ok(outcome),
             // Recorded on its run as failed, and logged there: once is enough.
             Ok(Err(EngineError::Job { .. })) => Err(()),
@@ -264,6 +293,13 @@ impl CronEngine {
     }
 }
 
+/// How many due jobs the `n`th chunk of a tick claims in one transaction: 1, 2, 4, 8, then
+/// 16 at a time, so the first jobs start at once and a burst costs a few commits; while one
+/// worker starts a chunk's processes, another claims the next.
+fn chunk_size(n: usize) -> usize {
+    1 << n.min(4)
+}
+
 /// How many workers start the jobs due at one instant: one per core, at least 2, at most 8.
 fn fire_workers() -> usize {
     std::thread::available_parallelism()
@@ -291,13 +327,21 @@ impl Engine for CronEngine {
             .due_job_ids(crate::clock::now())
             .map_err(EngineError::from)?;
         let report = Mutex::new(TickReport::default());
-        let next = AtomicUsize::new(0);
-        // Jobs due at the same instant are claimed and started by a few workers side by side:
-        // claims serialise in the store, but starting processes does not have to.
-        let fire_next = || {
-            while let Some(job_id) = due.get(next.fetch_add(1, Ordering::Relaxed)) {
-                let outcome = self.fire_guarded(job_id);
-                let mut report = report.lock().unwrap_or_else(|p| p.into_inner());
+        let (next, chunks) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        // Jobs due at the same instant are claimed in chunks and started by a few workers side
+        // by side: claims serialise in the store, but starting processes does not have to.
+        let fire_next = || loop {
+            let size = chunk_size(chunks.fetch_add(1, Ordering::Relaxed));
+            let from = next.fetch_add(size, Ordering::Relaxed);
+            let Some(chunk) = due.get(from..due.len().min(from + size)) else {
+                break;
+            };
+            if chunk.is_empty() {
+                break;
+            }
+            let outcomes = self.fire_chunk(chunk);
+            let mut report = report.lock().unwrap_or_else(|p| p.into_inner());
+            for outcome in outcomes {
                 match outcome {
                     Ok(FireOutcome::Fired) => report.fired += 1,
                     Ok(FireOutcome::Skipped) => report.skipped += 1,

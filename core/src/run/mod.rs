@@ -6,9 +6,10 @@
 mod hook;
 mod output;
 mod pipes;
+mod recorder;
 
 pub use hook::HOOK_TIMEOUT;
-pub use output::{Forward, OutputSettings};
+pub use output::{Forward, OutputFileError, OutputSettings};
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -30,27 +31,6 @@ pub enum StartError {
     /// The job's id could name a path outside the output directory.
     #[error("job id `{0}` is not a cronhost id; its output has nowhere safe to go")]
     UnsafeId(String),
-    /// The output directory could not be created.
-    #[error("cannot create {path}: {source}")]
-    CreateOutputDir {
-        /// The directory.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The output directory breaks the ownership policy.
-    #[error("output: {0}")]
-    UnsafeOutputDir(#[source] crate::fs::PolicyError),
-    /// The output file could not be opened.
-    #[error("cannot open the output file {path}: {source}")]
-    OpenOutput {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
     /// The working directory is missing.
     #[error("the working directory {0} does not exist or is not a directory")]
     NoWorkdir(String),
@@ -88,6 +68,8 @@ const EXIT_POLL: Duration = Duration::from_millis(20);
 #[derive(Clone)]
 pub struct Runner {
     store: Arc<Store>,
+    /// Writes the runs' starts and ends, many in one transaction when they come together.
+    recorder: Arc<recorder::Recorder>,
     output_dir: PathBuf,
     output: OutputSettings,
     inflight: Arc<(Mutex<usize>, Condvar)>,
@@ -137,6 +119,7 @@ impl Runner {
     /// A runner recording into `store`, its runs' output under `output_dir`.
     pub fn new(store: Arc<Store>, output_dir: PathBuf) -> Self {
         Self {
+            recorder: Arc::new(recorder::Recorder::new(Arc::clone(&store))),
             store,
             output_dir,
             output: OutputSettings::default(),
@@ -265,13 +248,29 @@ impl Runner {
         &self,
         outcome: &Outcome,
     ) -> Result<crate::store::Finished, crate::store::StoreError> {
-        self.store.finish_run(
-            &outcome.run_id,
-            outcome.status,
-            outcome.exit_code,
-            outcome.error.as_deref(),
-            outcome.finished_at,
-        )
+        self.recorder.record(crate::store::RunRecord::Ended {
+            run_id: outcome.run_id.clone(),
+            status: outcome.status,
+            exit_code: outcome.exit_code,
+            error: outcome.error.clone(),
+            at: outcome.finished_at,
+        })
+    }
+
+    /// Record that a run started (its process group, or this process for an in-process run).
+    fn record_start(
+        &self,
+        run_id: &str,
+        child_pid: u32,
+        at: DateTime<Utc>,
+    ) -> Result<(), crate::store::StoreError> {
+        self.recorder
+            .record(crate::store::RunRecord::Started {
+                run_id: run_id.to_owned(),
+                child_pid,
+                at,
+            })
+            .map(drop)
     }
 
     /// Where the runs' output files go (`<job-id>/<scheduled-instant>.log` under it).
@@ -336,10 +335,7 @@ impl Runner {
         let claim = Arc::new(claim);
         let watched = Arc::clone(&claim);
         let watcher = move || {
-            if let Err(e) = runner
-                .store
-                .mark_started(&watched.run_id, group, started_at)
-            {
+            if let Err(e) = runner.record_start(&watched.run_id, group, started_at) {
                 log::warn!("job={}: cannot record the start: {e}", watched.job.name);
             }
             let watched_to_the_end = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -355,7 +351,7 @@ impl Runner {
                 runner.record(&watched, RunStatus::Failed, None, Some(error), None);
             }
             runner.finished(Some(group));
-            runner.start_queued(&watched.job.id);
+            runner.start_queued_behind(&watched.job);
         };
         if let Err(e) = std::thread::Builder::new().name(thread_name).spawn(watcher) {
             // The closure (and the child handle in it) is gone; end the group and the run.
@@ -384,10 +380,7 @@ impl Runner {
         let claim = Arc::new(claim);
         let running = Arc::clone(&claim);
         let work = move || {
-            if let Err(e) = this
-                .store
-                .mark_started(&running.run_id, std::process::id(), started_at)
-            {
+            if let Err(e) = this.record_start(&running.run_id, std::process::id(), started_at) {
                 log::warn!("job={}: cannot record the start: {e}", running.job.name);
             }
             let run = JobRun {
@@ -409,7 +402,7 @@ impl Runner {
             };
             this.record(&running, status, None, error, None);
             this.finished(None);
-            this.start_queued(&running.job.id);
+            this.start_queued_behind(&running.job);
         };
         if let Err(e) = std::thread::Builder::new().name(thread_name).spawn(work) {
             self.finished(None);
@@ -503,7 +496,7 @@ impl Runner {
         let argv = job.argv();
         let (program, args) = argv.split_first().ok_or(StartError::NoCommand)?;
         let file = if self.output.keep_files {
-            Some(self.open_output(claim)?)
+            Some(self.output_file(claim)?)
         } else {
             None
         };
@@ -540,29 +533,20 @@ impl Runner {
         Ok((child, sink))
     }
 
-    /// The occurrence's output file, in a private directory of the job's own.
-    fn open_output(&self, claim: &Claim) -> Result<std::fs::File, StartError> {
+    /// Where the occurrence's output file goes, in a private directory of the job's own: the
+    /// watcher creates both at the command's first byte, off the path that starts the jobs due
+    /// at the same instant, and a run that writes nothing leaves no file.
+    fn output_file(&self, claim: &Claim) -> Result<output::OutputFile, StartError> {
         let job = &claim.job;
         // The id names the output directory: one that is not a cronhost id (a store edited by
         // hand) could lead anywhere.
         if !crate::store::is_job_id(&job.id) {
             return Err(StartError::UnsafeId(job.id.escape_debug().to_string()));
         }
-        let path = output_path(&self.output_dir, &job.id, claim.scheduled_at);
-        let dir = path.parent().unwrap_or(&self.output_dir);
-        crate::fs::create_private_dir(dir).map_err(|source| StartError::CreateOutputDir {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        for dir in [self.output_dir.as_path(), dir] {
-            crate::fs::check_directory(dir).map_err(StartError::UnsafeOutputDir)?;
-        }
-        crate::fs::state_file::open(&path, crate::fs::state_file::Access::Append).map_err(
-            |source| StartError::OpenOutput {
-                path: path.clone(),
-                source,
-            },
-        )
+        Ok(output::OutputFile {
+            root: self.output_dir.clone(),
+            path: output_path(&self.output_dir, &job.id, claim.scheduled_at),
+        })
     }
 
     fn watch(&self, mut child: Child, mut sink: output::Sink, claim: &Claim) {
@@ -693,7 +677,11 @@ impl Runner {
                     output_file,
                 };
                 match sink {
-                    Some(sink) => self.run_on_failure_hook(&failure, sink),
+                    Some(sink) => {
+                        // The hook is told the file: it exists, empty if the run wrote nothing.
+                        let _ = sink.file();
+                        self.run_on_failure_hook(&failure, sink)
+                    }
                     None => {
                         let runner = self.clone();
                         let spawned = std::thread::Builder::new()
@@ -711,7 +699,16 @@ impl Runner {
         }
     }
 
-    /// After a run ends, start the one waiting behind it (overlap `queue-one`).
+    /// After a run of `job` ends, start the one waiting behind it, if its overlap policy
+    /// queues one (a run queued under another policy, before an edit, is started by the
+    /// next tick's [`Runner::start_ready_queued`]).
+    fn start_queued_behind(&self, job: &crate::store::Job) {
+        if job.overlap == crate::store::Overlap::QueueOne {
+            self.start_queued(&job.id);
+        }
+    }
+
+    /// Start the run queued behind `job_id`'s last one (overlap `queue-one`), if any.
     fn start_queued(&self, job_id: &str) {
         let (host, pid) = &self.owner;
         let queued = match self.store.take_queued(job_id, host, *pid) {

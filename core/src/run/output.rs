@@ -1,8 +1,10 @@
-//! Where a run's output goes: its own file up to a cap, and, when forwarded, line by line to
-//! this process's stdout and stderr, prefixed with the job's name.
+//! Where a run's output goes: its own file up to a cap (created at the first byte, so a run
+//! that writes nothing costs no file), and, when forwarded, line by line to this process's
+//! stdout and stderr, prefixed with the job's name.
 
 use std::fs::File;
 use std::io::Write;
+use std::path::PathBuf;
 
 /// Where the output of a job's command goes, and how much of it is kept.
 ///
@@ -63,9 +65,79 @@ pub(crate) enum Stream {
 /// The longest line held back waiting for its newline before it is forwarded as it is.
 const LONGEST_LINE: usize = 64 * 1024;
 
+/// Why a run's output file could not be opened: the output is then not kept (and logged);
+/// the run itself goes on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutputFileError {
+    /// Its directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A directory on its way breaks the ownership policy.
+    #[error("output: {0}")]
+    UnsafeDir(#[source] crate::fs::PolicyError),
+    /// The file could not be opened.
+    #[error("cannot open the output file {path}: {source}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where a run's output file goes, opened when the first byte comes.
+#[derive(Debug, Clone)]
+pub(crate) struct OutputFile {
+    /// The output directory of every job.
+    pub(crate) root: PathBuf,
+    /// `root/<job-id>/<scheduled-instant>.log`.
+    pub(crate) path: PathBuf,
+}
+
+impl OutputFile {
+    /// Create the job's private directory, check both directories against the ownership
+    /// policy, and open the file for appending (never through a link).
+    fn open(&self) -> Result<File, OutputFileError> {
+        let dir = self.path.parent().unwrap_or(&self.root);
+        crate::fs::create_private_dir(dir).map_err(|source| OutputFileError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        for dir in [self.root.as_path(), dir] {
+            crate::fs::check_directory(dir).map_err(OutputFileError::UnsafeDir)?;
+        }
+        crate::fs::state_file::open(&self.path, crate::fs::state_file::Access::Append).map_err(
+            |source| OutputFileError::Open {
+                path: self.path.clone(),
+                source,
+            },
+        )
+    }
+}
+
+/// The run's file, through its life.
+enum FileSlot {
+    /// Files are not kept.
+    Off,
+    /// Kept, but nothing written yet: no file exists.
+    Deferred(OutputFile),
+    /// Open for appending.
+    Open(File),
+    /// It could not be opened or written (logged once): the rest is not kept.
+    Lost,
+}
+
 /// One run's output on its way out.
 pub(crate) struct Sink {
-    file: Option<File>,
+    file: FileSlot,
     forward: Forward,
     /// `[NAME] `, the job's name with control characters escaped.
     prefix: String,
@@ -79,10 +151,11 @@ pub(crate) struct Sink {
 }
 
 impl Sink {
-    /// A sink writing to `file` (when files are kept) and forwarding as `settings` say.
-    pub(crate) fn new(file: Option<File>, job_name: &str, settings: &OutputSettings) -> Self {
+    /// A sink writing to `file` (when files are kept), opened at the first byte, and
+    /// forwarding as `settings` say.
+    pub(crate) fn new(file: Option<OutputFile>, job_name: &str, settings: &OutputSettings) -> Self {
         Self {
-            file,
+            file: file.map_or(FileSlot::Off, FileSlot::Deferred),
             forward: settings.forward,
             prefix: format!("[{}] ", crate::text::for_terminal(job_name)),
             max_bytes: settings.max_bytes,
@@ -108,7 +181,25 @@ impl Sink {
 
     /// Whether anything is done with the output at all.
     pub(crate) fn wants_output(&self) -> bool {
-        self.file.is_some() || self.forward != Forward::Off
+        !matches!(self.file, FileSlot::Off) || self.forward != Forward::Off
+    }
+
+    /// The open file, opening it now if nothing was written yet; `None` when files are not
+    /// kept or it cannot be (said once in the log).
+    pub(crate) fn file(&mut self) -> Option<&mut File> {
+        if let FileSlot::Deferred(target) = &self.file {
+            self.file = match target.open() {
+                Ok(file) => FileSlot::Open(file),
+                Err(e) => {
+                    log::warn!("{e}; this run's output is not kept");
+                    FileSlot::Lost
+                }
+            };
+        }
+        match &mut self.file {
+            FileSlot::Open(file) => Some(file),
+            _ => None,
+        }
     }
 
     /// Take `bytes` the command wrote to `stream`.
@@ -147,7 +238,7 @@ impl Sink {
             let summary = format!("[cronhost: {} more bytes discarded]", self.discarded);
             self.note(&summary);
         }
-        if let Some(file) = &mut self.file {
+        if let FileSlot::Open(file) = &mut self.file {
             let _ = file.flush();
         }
     }
@@ -160,7 +251,7 @@ impl Sink {
         } else {
             format!("\n{text}\n")
         };
-        if let Some(file) = &mut self.file {
+        if let Some(file) = self.file() {
             let _ = file.write_all(line.as_bytes());
         }
         self.at_line_start = true;
@@ -178,11 +269,11 @@ impl Sink {
         if let Some(last) = bytes.last() {
             self.at_line_start = *last == b'\n';
         }
-        if let Some(file) = &mut self.file {
+        if let Some(file) = self.file() {
             // A full disk loses output, never the run: the outcome is recorded in the store.
             if let Err(e) = file.write_all(bytes) {
                 log::warn!("cannot write job output: {e}; the rest of it is not kept");
-                self.file = None;
+                self.file = FileSlot::Lost;
             }
         }
     }
@@ -302,12 +393,44 @@ mod tests {
     use super::*;
 
     fn sink_into(path: &std::path::Path, max_bytes: u64) -> Sink {
-        let file = File::create(path).unwrap();
         let settings = OutputSettings {
             max_bytes,
             ..OutputSettings::default()
         };
+        let file = OutputFile {
+            root: path.parent().unwrap().to_path_buf(),
+            path: path.to_path_buf(),
+        };
         Sink::new(Some(file), "job", &settings)
+    }
+
+    #[test]
+    fn a_run_that_writes_nothing_leaves_no_file_and_the_first_byte_creates_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job").join("out.log");
+        let mut silent = sink_into(&path, 100);
+        silent.finish();
+        assert!(!path.exists(), "a silent run made a file");
+        assert!(
+            !path.parent().unwrap().exists(),
+            "a silent run made a directory"
+        );
+        let mut speaking = sink_into(&path, 100);
+        speaking.take(Stream::Stderr, b"x");
+        speaking.finish();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "x");
+    }
+
+    #[test]
+    fn an_output_directory_that_is_a_link_is_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("job")).unwrap();
+        let path = dir.path().join("job").join("out.log");
+        let mut sink = sink_into(&path, 100);
+        sink.take(Stream::Stdout, b"secret\n");
+        sink.finish();
+        assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
     }
 
     #[test]

@@ -159,6 +159,20 @@ impl Store {
         self.write(|tx| claim_in(tx, job_id, now, claimer, &Target::Due))
     }
 
+    /// Claim the due occurrence of each of `job_ids` at `now`, as [`Store::claim`] does each,
+    /// in one transaction: jobs due together cost one commit. One job's error is its own
+    /// (returned in its place); the others' claims still hold.
+    pub fn claim_each(
+        &self,
+        job_ids: &[String],
+        now: DateTime<Utc>,
+        claimer: &Claimer,
+    ) -> Vec<Result<ClaimOutcome, StoreError>> {
+        self.write_each(job_ids, |tx, job_id| {
+            claim_in(tx, job_id, now, claimer, &Target::Due)
+        })
+    }
+
     /// Claim exactly the occurrence of `job_id` at `scheduled` (it must be the job's due one).
     pub fn claim_occurrence(
         &self,

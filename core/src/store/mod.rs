@@ -1,6 +1,7 @@
 //! The job store: one SQLite file (`HOME/cron/cronhost.db`, WAL) shared by the daemon and any
 //! number of CLI processes. Every mutation is one transaction.
 
+mod batch;
 mod claim;
 mod edit;
 mod export;
@@ -35,7 +36,7 @@ pub use jobs::{
     is_job_id, CatchUp, Job, JobSpec, Overlap, PendingRetry, Repeat, DEFAULT_RETRY_DELAY_SECS,
 };
 pub use pause::StateChange;
-pub use runs::{run_id, Finished, Run, RunReason, RunStatus, UnknownRunStatus};
+pub use runs::{run_id, Finished, Run, RunReason, RunRecord, RunStatus, UnknownRunStatus};
 pub use spread::{jitter_offset, retry_backoff, MAX_RETRY_DELAY};
 pub use validate::{
     MAX_ARGUMENTS, MAX_COMMAND_BYTES, MAX_ENV_BYTES, MAX_ENV_VARS, MAX_JITTER_MS, MAX_NAME_CHARS,

@@ -304,6 +304,89 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
 
 /// After a failed run: its occurrence's next retry, if the job has one left (else the
 /// occurrence has failed for good). Manual runs and runs of removed jobs do not retry.
+/// A run's start or end, written with others in one transaction by [`Store::record_runs`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum RunRecord {
+    /// The command started ([`Store::mark_started`]).
+    Started {
+        /// The run.
+        run_id: String,
+        /// Its process group (this process's pid for an in-process run).
+        child_pid: u32,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The run ended ([`Store::finish_run`]).
+    Ended {
+        /// The run.
+        run_id: String,
+        /// How.
+        status: RunStatus,
+        /// The command's exit code, if it exited.
+        exit_code: Option<i32>,
+        /// What went wrong, if anything.
+        error: Option<String>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+/// Record a run's start: only a run still `claimed` becomes `running` (a start never
+/// overwrites an end).
+fn started_in(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: &str,
+    child_pid: u32,
+    started_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    tx.exec_cached(
+        "UPDATE runs SET status = 'running', started_at = ?2, child_pid = ?3, lateness_ms = ?2 - scheduled_at WHERE id = ?1 AND status = 'claimed'",
+        params![run_id, to_ms(started_at), child_pid],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
+/// Record a run's outcome on the run and on its job, and plan the retry it calls for.
+fn finished_in(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: &str,
+    status: RunStatus,
+    exit_code: Option<i32>,
+    error: Option<&str>,
+    finished_at: DateTime<Utc>,
+) -> Result<Finished, StoreError> {
+    tx.exec_cached(
+        "UPDATE runs SET status = ?2, exit_code = ?3, error = ?4, finished_at = ?5 WHERE id = ?1",
+        params![
+            run_id,
+            status.as_str(),
+            exit_code,
+            error,
+            to_ms(finished_at)
+        ],
+    )
+    .map_err(sql)?;
+    let streak = if status == RunStatus::Succeeded {
+        "0"
+    } else {
+        "failure_streak + 1"
+    };
+    tx.exec_cached(
+        &format!(
+            "UPDATE jobs SET last_status = ?2, last_error = ?3, failure_streak = {streak}
+             WHERE id = (SELECT job_id FROM runs WHERE id = ?1)"
+        ),
+        params![run_id, status.as_str(), error],
+    )
+    .map_err(sql)?;
+    if !matches!(status, RunStatus::Failed | RunStatus::TimedOut) {
+        return Ok(Finished::Done);
+    }
+    plan_retry(tx, run_id, finished_at)
+}
+
 fn plan_retry(
     tx: &rusqlite::Transaction<'_>,
     run_id: &str,
@@ -426,13 +509,27 @@ impl Store {
         child_pid: u32,
         started_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.exec_cached(
-                "UPDATE runs SET status = 'running', started_at = ?2, child_pid = ?3, lateness_ms = ?2 - scheduled_at WHERE id = ?1",
-                params![run_id, to_ms(started_at), child_pid],
-            )
-            .map_err(sql)?;
-            Ok(())
+        self.write(|tx| started_in(tx, run_id, child_pid, started_at))
+    }
+
+    /// Write `records` (starts and ends of runs, in order) in one transaction, each on its
+    /// own ([`Store::write_each`](super::Store)): what a burst of runs costs is a commit, not
+    /// two per run. An end's result is what [`Store::finish_run`] returns; a start's is
+    /// [`Finished::Done`].
+    pub fn record_runs(&self, records: Vec<RunRecord>) -> Vec<Result<Finished, StoreError>> {
+        self.write_each(records, |tx, record| match record {
+            RunRecord::Started {
+                run_id,
+                child_pid,
+                at,
+            } => started_in(tx, &run_id, child_pid, at).map(|()| Finished::Done),
+            RunRecord::Ended {
+                run_id,
+                status,
+                exit_code,
+                error,
+                at,
+            } => finished_in(tx, &run_id, status, exit_code, error.as_deref(), at),
         })
     }
 
@@ -445,26 +542,7 @@ impl Store {
         error: Option<&str>,
         finished_at: DateTime<Utc>,
     ) -> Result<Finished, StoreError> {
-        self.write(|tx| {
-            tx.exec_cached(
-                "UPDATE runs SET status = ?2, exit_code = ?3, error = ?4, finished_at = ?5 WHERE id = ?1",
-                params![run_id, status.as_str(), exit_code, error, to_ms(finished_at)],
-            )
-            .map_err(sql)?;
-            let streak = if status == RunStatus::Succeeded { "0" } else { "failure_streak + 1" };
-            tx.exec_cached(
-                &format!(
-                    "UPDATE jobs SET last_status = ?2, last_error = ?3, failure_streak = {streak}
-                     WHERE id = (SELECT job_id FROM runs WHERE id = ?1)"
-                ),
-                params![run_id, status.as_str(), error],
-            )
-            .map_err(sql)?;
-            if !matches!(status, RunStatus::Failed | RunStatus::TimedOut) {
-                return Ok(Finished::Done);
-            }
-            plan_retry(tx, run_id, finished_at)
-        })
+        self.write(|tx| finished_in(tx, run_id, status, exit_code, error, finished_at))
     }
 
     /// Take the job's queued run (overlap `queue-one`), marking it claimed; `None` if none.

@@ -824,3 +824,41 @@ fn a_job_whose_h_values_never_fire_is_refused_and_the_others_are_not() {
     }
     assert!(fire > 0 && never > 0, "{fire} fire, {never} never");
 }
+
+#[test]
+fn a_chunk_of_claims_in_one_transaction_decides_each_job_on_its_own() {
+    let (_dir, store) = temp_store();
+    let t0 = at(T0);
+    let a = store.add_job(&spec("* * * * *", "a"), "UTC", t0).unwrap();
+    let b = store.add_job(&spec("* * * * *", "b"), "UTC", t0).unwrap();
+    let due = t0 + Duration::minutes(1);
+    let ids = [
+        a.id.clone(),
+        "j-missing".to_owned(),
+        b.id.clone(),
+        a.id.clone(),
+    ];
+    let outcomes = store.claim_each(&ids, due, &claimer(1));
+    assert!(
+        matches!(outcomes[0], Ok(ClaimOutcome::Run(_))),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(outcomes[1], Ok(ClaimOutcome::NoSuchJob)),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(outcomes[2], Ok(ClaimOutcome::Run(_))),
+        "{outcomes:?}"
+    );
+    // The same occurrence twice in one chunk is claimed once.
+    assert!(
+        matches!(outcomes[3], Ok(ClaimOutcome::Lost)),
+        "{outcomes:?}"
+    );
+    // The claims were committed: another claimer finds nothing left to claim.
+    assert!(matches!(
+        store.claim(&a.id, due, &claimer(2)).unwrap(),
+        ClaimOutcome::Lost
+    ));
+}
