@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use cronhost_core::store::{ClaimOutcome, Claimer, JobSpec, RunStatus, Store};
+use cronhost_core::store::{ClaimOutcome, Claimer, JobSpec, RunRecord, RunStatus, Store};
 
 fn claimer() -> Claimer {
     Claimer {
@@ -78,6 +78,91 @@ fn claims(c: &mut Criterion) {
             for id in &ids {
                 fire(&store, id, now, &claimer);
             }
+        })
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (store, ids) = store_with(dir.path(), 100, |_| "* * * * * *".into(), t0);
+    let mut second = 0;
+    group.bench_function(
+        "100 jobs due at once, batched as the daemon does (claims 1, 2, 4, 8, 16, ...; starts and ends in one transaction each)",
+        |b| {
+            b.iter(|| {
+                second += 1;
+                let now = t0 + chrono::Duration::seconds(second);
+                let mut claims = Vec::new();
+                let (mut from, mut n) = (0, 0);
+                while from < ids.len() {
+                    let to = ids.len().min(from + (1 << n.min(4)));
+                    claims.extend(store.claim_each(&ids[from..to], now, &claimer));
+                    (from, n) = (to, n + 1);
+                }
+                let runs: Vec<String> = claims
+                    .into_iter()
+                    .map(|claim| match claim.unwrap() {
+                        ClaimOutcome::Run(claim) => claim.run_id,
+                        other => panic!("expected a run, got {other:?}"),
+                    })
+                    .collect();
+                let starts = runs
+                    .iter()
+                    .map(|id| RunRecord::Started {
+                        run_id: id.clone(),
+                        child_pid: 1,
+                        at: now,
+                    })
+                    .collect();
+                assert!(store.record_runs(starts).iter().all(Result::is_ok));
+                let ends = runs
+                    .into_iter()
+                    .map(|id| RunRecord::Ended {
+                        run_id: id,
+                        status: RunStatus::Succeeded,
+                        exit_code: Some(0),
+                        error: None,
+                        at: now,
+                    })
+                    .collect();
+                assert!(store.record_runs(ends).iter().all(Result::is_ok));
+            })
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (store, ids) = store_with(dir.path(), 100, |_| "* * * * * *".into(), t0);
+    let mut second = 0;
+    group.bench_function("100 jobs due at once, the claims alone, in chunks", |b| {
+        b.iter_custom(|iterations| {
+            let mut claiming = Duration::ZERO;
+            for _ in 0..iterations {
+                second += 1;
+                let now = t0 + chrono::Duration::seconds(second);
+                let began = std::time::Instant::now();
+                let mut runs = Vec::new();
+                let (mut from, mut n) = (0, 0);
+                while from < ids.len() {
+                    let to = ids.len().min(from + (1 << n.min(4)));
+                    for claim in store.claim_each(&ids[from..to], now, &claimer) {
+                        match claim {
+                            Ok(ClaimOutcome::Run(claim)) => runs.push(claim.run_id),
+                            other => panic!("expected a run, got {other:?}"),
+                        }
+                    }
+                    (from, n) = (to, n + 1);
+                }
+                claiming += began.elapsed();
+                // Ended outside the measurement, so the next second's claims run again.
+                let ends = runs
+                    .into_iter()
+                    .map(|id| RunRecord::Ended {
+                        run_id: id,
+                        status: RunStatus::Succeeded,
+                        exit_code: Some(0),
+                        error: None,
+                        at: now,
+                    })
+                    .collect();
+                assert!(store.record_runs(ends).iter().all(Result::is_ok));
+            }
+            claiming
         })
     });
     group.finish();

@@ -26,7 +26,7 @@ pub const ERROR_FILE: &str = "ticker_last_error";
 pub const FALLBACK_FILE: &str = "ticker_fallback";
 
 /// The least time between two writes of a clean beat from the same trigger.
-pub const REWRITE_EVERY: Duration = Duration::from_millis(500);
+pub const REWRITE_EVERY: Duration = Duration::from_secs(1);
 
 /// What the heartbeat files say.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -27,6 +27,7 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// Run `call`, turning an error or a panic into the error value that crosses the boundary.
 /// `what` names the call in the message, e.g. `start`.
+#[inline]
 pub fn contain<T>(what: &str, call: impl FnOnce() -> Result<T, String>) -> RResult<T, RString> {
     let result = match catch_unwind(AssertUnwindSafe(call)) {
         Ok(result) => result,
@@ -81,14 +82,17 @@ fn text<E: std::fmt::Display>(error: E) -> String {
 }
 
 impl<P: Provider> ProviderObject for Adapter<P> {
+    #[inline]
     fn name(&self) -> RString {
         P::NAME.into()
     }
 
+    #[inline]
     fn is_available(&self) -> RResult<bool, RString> {
         contain("is_available", || Ok(self.0.is_available()))
     }
 
+    #[inline]
     fn start(
         &self,
         host: HostServicesBox,
@@ -102,14 +106,17 @@ impl<P: Provider> ProviderObject for Adapter<P> {
         })
     }
 
+    #[inline]
     fn stop(&self) -> RResult<(), RString> {
         contain("stop", || self.0.stop().map_err(text))
     }
 
+    #[inline]
     fn on_jobs_changed(&self) -> RResult<(), RString> {
         contain("on_jobs_changed", || self.0.on_jobs_changed().map_err(text))
     }
 
+    #[inline]
     fn fire_due(&self, host: HostServicesBox, job_id: RStr<'_>) -> RResult<FireOutcome, RString> {
         contain("fire_due", || {
             self.0
@@ -118,10 +125,12 @@ impl<P: Provider> ProviderObject for Adapter<P> {
         })
     }
 
+    #[inline]
     fn reconcile(&self) -> RResult<(), RString> {
         contain("reconcile", || self.0.reconcile().map_err(text))
     }
 
+    #[inline]
     fn status_json(&self) -> RResult<RString, RString> {
         contain("status", || {
             Ok(match self.0.status().map_err(text)? {

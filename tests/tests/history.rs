@@ -95,7 +95,12 @@ fn marking_job(home: &TestHome, name: &str, extra: &[&str]) -> (String, std::pat
     let marks = home.path().join("marks");
     std::fs::create_dir_all(&marks).expect("marks dir");
     let out = marks.join(name);
-    let line = format!("echo \"$CRONHOST_SCHEDULED_AT\" >> '{}'", out.display());
+    // It prints too: a run's output file is made at its first byte, and these tests follow
+    // the files of pruned and kept runs.
+    let line = format!(
+        "echo \"$CRONHOST_SCHEDULED_AT\" >> '{}'; echo \"$CRONHOST_SCHEDULED_AT\"",
+        out.display()
+    );
     let mut args = vec!["*/1 * * * * *", "--name", name];
     args.extend_from_slice(extra);
     args.extend(["--", "sh", "-c", &line]);

@@ -12,7 +12,7 @@ use cronhost_e2e::{
 };
 use cronhost_provider_api::FireOutcome;
 
-const ZOO_NAMES: [&str; 25] = [
+const ZOO_NAMES: [&str; 26] = [
     "zoo-ticker",
     "zoo-panic-new",
     "zoo-error-new",
@@ -38,6 +38,7 @@ const ZOO_NAMES: [&str; 25] = [
     "zoo-spin-is-available",
     "zoo-stray-threads",
     "zoo-hostile-text",
+    "zoo-thread-report",
 ];
 
 fn zoo_home() -> (TestHome, Discovery) {
@@ -475,6 +476,80 @@ fn panics_are_contained(handle: Open) {
     let p = handle(&discovery, "zoo-panic-is-available");
     assert_contained(p.is_available(), "is_available", "zoo-panic-is-available");
     assert_eq!(p.reconcile(), Ok(()));
+}
+
+/// Which thread `zoo-thread-report`'s `on_jobs_changed` ran on, as it says in its error.
+fn thread_of(provider: &ProviderHandle) -> String {
+    match provider.on_jobs_changed() {
+        Err(ProviderCallError::Failed { message, .. }) => message,
+        other => panic!("expected the thread report, got {other:?}"),
+    }
+}
+
+/// Prompt calls in a row run on one long-lived thread (a thread started per call would show
+/// another task id), not on the caller's; `named` is the thread's name as the kernel keeps it
+/// (15 bytes).
+fn prompt_calls_reuse_one_thread(provider: &ProviderHandle, named: &str) {
+    let first = thread_of(provider);
+    assert!(first.contains(&format!("named \"{named}\"")), "{first}");
+    for _ in 0..20 {
+        assert_eq!(provider.is_available(), Ok(true));
+        assert_eq!(
+            thread_of(provider),
+            first,
+            "a prompt call ran on another thread"
+        );
+    }
+}
+
+#[test]
+fn prompt_calls_of_an_in_process_provider_run_on_its_worker_thread() {
+    let (_home, discovery) = zoo_home();
+    let provider = handle(&discovery, "zoo-thread-report");
+    prompt_calls_reuse_one_thread(&provider, "provider-zoo-th");
+}
+
+#[test]
+fn isolated_calls_run_on_a_reused_thread_of_the_child() {
+    let (_home, discovery) = zoo_home();
+    let provider = isolated(&discovery, "zoo-thread-report");
+    prompt_calls_reuse_one_thread(&provider, "provider-call");
+}
+
+#[test]
+fn concurrent_prompt_calls_into_a_hung_provider_all_return_by_their_deadline() {
+    let (_home, discovery) = zoo_home();
+    let deadline = std::time::Duration::from_millis(300);
+    let provider = ProviderHandle::construct_within(
+        discovery.find("zoo-hang-reconcile").unwrap(),
+        "{}",
+        deadline,
+    )
+    .unwrap();
+    // The first call hangs the worker; the others arrive while it is stuck and must not wait
+    // behind it past their own deadline.
+    let (results, returned) = std::sync::mpsc::channel();
+    for _ in 0..3 {
+        let (provider, results) = (provider.clone(), results.clone());
+        std::thread::spawn(move || results.send(provider.reconcile()));
+    }
+    for _ in 0..3 {
+        let result = returned
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("a prompt call waited behind a hung one");
+        assert!(
+            matches!(
+                result,
+                Err(ProviderCallError::Hung { .. } | ProviderCallError::Quarantined { .. })
+            ),
+            "{result:?}"
+        );
+    }
+    assert!(provider.quarantine().is_set());
+    assert!(matches!(
+        provider.is_available(),
+        Err(ProviderCallError::Quarantined { .. })
+    ));
 }
 
 #[test]

@@ -302,10 +302,14 @@ fn chunk_size(n: usize) -> usize {
 
 /// How many workers start the jobs due at one instant: one per core, at least 2, at most 8.
 fn fire_workers() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(2, 8)
+    // Asked once: the answer reads cgroup files, too slow for every tick.
+    static WORKERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *WORKERS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(2, 8)
+    })
 }
 
 impl Engine for CronEngine {
@@ -320,6 +324,7 @@ impl Engine for CronEngine {
         // stops reporting success) before anything is claimed in it.
         self.store.check_identity()?;
         let unrecorded = self.runner.retry_unrecorded();
+        self.runner.flush_records();
         self.settle_if_due();
         self.runner.start_ready_queued();
         let due = self

@@ -191,6 +191,7 @@ impl Runner {
 
     /// [`Runner::retry_unrecorded`] until every outcome landed or `deadline` passed.
     pub fn retry_unrecorded_until(&self, deadline: Instant) -> Result<(), Unrecorded> {
+        self.flush_records();
         loop {
             match self.retry_unrecorded() {
                 Ok(()) => return Ok(()),
@@ -257,20 +258,21 @@ impl Runner {
         })
     }
 
-    /// Record that a run started (its process group, or this process for an in-process run).
-    fn record_start(
-        &self,
-        run_id: &str,
-        child_pid: u32,
-        at: DateTime<Utc>,
-    ) -> Result<(), crate::store::StoreError> {
-        self.recorder
-            .record(crate::store::RunRecord::Started {
-                run_id: run_id.to_owned(),
-                child_pid,
-                at,
-            })
-            .map(drop)
+    /// Hand over the record that a run started (its process group, or this process for an
+    /// in-process run): stored with the next batch, at the latest with the run's end or at the
+    /// next tick ([`Runner::flush_records`]); nothing waits for it.
+    fn record_start(&self, run_id: &str, child_pid: u32, at: DateTime<Utc>) {
+        self.recorder.submit(crate::store::RunRecord::Started {
+            run_id: run_id.to_owned(),
+            child_pid,
+            at,
+        });
+    }
+
+    /// Store the run records handed over and not yet stored (the starts of runs still going).
+    /// Called every tick.
+    pub fn flush_records(&self) {
+        self.recorder.flush();
     }
 
     /// Where the runs' output files go (`<job-id>/<scheduled-instant>.log` under it).
@@ -335,9 +337,9 @@ impl Runner {
         let claim = Arc::new(claim);
         let watched = Arc::clone(&claim);
         let watcher = move || {
-            if let Err(e) = runner.record_start(&watched.run_id, group, started_at) {
-                log::warn!("job={}: cannot record the start: {e}", watched.job.name);
-            }
+            runner.record_start(&watched.run_id, group, started_at);
+            // Written now by this thread, unless a write is under way (it takes this one too).
+            runner.flush_records();
             let watched_to_the_end = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 runner.watch(child, sink, &watched)
             }));
@@ -380,9 +382,7 @@ impl Runner {
         let claim = Arc::new(claim);
         let running = Arc::clone(&claim);
         let work = move || {
-            if let Err(e) = this.record_start(&running.run_id, std::process::id(), started_at) {
-                log::warn!("job={}: cannot record the start: {e}", running.job.name);
-            }
+            this.record_start(&running.run_id, std::process::id(), started_at);
             let run = JobRun {
                 job: &running.job,
                 scheduled_at: running.scheduled_at,
@@ -581,6 +581,22 @@ impl Runner {
                 RunStatus::Failed,
                 None,
                 Some(format!("cannot wait for the child: {e}")),
+            ),
+        };
+        // An output file that could not be made (a link in its place, an unsafe directory)
+        // fails the run, whatever the command did: that is no place to write to.
+        let (status, error) = match (sink.refused(), status) {
+            (None, status) => (status, error),
+            (Some(why), RunStatus::Succeeded) => (
+                RunStatus::Failed,
+                Some(format!("its output could not be kept: {why}")),
+            ),
+            (Some(why), status) => (
+                status,
+                Some(format!(
+                    "{}; its output could not be kept: {why}",
+                    error.unwrap_or_default()
+                )),
             ),
         };
         if pipes.open() {

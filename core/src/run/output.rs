@@ -131,8 +131,11 @@ enum FileSlot {
     Deferred(OutputFile),
     /// Open for appending.
     Open(File),
-    /// It could not be opened or written (logged once): the rest is not kept.
+    /// It could not be written (a full disk; logged once): the rest is not kept.
     Lost,
+    /// It could not be opened (a link in its place, an unsafe directory): nothing is kept,
+    /// and the run fails, as it did when this was found before the start.
+    Refused(String),
 }
 
 /// One run's output on its way out.
@@ -184,6 +187,14 @@ impl Sink {
         !matches!(self.file, FileSlot::Off) || self.forward != Forward::Off
     }
 
+    /// Why the run's output file could not be opened, if it could not: the run then fails.
+    pub(crate) fn refused(&self) -> Option<&str> {
+        match &self.file {
+            FileSlot::Refused(why) => Some(why),
+            _ => None,
+        }
+    }
+
     /// The open file, opening it now if nothing was written yet; `None` when files are not
     /// kept or it cannot be (said once in the log).
     pub(crate) fn file(&mut self) -> Option<&mut File> {
@@ -192,7 +203,7 @@ impl Sink {
                 Ok(file) => FileSlot::Open(file),
                 Err(e) => {
                     log::warn!("{e}; this run's output is not kept");
-                    FileSlot::Lost
+                    FileSlot::Refused(e.to_string())
                 }
             };
         }

@@ -90,7 +90,9 @@ impl Pipes {
 
     /// One read from a ready pipe; its end (or an error) closes it.
     fn read_once(&mut self, stream: Stream, sink: &mut Sink) {
-        let mut buffer = [0u8; 64 * 1024];
+        // Small: a fresh watcher thread pays a page fault for each page of stack it touches,
+        // and most runs write little or nothing (a full pipe is read in a few calls).
+        let mut buffer = [0u8; 8 * 1024];
         let read = match stream {
             Stream::Stdout => self.stdout.as_mut().map(|p| p.read(&mut buffer)),
             Stream::Stderr => self.stderr.as_mut().map(|p| p.read(&mut buffer)),

@@ -1,7 +1,9 @@
-//! Group commit of run starts and ends: each run hands its record here and waits until it is
-//! stored. Whoever finds no write under way writes everything waiting in one transaction
-//! ([`Store::record_runs`]), so a run due alone is written at once by its own thread, and a
-//! burst of 100 runs costs a handful of commits instead of two each.
+//! Group commit of run starts and ends. A run hands its end here and waits until it is stored;
+//! its start it only hands over ([`Recorder::submit`]): the start goes with the next batch,
+//! which is at the latest the run's own end or the next tick's [`Recorder::flush`]. Whoever
+//! finds no write under way writes everything waiting in one transaction
+//! ([`Store::record_runs`]), so a burst of 100 runs costs a few commits instead of two each,
+//! and no run waits for a commit before its command or handler starts.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
@@ -18,8 +20,9 @@ pub(crate) struct Recorder {
 
 #[derive(Default)]
 struct State {
-    /// Records waiting for the next batch, with their tickets.
-    waiting: Vec<(u64, RunRecord)>,
+    /// Records waiting for the next batch, with their tickets (`None`: nobody waits for the
+    /// result).
+    waiting: Vec<(Option<u64>, RunRecord)>,
     /// Whether a thread is writing a batch now.
     writing: bool,
     next_ticket: u64,
@@ -36,13 +39,29 @@ impl Recorder {
         }
     }
 
-    /// Store `record` and return what storing it gave (an end's [`Finished`]); records of one
-    /// thread are stored in the order it hands them over.
+    /// Hand `record` over to be stored with the next batch (the one under way stores it after
+    /// its own, else the next [`Recorder::flush`] or [`Recorder::record`]), without waiting
+    /// for it; a failure to store it is logged. Records are stored in the order handed over.
+    pub(crate) fn submit(&self, record: RunRecord) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.waiting.push((None, record));
+    }
+
+    /// Store what is waiting, unless a write is under way (it stores that too, before it ends).
+    pub(crate) fn flush(&self) {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if !state.waiting.is_empty() && !state.writing {
+            drop(self.lead(state));
+        }
+    }
+
+    /// Store `record` and return what storing it gave (an end's [`Finished`]); records are
+    /// stored in the order they are handed over.
     pub(crate) fn record(&self, record: RunRecord) -> Result<Finished, StoreError> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let ticket = state.next_ticket;
         state.next_ticket += 1;
-        state.waiting.push((ticket, record));
+        state.waiting.push((Some(ticket), record));
         loop {
             if let Some(result) = state.results.remove(&ticket) {
                 return result;
@@ -52,10 +71,21 @@ impl Recorder {
                 continue;
             }
             // Nobody writes: this thread writes everything waiting, its own record included.
-            state.writing = true;
+            state = self.lead(state);
+        }
+    }
+
+    /// Write everything waiting, a batch at a time, as the one writer, until nothing waits
+    /// (records handed over meanwhile go with the next batch); returns the lock again.
+    fn lead<'a>(
+        &'a self,
+        mut state: std::sync::MutexGuard<'a, State>,
+    ) -> std::sync::MutexGuard<'a, State> {
+        state.writing = true;
+        loop {
             let batch = std::mem::take(&mut state.waiting);
             drop(state);
-            let (tickets, records): (Vec<u64>, Vec<RunRecord>) = batch.into_iter().unzip();
+            let (tickets, records): (Vec<Option<u64>>, Vec<RunRecord>) = batch.into_iter().unzip();
             let count = records.len();
             let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 self.store.record_runs(records)
@@ -71,9 +101,20 @@ impl Recorder {
                     .collect()
             });
             state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            state.results.extend(tickets.into_iter().zip(results));
-            state.writing = false;
+            for (ticket, result) in tickets.into_iter().zip(results) {
+                match (ticket, result) {
+                    (Some(ticket), result) => {
+                        state.results.insert(ticket, result);
+                    }
+                    (None, Err(e)) => log::warn!("cannot record the start of a run: {e}"),
+                    (None, Ok(_)) => {}
+                }
+            }
             self.stored.notify_all();
+            if state.waiting.is_empty() {
+                state.writing = false;
+                return state;
+            }
         }
     }
 }
@@ -157,6 +198,53 @@ mod tests {
             assert_eq!(run.child_pid, Some(4000 + i as u32), "{run:?}");
             assert!(run.started_at.is_some() && run.finished_at.is_some());
         }
+    }
+
+    #[test]
+    fn a_start_handed_over_is_stored_by_the_next_flush_or_with_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("cronhost.db")).unwrap());
+        let now = chrono::Utc::now();
+        let claimer = Claimer {
+            host: "test".into(),
+            pid: std::process::id(),
+            max_parallel: 0,
+        };
+        let recorder = Recorder::new(Arc::clone(&store));
+        let mut runs = Vec::new();
+        for name in ["flushed", "ended"] {
+            let mut spec = JobSpec::new("* * * * * *", ["true"]);
+            spec.name = Some(name.into());
+            let job = store.add_job(&spec, "UTC", now).unwrap();
+            let ClaimOutcome::Run(claim) = store
+                .claim(&job.id, now + chrono::Duration::seconds(2), &claimer)
+                .unwrap()
+            else {
+                panic!("not claimed")
+            };
+            recorder.submit(RunRecord::Started {
+                run_id: claim.run_id.clone(),
+                child_pid: 42,
+                at: now,
+            });
+            runs.push(claim.run_id);
+        }
+        // Handed over, not stored yet.
+        let status = |run: &str| store.run(run).unwrap().unwrap().status;
+        assert_eq!(status(&runs[0]), RunStatus::Claimed);
+        recorder.flush();
+        assert_eq!(status(&runs[0]), RunStatus::Running);
+        assert_eq!(status(&runs[1]), RunStatus::Running);
+        let ended = recorder.record(RunRecord::Ended {
+            run_id: runs[1].clone(),
+            status: RunStatus::Succeeded,
+            exit_code: Some(0),
+            error: None,
+            at: now,
+        });
+        assert_eq!(ended.unwrap(), Finished::Done);
+        assert_eq!(status(&runs[1]), RunStatus::Succeeded);
+        assert_eq!(store.run(&runs[1]).unwrap().unwrap().child_pid, Some(42));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use rusqlite::{Transaction, TransactionBehavior};
 
-use super::{Store, StoreError};
+use super::{Cached, Store, StoreError};
 
 impl Store {
     /// Run `body` on each of `items` in one write transaction, each in a savepoint: an item's
@@ -29,18 +29,27 @@ impl Store {
             Ok(tx) => tx,
             Err(e) => return self.all_failed(count, &e.to_string()),
         };
+        // One item needs no savepoint: its error rolls the transaction back.
+        let savepoints = count > 1;
         let mut results = Vec::with_capacity(count);
         for item in items {
-            if let Err(e) = tx.execute_batch("SAVEPOINT item") {
+            if !savepoints {
+                let result = catch_unwind(AssertUnwindSafe(|| body(&tx, item)))
+                    .unwrap_or_else(|payload| Err(self.panicked(&*payload)));
+                return match result {
+                    Ok(value) => match tx.commit() {
+                        Ok(()) => vec![Ok(value)],
+                        Err(e) => self.all_failed(count, &e.to_string()),
+                    },
+                    // Dropping the transaction rolls it back.
+                    Err(e) => vec![Err(e)],
+                };
+            }
+            if let Err(e) = tx.exec_cached("SAVEPOINT item", []) {
                 return self.all_failed(count, &e.to_string());
             }
-            let result =
-                catch_unwind(AssertUnwindSafe(|| body(&tx, item))).unwrap_or_else(|payload| {
-                    Err(self.failed(&format!(
-                        "panicked: {}",
-                        crate::text::panic_message(&*payload)
-                    )))
-                });
+            let result = catch_unwind(AssertUnwindSafe(|| body(&tx, item)))
+                .unwrap_or_else(|payload| Err(self.panicked(&*payload)));
             if tx.is_autocommit() {
                 // SQLite rolled the whole transaction back (SQLITE_FULL, SQLITE_IOERR, ...).
                 let why = match &result {
@@ -49,12 +58,13 @@ impl Store {
                 };
                 return self.all_failed(count, &why);
             }
-            let end = if result.is_ok() {
-                "RELEASE item"
+            let ended = if result.is_ok() {
+                tx.exec_cached("RELEASE item", [])
             } else {
-                "ROLLBACK TO item; RELEASE item"
+                tx.exec_cached("ROLLBACK TO item", [])
+                    .and_then(|_| tx.exec_cached("RELEASE item", []))
             };
-            if let Err(e) = tx.execute_batch(end) {
+            if let Err(e) = ended {
                 return self.all_failed(count, &e.to_string());
             }
             results.push(result);
@@ -63,6 +73,13 @@ impl Store {
             Ok(()) => results,
             Err(e) => self.all_failed(count, &e.to_string()),
         }
+    }
+
+    fn panicked(&self, payload: &(dyn std::any::Any + Send)) -> StoreError {
+        self.failed(&format!(
+            "panicked: {}",
+            crate::text::panic_message(payload)
+        ))
     }
 
     fn failed(&self, message: &str) -> StoreError {
@@ -83,7 +100,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Cached;
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -114,6 +130,25 @@ mod tests {
                 Ok(keys)
             })
             .unwrap()
+    }
+
+    #[test]
+    fn a_lone_item_that_fails_or_panics_leaves_nothing() {
+        let (_dir, store) = store();
+        let failed = store.write_each([1], |tx, n| {
+            insert(tx, n)?;
+            Err::<i64, _>(StoreError::Invalid("refused".into()))
+        });
+        assert!(matches!(failed[..], [Err(StoreError::Invalid(_))]));
+        let panicked = store.write_each([2], |tx, n| -> Result<i64, StoreError> {
+            insert(tx, n)?;
+            panic!("lone item broke")
+        });
+        assert!(panicked[0]
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("lone item broke")));
+        assert!(matches!(store.write_each([3], insert)[..], [Ok(3)]));
+        assert_eq!(kept(&store), ["batch-3"]);
     }
 
     #[test]

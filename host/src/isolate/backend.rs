@@ -1,6 +1,8 @@
 //! The isolated provider as a [`ProviderBackend`]: each guard call becomes a wire call to the
 //! provider's process, so only this module and its siblings speak the protocol.
 
+use std::time::Duration;
+
 use cronhost_core::StopFlag;
 use cronhost_provider_api::ffi::StartOptions;
 use cronhost_provider_api::FireOutcome;
@@ -15,17 +17,19 @@ impl From<RemoteError> for Failure {
             RemoteError::Failed(message) => Failure::Error(message),
             RemoteError::Died(reason) => Failure::Died(reason),
             RemoteError::Hung => Failure::Died("it hung while constructing the provider".into()),
+            RemoteError::Missed => Failure::Missed,
         }
     }
 }
 
-/// Send `call`, take the answer `pick` expects.
+/// Send `call`, take the answer `pick` expects; wait at most `deadline` when there is one.
 fn ask<T>(
     provider: &RemoteProvider,
     call: Call,
+    deadline: Option<Duration>,
     pick: impl FnOnce(Answer) -> Result<T, Answer>,
 ) -> Result<T, Failure> {
-    let answer = provider.call(call)?;
+    let answer = provider.call(call, deadline)?;
     pick(answer).map_err(|other| unexpected(&other).into())
 }
 
@@ -54,11 +58,16 @@ impl ProviderBackend for RemoteProvider {
         Ok(self.ensure_running()?)
     }
 
-    fn is_available(&self) -> Result<bool, Failure> {
-        ask(self, Call::IsAvailable, |answer| match answer {
-            Answer::Available(available) => Ok(available),
-            other => Err(other),
-        })
+    fn is_available(&self, deadline: Duration) -> Result<bool, Failure> {
+        ask(
+            self,
+            Call::IsAvailable,
+            Some(deadline),
+            |answer| match answer {
+                Answer::Available(available) => Ok(available),
+                other => Err(other),
+            },
+        )
     }
 
     fn start(
@@ -70,24 +79,24 @@ impl ProviderBackend for RemoteProvider {
         Ok(RemoteProvider::start(self, services, stop, options)?)
     }
 
-    fn stop(&self) -> Result<(), Failure> {
-        ask(self, Call::Stop, done)
+    fn stop(&self, deadline: Duration) -> Result<(), Failure> {
+        ask(self, Call::Stop, Some(deadline), done)
     }
 
-    fn on_jobs_changed(&self) -> Result<(), Failure> {
-        ask(self, Call::OnJobsChanged, done)
+    fn on_jobs_changed(&self, deadline: Duration) -> Result<(), Failure> {
+        ask(self, Call::OnJobsChanged, Some(deadline), done)
     }
 
     fn fire_due(&self, services: &Services, job_id: &str) -> Result<FireOutcome, Failure> {
         Ok(RemoteProvider::fire_due(self, services, job_id)?)
     }
 
-    fn reconcile(&self) -> Result<(), Failure> {
-        ask(self, Call::Reconcile, done)
+    fn reconcile(&self, deadline: Duration) -> Result<(), Failure> {
+        ask(self, Call::Reconcile, Some(deadline), done)
     }
 
     fn status_json(&self) -> Result<String, Failure> {
-        ask(self, Call::Status, |answer| match answer {
+        ask(self, Call::Status, None, |answer| match answer {
             Answer::Status(text) => Ok(text),
             other => Err(other),
         })

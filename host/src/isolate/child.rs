@@ -23,12 +23,16 @@ use super::protocol::{
 use crate::plugins::{load_library, vet_dir, vet_file, VetPolicy};
 use crate::provider::{bound_status, StopFlag, MAX_ERROR_BYTES, MAX_PROVIDER_LOG_BYTES};
 use crate::subprocess::{exit_now, protocol_pipes};
+use crate::workers::Workers;
 use cronhost_core::text::truncate;
 
 /// The first argument that makes the `cronhost` binary serve a provider to its parent instead
 /// of running the command line. An application embedding the host checks for it at the top of
 /// `main` (see [`serve_if_asked`]).
 pub const CHILD_COMMAND: &str = "provider-host";
+
+/// How many threads that ran provider calls the child keeps waiting for the next one.
+const MAX_IDLE_CALLERS: usize = 4;
 
 /// If this process was started as an isolated provider's child (its first argument is
 /// `provider-host`) or as a plugin probe ([`crate::plugins::PROBE_COMMAND`]), serve the
@@ -98,23 +102,27 @@ pub fn serve_stdio() -> i32 {
         },
         stop: StopFlag::new(),
     };
+    // Calls run off this thread (it must keep reading: answers to the provider's service
+    // requests, pings, stop), on threads kept for reuse: a blocking `start` holds one, and
+    // other calls never wait behind it.
+    let callers = Workers::new("provider-call", MAX_IDLE_CALLERS);
     loop {
         match read_frame::<ToChild>(&mut input) {
             Ok(ToChild::Call { id, call }) => {
                 let served = served.clone();
-                let spawned = std::thread::Builder::new()
-                    .name("provider-call".into())
-                    .spawn(move || {
-                        let result = served.answer(call);
-                        let link = &served.host.link;
-                        if !link.send(&FromChild::Done { id, result }) {
-                            // Over the frame limit (or the host is gone): answer all the same.
-                            link.send(&FromChild::Done {
-                                id,
-                                result: Err("the provider's answer is too large to send".into()),
-                            });
-                        }
-                    });
+                let spawned = callers.spawn(move |idle| {
+                    let result = served.answer(call);
+                    // Idle before the answer leaves: the host's next call finds this thread.
+                    idle();
+                    let link = &served.host.link;
+                    if !link.send(&FromChild::Done { id, result }) {
+                        // Over the frame limit (or the host is gone): answer all the same.
+                        link.send(&FromChild::Done {
+                            id,
+                            result: Err("the provider's answer is too large to send".into()),
+                        });
+                    }
+                });
                 if let Err(e) = spawned {
                     link.send(&FromChild::Done {
                         id,

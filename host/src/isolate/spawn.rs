@@ -49,7 +49,7 @@ pub fn spawn_provider(
                 call,
                 reason,
             },
-            RemoteError::Hung => ProviderCallError::Hung {
+            RemoteError::Hung | RemoteError::Missed => ProviderCallError::Hung {
                 provider: name.clone(),
                 call,
                 deadline,

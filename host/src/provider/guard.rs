@@ -1,10 +1,12 @@
 //! The guard: every call into a provider goes through here. None can unwind into the host, and
-//! the calls that must return promptly run under a deadline: a provider that misses one is
-//! quarantined (the host stops using it) and its stuck thread is abandoned, not joined.
+//! the calls that must return promptly run under a deadline, which the backend keeps (an
+//! in-process provider's prompt calls run on its worker thread): a provider that misses one is
+//! quarantined (the host stops using it) and its stuck thread is abandoned, not joined; an
+//! isolated one's process is killed.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::Duration;
 
 use cronhost_core::text::panic_message;
@@ -130,25 +132,6 @@ impl std::fmt::Debug for ProviderHandle {
     }
 }
 
-/// Run `body` on a thread of its own and wait at most `deadline`; `None` when it did not
-/// finish in time (the thread is abandoned).
-fn within<T: Send + 'static>(
-    deadline: Duration,
-    name: &str,
-    body: impl FnOnce() -> T + Send + 'static,
-) -> Option<T> {
-    let (done, result) = mpsc::channel();
-    let spawned = std::thread::Builder::new()
-        .name(format!("provider-{name}"))
-        .spawn(move || {
-            let _ = done.send(body());
-        });
-    match spawned {
-        Ok(_) => result.recv_timeout(deadline).ok(),
-        Err(_) => None,
-    }
-}
-
 impl ProviderHandle {
     /// Construct a discovered provider from its config section (JSON), with the default
     /// deadline for calls that must return promptly.
@@ -166,32 +149,27 @@ impl ProviderHandle {
         deadline: Duration,
     ) -> Result<Self, ProviderCallError> {
         let name = discovered.name().to_owned();
-        let found = discovered.clone();
-        let (constructor_name, config) = (name.clone(), config_json.to_owned());
-        // Loading runs the library's initialisers: under the same deadline as the constructor.
-        let built = within(deadline, "constructor", move || {
-            found
-                .load()
-                .map_err(|e| format!("cannot load {}: {e}", found.file.path.display()))?
-                .new_provider(&constructor_name, &config)
-        });
-        let object = match built {
-            Some(Ok(object)) => object,
-            Some(Err(message)) => {
-                let error = ProviderCallError::Failed {
-                    provider: name,
-                    call: "constructor",
-                    message: cronhost_core::text::truncate(&message, MAX_ERROR_BYTES).into_owned(),
-                };
-                log::error!("{error}");
-                return Err(error);
-            }
-            None => {
-                let error = ProviderCallError::Hung {
-                    provider: name,
-                    call: "constructor",
-                    deadline,
-                    consequence: QUARANTINED,
+        let backend = match InProcess::construct(discovered, config_json, deadline) {
+            Ok(backend) => backend,
+            Err(failure) => {
+                let error = match failure {
+                    Failure::Missed => ProviderCallError::Hung {
+                        provider: name,
+                        call: "constructor",
+                        deadline,
+                        consequence: QUARANTINED,
+                    },
+                    Failure::Panicked(message) => ProviderCallError::Panicked {
+                        provider: name,
+                        call: "constructor",
+                        message,
+                    },
+                    Failure::Error(message) | Failure::Died(message) => ProviderCallError::Failed {
+                        provider: name,
+                        call: "constructor",
+                        message: cronhost_core::text::truncate(&message, MAX_ERROR_BYTES)
+                            .into_owned(),
+                    },
                 };
                 log::error!("{error}");
                 return Err(error);
@@ -201,7 +179,7 @@ impl ProviderHandle {
             name,
             discovered.info.start_blocks,
             &discovered.file.path,
-            Box::new(InProcess(object)),
+            Box::new(backend),
             deadline,
         ))
     }
@@ -231,11 +209,12 @@ impl ProviderHandle {
         origin: &Path,
         object: AnyProvider,
     ) -> Self {
+        let backend = InProcess::new(object, &name);
         Self::with_backend(
             name,
             start_blocks,
             origin,
-            Box::new(InProcess(object)),
+            Box::new(backend),
             DEFAULT_CALL_DEADLINE,
         )
     }
@@ -335,30 +314,10 @@ impl ProviderHandle {
                 call,
                 reason,
             },
-            Err(payload) => ProviderCallError::Panicked {
-                provider: inner.name.clone(),
-                call,
-                message: panic_message(&*payload),
-            },
-        };
-        log::error!("{error}");
-        Err(error)
-    }
-
-    /// A call that must return promptly: guarded, and bounded by the deadline. Missing it
-    /// quarantines the provider; the stuck thread is abandoned.
-    fn prompt<T: Send + 'static>(
-        &self,
-        call: &'static str,
-        body: impl FnOnce(&dyn ProviderBackend) -> Result<T, Failure> + Send + 'static,
-    ) -> Result<T, ProviderCallError> {
-        let handle = self.clone();
-        let deadline = self.inner.deadline;
-        match within(deadline, call, move || handle.call(call, body)) {
-            Some(result) => result,
-            None => {
+            Ok(Err(Failure::Missed)) => {
+                let deadline = inner.deadline;
                 let error = ProviderCallError::Hung {
-                    provider: self.inner.name.clone(),
+                    provider: inner.name.clone(),
                     call,
                     deadline,
                     consequence: if self.is_isolated() {
@@ -372,14 +331,41 @@ impl ProviderHandle {
                     "{call} did not return within {}ms",
                     deadline.as_millis()
                 ));
-                Err(error)
+                return Err(error);
             }
-        }
+            Ok(Err(Failure::Panicked(message))) => ProviderCallError::Panicked {
+                provider: inner.name.clone(),
+                call,
+                message,
+            },
+            Err(payload) => ProviderCallError::Panicked {
+                provider: inner.name.clone(),
+                call,
+                message: panic_message(&*payload),
+            },
+        };
+        log::error!("{error}");
+        Err(error)
+    }
+
+    /// A call that must return promptly: guarded, and bounded by the deadline, which the
+    /// backend keeps (the in-process one on the provider's worker thread). Missing it
+    /// quarantines the provider (or kills an isolated one's process); the stuck thread is
+    /// abandoned.
+    fn prompt<T>(
+        &self,
+        call: &'static str,
+        body: impl FnOnce(&dyn ProviderBackend, Duration) -> Result<T, Failure>,
+    ) -> Result<T, ProviderCallError> {
+        let deadline = self.inner.deadline;
+        self.call(call, |backend| body(backend, deadline))
     }
 
     /// Whether the provider can run here.
     pub fn is_available(&self) -> Result<bool, ProviderCallError> {
-        self.prompt("is_available", |backend| backend.is_available())
+        self.prompt("is_available", |backend, deadline| {
+            backend.is_available(deadline)
+        })
     }
 
     /// Start the provider: blocks until stopped for a blocking provider.
@@ -394,12 +380,14 @@ impl ProviderHandle {
 
     /// Tell the provider to release what it holds.
     pub fn stop(&self) -> Result<(), ProviderCallError> {
-        self.prompt("stop", |backend| backend.stop())
+        self.prompt("stop", |backend, deadline| backend.stop(deadline))
     }
 
     /// Tell the provider the job set changed.
     pub fn on_jobs_changed(&self) -> Result<(), ProviderCallError> {
-        self.prompt("on_jobs_changed", |backend| backend.on_jobs_changed())
+        self.prompt("on_jobs_changed", |backend, deadline| {
+            backend.on_jobs_changed(deadline)
+        })
     }
 
     /// Ask the provider to fire `job_id` (an external trigger arrived).
@@ -413,7 +401,7 @@ impl ProviderHandle {
 
     /// Ask the provider to reconcile its external schedule.
     pub fn reconcile(&self) -> Result<(), ProviderCallError> {
-        self.prompt("reconcile", |backend| backend.reconcile())
+        self.prompt("reconcile", |backend, deadline| backend.reconcile(deadline))
     }
 
     /// The provider's own status (a JSON object), if it reports one. Not bounded by the prompt

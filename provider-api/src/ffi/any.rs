@@ -110,14 +110,17 @@ macro_rules! dispatch {
 
 impl AnyProvider {
     /// The provider's name.
+    #[inline]
     pub fn name(&self) -> RString {
         dispatch!(self, p => p.name())
     }
     /// Whether it can run here.
+    #[inline]
     pub fn is_available(&self) -> RResult<bool, RString> {
         dispatch!(self, p => p.is_available())
     }
     /// Start it.
+    #[inline]
     pub fn start<H: AnyHost>(
         &self,
         host: &H,
@@ -131,14 +134,17 @@ impl AnyProvider {
         }
     }
     /// Stop it.
+    #[inline]
     pub fn stop(&self) -> RResult<(), RString> {
         dispatch!(self, p => p.stop())
     }
     /// The job set changed.
+    #[inline]
     pub fn on_jobs_changed(&self) -> RResult<(), RString> {
         dispatch!(self, p => p.on_jobs_changed())
     }
     /// An external trigger says `job_id` is due.
+    #[inline]
     pub fn fire_due<H: AnyHost>(
         &self,
         host: &H,
@@ -151,10 +157,12 @@ impl AnyProvider {
         }
     }
     /// Reconcile an external schedule.
+    #[inline]
     pub fn reconcile(&self) -> RResult<(), RString> {
         dispatch!(self, p => p.reconcile())
     }
     /// Status JSON (added in 1.1; empty for 1.0 providers).
+    #[inline]
     pub fn status_json(&self) -> RResult<RString, RString> {
         match self {
             Self::Current(p) => p.status_json(),

@@ -301,6 +301,7 @@ impl RootModule for ProviderLibraryRef {
 }
 
 /// Turn a `Result` into the `RResult` that crosses the boundary.
+#[inline]
 pub fn into_rresult<T>(result: Result<T, String>) -> RResult<T, RString> {
     match result {
         Ok(value) => ROk(value),

@@ -20,7 +20,11 @@ use crate::isolate::protocol::{
 };
 use crate::provider::Services;
 use crate::subprocess::for_each_line;
+use crate::workers::Workers;
 use cronhost_core::text::truncate;
+
+/// How many threads that answered service requests a connection keeps for the next ones.
+const MAX_IDLE_SERVERS: usize = 2;
 
 /// What the connection's threads share, under one lock.
 struct State {
@@ -33,6 +37,13 @@ struct State {
     last_heard: Instant,
     /// Its last stderr lines, for a death report.
     stderr_tail: VecDeque<(Instant, String)>,
+}
+
+/// A call sent, its answer to come.
+pub(super) struct Answered {
+    id: u64,
+    /// Where the answer (or the death reason) arrives.
+    pub(super) answer: mpsc::Receiver<Result<Answer, RemoteError>>,
 }
 
 /// One child process and the conversation with it.
@@ -48,6 +59,8 @@ pub(super) struct Connection {
     services: Arc<Mutex<Option<Services>>>,
     /// Service requests being answered.
     pub(super) serving: AtomicU64,
+    /// The threads that answer them.
+    pub(super) servers: Workers,
 }
 
 impl Connection {
@@ -76,6 +89,7 @@ impl Connection {
             pending: Pending::default(),
             services,
             serving: AtomicU64::new(0),
+            servers: Workers::new("isolate-serve", MAX_IDLE_SERVERS),
         });
         let (hello, greeted) = mpsc::channel();
         let reader = Arc::clone(&connection);
@@ -205,12 +219,9 @@ impl Connection {
         stdin.write_all(&frame).and_then(|()| stdin.flush()).is_ok()
     }
 
-    /// Send a call; the receiver gets its answer, or the death reason.
-    pub(super) fn begin(
-        &self,
-        call: Call,
-    ) -> Result<mpsc::Receiver<Result<Answer, RemoteError>>, RemoteError> {
-        let (id, answered) = self.pending.register();
+    /// Send a call; its [`Answered`] gets the answer, or the death reason.
+    pub(super) fn begin(&self, call: Call) -> Result<Answered, RemoteError> {
+        let (id, answer) = self.pending.register();
         if let Some(reason) = self.ended() {
             self.pending.forget(id);
             return Err(RemoteError::Died(reason));
@@ -219,17 +230,31 @@ impl Connection {
             self.pending.forget(id);
             return Err(RemoteError::Died(self.wait_end()));
         }
-        Ok(answered)
+        Ok(Answered { id, answer })
     }
 
-    /// Wait for the answer `begin` promised, or the child's death.
+    /// Wait for the answer `begin` promised, or the child's death; at most `deadline` when
+    /// there is one ([`RemoteError::Missed`]: a late answer is dropped).
     pub(super) fn finish(
         &self,
-        answered: &mpsc::Receiver<Result<Answer, RemoteError>>,
+        answered: &Answered,
+        deadline: Option<Duration>,
     ) -> Result<Answer, RemoteError> {
-        answered
-            .recv()
-            .unwrap_or_else(|_| Err(RemoteError::Died(self.wait_end())))
+        let received = match deadline {
+            Some(deadline) => answered.answer.recv_timeout(deadline).map_err(|e| match e {
+                mpsc::RecvTimeoutError::Timeout => Some(()),
+                mpsc::RecvTimeoutError::Disconnected => None,
+            }),
+            None => answered.answer.recv().map_err(|_| None),
+        };
+        match received {
+            Ok(answer) => answer,
+            Err(Some(())) => {
+                self.pending.forget(answered.id);
+                Err(RemoteError::Missed)
+            }
+            Err(None) => Err(RemoteError::Died(self.wait_end())),
+        }
     }
 
     /// Kill the child for `reason` (the reader then records its end).

@@ -48,6 +48,8 @@ pub enum RemoteError {
     Died(String),
     /// The child did not finish constructing the provider in time (it was killed).
     Hung,
+    /// The child did not answer a call within its deadline (it still runs: the guard decides).
+    Missed,
 }
 
 /// How to start a child for one provider.
@@ -148,11 +150,15 @@ impl RemoteProvider {
         *self.services.lock().unwrap_or_else(|p| p.into_inner()) = Some(services.clone());
     }
 
-    /// Call a provider method and wait for the answer (or the child's death).
-    pub fn call(&self, call: Call) -> Result<Answer, RemoteError> {
+    /// Call a provider method and wait for the answer (or the child's death), at most
+    /// `deadline` when there is one. The wait is on the caller's thread: the answer arrives
+    /// through the connection's reader. (Sending the call can only block on a child that
+    /// stopped reading with its pipe full; the watchdog kills that one within
+    /// [`UNRESPONSIVE_AFTER`] and the write fails.)
+    pub fn call(&self, call: Call, deadline: Option<Duration>) -> Result<Answer, RemoteError> {
         let connection = self.connection()?;
         let answered = connection.begin(call)?;
-        connection.finish(&answered)
+        connection.finish(&answered, deadline)
     }
 
     /// `start`: restarts the child if it died, then runs `start` in it, passing the stop
@@ -170,7 +176,7 @@ impl RemoteProvider {
         })?;
         let mut stop_sent = false;
         loop {
-            match answered.recv_timeout(Duration::from_millis(50)) {
+            match answered.answer.recv_timeout(Duration::from_millis(50)) {
                 Ok(result) => return result.map(|_| ()),
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     return Err(RemoteError::Died(connection.ended().unwrap_or_default()))
@@ -187,9 +193,12 @@ impl RemoteProvider {
     /// `fire_due`.
     pub fn fire_due(&self, services: &Services, job_id: &str) -> Result<FireOutcome, RemoteError> {
         self.hand(services);
-        match self.call(Call::FireDue {
-            job_id: job_id.to_owned(),
-        })? {
+        match self.call(
+            Call::FireDue {
+                job_id: job_id.to_owned(),
+            },
+            None,
+        )? {
             Answer::Fired(outcome) => Ok(outcome),
             other => Err(unexpected(&other)),
         }

@@ -1,6 +1,6 @@
-//! Host services answered for an isolated provider: each request on a thread of its own, at
-//! most a bounded number at once, through the same guarded services an in-process provider
-//! gets.
+//! Host services answered for an isolated provider: each request off the reader's thread, on
+//! a thread kept for reuse, at most a bounded number at once, through the same guarded
+//! services an in-process provider gets.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -9,7 +9,6 @@ use cronhost_provider_api::abi_stable::std_types::RString;
 use cronhost_provider_api::ffi::HostServices;
 
 use super::connection::Connection;
-use super::spawn;
 use crate::isolate::protocol::{Run, Service, ServiceAnswer, ToChild};
 use crate::provider::Services;
 use cronhost_core::text::truncate;
@@ -18,8 +17,9 @@ use cronhost_core::text::truncate;
 const MAX_SERVICE_REQUESTS_IN_FLIGHT: u64 = 64;
 
 impl Connection {
-    /// Answer a service request on a thread of its own, so a slow tick never holds up the
-    /// conversation (pongs, log lines, other answers).
+    /// Answer a service request off the reader's thread (an idle server, or a new one when
+    /// all are busy), so a slow tick never holds up the conversation (pongs, log lines, other
+    /// answers).
     pub(super) fn serve(self: &Arc<Self>, id: u64, service: Service) {
         // A child flooding requests gets "busy" answers, not a host full of threads.
         if self.serving.fetch_add(1, Ordering::SeqCst) >= MAX_SERVICE_REQUESTS_IN_FLIGHT {
@@ -33,7 +33,7 @@ impl Connection {
             return;
         }
         let connection = Arc::clone(self);
-        let spawned = spawn("isolate-serve", move || {
+        let spawned = self.servers.spawn(move |idle| {
             let result = match connection.services() {
                 Some(services) => perform(&services, service),
                 None => {
@@ -41,6 +41,8 @@ impl Connection {
                 }
             };
             let result = result.map_err(|e| truncate(&e, 4096).into_owned());
+            // Idle before the answer leaves: the child's next request finds this thread.
+            idle();
             // The provider waits for an answer: if this one cannot be sent (over the frame
             // limit), it gets an error instead.
             if !connection.send(&ToChild::Served { id, result }) {
@@ -51,7 +53,8 @@ impl Connection {
             }
             connection.serving.fetch_sub(1, Ordering::SeqCst);
         });
-        if !spawned {
+        if let Err(e) = spawned {
+            log::error!("cannot start thread isolate-serve: {e}");
             self.serving.fetch_sub(1, Ordering::SeqCst);
             self.send(&ToChild::Served {
                 id,
