@@ -96,14 +96,19 @@ impl ProviderTestHost {
         &self.services
     }
 
-    /// Add a job running `command` (through `sh -c`) on `schedule`.
+    /// Add a job running `command` (through `sh -c`) on `schedule`. As the daemon does when
+    /// the job set changes, the stop signal handed to `start` is nudged: a provider waiting
+    /// for the next due instant looks again.
     pub fn add_job(&self, schedule: &str, command: &str) -> Result<Job, String> {
         let mut spec = JobSpec::new(schedule, [command]);
         spec.shell = true;
-        self.engine
+        let job = self
+            .engine
             .store()
             .add_job(&spec, "UTC", cronhost_core::clock::now())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        self.stop.nudge();
+        Ok(job)
     }
 
     /// Call the provider's `start` on a thread of its own (it may block like a ticker).

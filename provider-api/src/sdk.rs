@@ -132,6 +132,15 @@ pub struct HostError {
     pub message: String,
 }
 
+impl HostError {
+    /// Whether the host does not offer the service at all (it predates the interface version
+    /// that added it), as opposed to offering it and failing: a provider falls back to what it
+    /// did before that service existed.
+    pub fn is_not_offered(&self) -> bool {
+        self.message == crate::ffi::NOT_OFFERED || self.message == crate::ffi::NOT_OFFERED_1_2
+    }
+}
+
 impl std::fmt::Display for HostError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "host {} failed: {}", self.service, self.message)
@@ -250,6 +259,18 @@ impl Host {
         .map(|report| report.into_option())
     }
 
+    /// How long until the earliest occurrence on this host is due (zero when one is due now),
+    /// on the host's scheduling clock; `None` when the host knows of none it could fire (no
+    /// scheduled job, or every slot of `max_parallel_jobs` taken). Sleep until then on
+    /// [`Stop::wait`] rather than scanning on a cadence: the host nudges the stop signal when
+    /// the job set changes, so the wait ends early and the provider asks again. Cap the wait
+    /// at whatever else the provider must do on time. A host older than 1.2 answers with an
+    /// error whose [`HostError::is_not_offered`] is true: keep a cadence then. (API 1.2.)
+    pub fn next_due_in(&self) -> Result<Option<Duration>, HostError> {
+        host_result("next_due_in_ms", self.services.next_due_in_ms())
+            .map(|ms| ms.into_option().map(Duration::from_millis))
+    }
+
     /// The provider's own config section as JSON.
     pub fn config(&self) -> ProviderConfig {
         ProviderConfig::from_json(self.services.config_json().as_str())
@@ -275,7 +296,9 @@ impl Stop {
     }
 
     /// Block until the signal is set or `timeout` elapses; true when it is set. Use this
-    /// instead of sleeping, so stopping takes effect at once.
+    /// instead of sleeping, so stopping takes effect at once. The host also ends the wait early
+    /// (returning false) when the job set changes, so a provider waiting for
+    /// [`Host::next_due_in`] looks again; a `false` return is no proof that `timeout` passed.
     pub fn wait(&self, timeout: Duration) -> bool {
         let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         self.signal.wait(millis)

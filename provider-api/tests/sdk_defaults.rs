@@ -217,3 +217,63 @@ fn a_panic_while_dropping_the_provider_is_contained() {
     assert_eq!(provider.is_available(), ROk(true));
     drop(provider);
 }
+
+/// A host that says when the next occurrence is due (API 1.2), or fails to.
+#[derive(Clone)]
+struct Timed(Result<Option<u64>, &'static str>);
+
+impl HostServices for Timed {
+    fn tick(&self) -> RResult<TickReport, RString> {
+        ROk(TickReport::default())
+    }
+    fn fire_due(&self, _job_id: RStr<'_>) -> RResult<FireOutcome, RString> {
+        ROk(FireOutcome::ClaimLost)
+    }
+    fn due_job_ids(&self) -> RResult<RVec<RString>, RString> {
+        ROk(RVec::new())
+    }
+    fn record_heartbeat(&self, _success: bool, _error: RStr<'_>) {}
+    fn log(&self, _level: LogLevel, _message: RStr<'_>) {}
+    fn config_json(&self) -> RString {
+        "{}".into()
+    }
+    fn next_due_in_ms(
+        &self,
+    ) -> RResult<cronhost_provider_api::abi_stable::std_types::ROption<u64>, RString> {
+        match self.0 {
+            Ok(ms) => ROk(ms.into()),
+            Err(e) => RErr(e.into()),
+        }
+    }
+}
+
+#[test]
+fn next_due_in_is_a_duration_and_a_host_without_it_says_it_does_not_offer_it() {
+    use std::time::Duration;
+    let host = |services| Host::from_ffi(services);
+    // A host that implements only the 1.0 services answers every later one with its default.
+    let old = host(HostServices_TO::from_ptr(
+        RArc::new(RecordingHost::default()),
+        TD_Opaque,
+    ));
+    let error = old.next_due_in().unwrap_err();
+    assert!(error.is_not_offered(), "{error}");
+    assert!(error.to_string().contains("predates API 1.2"), "{error}");
+    assert!(old.due_occurrences().unwrap_err().is_not_offered());
+
+    let timed = |answer| {
+        host(HostServices_TO::from_ptr(
+            RArc::new(Timed(answer)),
+            TD_Opaque,
+        ))
+    };
+    assert_eq!(
+        timed(Ok(Some(1_500))).next_due_in(),
+        Ok(Some(Duration::from_millis(1_500)))
+    );
+    assert_eq!(timed(Ok(Some(0))).next_due_in(), Ok(Some(Duration::ZERO)));
+    assert_eq!(timed(Ok(None)).next_due_in(), Ok(None));
+    let failed = timed(Err("disk I/O error")).next_due_in().unwrap_err();
+    assert!(!failed.is_not_offered(), "a failure is not an older host");
+    assert_eq!(failed.message, "disk I/O error");
+}

@@ -3,7 +3,8 @@
 //!
 //! `CRONHOST_E2E_RELEASE=1 cargo bench -p cronhost-e2e --bench cluster` (uses `DATABASE_URL`,
 //! or starts a throwaway server). `CRONHOST_BENCH_SECONDS` sets the firing window (default 20;
-//! 5 with `-- --quick`, as CI runs it).
+//! 5 with `-- --quick`, as CI runs it). `CRONHOST_BENCH_POSTGRES_BEFORE=PATH` also measures 3
+//! hosts running that build of the provider (an earlier version, for a before/after in one run).
 
 use std::time::{Duration, Instant};
 
@@ -61,8 +62,13 @@ fn claim_throughput(url: &str, count: i64) {
     );
 }
 
-fn fire_lateness(hosts: usize, jobs: usize, seconds: u64) {
+fn fire_lateness(hosts: usize, jobs: usize, seconds: u64, library: Option<&std::path::Path>) {
     let mut cluster = Cluster::new("bench", hosts, database_url(), 10, jobs);
+    if let Some(library) = library {
+        for host in &cluster.hosts {
+            host.home.install(library, "postgres.so");
+        }
+    }
     for index in 0..hosts {
         cluster.start(index, 0);
     }
@@ -84,8 +90,9 @@ fn fire_lateness(hosts: usize, jobs: usize, seconds: u64) {
     let mut lateness: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
     lateness.sort_unstable();
     let window = (to - from) as f64 / 1000.0;
+    let which = library.map_or(String::new(), |l| format!(" [{}]", l.display()));
     println!(
-        "{hosts} host(s), {jobs} jobs every second, {window:.0}s: {} fires ({:.0}/s); lateness p50 {} ms, p99 {} ms, max {} ms",
+        "{hosts} host(s){which}, {jobs} jobs every second, {window:.0}s: {} fires ({:.0}/s); lateness p50 {} ms, p99 {} ms, max {} ms",
         lateness.len(),
         lateness.len() as f64 / window,
         percentile(&lateness, 0.50),
@@ -103,6 +110,13 @@ fn main() {
     let url = database_url();
     claim_throughput(url, if quick { 500 } else { 5_000 });
     for hosts in [1, 3] {
-        fire_lateness(hosts, 20, seconds);
+        fire_lateness(hosts, 20, seconds, None);
+    }
+    // One job alone: wake-up, claim and start, without 19 other fires queued before it.
+    fire_lateness(3, 1, seconds, None);
+    if let Some(before) = std::env::var_os("CRONHOST_BENCH_POSTGRES_BEFORE") {
+        let before = std::path::Path::new(&before);
+        fire_lateness(3, 20, seconds, Some(before));
+        fire_lateness(3, 1, seconds, Some(before));
     }
 }

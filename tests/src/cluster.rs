@@ -34,8 +34,28 @@ pub struct Cluster {
 
 impl Cluster {
     /// `count` hosts with the same cluster config and the same imported jobs: `per_second`
-    /// jobs firing every second, each appending "JOB SCHEDULED" to a shared file.
+    /// jobs firing every second, each appending "JOB SCHEDULED" to a shared file. The provider
+    /// scans at least every 50 ms.
     pub fn new(test: &str, count: usize, url: &str, lease_secs: u64, per_second: usize) -> Self {
+        Self::with_settings(
+            test,
+            count,
+            url,
+            lease_secs,
+            per_second,
+            ("", "poll_ms = 50\n"),
+        )
+    }
+
+    /// As [`Cluster::new`], with TOML lines added to `[cron]` and to `[providers.postgres]`.
+    pub fn with_settings(
+        test: &str,
+        count: usize,
+        url: &str,
+        lease_secs: u64,
+        per_second: usize,
+        (cron, settings): (&str, &str),
+    ) -> Self {
         let name = unique_cluster(test);
         let dir = tempfile::tempdir().unwrap();
         let marks = dir.path().join("marks");
@@ -44,14 +64,26 @@ impl Cluster {
                 let home = TestHome::new();
                 home.install(&artifacts().postgres, "postgres.so");
                 home.write_config(&format!(
-                    "[cron]\nprovider = \"postgres\"\nfallback = \"none\"\n[providers.postgres]\nurl = \"{url}\"\ncluster = \"{name}\"\nlease_secs = {lease_secs}\npoll_ms = 50\n"
+                    "[cron]\nprovider = \"postgres\"\nfallback = \"none\"\n{cron}[providers.postgres]\nurl = \"{url}\"\ncluster = \"{name}\"\nlease_secs = {lease_secs}\n{settings}"
                 ));
                 Host { home, child: None }
             })
             .collect();
-        let first = &hosts[0].home;
-        for n in 0..per_second {
-            first.add_job(&[
+        let cluster = Self {
+            name,
+            hosts,
+            marks,
+            dir,
+        };
+        cluster.add_per_second_jobs(0, per_second);
+        cluster
+    }
+
+    /// Add `count` jobs firing every second (named `every-second-N` from `first`) on the first
+    /// host, and share the first host's jobs with the others.
+    pub fn add_per_second_jobs(&self, first: usize, count: usize) {
+        for n in first..first + count {
+            self.hosts[0].home.add_job(&[
                 "*/1 * * * * *",
                 "--name",
                 &format!("every-second-{n}"),
@@ -59,18 +91,11 @@ impl Cluster {
                 "--",
                 &format!(
                     "echo \"$CRONHOST_JOB_ID $CRONHOST_SCHEDULED_AT\" >> '{}'",
-                    marks.display()
+                    self.marks.display()
                 ),
             ]);
         }
-        let cluster = Self {
-            name,
-            hosts,
-            marks,
-            dir,
-        };
-        cluster.share_jobs();
-        cluster
+        self.share_jobs();
     }
 
     /// Copy the first host's jobs (ids kept) to the others.

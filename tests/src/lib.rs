@@ -38,6 +38,8 @@ pub struct Artifacts {
     pub postgres: PathBuf,
     /// A provider built against the frozen 1.0 interface.
     pub compat_1_0: PathBuf,
+    /// A provider built against the frozen 1.1 interface (`compat-1.1`).
+    pub compat_1_1: PathBuf,
     /// A provider built against a 2.0 interface (refused by version).
     pub api_v2: PathBuf,
     /// A provider built against another application's interface (refused by layout).
@@ -139,6 +141,15 @@ pub fn artifacts() -> &'static Artifacts {
             ],
             &compat_target,
         );
+        let compat_1_1_target = root.join("target").join("e2e-compat-1.1");
+        let compat_1_1_manifest = root.join("tests/fixtures/api-1.1/Cargo.toml");
+        cargo_build(
+            &[
+                "--manifest-path",
+                compat_1_1_manifest.to_str().expect("utf-8 path"),
+            ],
+            &compat_1_1_target,
+        );
         // Benchmarks set CRONHOST_E2E_RELEASE to measure optimised builds.
         let profile = if std::env::var_os("CRONHOST_E2E_RELEASE").is_some() {
             "release"
@@ -157,6 +168,9 @@ pub fn artifacts() -> &'static Artifacts {
             compat_1_0: compat_target
                 .join(profile)
                 .join(library_file_name("cronhost-fixture-compat")),
+            compat_1_1: compat_1_1_target
+                .join(profile)
+                .join(library_file_name("cronhost-fixture-compat-1-1")),
             api_v2: compat_target
                 .join(profile)
                 .join(library_file_name("cronhost-fixture-v2")),

@@ -358,3 +358,93 @@ fn a_host_with_a_skewed_clock_never_causes_a_double_run() {
     assert_no_double_run(&cluster);
     assert_every_occurrence(&cluster, 5, from, to);
 }
+
+/// Lateness (ms, command started minus scheduled instant) of every claim in [from, to]; `None`
+/// where no start was written back.
+fn lateness(cluster: &Cluster, from: i64, to: i64) -> Vec<(String, i64, Option<i64>)> {
+    let mut client = postgres::Client::connect(database_url(), postgres::NoTls).unwrap();
+    client
+        .query(
+            "SELECT job_id, scheduled_at, started_at - scheduled_at FROM cronhost.claims
+             WHERE cluster = $1 AND scheduled_at BETWEEN $2 AND $3 ORDER BY scheduled_at",
+            &[&cluster.name, &from, &to],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect()
+}
+
+/// A scan every 20 s (`poll_ms`, and a tick interval to match so the heartbeat allows it), yet
+/// every occurrence of per-second jobs runs, on time: the provider sleeps until the host says
+/// the next occurrence is due (API 1.2's `next_due_in`). Scanning on the cadence alone, as
+/// before, ran at most one catch-up per job every 20 s and most seconds had no run at all.
+#[test]
+fn a_long_poll_cadence_no_longer_delays_the_cluster_s_fires() {
+    let _serial = serial();
+    let mut cluster = Cluster::with_settings(
+        "long-poll",
+        3,
+        database_url(),
+        30,
+        2,
+        ("tick_interval_ms = 20000\n", "poll_ms = 20000\n"),
+    );
+    for index in 0..3 {
+        cluster.start(index, 0);
+    }
+    wait_for("firing", PATIENCE, || cluster.claims().len() >= 2);
+    let from = epoch_ms();
+    std::thread::sleep(Duration::from_secs(6));
+    let to = epoch_ms();
+    // Leaving writes the outcomes back.
+    cluster.stop_all();
+    assert_every_occurrence(&cluster, 2, from, to);
+    assert_no_double_run(&cluster);
+    let late: Vec<_> = lateness(&cluster, from, to)
+        .into_iter()
+        .filter(|(_, _, ms)| ms.is_none_or(|ms| !(0..2_000).contains(&ms)))
+        .collect();
+    assert!(
+        late.is_empty(),
+        "started 2 s or more after the scheduled instant (the cadence is 20 s): {late:?}"
+    );
+}
+
+/// A job added while the provider sleeps (nothing scheduled, the next scan a minute away)
+/// fires within seconds: the host nudges the stop signal the provider waits on when the job
+/// set changes (for an isolated provider, the child nudges its own on `on_jobs_changed`).
+#[test]
+fn a_job_added_while_the_provider_sleeps_fires_without_waiting_for_the_cadence() {
+    let _serial = serial();
+    for isolation in ["in-process", "process"] {
+        let mut cluster = Cluster::with_settings(
+            "added",
+            1,
+            database_url(),
+            30,
+            0,
+            (
+                "tick_interval_ms = 60000\n",
+                &format!("poll_ms = 60000\nisolation = \"{isolation}\"\n"),
+            ),
+        );
+        cluster.start(0, 0);
+        wait_for("the member in the database", PATIENCE, || {
+            let status = cluster.hosts[0].home.cronhost(&["status"]);
+            String::from_utf8_lossy(&status.stdout).contains("(1 member(s))")
+        });
+        let added = std::time::Instant::now();
+        cluster.add_per_second_jobs(0, 1);
+        wait_for("the added job's first claim", PATIENCE, || {
+            !cluster.claims().is_empty()
+        });
+        let waited = added.elapsed();
+        cluster.stop_all();
+        assert!(
+            waited < Duration::from_secs(20),
+            "{isolation}: the added job waited {waited:?} for its first run (the cadence is 60 s)\n{}",
+            cluster.log(0)
+        );
+    }
+}

@@ -115,6 +115,7 @@ fn providers_json_lists_the_selection_the_providers_and_every_rejection() {
     home.install(&artifacts().zoo, "10-zoo.so");
     home.install(&artifacts().duplicate, "20-dup.so");
     home.install(&artifacts().compat_1_0, "30-compat.so");
+    home.install(&artifacts().compat_1_1, "31-compat.so");
     home.write_plugin_file("00-empty.so", b"");
     home.write_config(
         "[cron]\nprovider = \"zoo-ticker\"\nprovider_call_timeout_ms = 1000\n[providers.zoo-unavailable]\nisolation = \"process\"\n",
@@ -150,6 +151,7 @@ fn providers_json_lists_the_selection_the_providers_and_every_rejection() {
     assert_eq!(isolated["isolation"], "process");
     assert_eq!(row("zoo-panic-is-available").unwrap()["available"], false);
     assert_eq!(row("compat-1.0").unwrap()["api_version"], "1.0.0");
+    assert_eq!(row("compat-1.1").unwrap()["api_version"], "1.1.0");
     assert!(row("dup-only").is_some());
     assert!(
         row("zoo-panic-new").is_none(),
@@ -488,4 +490,26 @@ fn metrics_are_off_by_default_and_a_bad_listen_address_does_not_stop_the_jobs() 
     assert_eq!(status.code(), Some(0));
     assert!(!log_off.contains("metrics"), "off by default: {log_off}");
     let _ = log;
+}
+
+/// The interface grew in 1.2 (a host service): a library built against 1.1 is checked against
+/// the frozen 1.1 layout, loads, and fires through the 1.1 services it calls, in the host's
+/// process and in a child of its own. Before the frozen layout, abi_stable refused it at load
+/// (fewer prefix fields than the host's) and nothing fired (`fallback = "none"`).
+#[test]
+fn a_provider_built_against_1_1_still_loads_and_fires_in_process_and_isolated() {
+    for isolation in ["in-process", "process"] {
+        let home = TestHome::new();
+        home.install(&artifacts().compat_1_1, "compat.so");
+        home.write_config(&format!(
+            "[cron]\nprovider = \"compat-1.1\"\nfallback = \"none\"\n[providers.compat-1.1]\nisolation = \"{isolation}\"\n"
+        ));
+        let out = job(&home, "old");
+        let running = Running::start(&home);
+        running.wait_for_log("provider `compat-1.1` from");
+        wait_for("two fires", PATIENCE, || count_lines(&out) >= 2);
+        let (status, log) = running.terminate();
+        assert_eq!(status.code(), Some(0), "{isolation}: {log}");
+        assert!(!log.contains("built-in ticker"), "{isolation}: {log}");
+    }
 }

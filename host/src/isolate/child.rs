@@ -232,7 +232,12 @@ impl Served {
                 )
                 .map(|()| Answer::Done),
             Call::Stop => provider.stop().map(|()| Answer::Done),
-            Call::OnJobsChanged => provider.on_jobs_changed().map(|()| Answer::Done),
+            Call::OnJobsChanged => {
+                // As in the host process, where the daemon nudges the stop flag it hands an
+                // in-process provider: a provider waiting for the next due instant looks again.
+                self.stop.nudge();
+                provider.on_jobs_changed().map(|()| Answer::Done)
+            }
             Call::FireDue { job_id } => provider
                 .fire_due(&self.host, RStr::from_str(&job_id))
                 .map(Answer::Fired),
@@ -355,6 +360,14 @@ impl HostServices for RemoteHost {
                 Some(run) => RSome(RunReport::from(run)),
                 None => RNone,
             }),
+            Ok(other) => unexpected(other),
+            Err(e) => RErr(e),
+        }
+    }
+
+    fn next_due_in_ms(&self) -> RResult<ROption<u64>, RString> {
+        match self.ask(Service::NextDueIn) {
+            Ok(ServiceAnswer::NextDueIn(ms)) => ROk(ms.into()),
             Ok(other) => unexpected(other),
             Err(e) => RErr(e),
         }

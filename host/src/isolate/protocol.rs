@@ -14,7 +14,8 @@ use cronhost_provider_api::{FireOutcome, LogLevel, TickReport};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// The protocol version both sides must speak. Bump on any incompatible message change.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// 2: the `NextDueIn` service (API 1.2's `next_due_in_ms`).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest frame either side accepts (1 MiB). Strings inside are cut well below it.
 pub const MAX_FRAME_BYTES: usize = 1 << 20;
@@ -111,6 +112,8 @@ pub enum Service {
         /// The nominal instant (ms since the epoch).
         at_ms: i64,
     },
+    /// `next_due_in_ms`.
+    NextDueIn,
 }
 
 /// A run as `run_report` describes it.
@@ -165,6 +168,8 @@ pub enum ServiceAnswer {
     Occurrences(Vec<(String, i64)>),
     /// `run_report`.
     Run(Option<Run>),
+    /// `next_due_in_ms`: milliseconds from when the host answered, or none known.
+    NextDueIn(Option<u64>),
 }
 
 /// Host → child.

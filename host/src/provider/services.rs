@@ -1,4 +1,5 @@
-//! The host services a provider calls back into: tick, fire_due, due ids, heartbeat, log, config.
+//! The host services a provider calls back into: tick, fire_due, due ids, heartbeat, log, config,
+//! the due occurrences and when the next one is due.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -318,9 +319,43 @@ impl HostServices for Services {
             })
         })
     }
+
+    fn next_due_in_ms(&self) -> RResult<ROption<u64>, RString> {
+        self.contain("next_due_in_ms", || {
+            let due = self.core.engine.next_due();
+            Ok(due
+                .map(|due| millis_until(due, cronhost_core::clock::system_now()))
+                .into())
+        })
+    }
+}
+
+/// How long from now until `due`, in whole milliseconds rounded up (a provider that wakes
+/// after this long finds the occurrence due, never a fraction of a millisecond early); zero
+/// when it is due already.
+pub fn millis_until(due: std::time::SystemTime, now: std::time::SystemTime) -> u64 {
+    match due.duration_since(now) {
+        Ok(wait) => u64::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(u64::MAX),
+        Err(_) => 0,
+    }
 }
 
 fn instant(ms: i64) -> Result<chrono::DateTime<chrono::Utc>, String> {
     chrono::DateTime::from_timestamp_millis(ms)
         .ok_or_else(|| format!("{ms} is not a valid instant"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::millis_until;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn the_wait_until_the_next_due_instant_rounds_up_and_never_goes_negative() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        assert_eq!(millis_until(now + Duration::from_micros(1), now), 1);
+        assert_eq!(millis_until(now + Duration::from_millis(250), now), 250);
+        assert_eq!(millis_until(now, now), 0);
+        assert_eq!(millis_until(now - Duration::from_secs(5), now), 0);
+    }
 }

@@ -6,7 +6,7 @@ use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RArc, ROk, RResult, RStr, RString};
 
 use super::{
-    v1_0, FireOutcome, HostServices, HostServices_TO, LibraryMetadata, ProviderBox,
+    v1_0, v1_1, FireOutcome, HostServices, HostServices_TO, LibraryMetadata, ProviderBox,
     ProviderLibraryRef, StartOptions, StopSignalBox,
 };
 
@@ -17,6 +17,8 @@ pub enum AnyProviderLibrary {
     Current(ProviderLibraryRef),
     /// Built against 1.0.
     V1_0(v1_0::ProviderLibraryRef),
+    /// Built against 1.1.
+    V1_1(v1_1::ProviderLibraryRef),
 }
 
 impl AnyProviderLibrary {
@@ -34,6 +36,11 @@ impl AnyProviderLibrary {
                 .init_root_module::<v1_0::ProviderLibraryRef>()
                 .map(Self::V1_0);
         }
+        if declared.version.as_str().starts_with("1.1.") {
+            return header
+                .init_root_module::<v1_1::ProviderLibraryRef>()
+                .map(Self::V1_1);
+        }
         Err(current)
     }
 
@@ -42,6 +49,7 @@ impl AnyProviderLibrary {
         match self {
             Self::Current(module) => module.metadata(),
             Self::V1_0(module) => module.metadata(),
+            Self::V1_1(module) => module.metadata(),
         }
     }
 
@@ -51,14 +59,21 @@ impl AnyProviderLibrary {
         match self {
             Self::Current(module) => module.new_provider()(name, config).map(AnyProvider::Current),
             Self::V1_0(module) => module.new_provider()(name, config).map(AnyProvider::V1_0),
+            Self::V1_1(module) => module.new_provider()(name, config).map(AnyProvider::V1_1),
         }
     }
 }
 
 /// Host services that can be handed to a provider of any supported layout.
-pub trait AnyHost: HostServices + v1_0::HostServices + Clone + Send + Sync + 'static {}
+pub trait AnyHost:
+    HostServices + v1_1::HostServices + v1_0::HostServices + Clone + Send + Sync + 'static
+{
+}
 
-impl<H: HostServices + v1_0::HostServices + Clone + Send + Sync + 'static> AnyHost for H {}
+impl<H: HostServices + v1_1::HostServices + v1_0::HostServices + Clone + Send + Sync + 'static>
+    AnyHost for H
+{
+}
 
 fn current_host<H: AnyHost>(host: &H) -> super::HostServicesBox {
     HostServices_TO::from_ptr(RArc::new(host.clone()), TD_Opaque)
@@ -68,6 +83,10 @@ fn v1_0_host<H: AnyHost>(host: &H) -> v1_0::HostServicesBox {
     v1_0::HostServices_TO::from_ptr(RArc::new(host.clone()), TD_Opaque)
 }
 
+fn v1_1_host<H: AnyHost>(host: &H) -> v1_1::HostServicesBox {
+    v1_1::HostServices_TO::from_ptr(RArc::new(host.clone()), TD_Opaque)
+}
+
 /// A provider instance, in the layout its library was built with. Methods a version lacks
 /// answer with that method's documented default.
 pub enum AnyProvider {
@@ -75,6 +94,8 @@ pub enum AnyProvider {
     Current(ProviderBox),
     /// 1.0 layout.
     V1_0(v1_0::ProviderBox),
+    /// 1.1 layout.
+    V1_1(v1_1::ProviderBox),
 }
 
 macro_rules! dispatch {
@@ -82,6 +103,7 @@ macro_rules! dispatch {
         match $self {
             AnyProvider::Current($provider) => $call,
             AnyProvider::V1_0($provider) => $call,
+            AnyProvider::V1_1($provider) => $call,
         }
     };
 }
@@ -108,6 +130,7 @@ impl AnyProvider {
         match self {
             Self::Current(p) => p.start(current_host(host), stop, options),
             Self::V1_0(p) => p.start(v1_0_host(host), stop, options),
+            Self::V1_1(p) => p.start(v1_1_host(host), stop, options),
         }
     }
     /// Stop it.
@@ -130,6 +153,7 @@ impl AnyProvider {
         match self {
             Self::Current(p) => p.fire_due(current_host(host), job_id),
             Self::V1_0(p) => p.fire_due(v1_0_host(host), job_id),
+            Self::V1_1(p) => p.fire_due(v1_1_host(host), job_id),
         }
     }
     /// Reconcile an external schedule.
@@ -142,6 +166,7 @@ impl AnyProvider {
     pub fn status_json(&self) -> RResult<RString, RString> {
         match self {
             Self::Current(p) => p.status_json(),
+            Self::V1_1(p) => p.status_json(),
             Self::V1_0(_) => ROk(RString::new()),
         }
     }

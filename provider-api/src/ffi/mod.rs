@@ -12,11 +12,12 @@
 //! [`LogLevel`], [`TickReport`], [`StartOptions`], [`ProviderInfo`]) can never grow: a new field
 //! or variant means a new type reached through a new method. A 1.x host loads every 1.y library: abi_stable's load-time check would refuse a
 //! library older than the host (abi_stable issue #118), so every published layout is kept
-//! frozen ([`v1_0`]) and [`AnyProviderLibrary::load`] checks an older library against its own.
+//! frozen ([`v1_0`], [`v1_1`]) and [`AnyProviderLibrary::load`] checks an older library against its own.
 #![allow(non_local_definitions)] // `#[sabi_trait]` expansion trips this lint (abi_stable #96).
 
 mod any;
 pub mod v1_0;
+pub mod v1_1;
 
 pub use any::{AnyHost, AnyProvider, AnyProviderLibrary};
 
@@ -175,10 +176,25 @@ pub trait HostServices: Clone + Send + Sync {
         let _ = (job_id, scheduled_at_ms);
         RErr(NOT_OFFERED.into())
     }
+
+    // ---- added in 1.2 (defaulted: an older host answers that it does not offer it) ----
+
+    /// How long until the earliest occurrence on this host is due, in milliseconds from the
+    /// moment of the call (0 when one is due now), on the host's own scheduling clock; `RNone`
+    /// when the host knows of none it could fire (no scheduled job, or every slot of
+    /// `max_parallel_jobs` is taken). A provider sleeps until then instead of scanning on a
+    /// cadence, and looks again when the job set changes (its `on_jobs_changed`, and a nudge
+    /// of its stop signal that ends a `wait` early).
+    fn next_due_in_ms(&self) -> RResult<ROption<u64>, RString> {
+        RErr(NOT_OFFERED_1_2.into())
+    }
 }
 
-/// What a host older than a service answers.
-const NOT_OFFERED: &str = "this host does not offer that service (it predates API 1.1)";
+/// What a host older than 1.1 answers for a 1.1 service.
+pub const NOT_OFFERED: &str = "this host does not offer that service (it predates API 1.1)";
+
+/// What a host older than 1.2 answers for a 1.2 service.
+pub const NOT_OFFERED_1_2: &str = "this host does not offer that service (it predates API 1.2)";
 
 /// A due occurrence: a job and the nominal instant it is due for.
 #[repr(C)]
@@ -214,7 +230,8 @@ pub type HostServicesBox = HostServices_TO<'static, RArc<()>>;
 pub trait StopSignal: Clone + Send + Sync {
     /// Whether the host asked the provider to stop.
     fn is_set(&self) -> bool;
-    /// Block until the signal is set or `timeout_ms` elapses; true when it is set.
+    /// Block until the signal is set, the host nudges it (the job set changed) or
+    /// `timeout_ms` elapses; true when it is set.
     #[sabi(last_prefix_field)]
     fn wait(&self, timeout_ms: u64) -> bool;
 }

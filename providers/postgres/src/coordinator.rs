@@ -1,6 +1,6 @@
 //! The coordinator: each scan, claim this host's due occurrences in PostgreSQL and fire only
-//! those it won; skip the ones another member won; write outcomes back; expire dead members'
-//! leases; keep the membership row fresh; ride out a database outage.
+//! those it won; skip the ones another member won; then keep the membership row fresh, expire
+//! dead members' leases, renew its own and write outcomes back; ride out a database outage.
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +8,7 @@ use cronhost_provider_api::{FireOutcome, Host, LogLevel};
 use postgres::Client;
 
 use crate::settings::{OnDbDown, Settings};
+use crate::share::{split, Place};
 
 /// How often the `local` fallback repeats its warning.
 const LOCAL_WARNING_EVERY: Duration = Duration::from_secs(10);
@@ -43,6 +44,7 @@ pub struct Coordinator {
     inflight: Vec<InFlight>,
     last_local_warning: Option<Instant>,
     down_since: Option<Instant>,
+    place: Place,
 }
 
 impl Coordinator {
@@ -56,6 +58,7 @@ impl Coordinator {
             inflight: Vec::new(),
             last_local_warning: None,
             down_since: None,
+            place: Place::default(),
         }
     }
 
@@ -123,7 +126,158 @@ impl Coordinator {
         }
     }
 
+    /// Claims first, so that firing waits on nothing else; then the housekeeping.
     fn coordinate(&mut self) -> Result<(), postgres::Error> {
+        self.claim_due()?;
+        self.keep_membership()?;
+        self.write_back_outcomes()
+    }
+
+    /// Claim this host's due occurrences and fire the ones won: first this member's share
+    /// (`share.rs`) in one statement, fire what it won, then the rest in another. One statement
+    /// per batch is one commit (one WAL flush) however many occurrences are due at once, and
+    /// the shares spread the firing over the members. The occurrences lost to another member
+    /// are moved past after every won one has been fired, so losing costs the winners nothing.
+    fn claim_due(&mut self) -> Result<(), postgres::Error> {
+        let due = self.host.due_occurrences().unwrap_or_else(|e| {
+            self.host.log(LogLevel::Error, &e.to_string());
+            Vec::new()
+        });
+        let (mine, rest) = split(due, self.place);
+        let mut lost = Vec::new();
+        for batch in [mine, rest] {
+            let won = self.claim(&batch)?;
+            for (job_id, at) in batch {
+                if won.contains(&(job_id.clone(), at)) {
+                    self.fire(&job_id, at)?;
+                } else {
+                    lost.push((job_id, at));
+                }
+            }
+        }
+        let cluster = self.settings.cluster.clone();
+        let member = self.member.clone();
+        for (job_id, at) in lost {
+            let client = self.client.as_mut().expect("connected");
+            let holder: Option<(String, String)> = client
+                .query_opt(
+                    "SELECT member, status FROM cronhost.claims WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3",
+                    &[&cluster, &job_id, &at],
+                )?
+                .map(|row| (row.get(0), row.get(1)));
+            // Our own claim whose reply was lost (the connection dropped after the insert)
+            // is ours to run.
+            let ours = holder
+                .as_ref()
+                .is_some_and(|(owner, status)| *owner == member && status == "claimed");
+            if ours {
+                self.fire(&job_id, at)?;
+                continue;
+            }
+            let owner = holder
+                .as_ref()
+                .map_or("(unknown)", |(owner, _)| owner.as_str());
+            let reason = format!("claimed by member {owner}");
+            if let Err(e) = self.host.skip_occurrence(&job_id, at, &reason) {
+                self.host.log(LogLevel::Warn, &format!("job {job_id}: {e}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Insert the claims of `batch` (in its order: every member inserts in the same order, so
+    /// two batches never wait on each other in a cycle) in one statement; the ones inserted
+    /// are won.
+    fn claim(
+        &mut self,
+        batch: &[(String, i64)],
+    ) -> Result<std::collections::HashSet<(String, i64)>, postgres::Error> {
+        if batch.is_empty() {
+            return Ok(Default::default());
+        }
+        let jobs: Vec<&str> = batch.iter().map(|(job, _)| job.as_str()).collect();
+        let instants: Vec<i64> = batch.iter().map(|(_, at)| *at).collect();
+        let client = self.client.as_mut().expect("connected");
+        let rows = client.query(
+            "INSERT INTO cronhost.claims (cluster, job_id, scheduled_at, member, lease_until, status)
+             SELECT $1, d.job_id, d.scheduled_at, $2, now() + make_interval(secs => $3), 'claimed'
+             FROM unnest($4::text[], $5::bigint[]) WITH ORDINALITY AS d(job_id, scheduled_at, n)
+             ORDER BY d.n
+             ON CONFLICT DO NOTHING
+             RETURNING job_id, scheduled_at",
+            &[
+                &self.settings.cluster,
+                &self.member,
+                &(self.settings.lease_secs as f64),
+                &jobs,
+                &instants,
+            ],
+        )?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
+    /// Fire an occurrence whose claim this member holds, and settle the claim by the outcome.
+    fn fire(&mut self, job_id: &str, at: i64) -> Result<(), postgres::Error> {
+        let cluster = self.settings.cluster.clone();
+        let member = self.member.clone();
+        let client = self.client.as_mut().expect("connected");
+        let settle = |client: &mut Client, status: &str, error: &str| {
+            client.execute(
+                "UPDATE cronhost.claims SET status = $4, error = $5
+                 WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3",
+                &[&cluster, &job_id, &at, &status, &error],
+            )
+        };
+        let release = |client: &mut Client| {
+            client.execute(
+                "DELETE FROM cronhost.claims WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3 AND member = $4",
+                &[&cluster, &job_id, &at, &member],
+            )
+        };
+        match self.host.fire_occurrence(job_id, at) {
+            Ok(FireOutcome::Fired) => self.inflight.push(InFlight {
+                job_id: job_id.to_owned(),
+                scheduled_at: at,
+            }),
+            Ok(FireOutcome::Skipped) => {
+                settle(
+                    client,
+                    "skipped",
+                    &format!("skipped on member {member} by the job's overlap policy"),
+                )?;
+            }
+            Ok(FireOutcome::NoSuchJob) => {
+                self.host.log(
+                    LogLevel::Warn,
+                    &format!(
+                        "job {job_id} is unknown on this host; its claim is recorded as skipped"
+                    ),
+                );
+                settle(
+                    client,
+                    "skipped",
+                    &format!("job unknown on member {member}"),
+                )?;
+            }
+            // Not due here after all, or the local claim failed: give the occurrence back so
+            // a later scan (here or elsewhere) can run it.
+            Ok(FireOutcome::ClaimLost) => {
+                release(client)?;
+            }
+            Err(e) => {
+                self.host.log(
+                    LogLevel::Warn,
+                    &format!("job {job_id}: {e}; the claim is released"),
+                );
+                release(client)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Keep the membership row fresh, mark the runs of members whose leases expired as lost,
+    /// and renew the leases of this process's runs in flight.
+    fn keep_membership(&mut self) -> Result<(), postgres::Error> {
         let cluster = self.settings.cluster.clone();
         let member = self.member.clone();
         let lease = self.settings.lease_secs as f64;
@@ -147,6 +301,18 @@ impl Coordinator {
                 &format!("run of job {job_id} scheduled at {at} on member {owner} is lost: its lease expired"),
             );
         }
+        // The live members, for dealing out the next scan's occurrences.
+        let members: Vec<String> = client
+            .query(
+                "SELECT member FROM cronhost.members
+                 WHERE cluster = $1 AND last_seen > now() - make_interval(secs => $2)
+                 ORDER BY member",
+                &[&cluster, &lease],
+            )?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        self.place = Place::among(&members, &member);
         // Renew exactly the claims this process has in flight (not every claim bearing its
         // member name, which a restarted or namesake member would keep alive forever).
         let jobs: Vec<&str> = self.inflight.iter().map(|r| r.job_id.as_str()).collect();
@@ -157,93 +323,7 @@ impl Coordinator {
              AND (job_id, scheduled_at) IN (SELECT * FROM unnest($4::text[], $5::bigint[]))",
             &[&cluster, &member, &lease, &jobs, &instants],
         )?;
-
-        let due = self.host.due_occurrences().unwrap_or_else(|e| {
-            self.host.log(LogLevel::Error, &e.to_string());
-            Vec::new()
-        });
-        for (job_id, at) in due {
-            let inserted = client.execute(
-                "INSERT INTO cronhost.claims (cluster, job_id, scheduled_at, member, lease_until, status)
-                 VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), 'claimed')
-                 ON CONFLICT DO NOTHING",
-                &[&cluster, &job_id, &at, &member, &lease],
-            )? == 1;
-            let won = inserted
-                || {
-                    let holder: Option<(String, String)> = client
-                    .query_opt(
-                        "SELECT member, status FROM cronhost.claims WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3",
-                        &[&cluster, &job_id, &at],
-                    )?
-                    .map(|row| (row.get(0), row.get(1)));
-                    // Our own claim whose reply was lost (the connection dropped after the insert)
-                    // is ours to run.
-                    let ours = holder
-                        .as_ref()
-                        .is_some_and(|(owner, status)| *owner == member && status == "claimed");
-                    if !ours {
-                        let owner = holder
-                            .as_ref()
-                            .map_or("(unknown)", |(owner, _)| owner.as_str());
-                        let reason = format!("claimed by member {owner}");
-                        if let Err(e) = self.host.skip_occurrence(&job_id, at, &reason) {
-                            self.host.log(LogLevel::Warn, &format!("job {job_id}: {e}"));
-                        }
-                    }
-                    ours
-                };
-            if !won {
-                continue;
-            }
-            let settle = |client: &mut Client, status: &str, error: &str| {
-                client.execute(
-                    "UPDATE cronhost.claims SET status = $4, error = $5
-                     WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3",
-                    &[&cluster, &job_id, &at, &status, &error],
-                )
-            };
-            let release = |client: &mut Client| {
-                client.execute(
-                    "DELETE FROM cronhost.claims WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3 AND member = $4",
-                    &[&cluster, &job_id, &at, &member],
-                )
-            };
-            match self.host.fire_occurrence(&job_id, at) {
-                Ok(FireOutcome::Fired) => self.inflight.push(InFlight {
-                    job_id: job_id.clone(),
-                    scheduled_at: at,
-                }),
-                Ok(FireOutcome::Skipped) => {
-                    settle(
-                        client,
-                        "skipped",
-                        &format!("skipped on member {member} by the job's overlap policy"),
-                    )?;
-                }
-                Ok(FireOutcome::NoSuchJob) => {
-                    self.host.log(LogLevel::Warn, &format!("job {job_id} is unknown on this host; its claim is recorded as skipped"));
-                    settle(
-                        client,
-                        "skipped",
-                        &format!("job unknown on member {member}"),
-                    )?;
-                }
-                // Not due here after all, or the local claim failed: give the occurrence back so
-                // a later scan (here or elsewhere) can run it.
-                Ok(FireOutcome::ClaimLost) => {
-                    release(client)?;
-                }
-                Err(e) => {
-                    self.host.log(
-                        LogLevel::Warn,
-                        &format!("job {job_id}: {e}; the claim is released"),
-                    );
-                    release(client)?;
-                }
-            }
-        }
-        self.write_back_outcomes()
+        Ok(())
     }
 
     /// Copy the outcome of this host's in-flight runs into PostgreSQL.

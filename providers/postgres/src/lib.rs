@@ -17,17 +17,33 @@
 //! an insert on that unique key: the winner fires it, the others move past it. Claims key on the
 //! nominal instant, never on a host's wall clock, and leases run on the database's clock, so
 //! skewed clocks cannot make an occurrence run twice.
+//!
+//! A host scans when its next occurrence is due (the host service `next_due_in`, API 1.2), when
+//! its job set changes (the host nudges the stop signal), and at least every `poll_ms` (and
+//! every `cron.tick_interval_ms`, which paces the heartbeat) for the housekeeping: membership,
+//! lease renewals and expiry, outcomes written back, reconnecting to a database that was away.
+//! On a host older than 1.2 it scans every `poll_ms`, as before. The live members deal each
+//! scan's occurrences out among themselves (`share.rs`) so that the firing spreads; the unique
+//! key still decides every claim.
+//!
+//! It does not LISTEN for other hosts' changes: each host learns of changes to its own job set
+//! from its own store, and the database holds claims, not jobs, so a NOTIFY would tell a host
+//! nothing it needs in order to wake on time.
 
 mod coordinator;
+mod pace;
 mod schema;
 mod settings;
+mod share;
 
 use cronhost_provider_api::{
     export_provider, Host, LogLevel, Provider, ProviderConfig, ProviderError, StartOptions, Stop,
 };
 use serde_json::json;
+use std::time::Duration;
 
 use coordinator::{connect, Coordinator};
+use pace::{Pace, Source};
 use settings::Settings;
 
 /// How many cluster runs `status` reports.
@@ -55,7 +71,7 @@ impl Provider for PostgresProvider {
         !self.settings.url.trim().is_empty()
     }
 
-    fn start(&self, host: Host, stop: Stop, _options: StartOptions) -> Result<(), ProviderError> {
+    fn start(&self, host: Host, stop: Stop, options: StartOptions) -> Result<(), ProviderError> {
         host.log(
             LogLevel::Info,
             &format!(
@@ -69,15 +85,36 @@ impl Provider for PostgresProvider {
         host.record_heartbeat(false, None);
         let mut coordinator =
             Coordinator::new(self.settings.clone(), self.member.clone(), host.clone());
+        // The heartbeat must come at least once per tick interval, whatever `poll_ms` says.
+        let beat = Duration::from_millis(options.tick_interval_ms.max(1));
+        let mut pace = Pace::new(self.settings.poll().min(beat));
+        let mut said_cadence = false;
         while !stop.is_set() {
-            match coordinator.cycle() {
-                Ok(()) => host.record_heartbeat(true, None),
+            let scanned = match coordinator.cycle() {
+                Ok(()) => {
+                    host.record_heartbeat(true, None);
+                    true
+                }
                 Err(error) => {
                     host.log(LogLevel::Error, &error);
                     host.record_heartbeat(false, Some(&error));
+                    false
                 }
+            };
+            // Sleep until the next occurrence is due (the host nudges `stop` when the job set
+            // changes, which ends the wait early), at most `poll_ms`.
+            let (wait, source) = pace.wait(scanned, host.next_due_in());
+            if source == Source::NotOffered && !said_cadence {
+                host.log(
+                    LogLevel::Info,
+                    &format!(
+                        "this host predates API 1.2 and cannot say when the next job is due: scanning every {} ms",
+                        self.settings.poll().min(beat).as_millis()
+                    ),
+                );
+                said_cadence = true;
             }
-            stop.wait(self.settings.poll());
+            stop.wait(wait);
         }
         coordinator.leave();
         Ok(())

@@ -28,7 +28,9 @@ pub struct Settings {
     pub lease_secs: u64,
     /// `pause` or `local`.
     pub on_db_down: OnDbDown,
-    /// How often the due scan runs, in milliseconds.
+    /// The longest the provider sleeps between scans, in milliseconds: how often it renews
+    /// leases, writes outcomes back and retries a database that is away. On a host of API 1.2
+    /// or later it also scans when the next occurrence is due; on an older one, only this often.
     pub poll_ms: u64,
     /// This host's name in the cluster (default: the host name and the process id).
     pub member: Option<String>,
@@ -79,7 +81,7 @@ impl Settings {
         Ok(settings)
     }
 
-    /// The scan interval.
+    /// The longest wait between scans.
     pub fn poll(&self) -> Duration {
         Duration::from_millis(self.poll_ms)
     }

@@ -110,6 +110,9 @@ fn perform(services: &Services, service: Service) -> Result<ServiceAnswer, Strin
                 .into_result()
                 .map(|run| ServiceAnswer::Run(run.into_option().map(Run::from)))
         }
+        Service::NextDueIn => HostServices::next_due_in_ms(services)
+            .into_result()
+            .map(|ms| ServiceAnswer::NextDueIn(ms.into_option())),
     }
     .map_err(RString::into_string)
 }
