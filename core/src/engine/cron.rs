@@ -149,23 +149,11 @@ impl CronEngine {
     }
 
     /// Claim the due jobs `job_ids` in one transaction, then start or record what each claim
-    /// decided; one job's error or panic is logged and never stops the others.
+    /// decided; one job's error or panic is logged and never stops the others (a panic while
+    /// claiming is its job's error already: `Store::claim_each`).
     fn fire_chunk(&self, job_ids: &[String]) -> Vec<Result<FireOutcome, ()>> {
         let now = crate::clock::now();
-        let claims = catch_unwind(AssertUnwindSafe(|| {
-            self.store.claim_each(job_ids, now, &self.claimer)
-        }))
-        .unwrap_or_else(|payload| {
-            let why = panic_message(&*payload);
-            job_ids
-                .iter()
-                .map(|_| {
-                    Err(crate::store::StoreError::Invalid(format!(
-                        "claiming panicked: {why}"
-                    )))
-                })
-                .collect()
-        });
+        let claims = self.store.claim_each(job_ids, now, &self.claimer);
         job_ids
             .iter()
             .zip(claims)
@@ -338,13 +326,10 @@ impl Engine for CronEngine {
         let fire_next = || loop {
             let size = chunk_size(chunks.fetch_add(1, Ordering::Relaxed));
             let from = next.fetch_add(size, Ordering::Relaxed);
-            let Some(chunk) = due.get(from..due.len().min(from + size)) else {
-                break;
-            };
-            if chunk.is_empty() {
+            if from >= due.len() {
                 break;
             }
-            let outcomes = self.fire_chunk(chunk);
+            let outcomes = self.fire_chunk(&due[from..due.len().min(from + size)]);
             let mut report = report.lock().unwrap_or_else(|p| p.into_inner());
             for outcome in outcomes {
                 match outcome {

@@ -160,8 +160,8 @@ impl Store {
     }
 
     /// Claim the due occurrence of each of `job_ids` at `now`, as [`Store::claim`] does each,
-    /// in one transaction: jobs due together cost one commit. One job's error is its own
-    /// (returned in its place); the others' claims still hold.
+    /// in one transaction: jobs due together cost one commit. One job's error, or a panic
+    /// while claiming it, is its own (returned in its place); the others' claims still hold.
     pub fn claim_each(
         &self,
         job_ids: &[String],
