@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cronhost::store::{JobSpec, Store};
-use cronhost_e2e::{run_lateness_ms, wait_for, Running, TestHome};
+use cronhost_e2e::{memory_mib, run_lateness_ms, wait_for, Running, TestHome};
 
 fn quick() -> bool {
     std::env::args().any(|a| a == "--quick")
@@ -104,21 +104,6 @@ fn fire_window(home: &TestHome, seconds: u64) -> Vec<i64> {
     let (status, log) = running.terminate();
     assert_eq!(status.code(), Some(0), "{log}");
     run_lateness_ms(home, from, to)
-}
-
-/// Resident and peak memory of a process, in MiB.
-fn memory_mib(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 /// Start a daemon over `home`; time to its first clean tick (`ticker_last_success` written).

@@ -53,15 +53,10 @@ fn cpu_and_peak(pid: u32) -> (f64, f64) {
     };
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let peak = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0;
-    ((ticks(14) + ticks(15)) / hz, peak)
+    (
+        (ticks(14) + ticks(15)) / hz,
+        cronhost_e2e::memory_mib(pid).1,
+    )
 }
 
 struct Figures {

@@ -139,3 +139,18 @@ pub fn run_lateness_ms(home: &TestHome, from: i64, to: i64) -> Vec<i64> {
         .filter_map(|run| run["lateness_ms"].as_i64())
         .collect()
 }
+
+/// Resident (`VmRSS`) and peak (`VmHWM`) memory of process `pid`, in MiB (0 when unknown).
+pub fn memory_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}

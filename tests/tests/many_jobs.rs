@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use cronhost_e2e::{wait_for, Running, TestHome};
+use cronhost_e2e::{memory_mib, wait_for, Running, TestHome};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -139,21 +139,6 @@ fn a_page_refuses_what_is_not_a_job_id_or_a_size() {
     // Past the last job: an empty page, not an error.
     let (ids, next) = page(&home, &["--after", "jzzz"]);
     assert!(ids.is_empty() && next.is_none());
-}
-
-/// Resident and peak memory of a process, in MiB.
-fn memory_mib(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 /// Fill the home's store with `count` jobs straight through SQLite, a copy of one job added

@@ -123,36 +123,49 @@ impl Recorder {
 mod tests {
     use super::*;
     use crate::store::{ClaimOutcome, Claimer, JobSpec, RunStatus};
+    use chrono::{DateTime, Utc};
 
-    #[test]
-    fn runs_recorded_from_many_threads_at_once_are_all_stored_in_order_with_their_results() {
+    /// A store in a temporary directory with a per-second job for each of `names`, each with
+    /// its due occurrence claimed: the run ids, in order.
+    fn claimed_runs(
+        names: &[String],
+    ) -> (tempfile::TempDir, Arc<Store>, DateTime<Utc>, Vec<String>) {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("cronhost.db")).unwrap());
-        let now = chrono::Utc::now();
+        let now = Utc::now();
         let claimer = Claimer {
             host: "test".into(),
             pid: std::process::id(),
             max_parallel: 0,
         };
-        let mut claims = Vec::new();
-        for i in 0..64 {
-            let mut spec = JobSpec::new("* * * * * *", ["true"]);
-            spec.name = Some(format!("job-{i}"));
-            let job = store.add_job(&spec, "UTC", now).unwrap();
-            match store
-                .claim(&job.id, now + chrono::Duration::seconds(2), &claimer)
-                .unwrap()
-            {
-                ClaimOutcome::Run(claim) => claims.push(claim),
-                other => panic!("not claimed: {other:?}"),
-            }
-        }
+        let runs = names
+            .iter()
+            .map(|name| {
+                let mut spec = JobSpec::new("* * * * * *", ["true"]);
+                spec.name = Some(name.clone());
+                let job = store.add_job(&spec, "UTC", now).unwrap();
+                match store
+                    .claim(&job.id, now + chrono::Duration::seconds(2), &claimer)
+                    .unwrap()
+                {
+                    ClaimOutcome::Run(claim) => claim.run_id,
+                    other => panic!("not claimed: {other:?}"),
+                }
+            })
+            .collect();
+        (dir, store, now, runs)
+    }
+
+    #[test]
+    fn runs_recorded_from_many_threads_at_once_are_all_stored_in_order_with_their_results() {
+        let names: Vec<String> = (0..64).map(|i| format!("job-{i}")).collect();
+        let (_dir, store, now, runs) = claimed_runs(&names);
         let recorder = Arc::new(Recorder::new(Arc::clone(&store)));
-        let threads: Vec<_> = claims
+        let threads: Vec<_> = runs
             .iter()
             .enumerate()
-            .map(|(i, claim)| {
-                let (recorder, run_id) = (Arc::clone(&recorder), claim.run_id.clone());
+            .map(|(i, run_id)| {
+                let (recorder, run_id) = (Arc::clone(&recorder), run_id.clone());
                 std::thread::spawn(move || {
                     recorder
                         .record(RunRecord::Started {
@@ -186,8 +199,8 @@ mod tests {
             };
             assert_eq!(thread.join().unwrap(), expected);
         }
-        for (i, claim) in claims.iter().enumerate() {
-            let run = store.run(&claim.run_id).unwrap().unwrap();
+        for (i, run_id) in runs.iter().enumerate() {
+            let run = store.run(run_id).unwrap().unwrap();
             // The start came before the end for every run: never `running` after its end.
             let expected = if i % 2 == 0 {
                 RunStatus::Succeeded
@@ -202,32 +215,14 @@ mod tests {
 
     #[test]
     fn a_start_handed_over_is_stored_by_the_next_flush_or_with_the_end() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("cronhost.db")).unwrap());
-        let now = chrono::Utc::now();
-        let claimer = Claimer {
-            host: "test".into(),
-            pid: std::process::id(),
-            max_parallel: 0,
-        };
+        let (_dir, store, now, runs) = claimed_runs(&["flushed".into(), "ended".into()]);
         let recorder = Recorder::new(Arc::clone(&store));
-        let mut runs = Vec::new();
-        for name in ["flushed", "ended"] {
-            let mut spec = JobSpec::new("* * * * * *", ["true"]);
-            spec.name = Some(name.into());
-            let job = store.add_job(&spec, "UTC", now).unwrap();
-            let ClaimOutcome::Run(claim) = store
-                .claim(&job.id, now + chrono::Duration::seconds(2), &claimer)
-                .unwrap()
-            else {
-                panic!("not claimed")
-            };
+        for run_id in &runs {
             recorder.submit(RunRecord::Started {
-                run_id: claim.run_id.clone(),
+                run_id: run_id.clone(),
                 child_pid: 42,
                 at: now,
             });
-            runs.push(claim.run_id);
         }
         // Handed over, not stored yet.
         let status = |run: &str| store.run(run).unwrap().unwrap().status;
@@ -249,39 +244,24 @@ mod tests {
 
     #[test]
     fn a_start_arriving_after_the_end_never_reopens_the_run() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("cronhost.db")).unwrap());
-        let now = chrono::Utc::now();
-        let job = store
-            .add_job(&JobSpec::new("* * * * * *", ["true"]), "UTC", now)
-            .unwrap();
-        let claimer = Claimer {
-            host: "test".into(),
-            pid: std::process::id(),
-            max_parallel: 0,
-        };
-        let ClaimOutcome::Run(claim) = store
-            .claim(&job.id, now + chrono::Duration::seconds(2), &claimer)
-            .unwrap()
-        else {
-            panic!("not claimed")
-        };
+        let (_dir, store, now, runs) = claimed_runs(&["job".into()]);
+        let run_id = &runs[0];
         let results = store.record_runs(vec![
             RunRecord::Ended {
-                run_id: claim.run_id.clone(),
+                run_id: run_id.clone(),
                 status: RunStatus::Succeeded,
                 exit_code: Some(0),
                 error: None,
                 at: now,
             },
             RunRecord::Started {
-                run_id: claim.run_id.clone(),
+                run_id: run_id.clone(),
                 child_pid: 7,
                 at: now,
             },
         ]);
         assert!(results.iter().all(Result::is_ok), "{results:?}");
-        let run = store.run(&claim.run_id).unwrap().unwrap();
+        let run = store.run(run_id).unwrap().unwrap();
         assert_eq!(run.status, RunStatus::Succeeded);
     }
 }
