@@ -2,8 +2,9 @@
 //!
 //! Schedules ([`schedule`]), the job store and its exactly-once claims ([`store`]), the engine
 //! that scans, claims and starts due occurrences ([`engine`]), the runner that runs a claimed
-//! occurrence as a child process or through an application's [`JobRunner`] ([`run`]), and the
-//! few pieces they share: the clock, the stop flag, the file policy, counters and safe text.
+//! occurrence as a child process or in-process through a handler the application registered
+//! ([`handler`], [`run`]), what they tell of runs ([`events`]), and the few pieces they share:
+//! the clock, the stop flag, the file policy, counters and safe text.
 //! It takes paths and settings; it knows nothing of plugins, providers, config files or the
 //! command line (those live in the `cronhost` crate and the `cronhost` binary).
 //!
@@ -27,8 +28,9 @@
 
 pub mod clock;
 pub mod engine;
+pub mod events;
 pub mod fs;
-mod job_runner;
+pub mod handler;
 pub mod metrics;
 mod output_files;
 pub mod run;
@@ -37,5 +39,4 @@ mod stop;
 pub mod store;
 pub mod text;
 
-pub use job_runner::{JobOutcome, JobRun, JobRunner};
 pub use stop::StopFlag;

@@ -48,9 +48,8 @@ pub use config::{
     Config, ConfigError, CronConfig, Fallback, InvalidConfig, Isolation, JobOutput, MetricsConfig,
 };
 pub use crash_guard::{CrashGuard, CrashVerdict};
-pub use cronhost_core::{
-    clock, engine, run, schedule, store, text, JobOutcome, JobRun, JobRunner, StopFlag,
-};
+pub use cronhost_core::handler::{CancelReason, CancelToken, Handler, RunContext};
+pub use cronhost_core::{clock, engine, events, handler, run, schedule, store, text, StopFlag};
 pub use crontab::{
     Crontab, CrontabError, CrontabJob, CrontabOptions, LineError, LineProblem, LineWarning, Warning,
 };

@@ -334,19 +334,21 @@ fn idle_and_stop() {
     );
 }
 
-/// The same burst with an embedded host running the jobs in-process (a `JobRunner`): what the
-/// host itself adds when no process has to start.
+/// The same burst with an embedded host running the jobs in-process (a handler each): what
+/// the host itself adds when no process has to start.
 fn in_process_burst(seconds: u64) {
     let dir = tempfile::tempdir().expect("temporary home");
     let host = cronhost::Host::builder()
         .home(dir.path())
-        .job_runner(|_: &cronhost::JobRun<'_>| cronhost::JobOutcome::Succeeded)
         .build()
         .expect("host");
     for i in 0..100 {
-        let mut spec = JobSpec::new("*/5 * * * * *", ["in-process"]);
-        spec.name = Some(format!("job-{i}"));
-        host.add_job(&spec).expect("add job");
+        host.schedule(
+            &format!("job-{i}"),
+            "*/5 * * * * *",
+            |_: &mut cronhost::RunContext| {},
+        )
+        .expect("schedule job");
     }
     host.start().expect("start");
     let from = chrono::Utc::now() + chrono::Duration::seconds(1);
@@ -361,7 +363,7 @@ fn in_process_burst(seconds: u64) {
         .filter_map(|run| run.lateness_ms)
         .collect();
     report(
-        "100 in-process jobs due in the same second (embedded host, JobRunner)",
+        "100 in-process jobs due in the same second (embedded host, handlers)",
         late,
     );
 }

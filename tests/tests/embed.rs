@@ -1,51 +1,47 @@
-//! The host embedded in this test process: in-process jobs through a `JobRunner`, two hosts
-//! with different homes side by side, a panicking job, the daemon lock, job CRUD and status.
+//! The host embedded in this test process: in-process jobs through handlers, two hosts with
+//! different homes side by side, a panicking job, the daemon lock, job CRUD and status.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cronhost::status::Verdict;
 use cronhost::store::{JobSpec, RunStatus};
-use cronhost::{Host, HostError, JobOutcome, JobRun};
+use cronhost::{Host, HostError, RunContext};
 use cronhost_e2e::{wait_for, PATIENCE};
 
-/// A host in `dir` whose in-process runner records (host label, job name) per run, and panics
-/// for the job named `boom`.
-fn host(
-    dir: &std::path::Path,
-    label: &'static str,
-    seen: Arc<Mutex<Vec<(String, String)>>>,
-) -> Host {
-    Host::builder()
-        .home(dir)
-        .job_runner(move |run: &JobRun<'_>| {
-            if run.job.name == "boom" {
-                panic!("boom goes the job");
-            }
-            seen.lock()
-                .unwrap()
-                .push((label.to_owned(), run.job.name.clone()));
-            JobOutcome::Succeeded
-        })
-        .build()
-        .expect("host builds")
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
+fn host(dir: &std::path::Path) -> Host {
+    Host::builder().home(dir).build().expect("host builds")
 }
 
-fn every_second(name: &str) -> JobSpec {
-    let mut spec = JobSpec::new("* * * * * *", [name]);
-    spec.name = Some(name.to_owned());
-    spec
+/// A handler that records (host label, job name) per run.
+fn recording(label: &'static str, seen: Seen) -> impl Fn(&mut RunContext) + Send + Sync {
+    move |run: &mut RunContext| {
+        seen.lock()
+            .unwrap()
+            .push((label.to_owned(), run.job().name.clone()))
+    }
 }
+
+const EVERY_SECOND: &str = "* * * * * *";
 
 #[test]
 fn two_embedded_hosts_run_their_own_in_process_jobs_and_a_panicking_job_is_recorded_failed() {
     let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let a = host(a_dir.path(), "a", Arc::clone(&seen));
-    let b = host(b_dir.path(), "b", Arc::clone(&seen));
-    a.add_job(&every_second("tick-a")).unwrap();
-    a.add_job(&every_second("boom")).unwrap();
-    b.add_job(&every_second("tick-b")).unwrap();
+    let seen: Seen = Arc::default();
+    let a = host(a_dir.path());
+    let b = host(b_dir.path());
+    a.schedule("tick-a", EVERY_SECOND, recording("a", Arc::clone(&seen)))
+        .unwrap();
+    a.schedule(
+        "boom",
+        EVERY_SECOND,
+        |_: &mut RunContext| -> std::io::Result<()> { panic!("boom goes the job") },
+    )
+    .unwrap();
+    b.schedule("tick-b", EVERY_SECOND, recording("b", Arc::clone(&seen)))
+        .unwrap();
     a.start().unwrap();
     b.start().unwrap();
     assert!(matches!(a.start(), Err(HostError::AlreadyRunning)));
@@ -106,15 +102,16 @@ fn two_embedded_hosts_run_their_own_in_process_jobs_and_a_panicking_job_is_recor
 #[test]
 fn a_second_host_on_the_same_home_cannot_start_and_jobs_are_managed_through_the_handle() {
     let dir = tempfile::tempdir().unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let first = host(dir.path(), "first", Arc::clone(&seen));
-    let second = host(dir.path(), "second", seen);
+    let first = host(dir.path());
+    let second = host(dir.path());
     first.start().unwrap();
     let error = second.start().unwrap_err();
     assert!(matches!(error, HostError::Start(_)), "{error}");
     assert!(error.to_string().contains("already"), "{error}");
 
-    let job = first.add_job(&every_second("managed")).unwrap();
+    let job = first
+        .add_job(&JobSpec::handled_by(EVERY_SECOND, "managed"))
+        .unwrap();
     assert_eq!(first.job("managed").unwrap().id, job.id);
     assert_eq!(
         second.jobs().unwrap().len(),
@@ -134,22 +131,20 @@ fn a_second_host_on_the_same_home_cannot_start_and_jobs_are_managed_through_the_
 #[test]
 fn a_job_added_through_a_running_embedded_host_wakes_its_ticker() {
     let dir = tempfile::tempdir().unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let recorder = Arc::clone(&seen);
+    let seen: Seen = Arc::default();
     // A minute between scans: only being told of the new job makes it fire within seconds.
     let config = cronhost::Config::parse("[cron]\ntick_interval_ms = 60000\n").unwrap();
     let host = Host::builder()
         .home(dir.path())
         .config(config)
-        .job_runner(move |run: &JobRun<'_>| {
-            recorder.lock().unwrap().push(run.job.name.clone());
-            JobOutcome::Succeeded
-        })
         .build()
+        .unwrap();
+    host.handle("late-comer", recording("host", Arc::clone(&seen)))
         .unwrap();
     host.start().unwrap();
     std::thread::sleep(Duration::from_millis(300)); // the ticker is asleep with no job due
-    host.add_job(&every_second("late-comer")).unwrap();
+    host.add_job(&JobSpec::handled_by(EVERY_SECOND, "late-comer"))
+        .unwrap();
     wait_for(
         "the new job fires without waiting out the scan interval",
         Duration::from_secs(10),

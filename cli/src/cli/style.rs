@@ -52,7 +52,7 @@ pub fn status_colour(status: RunStatus) -> Option<Colour> {
     match status {
         RunStatus::Succeeded => Some(Colour::Green),
         RunStatus::Failed | RunStatus::TimedOut | RunStatus::Unknown => Some(Colour::Red),
-        RunStatus::Skipped | RunStatus::Queued => Some(Colour::Yellow),
+        RunStatus::Skipped | RunStatus::Queued | RunStatus::Cancelled => Some(Colour::Yellow),
         _ => None,
     }
 }

@@ -48,6 +48,8 @@ pub struct JobView<'a> {
     /// This job's fixed offset within its jitter window.
     jitter_offset_ms: i64,
     on_failure: Option<&'a str>,
+    /// The in-process handler that runs it, if any (its command is then empty).
+    handler: Option<&'a str>,
     /// The pending retry, if any.
     retry: Option<RetryView>,
 }
@@ -87,6 +89,7 @@ impl<'a> From<&'a Job> for JobView<'a> {
             jitter_ms: job.jitter_ms,
             jitter_offset_ms: job.jitter().num_milliseconds(),
             on_failure: job.on_failure.as_deref(),
+            handler: job.handler.as_deref(),
             retry: job.retry.map(|retry| RetryView {
                 at: retry.at,
                 attempt: retry.attempt,

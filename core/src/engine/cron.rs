@@ -132,12 +132,6 @@ impl CronEngine {
         }
     }
 
-    /// Run jobs in-process with `runner` instead of as child processes.
-    pub fn with_job_runner(mut self, runner: Arc<dyn crate::job_runner::JobRunner>) -> Self {
-        self.runner = self.runner.with_job_runner(runner);
-        self
-    }
-
     /// The store.
     pub fn store(&self) -> &Arc<Store> {
         &self.store
@@ -185,6 +179,24 @@ impl CronEngine {
         }
     }
 
+    /// Tell the run-event subscribers that an occurrence was skipped.
+    fn tell_skipped(
+        &self,
+        job_id: &str,
+        job_name: &str,
+        scheduled_at: chrono::DateTime<Utc>,
+        reason: &crate::store::RunReason,
+    ) {
+        self.runner
+            .events()
+            .emit(|| crate::events::RunEvent::Skipped {
+                job_id: job_id.to_owned(),
+                job_name: job_name.to_owned(),
+                scheduled_at,
+                reason: reason.clone(),
+            });
+    }
+
     fn fire_one(&self, job_id: &str) -> Result<FireOutcome, EngineError> {
         let now = crate::clock::now();
         let outcome = self.store.claim(job_id, now, &self.claimer)?;
@@ -220,11 +232,12 @@ impl CronEngine {
                 FireOutcome::Fired
             }
             ClaimOutcome::Skipped {
+                job_id,
                 job_name,
                 scheduled_at,
                 reason,
-                ..
             } => {
+                self.tell_skipped(&job_id, &job_name, scheduled_at, &reason);
                 let late = (now - scheduled_at).num_milliseconds();
                 self.runner.metrics().skipped(&reason);
                 log::warn!(
@@ -394,7 +407,15 @@ impl Engine for CronEngine {
                 .skip_occurrence(job_id, scheduled_at, reason, now, &self.claimer)?;
         match &outcome {
             // Another host ran it: an ordinary event, not a warning.
-            ClaimOutcome::Skipped { .. } => Ok(FireOutcome::Skipped),
+            ClaimOutcome::Skipped {
+                job_id,
+                job_name,
+                scheduled_at,
+                reason,
+            } => {
+                self.tell_skipped(job_id, job_name, *scheduled_at, reason);
+                Ok(FireOutcome::Skipped)
+            }
             _ => self.act_on(outcome, now),
         }
     }

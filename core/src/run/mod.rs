@@ -1,12 +1,16 @@
 //! Running a claimed occurrence: the command as a child process in its own process group,
 //! its output read from pipes to `output/<job-id>/<scheduled-instant>.log` (0600) and/or this
 //! process's stdout and stderr ([`OutputSettings`]), a timeout that kills the group, and the
-//! outcome recorded on the run and the job; or, with a [`JobRunner`], in-process.
+//! outcome recorded on the run and the job; or, for a job with a handler, in-process
+//! ([`in_process`]).
 
 mod hook;
+mod in_process;
 mod output;
 mod pipes;
 mod recorder;
+
+pub(crate) use in_process::SharedSink;
 
 pub use hook::HOOK_TIMEOUT;
 pub use output::{Forward, OutputFileError, OutputSettings};
@@ -18,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::job_runner::{JobOutcome, JobRun, JobRunner};
+use crate::events::{Events, RunEvent};
+use crate::handler::Handlers;
 use crate::store::{Claim, RunStatus, Store};
 
 /// Why a claimed run could not start. It is recorded on the run as failed, with this text.
@@ -46,6 +51,16 @@ pub enum StartError {
     /// No thread could be started to watch or run it.
     #[error("cannot start a thread for the run: {0}")]
     Thread(#[source] std::io::Error),
+    /// The job runs in-process, and this process has no handler of its name.
+    #[error(
+        "no handler `{handler}` is registered in this process (pid {pid}): the job runs in-process, in the application that registers that handler (`Host::handle`)"
+    )]
+    NoHandler {
+        /// The job's handler.
+        handler: String,
+        /// This process.
+        pid: u32,
+    },
 }
 
 /// Run outcomes the store refused (a full disk, say), kept in memory and retried.
@@ -74,7 +89,12 @@ pub struct Runner {
     output: OutputSettings,
     inflight: Arc<(Mutex<usize>, Condvar)>,
     groups: Arc<Mutex<std::collections::HashSet<u32>>>,
-    in_process: Option<Arc<dyn JobRunner>>,
+    /// The in-process handlers, by name, for the jobs that have one.
+    handlers: Arc<Handlers>,
+    /// The in-process runs under way.
+    live: Arc<in_process::LiveRuns>,
+    /// Who hears of runs starting, ending and being skipped.
+    events: Arc<Events>,
     metrics: Arc<crate::metrics::Metrics>,
     /// Set by `stop_all`: runs queued behind running ones no longer start.
     stopping: Arc<std::sync::atomic::AtomicBool>,
@@ -125,7 +145,9 @@ impl Runner {
             output: OutputSettings::default(),
             inflight: Arc::new((Mutex::new(0), Condvar::new())),
             groups: Arc::new(Mutex::new(std::collections::HashSet::new())),
-            in_process: None,
+            handlers: Arc::default(),
+            live: Arc::default(),
+            events: Arc::default(),
             metrics: Arc::default(),
             stopping: Arc::default(),
             unrecorded: Arc::default(),
@@ -285,10 +307,14 @@ impl Runner {
         &self.metrics
     }
 
-    /// Run jobs in-process with `runner` instead of as child processes.
-    pub fn with_job_runner(mut self, runner: Arc<dyn JobRunner>) -> Self {
-        self.in_process = Some(runner);
-        self
+    /// The handlers that run the jobs that have one, in this process.
+    pub fn handlers(&self) -> &Arc<Handlers> {
+        &self.handlers
+    }
+
+    /// Where runs starting, ending and being skipped are told.
+    pub fn events(&self) -> &Arc<Events> {
+        &self.events
     }
 
     /// Runs started by this runner that have not finished.
@@ -312,8 +338,8 @@ impl Runner {
         // A new claim means the host fires again (an embedded host started after a stop).
         self.stopping
             .store(false, std::sync::atomic::Ordering::SeqCst);
-        if let Some(runner) = &self.in_process {
-            return self.start_in_process(claim, Arc::clone(runner));
+        if let Some(handler) = claim.job.handler.clone() {
+            return self.start_in_process(claim, &handler);
         }
         let job = &claim.job;
         let (child, sink) = match self.spawn(&claim) {
@@ -328,6 +354,13 @@ impl Runner {
         let started_at = crate::clock::now();
         self.metrics
             .fired((started_at - claim.scheduled_at).num_milliseconds());
+        self.events.emit(|| RunEvent::Started {
+            job_id: job.id.clone(),
+            job_name: job.name.clone(),
+            run_id: claim.run_id.clone(),
+            scheduled_at: claim.scheduled_at,
+            started_at,
+        });
         let group = child.id();
         *self.inflight.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         self.track_group(group);
@@ -371,48 +404,6 @@ impl Runner {
         self.record(claim, RunStatus::Failed, None, Some(error.to_owned()), None);
     }
 
-    /// Run the claimed occurrence on a thread of its own through the embedding app's runner.
-    fn start_in_process(&self, claim: Claim, runner: Arc<dyn JobRunner>) -> Result<(), StartError> {
-        let started_at = crate::clock::now();
-        self.metrics
-            .fired((started_at - claim.scheduled_at).num_milliseconds());
-        *self.inflight.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        let this = self.clone();
-        let thread_name = format!("job-{}", claim.job.id);
-        let claim = Arc::new(claim);
-        let running = Arc::clone(&claim);
-        let work = move || {
-            this.record_start(&running.run_id, std::process::id(), started_at);
-            let run = JobRun {
-                job: &running.job,
-                scheduled_at: running.scheduled_at,
-                run_id: &running.run_id,
-            };
-            let outcome =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runner.run(&run)))
-                    .unwrap_or_else(|payload| {
-                        JobOutcome::Failed(format!(
-                            "panicked: {}",
-                            crate::text::panic_message(&*payload)
-                        ))
-                    });
-            let (status, error) = match outcome {
-                JobOutcome::Succeeded => (RunStatus::Succeeded, None),
-                JobOutcome::Failed(error) => (RunStatus::Failed, Some(error)),
-            };
-            this.record(&running, status, None, error, None);
-            this.finished(None);
-            this.start_queued_behind(&running.job);
-        };
-        if let Err(e) = std::thread::Builder::new().name(thread_name).spawn(work) {
-            self.finished(None);
-            let error = StartError::Thread(e);
-            self.record_failure(&claim, &error.to_string());
-            return Err(error);
-        }
-        Ok(())
-    }
-
     /// A process group `stop_all` ends when the host stops.
     fn track_group(&self, group: u32) {
         self.groups
@@ -441,8 +432,9 @@ impl Runner {
     /// The host is stopping: wait for running jobs, then end their process groups so that
     /// nothing outlives `deadline`: SIGTERM a grace before it (2 s, or half the time left when
     /// that is shorter), SIGKILL at it. Returns whether every run ended on its own (runs that
-    /// had to be ended count as not clean). In-process runs cannot be ended: they are left to
-    /// finish on their own.
+    /// had to be ended count as not clean). In-process runs cannot be ended, only told: their
+    /// cancellation tokens fire at once, and those still going at `deadline` are recorded as
+    /// `cancelled` and given up.
     pub fn stop_all(&self, deadline: Instant) -> bool {
         let clean = self.stop_all_runs(deadline);
         if self.output.forward == Forward::Prefixed {
@@ -455,6 +447,7 @@ impl Runner {
     fn stop_all_runs(&self, deadline: Instant) -> bool {
         self.stopping
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cancel_in_process();
         let now = Instant::now();
         let grace = KILL_GRACE.min(deadline.saturating_duration_since(now) / 2);
         let term_at = deadline.checked_sub(grace).unwrap_or(now);
@@ -469,24 +462,25 @@ impl Runner {
             .copied()
             .collect();
         if groups.is_empty() {
-            if !self.wait_idle(deadline.saturating_duration_since(Instant::now())) {
-                log::warn!(
-                    "{} in-process run(s) still going at shutdown; they cannot be ended",
-                    self.inflight()
-                );
-            }
-            return false;
-        }
-        log::warn!("ending {} run(s) still going at shutdown", groups.len());
-        for group in &groups {
-            signal_group(*group, false);
-        }
-        if !self.wait_idle(deadline.saturating_duration_since(Instant::now())) {
+            self.wait_idle(deadline.saturating_duration_since(Instant::now()));
+        } else {
+            log::warn!("ending {} run(s) still going at shutdown", groups.len());
             for group in &groups {
-                signal_group(*group, true);
+                signal_group(*group, false);
             }
-            // SIGKILL cannot be ignored: the watchers record the ends at once.
-            self.wait_idle(Duration::from_millis(500));
+            if !self.wait_idle(deadline.saturating_duration_since(Instant::now())) {
+                for group in &groups {
+                    signal_group(*group, true);
+                }
+                // SIGKILL cannot be ignored: the watchers record the ends at once.
+                self.wait_idle(Duration::from_millis(500));
+            }
+        }
+        let given_up = self.give_up_in_process();
+        if given_up > 0 {
+            log::warn!(
+                "{given_up} in-process run(s) did not return by the shutdown deadline: recorded as cancelled and given up"
+            );
         }
         false
     }
@@ -648,6 +642,16 @@ impl Runner {
             error,
             finished_at: crate::clock::now(),
         };
+        self.events.emit(|| RunEvent::Finished {
+            job_id: job.id.clone(),
+            job_name: job.name.clone(),
+            run_id: claim.run_id.clone(),
+            scheduled_at: claim.scheduled_at,
+            status,
+            exit_code,
+            error: outcome.error.clone(),
+            finished_at: outcome.finished_at,
+        });
         let finished = match self.write_outcome(&outcome) {
             Ok(finished) => finished,
             Err(e) => {

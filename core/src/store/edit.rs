@@ -50,6 +50,8 @@ pub enum JobField {
     Jitter,
     /// The on-failure command.
     OnFailure,
+    /// The in-process handler.
+    Handler,
 }
 
 impl JobField {
@@ -74,6 +76,7 @@ impl JobField {
             Self::RetryDelay => "retry-delay",
             Self::Jitter => "jitter",
             Self::OnFailure => "on-failure",
+            Self::Handler => "handler",
         }
     }
 }
@@ -176,6 +179,7 @@ pub fn spec_of(job: &Job) -> JobSpec {
     spec.retry_delay_secs = job.retry_delay_secs;
     spec.jitter_ms = job.jitter_ms;
     spec.on_failure = job.on_failure.clone();
+    spec.handler = job.handler.clone();
     spec
 }
 
@@ -226,6 +230,7 @@ pub fn changes(before: &Job, after: &Job) -> Vec<Change> {
             (JobField::RetryDelay, format!("{}s", job.retry_delay_secs)),
             (JobField::Jitter, format!("{}ms", job.jitter_ms)),
             (JobField::OnFailure, or_none(job.on_failure.clone())),
+            (JobField::Handler, or_none(job.handler.clone())),
         ]
     };
     values(before)
@@ -494,7 +499,7 @@ pub(super) fn replace_in(
             timeout_secs = ?12, catch_up = ?13, overlap = ?14, next_run = ?15,
             completed_count = ?16, completed_at = ?17, run_retention = ?18,
             run_retention_days = ?19, retries = ?20, retry_delay_secs = ?21, jitter_ms = ?22,
-            on_failure = ?23,
+            on_failure = ?23, handler = ?25,
             retry_at = CASE WHEN ?24 THEN NULL ELSE retry_at END,
             retry_attempt = CASE WHEN ?24 THEN 0 ELSE retry_attempt END,
             retry_of = CASE WHEN ?24 THEN NULL ELSE retry_of END
@@ -524,6 +529,7 @@ pub(super) fn replace_in(
             spec.jitter_ms,
             spec.on_failure,
             cancel_retry,
+            spec.handler,
         ],
     )
     .map_err(|e| match super::jobs::is_unique_violation(&e) {

@@ -106,6 +106,9 @@ pub struct ExportedJob {
     /// The on-failure shell command; absent: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<String>,
+    /// The in-process handler that runs it (no command then); absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handler: Option<String>,
 }
 
 fn is_zero<T: Default + PartialEq>(value: &T) -> bool {
@@ -225,6 +228,7 @@ impl From<&Job> for ExportedJob {
             retry_delay_secs: job.retry_delay_secs,
             jitter_ms: job.jitter_ms,
             on_failure: job.on_failure.clone(),
+            handler: job.handler.clone(),
         }
     }
 }
@@ -265,6 +269,7 @@ impl ExportedJob {
             on_failure: self.on_failure.clone(),
             // A pending retry belongs to the host whose run failed.
             retry: None,
+            handler: self.handler.clone(),
         }
     }
 }

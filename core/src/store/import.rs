@@ -171,6 +171,7 @@ fn check_imported(job: &Job, now: DateTime<Utc>) -> Result<(), StoreError> {
         retry_delay_secs: job.retry_delay_secs,
         jitter_ms: job.jitter_ms,
         on_failure: job.on_failure.as_deref(),
+        handler: job.handler.as_deref(),
     })?;
     validate::check_name(&job.name)?;
     let zone = parse_zone(&job.timezone)?;

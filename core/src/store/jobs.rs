@@ -149,6 +149,10 @@ pub struct JobSpec {
     /// the failed run's details in its environment.
     #[serde(default)]
     pub on_failure: Option<String>,
+    /// Run in-process by the handler of this name the embedding application registered
+    /// (`Host::handle`) instead of as a command; `command` is then empty.
+    #[serde(default)]
+    pub handler: Option<String>,
 }
 
 /// Seconds before a first retry, unless the job says otherwise.
@@ -186,7 +190,24 @@ impl JobSpec {
             retry_delay_secs: DEFAULT_RETRY_DELAY_SECS,
             jitter_ms: 0,
             on_failure: None,
+            handler: None,
         }
+    }
+
+    /// An in-process job: run on `schedule` by the handler registered under `handler`.
+    ///
+    /// ```
+    /// use cronhost_core::store::JobSpec;
+    /// let spec = JobSpec::handled_by("0 9 * * 1-5", "greet");
+    /// assert_eq!(spec.handler.as_deref(), Some("greet"));
+    /// assert_eq!(spec.name.as_deref(), Some("greet"));
+    /// assert!(spec.command.is_empty());
+    /// ```
+    pub fn handled_by(schedule: &str, handler: &str) -> Self {
+        let mut spec = Self::new(schedule, Vec::<String>::new());
+        spec.name = Some(handler.to_owned());
+        spec.handler = Some(handler.to_owned());
+        spec
     }
 }
 
@@ -255,6 +276,8 @@ pub struct Job {
     pub jitter_ms: u64,
     /// The shell command run after an occurrence's last attempt failed.
     pub on_failure: Option<String>,
+    /// The in-process handler that runs it, instead of a command.
+    pub handler: Option<String>,
     /// The pending retry: when it is due, which attempt it is, and the occurrence it retries.
     pub retry: Option<PendingRetry>,
 }
@@ -313,7 +336,7 @@ pub(super) fn last_status<'de, D: serde::Deserializer<'de>>(
         .map_err(|e| serde::de::Error::custom(format!("last_status: {e}")))
 }
 
-pub(crate) const JOB_COLUMNS: &str = "id, name, command, shell, workdir, env, schedule_text, schedule, timezone, repeat_limit, completed_count, enabled, paused_at, pause_reason, next_run, last_run, last_status, last_error, failure_streak, timeout_secs, catch_up, overlap, created_at, completed_at, run_retention, run_retention_days, retries, retry_delay_secs, jitter_ms, on_failure, retry_at, retry_attempt, retry_of";
+pub(crate) const JOB_COLUMNS: &str = "id, name, command, shell, workdir, env, schedule_text, schedule, timezone, repeat_limit, completed_count, enabled, paused_at, pause_reason, next_run, last_run, last_status, last_error, failure_streak, timeout_secs, catch_up, overlap, created_at, completed_at, run_retention, run_retention_days, retries, retry_delay_secs, jitter_ms, on_failure, retry_at, retry_attempt, retry_of, handler";
 
 pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
     let json_err = |i: usize, e: serde_json::Error| {
@@ -372,6 +395,7 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
             }),
             _ => None,
         },
+        handler: row.get(33)?,
     })
 }
 
@@ -494,6 +518,7 @@ pub(super) fn check_definition(spec: &JobSpec) -> Result<(), StoreError> {
         retry_delay_secs: spec.retry_delay_secs,
         jitter_ms: spec.jitter_ms,
         on_failure: spec.on_failure.as_deref(),
+        handler: spec.handler.as_deref(),
     })?;
     if let Some(name) = &spec.name {
         validate::check_name(name)?;
@@ -584,6 +609,7 @@ pub(super) fn insert_new(
         jitter_ms: spec.jitter_ms,
         on_failure: spec.on_failure.clone(),
         retry: None,
+        handler: spec.handler.clone(),
     };
     // The jitter offset comes from the id, known only now.
     let job = Job {
@@ -710,7 +736,7 @@ pub(super) fn is_unique_violation(e: &rusqlite::Error) -> bool {
 pub(super) fn insert_row(tx: &Transaction<'_>, job: &Job) -> Result<(), StoreError> {
     let result = tx.exec_cached(
         &format!(
-            "INSERT INTO jobs ({JOB_COLUMNS}, name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34)"
+            "INSERT INTO jobs ({JOB_COLUMNS}, name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)"
         ),
         params![
             job.id,
@@ -746,6 +772,7 @@ pub(super) fn insert_row(tx: &Transaction<'_>, job: &Job) -> Result<(), StoreErr
             job.retry.map(|r| to_ms(r.at)),
             job.retry.map_or(0, |r| r.attempt),
             job.retry.map(|r| to_ms(r.of)),
+            job.handler,
             job.name.to_lowercase(),
         ],
     );

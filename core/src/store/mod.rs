@@ -40,6 +40,7 @@ pub use pause::StateChange;
 pub use runs::{run_id, Finished, Run, RunReason, RunRecord, RunStatus, UnknownRunStatus};
 pub use scan::{JobCounts, JobsInTrouble, JobsPage, MAX_PAGE};
 pub use spread::{jitter_offset, retry_backoff, MAX_RETRY_DELAY};
+pub(crate) use validate::check_handler_name;
 pub use validate::{
     MAX_ARGUMENTS, MAX_COMMAND_BYTES, MAX_ENV_BYTES, MAX_ENV_VARS, MAX_JITTER_MS, MAX_NAME_CHARS,
     MAX_NOTE_CHARS, MAX_RETRIES, MAX_RETRY_DELAY_SECS, MAX_RUN_RETENTION, MAX_RUN_RETENTION_DAYS,

@@ -300,6 +300,7 @@ mod tests {
             jitter_ms: 0,
             on_failure: None,
             retry: None,
+            handler: None,
         }
     }
 

@@ -36,6 +36,10 @@ pub enum RunStatus {
     Skipped,
     /// Its owner died while it was claimed or running; never re-run by itself.
     Unknown,
+    /// Ended by the host's shutdown before it finished (an in-process run whose cancellation
+    /// token fired as the host stopped). Neither a success nor the job's failure: never
+    /// retried, and the failure streak stays as it was.
+    Cancelled,
 }
 
 impl RunStatus {
@@ -50,11 +54,12 @@ impl RunStatus {
             Self::TimedOut => "timed_out",
             Self::Skipped => "skipped",
             Self::Unknown => "unknown",
+            Self::Cancelled => "cancelled",
         }
     }
 
     /// Every status, in the order of a run's life.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Claimed,
         Self::Queued,
         Self::Running,
@@ -63,6 +68,7 @@ impl RunStatus {
         Self::TimedOut,
         Self::Skipped,
         Self::Unknown,
+        Self::Cancelled,
     ];
 
     /// A stored status; text no cronhost writes reads as `Unknown`.
@@ -368,10 +374,11 @@ fn finished_in(
         ],
     )
     .map_err(sql)?;
-    let streak = if status == RunStatus::Succeeded {
-        "0"
-    } else {
-        "failure_streak + 1"
+    let streak = match status {
+        RunStatus::Succeeded => "0",
+        // The host stopped it: says nothing of the job's health.
+        RunStatus::Cancelled => "failure_streak",
+        _ => "failure_streak + 1",
     };
     tx.exec_cached(
         &format!(

@@ -56,17 +56,7 @@ pub struct JobsInTrouble {
 
 /// Every run status that counts as a failure, as stored, in a JSON array (for `json_each`).
 fn failure_statuses() -> String {
-    let all = [
-        RunStatus::Claimed,
-        RunStatus::Queued,
-        RunStatus::Running,
-        RunStatus::Succeeded,
-        RunStatus::Failed,
-        RunStatus::TimedOut,
-        RunStatus::Skipped,
-        RunStatus::Unknown,
-    ];
-    let failures: Vec<&str> = all
+    let failures: Vec<&str> = RunStatus::ALL
         .into_iter()
         .filter(|s| s.is_failure())
         .map(RunStatus::as_str)

@@ -5,10 +5,10 @@ use rusqlite::Transaction;
 use super::{sql, StoreError};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 5;
+pub const VERSION: i64 = 6;
 
 /// Each migration takes the schema from version `index` to `index + 1`.
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     r#"
 CREATE TABLE sequence (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO sequence (name, value) VALUES ('job', 0);
@@ -104,6 +104,11 @@ CREATE INDEX jobs_in_id_order ON jobs (length(id), id);
 -- Housekeeping deletes completed one-shots every minute: through this index it reads only
 -- the completed jobs, not every job while holding the write lock.
 CREATE INDEX jobs_completed ON jobs (completed_at) WHERE completed_at IS NOT NULL;
+"#,
+    r#"
+-- Version 6: in-process jobs. A job with a handler is run by the handler of that name that the
+-- embedding application registered (`Host::handle`), not as a command; its command is empty.
+ALTER TABLE jobs ADD COLUMN handler TEXT;
 "#,
 ];
 

@@ -50,6 +50,7 @@ pub(crate) struct Definition<'a> {
     pub retry_delay_secs: u64,
     pub jitter_ms: u64,
     pub on_failure: Option<&'a str>,
+    pub handler: Option<&'a str>,
 }
 
 /// Most retries of one occurrence.
@@ -77,7 +78,10 @@ pub(crate) fn check(definition: &Definition<'_>) -> Result<(), StoreError> {
             "schedule is not allowed: use 1 to {MAX_SCHEDULE_BYTES} bytes without control characters"
         ));
     }
-    check_command(definition.command, definition.shell)?;
+    match definition.handler {
+        None => check_command(definition.command, definition.shell)?,
+        Some(handler) => check_handler(handler, definition.command, definition.shell)?,
+    }
     if let Some(dir) = definition.workdir {
         if dir.is_empty() || dir.len() > MAX_WORKDIR_BYTES || dir.contains('\0') {
             return invalid(format!(
@@ -155,6 +159,32 @@ pub(crate) fn check_name(name: &str) -> Result<(), StoreError> {
         return invalid(format!(
             "job name `{}` is not allowed: use 1 to {MAX_NAME_CHARS} visible characters (no control, zero-width or direction-changing characters)",
             name.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
+/// An in-process job: a handler name and no command.
+fn check_handler(handler: &str, command: &[String], shell: bool) -> Result<(), StoreError> {
+    check_handler_name(handler)?;
+    if !command.is_empty() || shell {
+        return invalid(format!(
+            "a job runs a command or a handler, not both: handler `{}` was given with a command",
+            handler.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
+/// A handler's name: 1 to [`MAX_NAME_CHARS`] visible characters, as a job name.
+pub(crate) fn check_handler_name(handler: &str) -> Result<(), StoreError> {
+    if handler.trim().is_empty()
+        || handler.chars().count() > MAX_NAME_CHARS
+        || handler.chars().any(is_hidden)
+    {
+        return invalid(format!(
+            "handler name `{}` is not allowed: use 1 to {MAX_NAME_CHARS} visible characters",
+            handler.escape_debug()
         ));
     }
     Ok(())
@@ -243,6 +273,7 @@ mod tests {
             retry_delay_secs: 10,
             jitter_ms: 0,
             on_failure: None,
+            handler: None,
         }
     }
 

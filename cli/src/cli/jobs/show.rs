@@ -24,9 +24,11 @@ pub(super) fn describe_next(job: &Job) -> String {
 }
 
 /// The command as a line that pastes back into a shell: each argument quoted where it needs
-/// it; a `--shell` job as `sh -c '...'`.
+/// it; a `--shell` job as `sh -c '...'`; an in-process job as its handler.
 pub(super) fn command_line(job: &Job) -> String {
-    if job.shell {
+    if let Some(handler) = &job.handler {
+        format!("(in-process handler `{handler}`)")
+    } else if job.shell {
         format!("sh -c {}", shell_quote(&job.command.join(" ")))
     } else {
         shlex::try_join(job.command.iter().map(String::as_str))
@@ -43,7 +45,13 @@ pub(super) fn print_job(context: &Context, job: &Job) {
     let t = |text: &str| for_terminal(text).into_owned();
     outln!("id:            {}", t(&job.id));
     outln!("name:          {}", t(&job.name));
-    outln!("command:       {}", t(&command_line(job)));
+    match &job.handler {
+        Some(handler) => outln!(
+            "handler:       {} (in-process: run by the application that registers it)",
+            t(handler)
+        ),
+        None => outln!("command:       {}", t(&command_line(job))),
+    }
     outln!(
         "schedule:      {}  ({}, {})",
         t(&job.schedule_text),

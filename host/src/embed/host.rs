@@ -1,18 +1,17 @@
-//! The host as a library: build one with [`Host::builder`], start and stop it, read its status
-//! and manage its jobs, all from inside another Rust application.
+//! An embedded host's lifecycle: start, stop, status, and what building or using it can fail
+//! with.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use super::HostBuilder;
 use crate::config::{Config, ConfigError};
 use crate::home::{Home, HomeError};
 use crate::provider::StopFlag;
 use crate::status::StatusReport;
 use crate::{Daemon, DaemonError};
 use cronhost_core::engine::{CronEngine, Engine};
-use cronhost_core::store::{Job, JobSpec, Run, StoreError};
-use cronhost_core::JobRunner;
+use cronhost_core::store::StoreError;
 
 /// Building, starting or using an embedded host failed.
 #[derive(Debug, thiserror::Error)]
@@ -36,72 +35,29 @@ pub enum HostError {
     /// `start` was called on a host that is running.
     #[error("the host is already running")]
     AlreadyRunning,
-}
-
-/// Builds a [`Host`]. Only the home is required.
-#[derive(Default)]
-pub struct HostBuilder {
-    home: Option<PathBuf>,
-    plugins_dir: Option<PathBuf>,
-    config: Option<Config>,
-    job_runner: Option<Arc<dyn JobRunner>>,
-}
-
-impl HostBuilder {
-    /// The home directory (job store, state, output); created 0700 when missing.
-    pub fn home(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.home = Some(dir.into());
-        self
-    }
-
-    /// Where provider libraries are found (default: `cron.plugins_dir` of the config).
-    pub fn plugins_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.plugins_dir = Some(dir.into());
-        self
-    }
-
-    /// The configuration (default: the home's `cronhost.toml`, or the defaults without one).
-    pub fn config(mut self, config: Config) -> Self {
-        self.config = Some(config);
-        self
-    }
-
-    /// Run jobs in-process with `runner` instead of as child processes.
-    pub fn job_runner(mut self, runner: impl JobRunner) -> Self {
-        self.job_runner = Some(Arc::new(runner));
-        self
-    }
-
-    /// Open the home and its store. Nothing runs until [`Host::start`]. A home that breaks the
-    /// home policy (another user could write it) is refused, as by the `cronhost` commands.
-    pub fn build(self) -> Result<Host, HostError> {
-        let home = Home::open(self.home.ok_or(HostError::NoHome)?)?;
-        home.check_policy()?;
-        let mut config = match self.config {
-            Some(config) => config,
-            None => Config::load(&home)?,
-        };
-        if let Some(dir) = self.plugins_dir {
-            config.cron.plugins_dir = dir;
-        }
-        let mut engine = home.open_engine(config.cron.engine_settings())?;
-        if let Some(runner) = self.job_runner {
-            engine = engine.with_job_runner(runner);
-        }
-        if let Err(e) = engine.settle_orphaned_runs() {
-            log::warn!("cannot settle runs left by dead processes: {e}");
-        }
-        Ok(Host {
-            home,
-            config,
-            engine: Arc::new(engine),
-            running: Mutex::new(None),
-        })
-    }
+    /// `schedule` names a job that exists and is not run by that handler.
+    #[error(
+        "a job named `{name}` exists and is not run by the handler `{name}` ({runs}): `schedule` would replace it; remove it (`cronhost jobs remove {name}`) or pick another name"
+    )]
+    NotThisHandlersJob {
+        /// The name.
+        name: String,
+        /// What the stored job runs.
+        runs: String,
+    },
+    /// A job could not be run now.
+    #[error(transparent)]
+    Engine(#[from] cronhost_core::engine::EngineError),
+    /// An async handler was registered outside a runtime.
+    #[cfg(feature = "tokio")]
+    #[error(
+        "no tokio runtime here: register async handlers from inside the application's runtime (in `#[tokio::main]`, say)"
+    )]
+    NoRuntime,
 }
 
 /// A started host: the thread that runs the daemon from start to shutdown, and its stop flag.
-struct Running {
+pub(super) struct Running {
     stop: StopFlag,
     /// Ends with whether the shutdown finished in time.
     thread: JoinHandle<bool>,
@@ -110,29 +66,26 @@ struct Running {
 /// A cron host inside an application. Several can live in one process, each with its own home.
 ///
 /// ```no_run
-/// use cronhost::{Host, JobOutcome, JobRun};
-/// use cronhost::store::JobSpec;
+/// use std::io::Write;
+/// use cronhost::{Host, RunContext};
 ///
-/// let host = Host::builder()
-///     .home("/var/lib/myapp/cron")
-///     .job_runner(|run: &JobRun<'_>| {
-///         println!("{} due at {}", run.job.name, run.scheduled_at);
-///         JobOutcome::Succeeded
-///     })
-///     .build()?;
-/// let mut spec = JobSpec::new("every 5m", ["report"]);
-/// spec.name = Some("report".into());
-/// host.add_job(&spec)?;
+/// let host = Host::builder().home("/var/lib/myapp/cron").build()?;
+/// // Adds the job, or updates its schedule when the application starts again: it keeps its
+/// // id and history.
+/// host.schedule("report", "0 9 * * 1-5", |run: &mut RunContext| -> std::io::Result<()> {
+///     writeln!(run, "report for {}", run.scheduled_at())?; // `cronhost logs report` shows it
+///     Ok(())
+/// })?;
 /// host.start()?;
 /// // ... the application runs ...
 /// host.stop();
 /// # Ok::<(), cronhost::HostError>(())
 /// ```
 pub struct Host {
-    home: Home,
-    config: Config,
-    engine: Arc<CronEngine>,
-    running: Mutex<Option<Running>>,
+    pub(super) home: Home,
+    pub(super) config: Config,
+    pub(super) engine: Arc<CronEngine>,
+    pub(super) running: Mutex<Option<Running>>,
 }
 
 impl Host {
@@ -203,7 +156,9 @@ impl Host {
     }
 
     /// Stop firing: the provider's `stop`, the ticker and running jobs get
-    /// `cron.shutdown_timeout_ms` between them. Returns whether everything ended in time
+    /// `cron.shutdown_timeout_ms` between them. In-process runs have their cancellation tokens
+    /// fired at once; one still going at the deadline is recorded as `cancelled` and given up,
+    /// never waited for. Returns whether everything ended in time
     /// (what did not is abandoned, not joined). Stopping a host that is not running is a no-op.
     pub fn stop(&self) -> bool {
         let Some(Running { stop, thread }) = self
@@ -225,39 +180,6 @@ impl Host {
             &self.config,
             self.engine.store(),
         )?)
-    }
-
-    /// Add a job; the running host picks it up at once.
-    pub fn add_job(&self, spec: &JobSpec) -> Result<Job, HostError> {
-        Ok(self.engine.store().add_job(
-            spec,
-            &self.config.cron.timezone,
-            cronhost_core::clock::now(),
-        )?)
-    }
-
-    /// Every job.
-    pub fn jobs(&self) -> Result<Vec<Job>, HostError> {
-        Ok(self.engine.store().jobs()?)
-    }
-
-    /// One job, by id or name.
-    pub fn job(&self, id_or_name: &str) -> Result<Job, HostError> {
-        Ok(self.engine.store().job(id_or_name)?)
-    }
-
-    /// Remove a job (its history stays); returns it.
-    pub fn remove_job(&self, id_or_name: &str) -> Result<Job, HostError> {
-        Ok(self.engine.store().remove_job(id_or_name)?)
-    }
-
-    /// The run history, newest first: of one job (id or name) or all, at most `limit` runs.
-    pub fn runs(&self, job: Option<&str>, limit: usize) -> Result<Vec<Run>, HostError> {
-        let job_id = match job {
-            Some(id_or_name) => Some(self.job(id_or_name)?.id),
-            None => None,
-        };
-        Ok(self.engine.store().runs(job_id.as_deref(), limit)?)
     }
 }
 
