@@ -2,7 +2,7 @@
 //! its output read from pipes to `output/<job-id>/<scheduled-instant>.log` (0600) and/or this
 //! process's stdout and stderr ([`OutputSettings`]), a timeout that kills the group, and the
 //! outcome recorded on the run and the job; or, for a job with a handler, in-process
-//! ([`in_process`]).
+//! (`in_process.rs`).
 
 mod hook;
 mod in_process;
@@ -642,6 +642,7 @@ impl Runner {
             error,
             finished_at: crate::clock::now(),
         };
+        let written = self.write_outcome(&outcome);
         self.events.emit(|| RunEvent::Finished {
             job_id: job.id.clone(),
             job_name: job.name.clone(),
@@ -652,7 +653,7 @@ impl Runner {
             error: outcome.error.clone(),
             finished_at: outcome.finished_at,
         });
-        let finished = match self.write_outcome(&outcome) {
+        let finished = match written {
             Ok(finished) => finished,
             Err(e) => {
                 log::error!(

@@ -159,4 +159,31 @@ mod tests {
         assert_eq!(store.delete_runs(&prunable).unwrap(), 1);
         assert_eq!(store.runs(Some("j1"), 10).unwrap().len(), 1);
     }
+
+    #[test]
+    fn a_version_5_store_gains_handlers_and_its_jobs_still_run_their_commands() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cronhost.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            for migration in &MIGRATIONS[..5] {
+                conn.execute_batch(migration).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 5).unwrap();
+            conn.execute_batch(
+                "INSERT INTO jobs (id, name, name_key, command, schedule_text, schedule, timezone,
+                                   catch_up, overlap, created_at)
+                 VALUES ('j1', 'old', 'old', '[\"true\"]', 'every 1s', 'every:1', 'UTC',
+                         'once', 'skip', 0);
+                 UPDATE sequence SET value = 1 WHERE name = 'job';",
+            )
+            .unwrap();
+        }
+        let store = super::super::Store::open(&path).unwrap();
+        let job = store.job("old").unwrap();
+        assert_eq!((job.handler, job.command), (None, vec!["true".to_owned()]));
+        let spec = super::super::JobSpec::handled_by("every 1m", "greet");
+        let added = store.add_job(&spec, "UTC", chrono::Utc::now()).unwrap();
+        assert_eq!(added.handler.as_deref(), Some("greet"));
+    }
 }

@@ -636,6 +636,21 @@ fn export_and_import_keep_ids_and_a_conflict_changes_nothing() {
 }
 
 #[test]
+fn export_and_import_keep_a_jobs_handler() {
+    let (_dir, source) = temp_store();
+    source
+        .add_job(&JobSpec::handled_by("every 5m", "greet"), "UTC", at(T0))
+        .unwrap();
+    let document = serde_json::to_string(&JobsExport::new(&source.jobs().unwrap())).unwrap();
+    let exported = JobsExport::parse(&document).unwrap().jobs;
+    let (_dir2, target) = temp_store();
+    target.import_jobs(&exported, Import::Add, at(T0)).unwrap();
+    let imported = target.job("greet").unwrap();
+    assert_eq!(imported.handler.as_deref(), Some("greet"));
+    assert!(imported.command.is_empty());
+}
+
+#[test]
 fn a_backward_clock_jump_never_reruns_an_occurrence() {
     let (_dir, store) = temp_store();
     store

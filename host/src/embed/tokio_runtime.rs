@@ -47,7 +47,23 @@ impl Host {
     }
 
     /// [`Host::schedule`] for an async handler: the job `name` runs `handler` on `schedule`,
-    /// as tasks on the runtime this is called from.
+    /// as tasks on the runtime this is called from (the README's side by side with
+    /// tokio-cron-scheduler).
+    ///
+    /// ```no_run
+    /// # use cronhost::{Host, RunContext};
+    /// # async fn refresh() -> Result<(), Box<dyn std::error::Error + Send + Sync>> { Ok(()) }
+    /// # async fn app() -> Result<(), Box<dyn std::error::Error>> {
+    /// let host = Host::builder().home("myapp-cron").build()?;
+    /// host.schedule_async("refresh", "0 */5 * * * *", |run: RunContext| async move {
+    ///     tokio::select! {
+    ///         result = refresh() => result, // an error is recorded on the run, with its sources
+    ///         reason = run.cancel_token().cancelled() => Err(format!("stopped: {reason}").into()),
+    ///     }
+    /// })?;
+    /// host.start()?;
+    /// # Ok(()) }
+    /// ```
     pub fn schedule_async(
         &self,
         name: &str,
