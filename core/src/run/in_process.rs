@@ -356,9 +356,34 @@ impl TaskGuard {
         let Some(ending) = ending else {
             return; // given up: recorded by whoever gave it up
         };
-        let (runner, run) = (self.runner.clone(), Arc::clone(&self.run));
-        self.spawn
-            .spawn_blocking(Box::new(move || runner.settle(&run, ending)));
+        let mut settle = SettleOnce {
+            runner: self.runner.clone(),
+            run: Arc::clone(&self.run),
+            ending: Some(ending),
+        };
+        self.spawn.spawn_blocking(Box::new(move || settle.now()));
+    }
+}
+
+/// Records an async run's end off the runtime's threads; if the runtime drops the work unrun
+/// (it is shutting down), it records it where it is dropped, so no run stays `running`.
+struct SettleOnce {
+    runner: Runner,
+    run: Arc<InProcessRun>,
+    ending: Option<Ending>,
+}
+
+impl SettleOnce {
+    fn now(&mut self) {
+        if let Some(ending) = self.ending.take() {
+            self.runner.settle(&self.run, ending);
+        }
+    }
+}
+
+impl Drop for SettleOnce {
+    fn drop(&mut self) {
+        self.now();
     }
 }
 
