@@ -95,6 +95,38 @@ fn an_in_process_run_whose_output_file_cannot_be_kept_fails_as_a_command_run_doe
 }
 
 #[test]
+fn stop_from_two_threads_returns_in_both_only_once_the_runs_are_recorded_and_start_works_after() {
+    let home = TestHome::new();
+    let host = Arc::new(host_with(&home, "[cron]\nshutdown_timeout_ms = 1500\n"));
+    let events = host.events();
+    host.schedule("stubborn", EVERY_SECOND, |_: &mut RunContext| {
+        std::thread::sleep(Duration::from_secs(5));
+    })
+    .unwrap();
+    host.start().unwrap();
+    let run_id = started(&events, "stubborn");
+    let stoppers: Vec<_> = (0..2)
+        .map(|_| {
+            let host = Arc::clone(&host);
+            let run_id = run_id.clone();
+            std::thread::spawn(move || {
+                host.stop();
+                // Whichever returns, the run it stopped is recorded by then.
+                host.run(&run_id).unwrap().unwrap().status
+            })
+        })
+        .collect();
+    for stopper in stoppers {
+        let status = stopper.join().unwrap();
+        assert_eq!(status, RunStatus::Cancelled, "stop returned before the end");
+    }
+    // Stopped means stopped: the home's lock is free, the host starts again.
+    host.start().unwrap();
+    assert!(host.is_running());
+    host.stop();
+}
+
+#[test]
 fn a_handler_that_stops_its_own_host_does_not_deadlock() {
     let home = TestHome::new();
     let host = Arc::new(host_with(&home, "[cron]\nshutdown_timeout_ms = 1000\n"));

@@ -199,7 +199,14 @@ impl Runner {
                 let future = match future {
                     Ok(future) => future,
                     Err(payload) => {
-                        self.settle(&run, Ending::Panicked(panic_message(&*payload)));
+                        // Recorded off the claiming thread, as every async run's end is: its
+                        // on-failure hook must not hold up the jobs due beside it.
+                        let mut settle = SettleOnce {
+                            runner: self.clone(),
+                            run: Arc::clone(&run),
+                            ending: Some(Ending::Panicked(panic_message(&*payload))),
+                        };
+                        spawn.spawn_blocking(Box::new(move || settle.now()));
                         return Ok(());
                     }
                 };
