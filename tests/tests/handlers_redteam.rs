@@ -95,6 +95,43 @@ fn an_in_process_run_whose_output_file_cannot_be_kept_fails_as_a_command_run_doe
 }
 
 #[test]
+fn an_on_failure_hook_of_an_async_handler_that_panics_when_called_never_holds_up_the_ticker() {
+    let home = TestHome::new();
+    let host = host(&home);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    {
+        let _inside = runtime.enter();
+        // Panics when called, before it has a future to hand over.
+        host.handle_async("eager", |_: RunContext| -> std::future::Ready<()> {
+            panic!("eager boom")
+        })
+        .unwrap();
+    }
+    let mut spec = JobSpec::handled_by("in 1s", "eager");
+    spec.on_failure = Some("sleep 30".into());
+    host.add_job(&spec).unwrap();
+    let ticks = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&ticks);
+    host.schedule("tick", EVERY_SECOND, move |_: &mut RunContext| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    host.start().unwrap();
+    let eager = first_finished(&host, "eager");
+    assert_eq!(eager.status, RunStatus::Failed, "{eager:?}");
+    assert_eq!(eager.error.as_deref(), Some("panicked: eager boom"));
+    // While its 30 s hook runs, the other job goes on firing every second.
+    let before = ticks.load(Ordering::SeqCst);
+    wait_for(
+        "tick fires during the hook",
+        Duration::from_secs(10),
+        || ticks.load(Ordering::SeqCst) >= before + 3,
+    );
+    host.stop();
+    runtime.shutdown_background();
+}
+
+#[test]
 fn stop_from_two_threads_returns_in_both_only_once_the_runs_are_recorded_and_start_works_after() {
     let home = TestHome::new();
     let host = Arc::new(host_with(&home, "[cron]\nshutdown_timeout_ms = 1500\n"));

@@ -55,6 +55,7 @@ impl HostBuilder {
             config,
             engine: Arc::new(engine),
             running: Mutex::new(None),
+            lifecycle: Mutex::new(()),
         })
     }
 }

@@ -86,6 +86,9 @@ pub struct Host {
     pub(super) config: Config,
     pub(super) engine: Arc<CronEngine>,
     pub(super) running: Mutex<Option<Running>>,
+    /// Held by `start` and `stop` from start to end: a stop under way is waited for, never
+    /// taken for done.
+    pub(super) lifecycle: Mutex<()>,
 }
 
 impl Host {
@@ -107,6 +110,7 @@ impl Host {
     /// Take the home's lock, resolve the provider and start firing, on threads of the host's
     /// own; returns at once.
     pub fn start(&self) -> Result<(), HostError> {
+        let _one_at_a_time = self.lifecycle.lock().unwrap_or_else(|p| p.into_inner());
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         if running.is_some() {
             return Err(HostError::AlreadyRunning);
@@ -159,8 +163,11 @@ impl Host {
     /// `cron.shutdown_timeout_ms` between them. In-process runs have their cancellation tokens
     /// fired at once; one still going at the deadline is recorded as `cancelled` and given up,
     /// never waited for. Returns whether everything ended in time
-    /// (what did not is abandoned, not joined). Stopping a host that is not running is a no-op.
+    /// (what did not is abandoned, not joined). Stopping a host that is not running is a no-op;
+    /// a stop called while another is under way (from another thread) returns once that one
+    /// has ended.
     pub fn stop(&self) -> bool {
+        let _one_at_a_time = self.lifecycle.lock().unwrap_or_else(|p| p.into_inner());
         let Some(Running { stop, thread }) = self
             .running
             .lock()
