@@ -406,3 +406,79 @@ fn the_daemon_fails_a_handler_job_it_has_no_handler_for_and_status_says_so() {
     assert_eq!(status.status.code(), Some(3), "{}", text(&status.stdout));
     drop(daemon);
 }
+
+#[test]
+fn cronhost_logs_shows_a_running_handlers_output_raw_bytes_and_all_and_the_cap_holds() {
+    let home = TestHome::new();
+    let host = host_with(&home, "[cron]\noutput_max_bytes = 1024\n");
+    let events = host.events();
+    let (wrote, wrote_here) = mpsc::channel();
+    let wrote = Mutex::new(wrote);
+    host.schedule("chatty", "in 1s", move |run: &mut RunContext| {
+        run.write_all(b"first \xff\xfe line\n")?;
+        let _ = wrote.lock().unwrap().send(());
+        run.cancel_token().sleep(PATIENCE);
+        for _ in 0..1000 {
+            run.write_all(b"0123456789abcdef\n")?;
+        }
+        Ok::<(), std::io::Error>(())
+    })
+    .unwrap();
+    host.start().unwrap();
+    let run_id = started(&events, "chatty");
+    wrote_here.recv_timeout(PATIENCE).expect("it wrote");
+    // While it runs, an operator reads what it wrote so far, bytes as written.
+    let logs = home.cronhost(&["logs", "chatty", "--run", &run_id]);
+    assert!(
+        logs.stdout.starts_with(b"first \xff\xfe line\n"),
+        "{:?}",
+        text(&logs.stdout)
+    );
+    host.stop();
+    let logs = home.cronhost(&["logs", "chatty", "--run", &run_id]);
+    let shown = text(&logs.stdout);
+    assert!(logs.stdout.len() < 1400, "{} bytes kept", logs.stdout.len());
+    assert!(shown.contains("output truncated"), "{shown}");
+}
+
+#[test]
+fn async_handlers_on_a_current_thread_runtime_run_time_out_and_are_recorded() {
+    let home = TestHome::new();
+    let host = host(&home);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        host.schedule_async("quick", "in 1s", |_: RunContext| async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        })
+        .unwrap();
+        host.handle_async("deaf", |_: RunContext| async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        })
+        .unwrap();
+        let mut spec = JobSpec::handled_by("in 1s", "deaf");
+        spec.timeout_secs = Some(1);
+        host.add_job(&spec).unwrap();
+        host.start().unwrap();
+        let until = tokio::time::Instant::now() + PATIENCE;
+        let mut finished = 0;
+        while finished < 2 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            finished = ["quick", "deaf"]
+                .iter()
+                .filter(|job| {
+                    host.runs(Some(job), 10)
+                        .unwrap()
+                        .iter()
+                        .any(|r| r.status.is_final())
+                })
+                .count();
+        }
+        assert_eq!(finished, 2, "both recorded while the runtime is driven");
+    });
+    assert_eq!(first_finished(&host, "quick").status, RunStatus::Succeeded);
+    assert_eq!(first_finished(&host, "deaf").status, RunStatus::TimedOut);
+    assert!(host.stop());
+}
