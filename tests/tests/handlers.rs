@@ -140,12 +140,67 @@ fn a_job_whose_handler_is_registered_nowhere_fails_with_the_reason_and_status_na
     });
     assert_eq!(status["verdict"], "jobs_failing", "{status}");
     assert!(host.stop());
-    // The CLI cannot run it either, and says why (exit 1: it ran and failed).
+    // The CLI cannot run it: it says where it runs (exit 2) and records nothing.
+    let before = host.runs(Some("ghost"), 1000).unwrap().len();
     let ran = home.cronhost(&["jobs", "run", "ghost"]);
-    assert_eq!(ran.status.code(), Some(1));
-    let said =
-        String::from_utf8_lossy(&ran.stderr).into_owned() + &String::from_utf8_lossy(&ran.stdout);
-    assert!(said.contains("no handler `ghost`"), "{said}");
+    assert_eq!(ran.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&ran.stderr);
+    assert!(
+        said.contains("runs in-process, through the handler `ghost`"),
+        "{said}"
+    );
+    assert_eq!(host.runs(Some("ghost"), 1000).unwrap().len(), before);
+}
+
+#[test]
+fn a_handler_that_ignores_its_timeout_never_has_a_second_thread_beside_it() {
+    let home = TestHome::new();
+    let host = host(&home);
+    let (going, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (g, m, c) = (Arc::clone(&going), Arc::clone(&most), Arc::clone(&calls));
+    host.handle("stuck", move |_: &mut RunContext| {
+        let now = g.fetch_add(1, Ordering::SeqCst) + 1;
+        m.fetch_max(now, Ordering::SeqCst);
+        if c.fetch_add(1, Ordering::SeqCst) == 0 {
+            std::thread::sleep(Duration::from_secs(6)); // deaf to its token
+        }
+        g.fetch_sub(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    let mut spec = JobSpec::handled_by(EVERY_SECOND, "stuck");
+    spec.timeout_secs = Some(1);
+    host.add_job(&spec).unwrap();
+    host.start().unwrap();
+    wait_for("a run after the stuck one returned", PATIENCE, || {
+        host.runs(Some("stuck"), 100)
+            .unwrap()
+            .iter()
+            .any(|r| r.status == RunStatus::Succeeded)
+    });
+    assert!(host.stop());
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        1,
+        "two handler threads at once"
+    );
+    let runs = host.runs(Some("stuck"), 100).unwrap();
+    assert!(
+        runs.iter().any(|r| r.status == RunStatus::TimedOut),
+        "{runs:#?}"
+    );
+    let refused = runs
+        .iter()
+        .find(|r| r.status == RunStatus::Failed)
+        .unwrap_or_else(|| panic!("no run refused while the handler was stuck: {runs:#?}"));
+    assert!(
+        refused
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("has not returned from a run given up earlier"),
+        "{refused:?}"
+    );
 }
 
 #[test]

@@ -129,6 +129,14 @@ impl Handlers {
             .is_some()
     }
 
+    /// Whether a handler of this name is registered.
+    pub fn contains(&self, name: &str) -> bool {
+        self.by_name
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(name)
+    }
+
     /// The registered names, sorted.
     pub fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self

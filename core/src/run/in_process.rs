@@ -31,17 +31,41 @@ impl SharedSink {
 }
 
 /// The in-process runs under way, by run id: what the host's shutdown cancels and, at its
-/// deadline, gives up.
+/// deadline, gives up; and, by job id, the blocking handlers still going after their run was
+/// given up, beside which no other run of the job starts (a thread cannot be killed).
 #[derive(Default)]
-pub(super) struct LiveRuns(Mutex<HashMap<String, Arc<InProcessRun>>>);
+pub(super) struct LiveRuns {
+    runs: Mutex<HashMap<String, Arc<InProcessRun>>>,
+    given_up: Mutex<HashMap<String, usize>>,
+}
 
 impl LiveRuns {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<InProcessRun>>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.runs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn all(&self) -> Vec<Arc<InProcessRun>> {
         self.lock().values().cloned().collect()
+    }
+
+    fn given_up(&self) -> MutexGuard<'_, HashMap<String, usize>> {
+        self.given_up.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether a handler of `job_id` given up earlier is still going.
+    fn still_going(&self, job_id: &str) -> bool {
+        self.given_up().contains_key(job_id)
+    }
+
+    /// A given-up handler of `job_id` returned at last.
+    fn returned(&self, job_id: &str) {
+        let mut given_up = self.given_up();
+        if let Some(left) = given_up.get_mut(job_id) {
+            *left -= 1;
+            if *left == 0 {
+                given_up.remove(job_id);
+            }
+        }
     }
 }
 
@@ -49,6 +73,8 @@ impl LiveRuns {
 /// and the shutdown.
 pub(super) struct InProcessRun {
     claim: Claim,
+    /// On a thread of its own (a blocking handler), which goes on if the run is given up.
+    blocking: bool,
     token: CancelToken,
     output: Arc<Mutex<SharedSink>>,
     state: Mutex<RunState>,
@@ -128,6 +154,17 @@ impl Runner {
             self.record_failure(&claim, &error.to_string());
             return Err(error);
         };
+        let blocking = matches!(handler, Registered::Blocking(_));
+        if blocking
+            && claim.job.overlap != crate::store::Overlap::Allow
+            && self.live.still_going(&claim.job.id)
+        {
+            let error = StartError::HandlerStillGoing {
+                handler: name.to_owned(),
+            };
+            self.record_failure(&claim, &error.to_string());
+            return Err(error);
+        }
         let file = match self.output.keep_files {
             true => match self.output_file(&claim) {
                 Ok(file) => Some(file),
@@ -154,6 +191,7 @@ impl Runner {
         let timeout = claim.job.timeout_secs.map(Duration::from_secs);
         let run = Arc::new(InProcessRun {
             claim,
+            blocking,
             token: CancelToken::new(),
             output: Arc::new(Mutex::new(SharedSink(Some(sink)))),
             state: Mutex::default(),
@@ -186,7 +224,9 @@ impl Runner {
                                 Ok(result) => Ending::Returned(result),
                                 Err(payload) => Ending::Panicked(panic_message(&*payload)),
                             };
-                        runner.settle(&running, ending);
+                        if !runner.settle(&running, ending) {
+                            runner.live.returned(&running.claim.job.id);
+                        }
                     });
                 if let Err(e) = spawned {
                     let error = StartError::Thread(e);
@@ -253,10 +293,24 @@ impl Runner {
     }
 
     /// Record how the run ended, once: the first of its handler, its timeout watch and the
-    /// shutdown to get here records it; a handler returning after it was given up is logged.
-    fn settle(&self, run: &Arc<InProcessRun>, ending: Ending) {
+    /// shutdown to get here records it (and gets `true`); a handler returning after it was
+    /// given up is logged.
+    fn settle(&self, run: &Arc<InProcessRun>, ending: Ending) -> bool {
         let claim = &run.claim;
+        // Counted before the settlement is taken, so that a handler returning at this very
+        // moment (and losing) always finds the count it takes back.
+        let thread_goes_on = matches!(ending, Ending::GivenUp) && run.blocking;
+        if thread_goes_on {
+            *self
+                .live
+                .given_up()
+                .entry(claim.job.id.clone())
+                .or_default() += 1;
+        }
         if !run.claim_settlement() {
+            if thread_goes_on {
+                self.live.returned(&claim.job.id);
+            }
             if let Ending::Returned(_) | Ending::Panicked(_) = ending {
                 log::warn!(
                     "job={}: run {} returned after it was given up; what it returned is not recorded",
@@ -264,7 +318,7 @@ impl Runner {
                     claim.run_id
                 );
             }
-            return;
+            return false;
         }
         let (status, error) = outcome(run.token.reason(), ending, claim.job.timeout_secs);
         let mut sink = run
@@ -284,6 +338,7 @@ impl Runner {
         self.live.lock().remove(&claim.run_id);
         self.finished(None);
         self.start_queued_behind(&claim.job);
+        true
     }
 }
 

@@ -61,6 +61,15 @@ pub enum StartError {
         /// This process.
         pid: u32,
     },
+    /// The job's handler has not returned from a run given up at its timeout or at a
+    /// shutdown: no second run starts beside it (a thread cannot be ended).
+    #[error(
+        "the handler `{handler}` has not returned from a run given up earlier (it ignored its cancellation token); no second run starts beside it unless the job's overlap is `allow`"
+    )]
+    HandlerStillGoing {
+        /// The job's handler.
+        handler: String,
+    },
 }
 
 /// Run outcomes the store refused (a full disk, say), kept in memory and retried.
@@ -739,9 +748,23 @@ impl Runner {
         };
         // A queued run that will not start is closed, not lost.
         let close = |status: RunStatus, why: &str| {
+            let finished_at = crate::clock::now();
             let _ = self
                 .store
-                .finish_run(&queued.id, status, None, Some(why), crate::clock::now());
+                .finish_run(&queued.id, status, None, Some(why), finished_at);
+            self.events.emit(|| RunEvent::Finished {
+                job_id: job_id.to_owned(),
+                job_name: self
+                    .store
+                    .job(job_id)
+                    .map_or_else(|_| job_id.to_owned(), |job| job.name),
+                run_id: queued.id.clone(),
+                scheduled_at: queued.scheduled_at,
+                status,
+                exit_code: None,
+                error: Some(why.to_owned()),
+                finished_at,
+            });
         };
         if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             // The host is stopping: nothing new starts.

@@ -38,9 +38,15 @@ impl Host {
         schedule: &str,
         handler: impl Handler,
     ) -> Result<Job, HostError> {
-        let job = self.schedule_job(name, schedule)?;
+        let handlers = self.engine.runner().handlers();
+        let had = handlers.contains(name);
+        // Registered before the job is stored, so that no tick finds the job without it.
         self.handle(name, handler)?;
-        Ok(job)
+        self.schedule_job(name, schedule).inspect_err(|_| {
+            if !had {
+                handlers.unregister(name);
+            }
+        })
     }
 
     /// The job `name` run by the handler `name` on `schedule`, added or brought up to date.

@@ -70,11 +70,16 @@ impl Host {
         schedule: &str,
         handler: impl AsyncHandler,
     ) -> Result<Job, HostError> {
-        // Refused outside a runtime before anything is stored.
-        tokio::runtime::Handle::try_current().map_err(|_| HostError::NoRuntime)?;
-        let job = self.schedule_job(name, schedule)?;
+        let handlers = self.engine.runner().handlers();
+        let had = handlers.contains(name);
+        // Registered (refused outside a runtime) before the job is stored, so that no tick
+        // finds the job without it and a refusal stores nothing.
         self.handle_async(name, handler)?;
-        Ok(job)
+        self.schedule_job(name, schedule).inspect_err(|_| {
+            if !had {
+                handlers.unregister(name);
+            }
+        })
     }
 
     /// [`Host::events`] as a tokio channel, for `while let Some(event) = events.recv().await`.

@@ -341,6 +341,17 @@ fn run_now(context: &Context, job: &str) -> Result<i32, CliError> {
     let mut settings = context.config.cron.engine_settings();
     settings.output.forward = cronhost::run::Forward::Plain;
     let engine = context.engine_with(settings)?;
+    if let Ok(cronhost::store::Job {
+        handler: Some(handler),
+        ..
+    }) = engine.store().job(job)
+    {
+        return Err(CliError::usage(format!(
+            "{} runs in-process, through the handler `{}` of the application that embeds cronhost, not as a command: run it from that application (`Host::run_job_now`)",
+            for_terminal(job),
+            for_terminal(&handler)
+        )));
+    }
     // A job that cannot be claimed (unknown, paused) is bad input (exit 2); one whose command
     // cannot start ran and failed (exit 1, recorded in its history).
     let run_id = engine.run_now(job).map_err(|e| match e {
