@@ -6,6 +6,8 @@
 mod hook;
 mod output;
 mod pipes;
+#[cfg(target_os = "linux")]
+mod reaper;
 mod recorder;
 
 pub use hook::HOOK_TIMEOUT;
@@ -84,6 +86,9 @@ pub struct Runner {
     /// The host and process whose claims this runner starts: it takes only the queued runs
     /// they queued.
     owner: (String, u32),
+    /// The one thread that watches this runner's process runs (`reaper.rs`).
+    #[cfg(target_os = "linux")]
+    reaper: Arc<reaper::Reaper>,
 }
 
 /// How a watched command ended.
@@ -130,6 +135,8 @@ impl Runner {
             stopping: Arc::default(),
             unrecorded: Arc::default(),
             owner: (String::new(), std::process::id()),
+            #[cfg(target_os = "linux")]
+            reaper: Arc::new(reaper::Reaper::new()),
         }
     }
 
@@ -306,8 +313,9 @@ impl Runner {
         *guard == 0
     }
 
-    /// Start the claimed run and watch it on a thread of its own. A command that cannot start
-    /// is recorded as failed.
+    /// Start the claimed run and watch it to its end: a process run on the runner's reaper
+    /// thread (one for all its runs), an in-process run on a thread of its own. A command
+    /// that cannot start is recorded as failed.
     pub fn start(&self, claim: Claim) -> Result<(), StartError> {
         // A new claim means the host fires again (an embedded host started after a stop).
         self.stopping
@@ -316,32 +324,52 @@ impl Runner {
             return self.start_in_process(claim, Arc::clone(runner));
         }
         let job = &claim.job;
-        let (child, sink) = match self.spawn(&claim) {
+        let (mut child, sink) = match self.spawn(&claim) {
             Ok(started) => started,
             Err(error) => {
                 self.record_failure(&claim, &error.to_string());
                 return Err(error);
             }
         };
-        // The start instant is taken here; it is written to the store by the watcher, off the
-        // path that starts the other jobs due at the same instant.
         let started_at = crate::clock::now();
         self.metrics
             .fired((started_at - claim.scheduled_at).num_milliseconds());
         let group = child.id();
         *self.inflight.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         self.track_group(group);
-        let runner = self.clone();
-        // Shared with the watcher; kept here for the (rare) case that no watcher can start.
-        let thread_name = format!("run-{}", job.id);
+        // Timeouts are bounded where they enter; an instant past the clock's range is no
+        // deadline rather than a panic.
+        let deadline = job
+            .timeout_secs
+            .and_then(|s| Instant::now().checked_add(Duration::from_secs(s)));
+        let pipes = pipes::Pipes::take(&mut child);
+        // Handed over here, written to the store by the reaper (or the watcher), off the path
+        // that starts the other jobs due at the same instant.
+        self.record_start(&claim.run_id, group, started_at);
         let claim = Arc::new(claim);
+        #[cfg(target_os = "linux")]
+        let (child, pipes, sink, claim) = match self.reaper.watch(reaper::Arrival {
+            runner: self.clone(),
+            child,
+            pipes,
+            sink,
+            claim,
+            group,
+            deadline,
+        }) {
+            Ok(()) => return Ok(()),
+            // No pidfd (Linux before 5.3) or no reaper thread: a thread of its own.
+            Err(run) => (run.child, run.pipes, run.sink, run.claim),
+        };
+        let runner = self.clone();
+        let thread_name = format!("run-{}", claim.job.id);
+        // Shared with the watcher; kept here for the (rare) case that no watcher can start.
         let watched = Arc::clone(&claim);
         let watcher = move || {
-            runner.record_start(&watched.run_id, group, started_at);
             // Written now by this thread, unless a write is under way (it takes this one too).
             runner.flush_records();
             let watched_to_the_end = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                runner.watch(child, sink, &watched)
+                runner.watch(child, pipes, sink, &watched, deadline)
             }));
             if let Err(payload) = watched_to_the_end {
                 // Whatever broke, the run must not stay `running`: end its group, record it.
@@ -549,64 +577,19 @@ impl Runner {
         })
     }
 
-    fn watch(&self, mut child: Child, mut sink: output::Sink, claim: &Claim) {
-        let job = &claim.job;
-        // Timeouts are bounded where they enter; an instant past the clock's range is no
-        // deadline rather than a panic.
-        let deadline = job
-            .timeout_secs
-            .and_then(|s| Instant::now().checked_add(Duration::from_secs(s)));
-        let mut pipes = pipes::Pipes::take(&mut child);
+    /// Watch a run on this thread to its end (where the reaper cannot: no pidfd, no reaper
+    /// thread), and record it.
+    fn watch(
+        &self,
+        mut child: Child,
+        mut pipes: pipes::Pipes,
+        mut sink: output::Sink,
+        claim: &Claim,
+        deadline: Option<Instant>,
+    ) {
         let ended = wait_for(&mut child, &mut pipes, &mut sink, deadline);
         pipes.read_stragglers(&mut sink);
-        let (status, exit_code, error) = match ended {
-            Ended::Exited(status) if status.success() => (RunStatus::Succeeded, Some(0), None),
-            Ended::Exited(status) => match status.code() {
-                Some(code) => (
-                    RunStatus::Failed,
-                    Some(code),
-                    Some(format!("exited with {code}")),
-                ),
-                None => (RunStatus::Failed, None, Some(format!("killed: {status}"))),
-            },
-            Ended::TimedOut => (
-                RunStatus::TimedOut,
-                None,
-                Some(format!(
-                    "timed out after {}s; process group killed",
-                    job.timeout_secs.unwrap_or(0)
-                )),
-            ),
-            Ended::Unwatchable(e) => (
-                RunStatus::Failed,
-                None,
-                Some(format!("cannot wait for the child: {e}")),
-            ),
-        };
-        // An output file that could not be made (a link in its place, an unsafe directory)
-        // fails the run, whatever the command did: that is no place to write to.
-        let (status, error) = match (sink.refused(), status) {
-            (None, status) => (status, error),
-            (Some(why), RunStatus::Succeeded) => (
-                RunStatus::Failed,
-                Some(format!("its output could not be kept: {why}")),
-            ),
-            (Some(why), status) => (
-                status,
-                Some(format!(
-                    "{}; its output could not be kept: {why}",
-                    error.unwrap_or_default()
-                )),
-            ),
-        };
-        if pipes.open() {
-            // A background child of the command still holds its output. Reading it for as
-            // long as that child lives would cost a thread and three descriptors per run,
-            // without bound: the pipes close here, and the output says so.
-            sink.note(
-                "[cronhost: the job's process ended; what its background processes write from now on is not kept]",
-            );
-        }
+        let (status, exit_code, error) = verdict(ended, &claim.job, &mut sink, &mut pipes);
         drop(pipes);
         self.record(claim, status, exit_code, error, Some(&mut sink));
         sink.finish();
@@ -763,6 +746,66 @@ impl Runner {
             Err(e) => close(RunStatus::Failed, &e.to_string()),
         }
     }
+}
+
+/// What a watched run's end amounts to: its status, exit code and error. An output file that
+/// could not be made fails it; pipes still open (a background child of the command holds them)
+/// are noted in its output, and close when `pipes` goes.
+fn verdict(
+    ended: Ended,
+    job: &crate::store::Job,
+    sink: &mut output::Sink,
+    pipes: &mut pipes::Pipes,
+) -> (RunStatus, Option<i32>, Option<String>) {
+    let (status, exit_code, error) = match ended {
+        Ended::Exited(status) if status.success() => (RunStatus::Succeeded, Some(0), None),
+        Ended::Exited(status) => match status.code() {
+            Some(code) => (
+                RunStatus::Failed,
+                Some(code),
+                Some(format!("exited with {code}")),
+            ),
+            None => (RunStatus::Failed, None, Some(format!("killed: {status}"))),
+        },
+        Ended::TimedOut => (
+            RunStatus::TimedOut,
+            None,
+            Some(format!(
+                "timed out after {}s; process group killed",
+                job.timeout_secs.unwrap_or(0)
+            )),
+        ),
+        Ended::Unwatchable(e) => (
+            RunStatus::Failed,
+            None,
+            Some(format!("cannot wait for the child: {e}")),
+        ),
+    };
+    // An output file that could not be made (a link in its place, an unsafe directory)
+    // fails the run, whatever the command did: that is no place to write to.
+    let (status, error) = match (sink.refused(), status) {
+        (None, status) => (status, error),
+        (Some(why), RunStatus::Succeeded) => (
+            RunStatus::Failed,
+            Some(format!("its output could not be kept: {why}")),
+        ),
+        (Some(why), status) => (
+            status,
+            Some(format!(
+                "{}; its output could not be kept: {why}",
+                error.unwrap_or_default()
+            )),
+        ),
+    };
+    if pipes.open() {
+        // A background child of the command still holds its output. Reading it for as
+        // long as that child lives would cost three descriptors per run, without bound:
+        // the pipes close here, and the output says so.
+        sink.note(
+            "[cronhost: the job's process ended; what its background processes write from now on is not kept]",
+        );
+    }
+    (status, exit_code, error)
 }
 
 /// Read `child`'s output into `sink` until it exits or `deadline` passes (its process group
