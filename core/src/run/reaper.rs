@@ -23,10 +23,10 @@ use crate::store::{Claim, Finished, RunRecord, RunStatus};
 const STRAGGLERS: Duration = Duration::from_millis(100);
 /// How long the reaper thread waits with no run before it ends (the next run starts another).
 const IDLE_EXIT: Duration = Duration::from_secs(10);
-/// How long the first record waiting to be written (a run's start or end) waits for others
-/// to go in the same transaction: a run that ends at once is written in one, and so are the
-/// starts and ends of runs due together. Nothing waits for a start to be stored; a run's end
-/// is stored before the run counts as finished.
+/// How long the first run's end waiting to be written waits for others to go in the same
+/// transaction (runs due together end together). A run counts as finished once its end is
+/// stored. Starts are not held: they are written at once, since a run whose start is not
+/// stored when this process dies has no process group on record to keep its overlap slot.
 const WRITE_DELAY: Duration = Duration::from_millis(5);
 /// Most ended runs held for one write; more are written at once.
 const WRITE_BATCH: usize = 64;
@@ -77,12 +77,12 @@ impl Reaper {
 
     /// Watch `run` to its end on the reaper thread; the run comes back when it cannot be (no
     /// pidfd for it, no reaper thread), for a thread of its own.
-    pub(super) fn watch(&self, run: Arrival) -> Result<(), Arrival> {
+    pub(super) fn watch(&self, run: Arrival) -> Result<(), Box<Arrival>> {
         let Some(shared) = &self.shared else {
-            return Err(run);
+            return Err(Box::new(run));
         };
         if run.pipes.exit_fd().is_none() {
-            return Err(run);
+            return Err(Box::new(run));
         }
         let mut inbox = shared.inbox.lock().unwrap_or_else(|p| p.into_inner());
         inbox.arrivals.push(run);
@@ -103,7 +103,9 @@ impl Reaper {
             Err(e) => {
                 log::warn!("cannot start the reaper thread: {e}; the run is watched by a thread of its own");
                 // No thread was running: this run is the only one waiting.
-                Err(inbox.arrivals.pop().expect("the run just handed over"))
+                Err(Box::new(
+                    inbox.arrivals.pop().expect("the run just handed over"),
+                ))
             }
         }
     }
@@ -209,7 +211,7 @@ fn reap(shared: &Shared) {
         let now = Instant::now();
         if let Some(runner) = reap.take_arrivals() {
             reap.starts = Some(runner);
-            reap.write_at.get_or_insert(now + WRITE_DELAY);
+            reap.write_at = Some(now);
         }
         reap.run_timers(now);
         if reap.take_ended() {
@@ -725,5 +727,214 @@ impl Runner {
             }),
             Ok(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{ClaimOutcome, Claimer, JobSpec, Store};
+
+    struct Setup {
+        dir: tempfile::TempDir,
+        store: Arc<Store>,
+        runner: Runner,
+        now: chrono::DateTime<chrono::Utc>,
+    }
+
+    fn setup() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("cronhost.db")).unwrap());
+        let runner = Runner::new(Arc::clone(&store), dir.path().join("output"));
+        Setup {
+            dir,
+            store,
+            runner,
+            now: chrono::Utc::now(),
+        }
+    }
+
+    impl Setup {
+        /// Add a per-second job running `script` in a shell and claim its due occurrence.
+        fn claim(&self, name: &str, script: &str, edit: impl FnOnce(&mut JobSpec)) -> Claim {
+            let mut spec = JobSpec::new("* * * * * *", [script]);
+            spec.shell = true;
+            spec.name = Some(name.into());
+            spec.workdir = Some(self.dir.path().to_string_lossy().into_owned());
+            edit(&mut spec);
+            let job = self.store.add_job(&spec, "UTC", self.now).unwrap();
+            let claimer = Claimer {
+                host: "test".into(),
+                pid: std::process::id(),
+                max_parallel: 0,
+            };
+            match self
+                .store
+                .claim(&job.id, self.now + chrono::Duration::seconds(2), &claimer)
+                .unwrap()
+            {
+                ClaimOutcome::Run(claim) => claim,
+                other => panic!("not claimed: {other:?}"),
+            }
+        }
+
+        fn run(&self, run_id: &str) -> crate::store::Run {
+            self.store.run(run_id).unwrap().expect("the run")
+        }
+
+        /// Wait (generously) until `run_id` has ended.
+        fn ended(&self, run_id: &str) -> crate::store::Run {
+            let until = Instant::now() + Duration::from_secs(60);
+            loop {
+                let run = self.run(run_id);
+                if run.finished_at.is_some() || Instant::now() > until {
+                    return run;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+
+    /// The names of this process's threads.
+    fn threads() -> Vec<String> {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+            .map(|name| name.trim().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn many_runs_at_once_are_watched_by_one_thread_their_output_kept_and_all_recorded() {
+        let setup = setup();
+        let claims: Vec<Claim> = (0..30)
+            .map(|i| {
+                setup.claim(
+                    &format!("job-{i}"),
+                    &format!("echo out-{i}; echo err-{i} >&2; read nothing < go-{i} || true"),
+                    |_| {},
+                )
+            })
+            .collect();
+        for i in 0..30 {
+            let fifo = std::ffi::CString::new(
+                setup
+                    .dir
+                    .path()
+                    .join(format!("go-{i}"))
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+            .unwrap();
+            // SAFETY: mkfifo with a valid C string.
+            assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        }
+        let runs: Vec<(String, Claim)> = claims
+            .into_iter()
+            .map(|claim| (claim.run_id.clone(), claim))
+            .collect();
+        for (_, claim) in &runs {
+            setup.runner.start(claim.clone()).unwrap();
+        }
+        // Every command waits on its fifo: all 30 are running now, watched by one reaper.
+        let names = threads();
+        assert_eq!(
+            names.iter().filter(|n| n.starts_with("run-")).count(),
+            0,
+            "a watcher thread per run: {names:?}"
+        );
+        // (Tests running beside this one have reapers of their own.)
+        assert!(names.iter().any(|n| n == "reaper"), "{names:?}");
+        assert_eq!(setup.runner.inflight(), 30);
+        for i in 0..30 {
+            std::fs::write(setup.dir.path().join(format!("go-{i}")), "\n").unwrap();
+        }
+        assert!(setup.runner.wait_idle(Duration::from_secs(60)));
+        for (i, (run_id, claim)) in runs.iter().enumerate() {
+            let run = setup.run(run_id);
+            assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+            assert!(run.started_at.is_some(), "{run:?}");
+            let output = std::fs::read_to_string(super::super::output_path(
+                setup.runner.output_dir(),
+                &claim.job.id,
+                claim.scheduled_at,
+            ))
+            .unwrap();
+            assert!(output.contains(&format!("out-{i}\n")), "{output:?}");
+            assert!(output.contains(&format!("err-{i}\n")), "{output:?}");
+        }
+    }
+
+    #[test]
+    fn a_timed_out_run_is_ended_without_holding_up_the_end_of_another() {
+        let setup = setup();
+        // Ignores SIGTERM (its `sleep` too): only the SIGKILL after the grace ends it.
+        let stubborn = setup.claim(
+            "stubborn",
+            "trap '' TERM; echo started > stubborn-started; sleep 60",
+            |spec| spec.timeout_secs = Some(1),
+        );
+        let quick = setup.claim("quick", "read nothing < go || true", |_| {});
+        let fifo =
+            std::ffi::CString::new(setup.dir.path().join("go").to_string_lossy().into_owned())
+                .unwrap();
+        // SAFETY: mkfifo with a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        setup.runner.start(stubborn.clone()).unwrap();
+        setup.runner.start(quick.clone()).unwrap();
+        // Wait until the stubborn run got its SIGTERM (its timeout passed: it is in its grace),
+        // then let the quick one end: it is recorded while the other is still in its grace.
+        let until = Instant::now() + Duration::from_secs(60);
+        while !setup.dir.path().join("stubborn-started").exists() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(1200));
+        std::fs::write(setup.dir.path().join("go"), "\n").unwrap();
+        let quick_run = setup.ended(&quick.run_id);
+        assert_eq!(quick_run.status, RunStatus::Succeeded, "{quick_run:?}");
+        let stubborn_run = setup.run(&stubborn.run_id);
+        assert_eq!(
+            stubborn_run.finished_at, None,
+            "the quick run's end waited for the kill: {stubborn_run:?}"
+        );
+        let stubborn_run = setup.ended(&stubborn.run_id);
+        assert_eq!(stubborn_run.status, RunStatus::TimedOut, "{stubborn_run:?}");
+        assert!(setup.runner.wait_idle(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn an_on_failure_hook_runs_beside_the_reaper_into_the_failed_run_s_output() {
+        let setup = setup();
+        let failing = setup.claim("failing", "echo failing; exit 3", |spec| {
+            spec.on_failure =
+                Some("while [ ! -e hook-go ]; do sleep 0.02; done; echo hooked".into());
+        });
+        let later = setup.claim("later", "echo later", |_| {});
+        setup.runner.start(failing.clone()).unwrap();
+        let failed = setup.ended(&failing.run_id);
+        assert_eq!(failed.status, RunStatus::Failed, "{failed:?}");
+        // The hook waits for `hook-go`: a run started now still ends and is recorded.
+        setup.runner.start(later.clone()).unwrap();
+        let later_run = setup.ended(&later.run_id);
+        assert_eq!(later_run.status, RunStatus::Succeeded, "{later_run:?}");
+        assert_eq!(
+            setup.runner.inflight(),
+            1,
+            "the failed run waits for its hook"
+        );
+        std::fs::write(setup.dir.path().join("hook-go"), "").unwrap();
+        assert!(setup.runner.wait_idle(Duration::from_secs(60)));
+        let output = std::fs::read_to_string(super::super::output_path(
+            setup.runner.output_dir(),
+            &failing.job.id,
+            failing.scheduled_at,
+        ))
+        .unwrap();
+        assert!(output.starts_with("failing\n"), "{output:?}");
+        assert!(output.contains("hooked\n"), "{output:?}");
+        assert!(
+            output.contains("[cronhost: the on-failure hook succeeded]"),
+            "{output:?}"
+        );
     }
 }
