@@ -558,7 +558,7 @@ impl Store {
             let run = tx
                 .row_cached(
                     &format!(
-                        "SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?1 AND status IN ('claimed', 'running', 'queued')
+                        "SELECT {RUN_COLUMNS} FROM runs INDEXED BY runs_open WHERE job_id = ?1 AND status IN ('claimed', 'running', 'queued')
                          AND status = 'queued' AND host = ?2 AND pid = ?3
                          AND NOT EXISTS (SELECT 1 FROM runs WHERE job_id = ?1 AND status IN ('claimed', 'running', 'queued')
                                          AND status IN ('claimed', 'running'))
