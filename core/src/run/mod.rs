@@ -8,6 +8,8 @@ mod hook;
 mod in_process;
 mod output;
 mod pipes;
+#[cfg(target_os = "linux")]
+mod reaper;
 mod recorder;
 
 pub(crate) use in_process::SharedSink;
@@ -24,7 +26,7 @@ use chrono::{DateTime, Utc};
 
 use crate::events::{Events, RunEvent};
 use crate::handler::Handlers;
-use crate::store::{Claim, RunStatus, Store};
+use crate::store::{Claim, Finished, RunStatus, Store};
 
 /// Why a claimed run could not start. It is recorded on the run as failed, with this text.
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +115,9 @@ pub struct Runner {
     /// The host and process whose claims this runner starts: it takes only the queued runs
     /// they queued.
     owner: (String, u32),
+    /// The one thread that watches this runner's process runs (`reaper.rs`).
+    #[cfg(target_os = "linux")]
+    reaper: Arc<reaper::Reaper>,
 }
 
 /// How a watched command ended.
@@ -161,6 +166,8 @@ impl Runner {
             stopping: Arc::default(),
             unrecorded: Arc::default(),
             owner: (String::new(), std::process::id()),
+            #[cfg(target_os = "linux")]
+            reaper: Arc::new(reaper::Reaper::new()),
         }
     }
 
@@ -341,8 +348,9 @@ impl Runner {
         *guard == 0
     }
 
-    /// Start the claimed run and watch it on a thread of its own. A command that cannot start
-    /// is recorded as failed.
+    /// Start the claimed run and watch it to its end: a process run on the runner's reaper
+    /// thread (one for all its runs), an in-process run on a thread of its own. A command
+    /// that cannot start is recorded as failed.
     pub fn start(&self, claim: Claim) -> Result<(), StartError> {
         // A new claim means the host fires again (an embedded host started after a stop).
         self.stopping
@@ -351,15 +359,13 @@ impl Runner {
             return self.start_in_process(claim, &handler);
         }
         let job = &claim.job;
-        let (child, sink) = match self.spawn(&claim) {
+        let (mut child, sink) = match self.spawn(&claim) {
             Ok(started) => started,
             Err(error) => {
                 self.record_failure(&claim, &error.to_string());
                 return Err(error);
             }
         };
-        // The start instant is taken here; it is written to the store by the watcher, off the
-        // path that starts the other jobs due at the same instant.
         let started_at = crate::clock::now();
         self.metrics
             .fired((started_at - claim.scheduled_at).num_milliseconds());
@@ -373,17 +379,39 @@ impl Runner {
         let group = child.id();
         *self.inflight.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         self.track_group(group);
-        let runner = self.clone();
-        // Shared with the watcher; kept here for the (rare) case that no watcher can start.
-        let thread_name = format!("run-{}", job.id);
+        // Timeouts are bounded where they enter; an instant past the clock's range is no
+        // deadline rather than a panic.
+        let deadline = job
+            .timeout_secs
+            .and_then(|s| Instant::now().checked_add(Duration::from_secs(s)));
+        let pipes = pipes::Pipes::take(&mut child);
+        // Handed over here, written to the store by the reaper (or the watcher), off the path
+        // that starts the other jobs due at the same instant.
+        self.record_start(&claim.run_id, group, started_at);
         let claim = Arc::new(claim);
+        #[cfg(target_os = "linux")]
+        let (child, pipes, sink, claim) = match self.reaper.watch(reaper::Arrival {
+            runner: self.clone(),
+            child,
+            pipes,
+            sink,
+            claim,
+            group,
+            deadline,
+        }) {
+            Ok(()) => return Ok(()),
+            // No pidfd (Linux before 5.3) or no reaper thread: a thread of its own.
+            Err(run) => (run.child, run.pipes, run.sink, run.claim),
+        };
+        let runner = self.clone();
+        let thread_name = format!("run-{}", claim.job.id);
+        // Shared with the watcher; kept here for the (rare) case that no watcher can start.
         let watched = Arc::clone(&claim);
         let watcher = move || {
-            runner.record_start(&watched.run_id, group, started_at);
             // Written now by this thread, unless a write is under way (it takes this one too).
             runner.flush_records();
             let watched_to_the_end = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                runner.watch(child, sink, &watched)
+                runner.watch(child, pipes, sink, &watched, deadline)
             }));
             if let Err(payload) = watched_to_the_end {
                 // Whatever broke, the run must not stay `running`: end its group, record it.
@@ -552,64 +580,19 @@ impl Runner {
         })
     }
 
-    fn watch(&self, mut child: Child, mut sink: output::Sink, claim: &Claim) {
-        let job = &claim.job;
-        // Timeouts are bounded where they enter; an instant past the clock's range is no
-        // deadline rather than a panic.
-        let deadline = job
-            .timeout_secs
-            .and_then(|s| Instant::now().checked_add(Duration::from_secs(s)));
-        let mut pipes = pipes::Pipes::take(&mut child);
+    /// Watch a run on this thread to its end (where the reaper cannot: no pidfd, no reaper
+    /// thread), and record it.
+    fn watch(
+        &self,
+        mut child: Child,
+        mut pipes: pipes::Pipes,
+        mut sink: output::Sink,
+        claim: &Claim,
+        deadline: Option<Instant>,
+    ) {
         let ended = wait_for(&mut child, &mut pipes, &mut sink, deadline);
         pipes.read_stragglers(&mut sink);
-        let (status, exit_code, error) = match ended {
-            Ended::Exited(status) if status.success() => (RunStatus::Succeeded, Some(0), None),
-            Ended::Exited(status) => match status.code() {
-                Some(code) => (
-                    RunStatus::Failed,
-                    Some(code),
-                    Some(format!("exited with {code}")),
-                ),
-                None => (RunStatus::Failed, None, Some(format!("killed: {status}"))),
-            },
-            Ended::TimedOut => (
-                RunStatus::TimedOut,
-                None,
-                Some(format!(
-                    "timed out after {}s; process group killed",
-                    job.timeout_secs.unwrap_or(0)
-                )),
-            ),
-            Ended::Unwatchable(e) => (
-                RunStatus::Failed,
-                None,
-                Some(format!("cannot wait for the child: {e}")),
-            ),
-        };
-        // An output file that could not be made (a link in its place, an unsafe directory)
-        // fails the run, whatever the command did: that is no place to write to.
-        let (status, error) = match (sink.refused(), status) {
-            (None, status) => (status, error),
-            (Some(why), RunStatus::Succeeded) => (
-                RunStatus::Failed,
-                Some(format!("its output could not be kept: {why}")),
-            ),
-            (Some(why), status) => (
-                status,
-                Some(format!(
-                    "{}; its output could not be kept: {why}",
-                    error.unwrap_or_default()
-                )),
-            ),
-        };
-        if pipes.open() {
-            // A background child of the command still holds its output. Reading it for as
-            // long as that child lives would cost a thread and three descriptors per run,
-            // without bound: the pipes close here, and the output says so.
-            sink.note(
-                "[cronhost: the job's process ended; what its background processes write from now on is not kept]",
-            );
-        }
+        let (status, exit_code, error) = verdict(ended, &claim.job, &mut sink, &mut pipes);
         drop(pipes);
         self.record(claim, status, exit_code, error, Some(&mut sink));
         sink.finish();
@@ -627,105 +610,31 @@ impl Runner {
         error: Option<String>,
         sink: Option<&mut output::Sink>,
     ) {
-        let job = &claim.job;
-        self.metrics.finished(status == RunStatus::Succeeded);
-        match status {
-            RunStatus::Succeeded => log::info!(
-                "done job={} scheduled={} status=succeeded",
-                job.name,
-                claim.scheduled_at
-            ),
-            _ => log::warn!(
-                "done job={} scheduled={} status={} {}",
-                job.name,
-                claim.scheduled_at,
-                status.as_str(),
-                error.as_deref().unwrap_or("")
-            ),
-        }
-        let outcome = Outcome {
-            run_id: claim.run_id.clone(),
-            job_name: job.name.clone(),
-            status,
-            exit_code,
-            error,
-            finished_at: crate::clock::now(),
-        };
+        let outcome = self.outcome_of(claim, status, exit_code, error);
         let written = self.write_outcome(&outcome);
-        self.events.emit(|| RunEvent::Finished {
-            job_id: job.id.clone(),
-            job_name: job.name.clone(),
-            run_id: claim.run_id.clone(),
-            scheduled_at: claim.scheduled_at,
-            status,
-            exit_code,
-            error: outcome.error.clone(),
-            finished_at: outcome.finished_at,
-        });
-        let finished = match written {
-            Ok(finished) => finished,
-            Err(e) => {
-                log::error!(
-                    "job={}: cannot record the outcome of run {}: {e}; kept and retried every tick",
-                    job.name,
-                    claim.run_id
-                );
-                self.unrecorded
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(outcome.clone());
-                return;
-            }
+        let Some(failure) = self.recorded(claim, &outcome, written) else {
+            return;
         };
-        match finished {
-            crate::store::Finished::RetryAt { attempt, at } => log::info!(
-                "job={}: retry {attempt} of {} at {at}",
-                job.name,
-                job.retries
-            ),
-            crate::store::Finished::FailedForGood
-                if job.on_failure.is_some()
-                    && self.stopping.load(std::sync::atomic::Ordering::SeqCst) =>
-            {
-                // Ended by the host's own shutdown: not the job's failure to report, and
-                // nothing new may start now.
-                log::info!(
-                    "job={}: its on-failure hook is not run: the host is stopping",
-                    job.name
-                );
+        match sink {
+            Some(sink) => {
+                // The hook is told the file: it exists, empty if the run wrote nothing.
+                let _ = sink.file();
+                self.run_on_failure_hook(&failure, sink)
             }
-            crate::store::Finished::FailedForGood if job.on_failure.is_some() => {
-                let output_file = self
-                    .output
-                    .keep_files
-                    .then(|| output_path(&self.output_dir, &job.id, claim.scheduled_at));
-                let failure = hook::Failure {
-                    claim: claim.clone(),
-                    status,
-                    exit_code,
-                    error: outcome.error.clone(),
-                    output_file,
-                };
-                match sink {
-                    Some(sink) => {
-                        // The hook is told the file: it exists, empty if the run wrote nothing.
-                        let _ = sink.file();
-                        self.run_on_failure_hook(&failure, sink)
-                    }
-                    None => {
-                        let runner = self.clone();
-                        let spawned = std::thread::Builder::new()
-                            .name(format!("hook-{}", job.id))
-                            .spawn(move || {
-                                runner.run_on_failure_hook(&failure, &mut output::Sink::discard())
-                            });
-                        if let Err(e) = spawned {
-                            log::warn!("job={}: cannot start its on-failure hook: {e}", job.name);
-                        }
-                    }
+            None => {
+                let runner = self.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("hook-{}", claim.job.id))
+                    .spawn(move || {
+                        runner.run_on_failure_hook(&failure, &mut output::Sink::discard())
+                    });
+                if let Err(e) = spawned {
+                    log::warn!(
+                        "job={}: cannot start its on-failure hook: {e}",
+                        claim.job.name
+                    );
                 }
             }
-            _ => {}
         }
     }
 
@@ -793,6 +702,66 @@ impl Runner {
     }
 }
 
+/// What a watched run's end amounts to: its status, exit code and error. An output file that
+/// could not be made fails it; pipes still open (a background child of the command holds them)
+/// are noted in its output, and close when `pipes` goes.
+fn verdict(
+    ended: Ended,
+    job: &crate::store::Job,
+    sink: &mut output::Sink,
+    pipes: &mut pipes::Pipes,
+) -> (RunStatus, Option<i32>, Option<String>) {
+    let (status, exit_code, error) = match ended {
+        Ended::Exited(status) if status.success() => (RunStatus::Succeeded, Some(0), None),
+        Ended::Exited(status) => match status.code() {
+            Some(code) => (
+                RunStatus::Failed,
+                Some(code),
+                Some(format!("exited with {code}")),
+            ),
+            None => (RunStatus::Failed, None, Some(format!("killed: {status}"))),
+        },
+        Ended::TimedOut => (
+            RunStatus::TimedOut,
+            None,
+            Some(format!(
+                "timed out after {}s; process group killed",
+                job.timeout_secs.unwrap_or(0)
+            )),
+        ),
+        Ended::Unwatchable(e) => (
+            RunStatus::Failed,
+            None,
+            Some(format!("cannot wait for the child: {e}")),
+        ),
+    };
+    // An output file that could not be made (a link in its place, an unsafe directory)
+    // fails the run, whatever the command did: that is no place to write to.
+    let (status, error) = match (sink.refused(), status) {
+        (None, status) => (status, error),
+        (Some(why), RunStatus::Succeeded) => (
+            RunStatus::Failed,
+            Some(format!("its output could not be kept: {why}")),
+        ),
+        (Some(why), status) => (
+            status,
+            Some(format!(
+                "{}; its output could not be kept: {why}",
+                error.unwrap_or_default()
+            )),
+        ),
+    };
+    if pipes.open() {
+        // A background child of the command still holds its output. Reading it for as
+        // long as that child lives would cost three descriptors per run, without bound:
+        // the pipes close here, and the output says so.
+        sink.note(
+            "[cronhost: the job's process ended; what its background processes write from now on is not kept]",
+        );
+    }
+    (status, exit_code, error)
+}
+
 /// Read `child`'s output into `sink` until it exits or `deadline` passes (its process group
 /// is then ended): what the watcher of a run and the on-failure hook both wait for.
 fn wait_for(
@@ -853,4 +822,109 @@ fn kill_group(child: &mut Child) {
     signal_group(group, true);
     #[cfg(not(unix))]
     let _ = child.kill();
+}
+
+impl Runner {
+    /// Count and log the end of a run; the outcome to store (the first half of [`Runner::record`], and of the
+    /// reaper's batch).
+    fn outcome_of(
+        &self,
+        claim: &Claim,
+        status: RunStatus,
+        exit_code: Option<i32>,
+        error: Option<String>,
+    ) -> Outcome {
+        let job = &claim.job;
+        self.metrics.finished(status == RunStatus::Succeeded);
+        match status {
+            RunStatus::Succeeded => log::info!(
+                "done job={} scheduled={} status=succeeded",
+                job.name,
+                claim.scheduled_at
+            ),
+            _ => log::warn!(
+                "done job={} scheduled={} status={} {}",
+                job.name,
+                claim.scheduled_at,
+                status.as_str(),
+                error.as_deref().unwrap_or("")
+            ),
+        }
+        Outcome {
+            run_id: claim.run_id.clone(),
+            job_name: job.name.clone(),
+            status,
+            exit_code,
+            error,
+            finished_at: crate::clock::now(),
+        }
+    }
+
+    /// Act on what storing `outcome` gave (the second half of [`Runner::record`], and of the reaper's batch; the run-event
+    /// subscribers are told here): an
+    /// outcome the store refused is kept and retried; the failure its hook is told about when
+    /// the occurrence failed for good and the job has an on-failure hook to run.
+    fn recorded(
+        &self,
+        claim: &Claim,
+        outcome: &Outcome,
+        result: Result<Finished, crate::store::StoreError>,
+    ) -> Option<hook::Failure> {
+        let job = &claim.job;
+        self.events.emit(|| RunEvent::Finished {
+            job_id: job.id.clone(),
+            job_name: job.name.clone(),
+            run_id: claim.run_id.clone(),
+            scheduled_at: claim.scheduled_at,
+            status: outcome.status,
+            exit_code: outcome.exit_code,
+            error: outcome.error.clone(),
+            finished_at: outcome.finished_at,
+        });
+        match result {
+            Err(e) => {
+                log::error!(
+                    "job={}: cannot record the outcome of run {}: {e}; kept and retried every tick",
+                    job.name,
+                    claim.run_id
+                );
+                self.unrecorded
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(outcome.clone());
+                None
+            }
+            Ok(Finished::RetryAt { attempt, at }) => {
+                log::info!(
+                    "job={}: retry {attempt} of {} at {at}",
+                    job.name,
+                    job.retries
+                );
+                None
+            }
+            Ok(Finished::FailedForGood)
+                if job.on_failure.is_some()
+                    && self.stopping.load(std::sync::atomic::Ordering::SeqCst) =>
+            {
+                // Ended by the host's own shutdown: not the job's failure to report, and
+                // nothing new may start now.
+                log::info!(
+                    "job={}: its on-failure hook is not run: the host is stopping",
+                    job.name
+                );
+                None
+            }
+            Ok(Finished::FailedForGood) if job.on_failure.is_some() => Some(hook::Failure {
+                claim: claim.clone(),
+                status: outcome.status,
+                exit_code: outcome.exit_code,
+                error: outcome.error.clone(),
+                output_file: self
+                    .output
+                    .keep_files
+                    .then(|| output_path(&self.output_dir, &job.id, claim.scheduled_at)),
+            }),
+            Ok(_) => None,
+        }
+    }
 }

@@ -1,5 +1,7 @@
-//! A running command's stdout and stderr pipes, read by the thread that watches the command:
-//! one `poll` waits for output, for the command's exit (a pidfd) and for its deadline at once.
+//! A running command's stdout and stderr pipes and its pidfd. Read by the runner's reaper
+//! (`reaper.rs`, which waits on them in its `epoll` set), or, where there is no pidfd and for
+//! the on-failure hook, by the thread that watches the command: one `poll` waits for output,
+//! for the command's exit (a pidfd) and for its deadline at once.
 
 use std::io::Read;
 use std::process::{Child, ChildStderr, ChildStdout};
@@ -25,7 +27,7 @@ impl Pipes {
         Self {
             stdout: child.stdout.take(),
             stderr: child.stderr.take(),
-            exit: exit_fd(child.id()),
+            exit: open_exit_fd(child.id()),
         }
     }
 
@@ -93,18 +95,59 @@ impl Pipes {
         // Small: a fresh watcher thread pays a page fault for each page of stack it touches,
         // and most runs write little or nothing (a full pipe is read in a few calls).
         let mut buffer = [0u8; 8 * 1024];
+        if !self.read_ready(stream, sink, &mut buffer) {
+            self.close(stream);
+        }
+    }
+
+    /// One read from `stream`, which is ready (it never blocks then), into `sink` through
+    /// `buffer`. `false` at its end (or an error): the caller closes it ([`Pipes::close`]).
+    pub(crate) fn read_ready(
+        &mut self,
+        stream: Stream,
+        sink: &mut Sink,
+        buffer: &mut [u8],
+    ) -> bool {
         let read = match stream {
-            Stream::Stdout => self.stdout.as_mut().map(|p| p.read(&mut buffer)),
-            Stream::Stderr => self.stderr.as_mut().map(|p| p.read(&mut buffer)),
+            Stream::Stdout => self.stdout.as_mut().map(|p| p.read(buffer)),
+            Stream::Stderr => self.stderr.as_mut().map(|p| p.read(buffer)),
         };
         match read {
-            Some(Ok(n)) if n > 0 => sink.take(stream, &buffer[..n]),
-            Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            _ => match stream {
-                Stream::Stdout => self.stdout = None,
-                Stream::Stderr => self.stderr = None,
-            },
+            Some(Ok(n)) if n > 0 => {
+                sink.take(stream, &buffer[..n]);
+                true
+            }
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => true,
+            _ => false,
         }
+    }
+
+    /// Close `stream`'s pipe.
+    pub(crate) fn close(&mut self, stream: Stream) {
+        match stream {
+            Stream::Stdout => self.stdout = None,
+            Stream::Stderr => self.stderr = None,
+        }
+    }
+
+    /// The descriptor of `stream`'s pipe while it is open.
+    pub(crate) fn pipe_fd(&self, stream: Stream) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        match stream {
+            Stream::Stdout => self.stdout.as_ref().map(AsRawFd::as_raw_fd),
+            Stream::Stderr => self.stderr.as_ref().map(AsRawFd::as_raw_fd),
+        }
+    }
+
+    /// The pidfd that is readable once the command has exited, if there is one.
+    pub(crate) fn exit_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.exit.as_ref().map(AsRawFd::as_raw_fd)
+    }
+
+    /// Close the pidfd (the command has exited and was waited for).
+    pub(crate) fn close_exit(&mut self) {
+        self.exit = None;
     }
 }
 
@@ -118,7 +161,7 @@ fn pollfd(fd: std::os::fd::RawFd) -> libc::pollfd {
 
 /// A pidfd for `pid`: readable once the process has exited.
 #[cfg(target_os = "linux")]
-fn exit_fd(pid: u32) -> Option<std::os::fd::OwnedFd> {
+fn open_exit_fd(pid: u32) -> Option<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
@@ -127,6 +170,6 @@ fn exit_fd(pid: u32) -> Option<std::os::fd::OwnedFd> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn exit_fd(_pid: u32) -> Option<std::os::fd::OwnedFd> {
+fn open_exit_fd(_pid: u32) -> Option<std::os::fd::OwnedFd> {
     None
 }

@@ -75,6 +75,34 @@ impl Recorder {
         }
     }
 
+    /// Store `records` (the ends of runs that ended together), in one batch when nothing else
+    /// is being written, and return what storing each gave, in their order.
+    pub(crate) fn record_all(&self, records: Vec<RunRecord>) -> Vec<Result<Finished, StoreError>> {
+        let count = records.len();
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let first = state.next_ticket;
+        state.next_ticket += count as u64;
+        state.waiting.extend(
+            (first..)
+                .zip(records)
+                .map(|(ticket, record)| (Some(ticket), record)),
+        );
+        let mut results = Vec::with_capacity(count);
+        loop {
+            while let Some(result) = state.results.remove(&(first + results.len() as u64)) {
+                results.push(result);
+            }
+            if results.len() == count {
+                return results;
+            }
+            if state.writing {
+                state = self.stored.wait(state).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            state = self.lead(state);
+        }
+    }
+
     /// Write everything waiting, a batch at a time, as the one writer, until nothing waits
     /// (records handed over meanwhile go with the next batch); returns the lock again.
     fn lead<'a>(

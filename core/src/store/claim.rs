@@ -86,13 +86,15 @@ impl Store {
                    SELECT * FROM (SELECT next_run AS at FROM jobs j INDEXED BY jobs_due
                      WHERE next_run IS NOT NULL AND enabled = 1 AND paused_at IS NULL AND completed_at IS NULL
                      AND (next_run > ?1 OR NOT EXISTS (
-                         SELECT 1 FROM runs r WHERE r.job_id = j.id AND r.status IN ('claimed', 'running')))
+                         SELECT 1 FROM runs r WHERE r.job_id = j.id AND r.status IN ('claimed', 'running', 'queued')
+                           AND r.status IN ('claimed', 'running')))
                      ORDER BY next_run LIMIT 1)
                    UNION ALL
                    SELECT * FROM (SELECT retry_at AS at FROM jobs j INDEXED BY jobs_retry
                      WHERE retry_at IS NOT NULL AND enabled = 1 AND paused_at IS NULL
                      AND (retry_at > ?1 OR NOT EXISTS (
-                         SELECT 1 FROM runs r WHERE r.job_id = j.id AND r.status IN ('claimed', 'running')))
+                         SELECT 1 FROM runs r WHERE r.job_id = j.id AND r.status IN ('claimed', 'running', 'queued')
+                           AND r.status IN ('claimed', 'running')))
                      ORDER BY retry_at LIMIT 1))
                  WHERE at IS NOT NULL",
                 params![to_ms(now)],
@@ -240,7 +242,7 @@ fn open_runs(
     let active_everywhere = if max_parallel > 0 {
         Some(
             tx.row_cached(
-                "SELECT count(*) FROM runs WHERE status IN ('claimed', 'running')",
+                "SELECT count(*) FROM runs WHERE status IN ('claimed', 'running', 'queued') AND status IN ('claimed', 'running')",
                 [],
                 |r| r.get(0),
             )

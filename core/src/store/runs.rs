@@ -565,8 +565,10 @@ impl Store {
             let run = tx
                 .row_cached(
                     &format!(
-                        "SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?1 AND status = 'queued' AND host = ?2 AND pid = ?3
-                         AND NOT EXISTS (SELECT 1 FROM runs WHERE job_id = ?1 AND status IN ('claimed', 'running'))
+                        "SELECT {RUN_COLUMNS} FROM runs INDEXED BY runs_open WHERE job_id = ?1 AND status IN ('claimed', 'running', 'queued')
+                         AND status = 'queued' AND host = ?2 AND pid = ?3
+                         AND NOT EXISTS (SELECT 1 FROM runs WHERE job_id = ?1 AND status IN ('claimed', 'running', 'queued')
+                                         AND status IN ('claimed', 'running'))
                          ORDER BY scheduled_at LIMIT 1"
                     ),
                     params![job_id, host, pid],
@@ -588,8 +590,10 @@ impl Store {
         self.read(|conn| {
             let mut statement = conn
                 .prepare_cached(
-                    "SELECT DISTINCT q.job_id FROM runs q WHERE q.status = 'queued' AND q.host = ?1 AND q.pid = ?2
-                     AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.job_id = q.job_id AND r.status IN ('claimed', 'running'))",
+                    "SELECT DISTINCT q.job_id FROM runs q WHERE q.status IN ('claimed', 'running', 'queued')
+                     AND q.status = 'queued' AND q.host = ?1 AND q.pid = ?2
+                     AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.job_id = q.job_id AND r.status IN ('claimed', 'running', 'queued')
+                                     AND r.status IN ('claimed', 'running'))",
                 )
                 .map_err(sql)?;
             let rows = statement
@@ -603,7 +607,7 @@ impl Store {
     pub fn queued_count(&self, host: &str, pid: u32) -> Result<usize, StoreError> {
         self.read(|conn| {
             conn.row_cached(
-                "SELECT count(*) FROM runs WHERE status = 'queued' AND host = ?1 AND pid = ?2",
+                "SELECT count(*) FROM runs WHERE status IN ('claimed', 'running', 'queued') AND status = 'queued' AND host = ?1 AND pid = ?2",
                 params![host, pid],
                 |r| r.get::<_, i64>(0),
             )
@@ -617,7 +621,7 @@ impl Store {
     pub fn hand_over_queued(&self, host: &str, from: u32, to: u32) -> Result<usize, StoreError> {
         self.write(|tx| {
             tx.exec_cached(
-                "UPDATE runs SET pid = ?3 WHERE status = 'queued' AND host = ?1 AND pid = ?2",
+                "UPDATE runs SET pid = ?3 WHERE status IN ('claimed', 'running', 'queued') AND status = 'queued' AND host = ?1 AND pid = ?2",
                 params![host, from, to],
             )
             .map_err(sql)
@@ -634,7 +638,7 @@ impl Store {
     ) -> Result<Vec<Run>, StoreError> {
         self.write(|tx| {
             let mut statement = tx
-                .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE status IN ('claimed', 'queued', 'running')"))
+                .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE status IN ('claimed', 'running', 'queued')"))
                 .map_err(sql)?;
             let open = statement
                 .query_map([], run_from_row)

@@ -5,10 +5,10 @@ use rusqlite::Transaction;
 use super::{sql, StoreError};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 6;
+pub const VERSION: i64 = 7;
 
 /// Each migration takes the schema from version `index` to `index + 1`.
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     r#"
 CREATE TABLE sequence (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO sequence (name, value) VALUES ('job', 0);
@@ -110,6 +110,18 @@ CREATE INDEX jobs_completed ON jobs (completed_at) WHERE completed_at IS NOT NUL
 -- embedding application registered (`Host::handle`), not as a command; its command is empty.
 ALTER TABLE jobs ADD COLUMN handler TEXT;
 "#,
+    r#"
+-- Version 7 (open runs index): runs_by_job_status and runs_by_status held every run ever kept,
+-- and each claim, start and end rewrote an entry in both. One partial index of the open runs
+-- (claimed, running, queued: the only ones any claim decision reads) replaces them: a claim
+-- adds one entry, a start moves it, an end removes it, and ended runs (nearly all) cost
+-- nothing. A query uses it only when its WHERE has this exact term,
+-- `status IN ('claimed', 'running', 'queued')` (store/runs.rs, store/claim.rs; the plans are
+-- checked by `open_runs_index_tests`).
+DROP INDEX runs_by_job_status;
+DROP INDEX runs_by_status;
+CREATE INDEX runs_open ON runs (job_id, status) WHERE status IN ('claimed', 'running', 'queued');
+"#,
 ];
 
 /// Bring the schema up to [`VERSION`], inside the caller's transaction.
@@ -128,6 +140,107 @@ pub fn migrate(tx: &Transaction<'_>) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every query that reads open runs, as the store writes it (`store/claim.rs`,
+    /// `store/runs.rs`): each must find them through `runs_open` (schema 7).
+    const OPEN_RUN_QUERIES: [&str; 9] = [
+        "SELECT count(*) FILTER (WHERE status IN ('claimed', 'running')), count(*) FILTER (WHERE status = 'queued')
+         FROM runs WHERE job_id = ?1 AND status IN ('claimed', 'running', 'queued')",
+        "SELECT count(*) FROM runs WHERE status IN ('claimed', 'running', 'queued') AND status IN ('claimed', 'running')",
+        "SELECT next_run FROM jobs j INDEXED BY jobs_due WHERE next_run IS NOT NULL AND (next_run > ?1 OR NOT EXISTS (
+             SELECT 1 FROM runs r WHERE r.job_id = j.id AND r.status IN ('claimed', 'running', 'queued')
+                           AND r.status IN ('claimed', 'running')))
+         ORDER BY next_run LIMIT 1",
+        "SELECT id FROM runs INDEXED BY runs_open WHERE job_id = ?1 AND status IN ('claimed', 'running', 'queued')
+         AND status = 'queued' AND host = ?2 AND pid = ?3
+         AND NOT EXISTS (SELECT 1 FROM runs WHERE job_id = ?1 AND status IN ('claimed', 'running', 'queued')
+                         AND status IN ('claimed', 'running'))
+         ORDER BY scheduled_at LIMIT 1",
+        "SELECT DISTINCT q.job_id FROM runs q WHERE q.status IN ('claimed', 'running', 'queued')
+         AND q.status = 'queued' AND q.host = ?1 AND q.pid = ?2
+         AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.job_id = q.job_id AND r.status IN ('claimed', 'running', 'queued')
+                         AND r.status IN ('claimed', 'running'))",
+        "SELECT count(*) FROM runs WHERE status IN ('claimed', 'running', 'queued') AND status = 'queued' AND host = ?1 AND pid = ?2",
+        "UPDATE runs SET pid = ?3 WHERE status IN ('claimed', 'running', 'queued') AND status = 'queued' AND host = ?1 AND pid = ?2",
+        "SELECT id FROM runs WHERE status IN ('claimed', 'running', 'queued')",
+        "SELECT 1 FROM runs WHERE job_id = ?1 AND status IN ('claimed', 'running', 'queued') AND status IN ('claimed', 'running')",
+    ];
+
+    #[test]
+    fn every_query_of_open_runs_reads_the_open_runs_index_and_never_scans_the_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cronhost.db");
+        drop(super::super::Store::open(&path).unwrap());
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'runs' AND sql IS NOT NULL")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            indexes,
+            ["runs_open"],
+            "the runs' own indexes (besides their keys)"
+        );
+        for query in OPEN_RUN_QUERIES {
+            let mut explain = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+                .unwrap();
+            let unbound = vec![rusqlite::types::Null; explain.parameter_count()];
+            let plan: Vec<String> = explain
+                .query_map(rusqlite::params_from_iter(unbound), |r| r.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(
+                plan.iter().any(|step| step.contains("runs_open")),
+                "{query}: {plan:?}"
+            );
+            // Every step that reads runs (as `runs`, `q` or `r`) reads them through it.
+            let reads_runs = |step: &&String| {
+                (step.starts_with("SCAN") || step.starts_with("SEARCH"))
+                    && [" runs", " q ", " r "].iter().any(|t| step.contains(t))
+            };
+            assert!(
+                plan.iter()
+                    .filter(reads_runs)
+                    .all(|step| step.contains("runs_open")),
+                "{query}: {plan:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_version_5_store_keeps_its_open_runs_findable_through_the_new_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cronhost.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            for migration in &MIGRATIONS[..5] {
+                conn.execute_batch(migration).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 5).unwrap();
+            conn.execute_batch(
+                "INSERT INTO jobs (id, name, name_key, command, schedule_text, schedule, timezone,
+                                   catch_up, overlap, created_at)
+                 VALUES ('j1', 'old', 'old', '[\"true\"]', 'every 1s', 'every:1', 'UTC',
+                         'once', 'skip', 0);
+                 INSERT INTO runs (id, job_id, scheduled_at, claimed_at, finished_at, status, host, pid)
+                 VALUES ('j1@1000', 'j1', 1000, 1000, 1000, 'succeeded', 'h', 1),
+                        ('j1@2000', 'j1', 2000, 2000, NULL, 'running', 'h', 1);",
+            )
+            .unwrap();
+        }
+        let store = super::super::Store::open(&path).unwrap();
+        let settled = store
+            .settle_orphaned_runs(|_| false, chrono::Utc::now())
+            .unwrap();
+        let ids: Vec<&str> = settled.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["j1@2000"], "only the open run is settled");
+        assert_eq!(store.runs(Some("j1"), 10).unwrap().len(), 2);
+    }
 
     #[test]
     fn a_version_2_store_gains_run_retention_and_keeps_its_jobs_and_runs() {
