@@ -327,8 +327,8 @@ impl Runner {
             .unwrap_or_else(|p| p.into_inner())
             .0
             .take();
-        let (status, error) = match sink.as_ref().and_then(output::Sink::refused) {
-            Some(why) => output_refused(status, error, why),
+        let (status, error) = match &sink {
+            Some(sink) => sink.judge(status, error),
             None => (status, error),
         };
         self.record(claim, status, None, error, sink.as_mut());
@@ -339,28 +339,6 @@ impl Runner {
         self.finished(None);
         self.start_queued_behind(&claim.job);
         true
-    }
-}
-
-/// A run whose output file could not be made (a link in its place, an unsafe directory)
-/// fails, whatever its handler did, as a command's run does: that is no place to write to.
-fn output_refused(
-    status: RunStatus,
-    error: Option<String>,
-    why: &str,
-) -> (RunStatus, Option<String>) {
-    match status {
-        RunStatus::Succeeded => (
-            RunStatus::Failed,
-            Some(format!("its output could not be kept: {why}")),
-        ),
-        status => (
-            status,
-            Some(format!(
-                "{}; its output could not be kept: {why}",
-                error.unwrap_or_default()
-            )),
-        ),
     }
 }
 

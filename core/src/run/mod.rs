@@ -735,22 +735,7 @@ fn verdict(
             Some(format!("cannot wait for the child: {e}")),
         ),
     };
-    // An output file that could not be made (a link in its place, an unsafe directory)
-    // fails the run, whatever the command did: that is no place to write to.
-    let (status, error) = match (sink.refused(), status) {
-        (None, status) => (status, error),
-        (Some(why), RunStatus::Succeeded) => (
-            RunStatus::Failed,
-            Some(format!("its output could not be kept: {why}")),
-        ),
-        (Some(why), status) => (
-            status,
-            Some(format!(
-                "{}; its output could not be kept: {why}",
-                error.unwrap_or_default()
-            )),
-        ),
-    };
+    let (status, error) = sink.judge(status, error);
     if pipes.open() {
         // A background child of the command still holds its output. Reading it for as
         // long as that child lives would cost three descriptors per run, without bound:

@@ -195,6 +195,31 @@ impl Sink {
         }
     }
 
+    /// The run's status and error once its output is judged: a run whose output file could
+    /// not be made (a link in its place, an unsafe directory) fails, whatever its command or
+    /// handler did, as that is no place to write to; the reason is added to its error.
+    pub(crate) fn judge(
+        &self,
+        status: crate::store::RunStatus,
+        error: Option<String>,
+    ) -> (crate::store::RunStatus, Option<String>) {
+        use crate::store::RunStatus;
+        match (self.refused(), status) {
+            (None, status) => (status, error),
+            (Some(why), RunStatus::Succeeded) => (
+                RunStatus::Failed,
+                Some(format!("its output could not be kept: {why}")),
+            ),
+            (Some(why), status) => (
+                status,
+                Some(format!(
+                    "{}; its output could not be kept: {why}",
+                    error.unwrap_or_default()
+                )),
+            ),
+        }
+    }
+
     /// The open file, opening it now if nothing was written yet; `None` when files are not
     /// kept or it cannot be (said once in the log).
     pub(crate) fn file(&mut self) -> Option<&mut File> {
