@@ -11,6 +11,7 @@ use cronhost::engine::{Engine, EngineError, FireOutcome, TickReport};
 
 pub mod cluster;
 mod daemon;
+pub mod embedded;
 pub mod floor;
 pub mod postgres;
 pub mod proxy;

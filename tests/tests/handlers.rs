@@ -9,38 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cronhost::events::RunEvent;
-use cronhost::store::{JobSpec, Run, RunReason, RunStatus};
+use cronhost::store::{JobSpec, RunReason, RunStatus};
 use cronhost::{Host, HostError, RunContext};
+use cronhost_e2e::embedded::{first_finished, host, host_with, EVERY_SECOND};
 use cronhost_e2e::{wait_for, TestHome, PATIENCE};
-
-const EVERY_SECOND: &str = "* * * * * *";
-
-fn host(home: &TestHome) -> Host {
-    Host::builder().home(home.path()).build().expect("host")
-}
-
-fn host_with(home: &TestHome, config: &str) -> Host {
-    Host::builder()
-        .home(home.path())
-        .config(cronhost::Config::parse(config).expect("config"))
-        .build()
-        .expect("host")
-}
-
-/// The newest finished run of `job`, once there is one.
-fn first_finished(host: &Host, job: &str) -> Run {
-    let mut found = None;
-    wait_for(&format!("a finished run of {job}"), PATIENCE, || {
-        found = host
-            .runs(Some(job), 100)
-            .unwrap()
-            .into_iter()
-            .rev()
-            .find(|run| run.status.is_final() && run.status != RunStatus::Skipped);
-        found.is_some()
-    });
-    found.unwrap()
-}
 
 fn counting(count: Arc<AtomicUsize>) -> impl Fn(&mut RunContext) + Send + Sync {
     move |_: &mut RunContext| {

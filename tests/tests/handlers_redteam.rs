@@ -9,41 +9,13 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cronhost::events::RunEvent;
-use cronhost::store::{JobSpec, Overlap, Run, RunStatus};
-use cronhost::{Host, RunContext};
+use cronhost::store::{JobSpec, Overlap, RunStatus};
+use cronhost::RunContext;
+use cronhost_e2e::embedded::{first_finished, host, host_with, EVERY_SECOND};
 use cronhost_e2e::{wait_for, Running, TestHome, PATIENCE};
-
-const EVERY_SECOND: &str = "* * * * * *";
-
-fn host(home: &TestHome) -> Host {
-    Host::builder().home(home.path()).build().expect("host")
-}
-
-fn host_with(home: &TestHome, config: &str) -> Host {
-    Host::builder()
-        .home(home.path())
-        .config(cronhost::Config::parse(config).expect("config"))
-        .build()
-        .expect("host")
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// The oldest finished (not skipped) run of `job`, once there is one.
-fn first_finished(host: &Host, job: &str) -> Run {
-    let mut found = None;
-    wait_for(&format!("a finished run of {job}"), PATIENCE, || {
-        found = host
-            .runs(Some(job), 100)
-            .unwrap()
-            .into_iter()
-            .rev()
-            .find(|run| run.status.is_final() && run.status != RunStatus::Skipped);
-        found.is_some()
-    });
-    found.unwrap()
 }
 
 /// Wait for the first `Started` event of `job` on `events`.

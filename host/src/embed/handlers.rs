@@ -38,10 +38,22 @@ impl Host {
         schedule: &str,
         handler: impl Handler,
     ) -> Result<Job, HostError> {
+        self.schedule_with(name, schedule, || self.handle(name, handler))
+    }
+
+    /// Register the handler `name` with `register`, then add the job `name` or bring its
+    /// schedule up to date. Registered first, so that no tick finds the job without its
+    /// handler; a refused job unregisters a handler registered here, so a refusal leaves
+    /// nothing behind.
+    pub(super) fn schedule_with(
+        &self,
+        name: &str,
+        schedule: &str,
+        register: impl FnOnce() -> Result<(), HostError>,
+    ) -> Result<Job, HostError> {
         let handlers = self.engine.runner().handlers();
         let had = handlers.contains(name);
-        // Registered before the job is stored, so that no tick finds the job without it.
-        self.handle(name, handler)?;
+        register()?;
         self.schedule_job(name, schedule).inspect_err(|_| {
             if !had {
                 handlers.unregister(name);
@@ -50,7 +62,7 @@ impl Host {
     }
 
     /// The job `name` run by the handler `name` on `schedule`, added or brought up to date.
-    pub(super) fn schedule_job(&self, name: &str, schedule: &str) -> Result<Job, HostError> {
+    fn schedule_job(&self, name: &str, schedule: &str) -> Result<Job, HostError> {
         let spec = JobSpec::handled_by(schedule, name);
         let store = self.engine.store();
         let existing = match store.job(name) {

@@ -70,16 +70,8 @@ impl Host {
         schedule: &str,
         handler: impl AsyncHandler,
     ) -> Result<Job, HostError> {
-        let handlers = self.engine.runner().handlers();
-        let had = handlers.contains(name);
-        // Registered (refused outside a runtime) before the job is stored, so that no tick
-        // finds the job without it and a refusal stores nothing.
-        self.handle_async(name, handler)?;
-        self.schedule_job(name, schedule).inspect_err(|_| {
-            if !had {
-                handlers.unregister(name);
-            }
-        })
+        // Refused outside a runtime before anything is stored.
+        self.schedule_with(name, schedule, || self.handle_async(name, handler))
     }
 
     /// [`Host::events`] as a tokio channel, for `while let Some(event) = events.recv().await`.
