@@ -150,14 +150,20 @@ pub(crate) fn check(definition: &Definition<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A name: 1 to [`MAX_NAME_CHARS`] characters, not blank, none of them hidden.
+/// A job's name: see [`check_visible_name`].
 pub(crate) fn check_name(name: &str) -> Result<(), StoreError> {
+    check_visible_name("job name", name)
+}
+
+/// A name (`what`: a job's, a handler's): 1 to [`MAX_NAME_CHARS`] characters, not blank, none
+/// of them hidden.
+fn check_visible_name(what: &str, name: &str) -> Result<(), StoreError> {
     if name.trim().is_empty()
         || name.chars().count() > MAX_NAME_CHARS
         || name.chars().any(is_hidden)
     {
         return invalid(format!(
-            "job name `{}` is not allowed: use 1 to {MAX_NAME_CHARS} visible characters (no control, zero-width or direction-changing characters)",
+            "{what} `{}` is not allowed: use 1 to {MAX_NAME_CHARS} visible characters (no control, zero-width or direction-changing characters)",
             name.escape_debug()
         ));
     }
@@ -176,18 +182,9 @@ fn check_handler(handler: &str, command: &[String], shell: bool) -> Result<(), S
     Ok(())
 }
 
-/// A handler's name: 1 to [`MAX_NAME_CHARS`] visible characters, as a job name.
+/// A handler's name: the rules of a job's name ([`check_visible_name`]).
 pub(crate) fn check_handler_name(handler: &str) -> Result<(), StoreError> {
-    if handler.trim().is_empty()
-        || handler.chars().count() > MAX_NAME_CHARS
-        || handler.chars().any(is_hidden)
-    {
-        return invalid(format!(
-            "handler name `{}` is not allowed: use 1 to {MAX_NAME_CHARS} visible characters",
-            handler.escape_debug()
-        ));
-    }
-    Ok(())
+    check_visible_name("handler name", handler)
 }
 
 fn check_command(command: &[String], shell: bool) -> Result<(), StoreError> {
