@@ -141,6 +141,29 @@ pub fn migrate(tx: &Transaction<'_>) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    /// A store file at schema `version`, holding the old job `j1` (named `old`) and the
+    /// rows `sql` adds, in a directory that lives as long as the returned guard.
+    fn store_at_version(version: usize, sql: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cronhost.db");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for migration in &MIGRATIONS[..version] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO jobs (id, name, name_key, command, schedule_text, schedule, timezone,
+                               catch_up, overlap, created_at)
+             VALUES ('j1', 'old', 'old', '[\"true\"]', 'every 1s', 'every:1', 'UTC',
+                     'once', 'skip', 0);
+             UPDATE sequence SET value = 1 WHERE name = 'job';",
+        )
+        .unwrap();
+        conn.execute_batch(sql).unwrap();
+        (dir, path)
+    }
+
     /// Every query that reads open runs, as the store writes it (`store/claim.rs`,
     /// `store/runs.rs`): each must find them through `runs_open` (schema 7).
     const OPEN_RUN_QUERIES: [&str; 9] = [
@@ -214,25 +237,12 @@ mod tests {
 
     #[test]
     fn a_version_5_store_keeps_its_open_runs_findable_through_the_new_index() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("cronhost.db");
-        {
-            let conn = rusqlite::Connection::open(&path).unwrap();
-            for migration in &MIGRATIONS[..5] {
-                conn.execute_batch(migration).unwrap();
-            }
-            conn.pragma_update(None, "user_version", 5).unwrap();
-            conn.execute_batch(
-                "INSERT INTO jobs (id, name, name_key, command, schedule_text, schedule, timezone,
-                                   catch_up, overlap, created_at)
-                 VALUES ('j1', 'old', 'old', '[\"true\"]', 'every 1s', 'every:1', 'UTC',
-                         'once', 'skip', 0);
-                 INSERT INTO runs (id, job_id, scheduled_at, claimed_at, finished_at, status, host, pid)
-                 VALUES ('j1@1000', 'j1', 1000, 1000, 1000, 'succeeded', 'h', 1),
-                        ('j1@2000', 'j1', 2000, 2000, NULL, 'running', 'h', 1);",
-            )
-            .unwrap();
-        }
+        let (_dir, path) = store_at_version(
+            5,
+            "INSERT INTO runs (id, job_id, scheduled_at, claimed_at, finished_at, status, host, pid)
+             VALUES ('j1@1000', 'j1', 1000, 1000, 1000, 'succeeded', 'h', 1),
+             ('j1@2000', 'j1', 2000, 2000, NULL, 'running', 'h', 1);",
+        );
         let store = super::super::Store::open(&path).unwrap();
         let settled = store
             .settle_orphaned_runs(|_| false, chrono::Utc::now())
@@ -244,24 +254,12 @@ mod tests {
 
     #[test]
     fn a_version_2_store_gains_run_retention_and_keeps_its_jobs_and_runs() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("cronhost.db");
-        {
-            let conn = rusqlite::Connection::open(&path).unwrap();
-            conn.execute_batch(MIGRATIONS[0]).unwrap();
-            conn.execute_batch(MIGRATIONS[1]).unwrap();
-            conn.pragma_update(None, "user_version", 2).unwrap();
-            conn.execute_batch(
-                "INSERT INTO jobs (id, name, name_key, command, schedule_text, schedule, timezone,
-                                   catch_up, overlap, created_at)
-                 VALUES ('j1', 'old', 'old', '[\"true\"]', 'every 1s', 'every:1', 'UTC',
-                         'once', 'skip', 0);
-                 INSERT INTO runs (id, job_id, scheduled_at, claimed_at, finished_at, status, host, pid)
-                 VALUES ('j1@1000', 'j1', 1000, 1000, 1000, 'succeeded', 'h', 1),
-                        ('j1@2000', 'j1', 2000, 2000, 2000, 'succeeded', 'h', 1);",
-            )
-            .unwrap();
-        }
+        let (_dir, path) = store_at_version(
+            2,
+            "INSERT INTO runs (id, job_id, scheduled_at, claimed_at, finished_at, status, host, pid)
+             VALUES ('j1@1000', 'j1', 1000, 1000, 1000, 'succeeded', 'h', 1),
+             ('j1@2000', 'j1', 2000, 2000, 2000, 'succeeded', 'h', 1);",
+        );
         let store = super::super::Store::open(&path).unwrap();
         let job = store.job("old").unwrap();
         assert_eq!((job.run_retention, job.run_retention_days), (None, None));
@@ -275,23 +273,7 @@ mod tests {
 
     #[test]
     fn a_version_5_store_gains_handlers_and_its_jobs_still_run_their_commands() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("cronhost.db");
-        {
-            let conn = rusqlite::Connection::open(&path).unwrap();
-            for migration in &MIGRATIONS[..5] {
-                conn.execute_batch(migration).unwrap();
-            }
-            conn.pragma_update(None, "user_version", 5).unwrap();
-            conn.execute_batch(
-                "INSERT INTO jobs (id, name, name_key, command, schedule_text, schedule, timezone,
-                                   catch_up, overlap, created_at)
-                 VALUES ('j1', 'old', 'old', '[\"true\"]', 'every 1s', 'every:1', 'UTC',
-                         'once', 'skip', 0);
-                 UPDATE sequence SET value = 1 WHERE name = 'job';",
-            )
-            .unwrap();
-        }
+        let (_dir, path) = store_at_version(5, "");
         let store = super::super::Store::open(&path).unwrap();
         let job = store.job("old").unwrap();
         assert_eq!((job.handler, job.command), (None, vec!["true".to_owned()]));
