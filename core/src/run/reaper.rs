@@ -344,6 +344,12 @@ impl Reap<'_> {
             _ => watched.read(epoll, Stream::Stderr, buffer),
         }));
         let done = matches!(watched.phase, Phase::Done(_));
+        self.after_step(id, done, step);
+    }
+
+    /// What one step of watching run `id` (its readiness or its timer) leaves to do: a timer
+    /// to set, the run to finish, or, when the step panicked, the run to end as broken.
+    fn after_step(&mut self, id: u64, done: bool, step: std::thread::Result<Option<Instant>>) {
         match step {
             Ok(Some(at)) => self.timers.push(Reverse((at, id))),
             Ok(None) if done => self.done.push(id),
@@ -367,12 +373,7 @@ impl Reap<'_> {
                 watched.on_timer(epoll, now)
             }));
             let done = matches!(watched.phase, Phase::Done(_));
-            match step {
-                Ok(Some(at)) => self.timers.push(Reverse((at, id))),
-                Ok(None) if done => self.done.push(id),
-                Ok(None) => {}
-                Err(payload) => self.broke(id, &*payload),
-            }
+            self.after_step(id, done, step);
         }
     }
 
