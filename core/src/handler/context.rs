@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 
 use super::CancelToken;
-use crate::run::SharedSink;
 use crate::store::Job;
 
 /// One occurrence of an in-process job. Writing to it (it is an [`std::io::Write`]) adds to the
@@ -33,7 +32,7 @@ pub struct RunContext {
     pub(crate) scheduled_at: DateTime<Utc>,
     pub(crate) attempt: u32,
     pub(crate) token: CancelToken,
-    pub(crate) output: Arc<Mutex<SharedSink>>,
+    pub(crate) output: Arc<Mutex<dyn OutputTarget>>,
 }
 
 impl std::fmt::Debug for RunContext {
@@ -98,7 +97,14 @@ impl std::io::Write for RunContext {
 
 /// Writes to a run's output ([`RunContext::output`]).
 #[derive(Clone)]
-pub struct RunOutput(Arc<Mutex<SharedSink>>);
+pub struct RunOutput(Arc<Mutex<dyn OutputTarget>>);
+
+/// Where a run's output goes: the runner's per-run output (`run/in_process.rs`), kept behind
+/// this so that handlers need nothing of the runner.
+pub(crate) trait OutputTarget: Send {
+    /// Add `bytes` to the run's output (dropped once the run is recorded).
+    fn write(&mut self, bytes: &[u8]);
+}
 
 impl std::fmt::Debug for RunOutput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -10,6 +10,8 @@ mod task;
 
 pub use cancel::{CancelReason, CancelToken, Cancelled};
 pub use context::{RunContext, RunOutput};
+
+pub(crate) use context::OutputTarget;
 pub use registry::{BoxError, Handler, Handlers, IntoRunResult};
 pub use task::{AsyncHandler, BoxFuture, Spawn};
 

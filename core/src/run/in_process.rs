@@ -14,16 +14,18 @@ use std::time::Duration;
 
 use super::{output, Runner, StartError, KILL_GRACE};
 use crate::events::RunEvent;
-use crate::handler::{BoxError, BoxFuture, CancelReason, CancelToken, Registered, RunContext};
+use crate::handler::{
+    BoxError, BoxFuture, CancelReason, CancelToken, OutputTarget, Registered, RunContext,
+};
 use crate::store::{Claim, RunStatus};
 use crate::text::panic_message;
 
 /// A run's output while its handler may still write to it: taken (and the file closed) when
 /// the run is recorded; what is written after that is dropped.
-pub(crate) struct SharedSink(Option<output::Sink>);
+struct SharedSink(Option<output::Sink>);
 
-impl SharedSink {
-    pub(crate) fn write(&mut self, bytes: &[u8]) {
+impl OutputTarget for SharedSink {
+    fn write(&mut self, bytes: &[u8]) {
         if let Some(sink) = &mut self.0 {
             sink.take(output::Stream::Stdout, bytes);
         }
@@ -138,7 +140,7 @@ impl InProcessRun {
             scheduled_at: self.claim.scheduled_at,
             attempt: self.claim.attempt,
             token: self.token.clone(),
-            output: Arc::clone(&self.output),
+            output: Arc::clone(&self.output) as Arc<Mutex<dyn OutputTarget>>,
         }
     }
 }

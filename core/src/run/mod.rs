@@ -12,8 +12,6 @@ mod pipes;
 mod reaper;
 mod recorder;
 
-pub(crate) use in_process::SharedSink;
-
 pub use hook::HOOK_TIMEOUT;
 pub use output::{Forward, OutputFileError, OutputSettings};
 
