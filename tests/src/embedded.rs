@@ -1,4 +1,4 @@
-//! Hosts embedded in the test process: built on a [`TestHome`](crate::TestHome), and the
+//! Hosts embedded in the test process: built on a [`TestHome`], and the
 //! runs they finish.
 
 use cronhost::store::{Run, RunStatus};
