@@ -12,6 +12,8 @@ use crate::run::Runner;
 use crate::store::{ClaimOutcome, Claimer, Store};
 use crate::text::panic_message;
 
+use super::processes::{self, group_alive, owner_alive};
+
 /// How often the ticks look for runs whose owner and command are both gone (an orphaned
 /// command that outlived a killed daemon holds its job's overlap slot until then).
 const SETTLE_EVERY: Duration = Duration::from_secs(5);
@@ -91,14 +93,24 @@ impl CronEngine {
     /// group is gone: it still holds its overlap slot, so no second copy starts beside it.
     pub fn settle_orphaned_runs(&self) -> Result<usize, crate::store::StoreError> {
         let this_host = self.claimer.host.clone();
+        // Read once, and only when a run's start was never stored.
+        let run_groups = std::cell::OnceCell::new();
         let settled = self.store.settle_orphaned_runs(
             |run| {
                 run.host != this_host
                     || owner_alive(run.pid, run.claimed_at)
-                    || run.child_pid.is_some_and(|group| {
-                        group != run.pid
-                            && group_alive(group, run.started_at.unwrap_or(run.claimed_at))
-                    })
+                    || match run.child_pid {
+                        Some(group) => {
+                            group != run.pid
+                                && group_alive(group, run.started_at.unwrap_or(run.claimed_at))
+                        }
+                        // Its command may have started in the moment before its start was
+                        // to be stored: it carries the run's id.
+                        None => run_groups
+                            .get_or_init(processes::run_groups)
+                            .get(&run.id)
+                            .is_some_and(|group| *group != run.pid),
+                    }
             },
             crate::clock::now(),
         )?;
@@ -481,107 +493,6 @@ impl Engine for CronEngine {
     }
 }
 
-/// Whether the process that claimed a run at `claimed_at` with `pid` still runs: a process
-/// with that pid exists and started before the claim.
-fn owner_alive(pid: u32, claimed_at: chrono::DateTime<Utc>) -> bool {
-    #[cfg(unix)]
-    {
-        // SAFETY: signal 0 only checks for existence and permission.
-        let exists = unsafe { libc::kill(pid as i32, 0) } == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-        if !exists {
-            return false;
-        }
-    }
-    !started_after(pid, claimed_at)
-}
-
-/// Whether process `pid` is known to have started after `at` (with a second of slack for the
-/// clock's granularity): then it is not the process that was there at `at`, its pid reused.
-fn started_after(pid: u32, at: chrono::DateTime<Utc>) -> bool {
-    process_started_at(pid).is_some_and(|started| started > at + chrono::Duration::seconds(1))
-}
-
-/// Whether the process group `group` that a run's command started at `started_at` still has
-/// a live member (zombies waiting for a reaper do not count). When a process with the group's
-/// id exists, it must have started by then (else the id was reused by an unrelated process).
-fn group_alive(group: u32, started_at: chrono::DateTime<Utc>) -> bool {
-    if group <= 1 {
-        return false;
-    }
-    if started_after(group, started_at) {
-        return false;
-    }
-    #[cfg(target_os = "linux")]
-    {
-        live_group_members(group) > 0
-    }
-    #[cfg(all(unix, not(target_os = "linux")))]
-    {
-        // SAFETY: signal 0 to a process group only checks that it has members.
-        unsafe { libc::kill(-(group as i32), 0) == 0 }
-        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = started_at;
-        false
-    }
-}
-
-/// How many processes in `/proc` belong to process group `group` and are not zombies.
-#[cfg(target_os = "linux")]
-fn live_group_members(group: u32) -> usize {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    entries
-        .filter_map(|entry| entry.ok())
-        .filter(|entry| {
-            entry
-                .file_name()
-                .to_str()
-                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        })
-        .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
-        .filter(|stat| {
-            let mut fields = stat_fields(stat);
-            let state = fields.next();
-            let pgrp = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
-            pgrp == Some(group) && !matches!(state, Some("Z" | "X"))
-        })
-        .count()
-}
-
-/// The fields of a `/proc/PID/stat` line from field 3 (the state) on: those after the `)`
-/// that closes the command name, which may itself hold spaces and parentheses.
-fn stat_fields(stat: &str) -> std::str::SplitWhitespace<'_> {
-    stat.rfind(')')
-        .map_or("", |at| &stat[at + 1..])
-        .split_whitespace()
-}
-
-/// When process `pid` started, from /proc (Linux); `None` where that is not known.
-fn process_started_at(pid: u32) -> Option<chrono::DateTime<Utc>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Field 22: starttime, in clock ticks since boot.
-    let ticks: u64 = stat_fields(&stat).nth(19)?.parse().ok()?;
-    let boot: i64 = std::fs::read_to_string("/proc/stat")
-        .ok()?
-        .lines()
-        .find_map(|line| line.strip_prefix("btime "))?
-        .trim()
-        .parse()
-        .ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if per_second <= 0 {
-        return None;
-    }
-    let millis = boot * 1000 + (ticks as i64 * 1000) / per_second as i64;
-    chrono::DateTime::from_timestamp_millis(millis)
-}
-
 /// This machine's host name (for run rows and cluster membership).
 pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -773,5 +684,58 @@ mod tests {
             .collect();
         assert_eq!(runs.len(), 2, "the newest 2 runs");
         assert_eq!(files(), kept, "their output files, and only theirs");
+    }
+
+    /// A daemon killed between starting a command and storing its start: the run is still
+    /// `claimed`, with no process group on record. Its command, found by its run id, keeps it
+    /// open; once the command is gone it is settled.
+    #[test]
+    fn a_command_whose_start_was_never_stored_keeps_its_run_open_until_it_ends() {
+        use std::os::unix::process::CommandExt;
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path());
+        let past = crate::clock::now() - chrono::Duration::seconds(10);
+        let job = engine
+            .store
+            .add_job(&spec("every 1h", "long", &["sleep", "30"]), "UTC", past)
+            .unwrap();
+        // The claimer: a process of this host that has exited.
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = gone.id();
+        gone.wait().unwrap();
+        let claimer = Claimer {
+            host: host_name(),
+            pid: dead_pid,
+            max_parallel: 0,
+        };
+        let ClaimOutcome::Run(claim) = engine
+            .store
+            .claim_manual(&job.id, crate::clock::now(), &claimer)
+            .unwrap()
+        else {
+            panic!("claimed")
+        };
+        let mut command = std::process::Command::new("sleep")
+            .arg("30")
+            .env("CRONHOST_RUN_ID", &claim.run_id)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        assert_eq!(
+            engine.settle_orphaned_runs().unwrap(),
+            0,
+            "its command runs: the run keeps its slot"
+        );
+        let run = engine.store.run(&claim.run_id).unwrap().expect("the run");
+        assert_eq!(run.status, RunStatus::Claimed);
+        command.kill().unwrap();
+        command.wait().unwrap();
+        assert_eq!(
+            engine.settle_orphaned_runs().unwrap(),
+            1,
+            "its command is gone"
+        );
+        let run = engine.store.run(&claim.run_id).unwrap().expect("the run");
+        assert_eq!(run.status, RunStatus::Unknown);
     }
 }

@@ -2,6 +2,7 @@
 
 mod cron;
 mod housekeeping;
+mod processes;
 
 use std::time::SystemTime;
 

@@ -542,6 +542,7 @@ impl Runner {
             .args(args)
             .envs(&job.env)
             .env("CRONHOST_JOB_ID", &job.id)
+            .env("CRONHOST_RUN_ID", &claim.run_id)
             .env("CRONHOST_SCHEDULED_AT", claim.scheduled_at.to_rfc3339())
             .env("CRONHOST_ATTEMPT", claim.attempt.to_string())
             .stdin(Stdio::null())

@@ -23,10 +23,11 @@ use crate::store::{Claim, RunRecord, RunStatus};
 const STRAGGLERS: Duration = Duration::from_millis(100);
 /// How long the reaper thread waits with no run before it ends (the next run starts another).
 const IDLE_EXIT: Duration = Duration::from_secs(10);
-/// How long the first run's end waiting to be written waits for others to go in the same
-/// transaction (runs due together end together). A run counts as finished once its end is
-/// stored. Starts are not held: they are written at once, since a run whose start is not
-/// stored when this process dies has no process group on record to keep its overlap slot.
+/// How long the first start or end waiting to be written waits for others to go in the same
+/// transaction (runs due together start and end together; a short run's start and end are
+/// one write). A run counts as finished once its end is stored. A run whose start is not yet
+/// stored when this process dies keeps its overlap slot all the same: the settling process
+/// finds its command by the `CRONHOST_RUN_ID` in its environment.
 const WRITE_DELAY: Duration = Duration::from_millis(5);
 /// Most ended runs held for one write; more are written at once.
 const WRITE_BATCH: usize = 64;
@@ -211,7 +212,7 @@ fn reap(shared: &Shared) {
         let now = Instant::now();
         if let Some(runner) = reap.take_arrivals() {
             reap.starts = Some(runner);
-            reap.write_at = Some(now);
+            reap.write_at.get_or_insert(now + WRITE_DELAY);
         }
         reap.run_timers(now);
         if reap.take_ended() {
