@@ -2,9 +2,11 @@
 //!
 //! A ticker that is alive but failing must not look healthy, so separate files under
 //! `HOME/cron/` record each fact, each written atomically (temporary file + rename):
-//! `ticker_heartbeat` (every loop iteration, with the trigger's name), `ticker_last_success`
-//! (after a clean tick only), `ticker_last_error` (after a failed tick; removed by the next clean
-//! one) and `ticker_fallback` (while the built-in ticker stands in for a failed provider).
+//! `ticker_heartbeat` (a beat that is not a clean tick, and whenever the trigger changes; with
+//! the trigger's name), `ticker_last_success` (after a clean tick only: a clean tick is a sign of
+//! life too, so a clean beat writes this one file and the later of the two times is the last
+//! sign of life), `ticker_last_error` (after a failed tick; removed by the next clean one) and
+//! `ticker_fallback` (while the built-in ticker stands in for a failed provider).
 //! A missing file means "unknown", not "dead". A failed write is never raised and leaves no
 //! temporary file; the first of a streak of failures is logged at WARN. A clean beat that
 //! changes nothing but the time is written at most every [`REWRITE_EVERY`] (a ticker firing
@@ -105,6 +107,8 @@ pub struct Heartbeat {
     /// Whether the last write failed: the first failure of a streak is a WARN (a heartbeat
     /// that cannot be written makes `status` call the daemon stalled), the recovery an INFO.
     failing: std::sync::atomic::AtomicBool,
+    /// Whether this process has made sure no error file is left (once, then after each error).
+    error_file_gone: std::sync::atomic::AtomicBool,
 }
 
 impl Heartbeat {
@@ -114,6 +118,7 @@ impl Heartbeat {
             dir: state_dir.to_path_buf(),
             state: Mutex::new(HeartbeatState::default()),
             failing: std::sync::atomic::AtomicBool::new(false),
+            error_file_gone: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -133,14 +138,22 @@ impl Heartbeat {
             // The files say the same but a moment older: they are rewritten soon enough.
             return;
         }
+        // The success file says it for a clean beat of the same trigger.
+        if !success || state.trigger != trigger || state.alive_at_ms.is_none() {
+            self.write(HEARTBEAT_FILE, &encode(now, Some(trigger)));
+        }
         state.trigger = trigger.to_owned();
         state.alive_at_ms = Some(now);
-        self.write(HEARTBEAT_FILE, &encode(now, Some(trigger)));
         if success {
             state.success_at_ms = Some(now);
-            state.last_error = None;
             self.write(SUCCESS_FILE, &encode(now, None));
-            self.remove(ERROR_FILE);
+            if state.last_error.take().is_some()
+                || !self
+                    .error_file_gone
+                    .swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                self.remove(ERROR_FILE);
+            }
         } else if let Some(error) = error {
             state.last_error = Some(error.to_owned());
             self.write(ERROR_FILE, &encode(now, Some(error)));
@@ -195,7 +208,11 @@ impl Heartbeat {
                 .as_ref()
                 .map(|(_, t)| t.clone())
                 .unwrap_or_default(),
-            alive_at_ms: heartbeat.map(|(at, _)| at),
+            // A clean tick is a sign of life: the later of the two.
+            alive_at_ms: heartbeat
+                .as_ref()
+                .map(|(at, _)| *at)
+                .max(success.as_ref().map(|(at, _)| *at)),
             success_at_ms: success.map(|(at, _)| at),
             last_error: error.map(|(_, text)| text),
             fallback: fallback.map(|(_, text)| text),
@@ -261,6 +278,26 @@ mod tests {
         );
         heartbeat.clear_fallback();
         assert_eq!(Heartbeat::read(dir.path()).unwrap().fallback, None);
+    }
+
+    #[test]
+    fn a_clean_beat_writes_one_file_and_counts_as_a_sign_of_life() {
+        let dir = tempfile::tempdir().unwrap();
+        let heartbeat = Heartbeat::new(dir.path());
+        heartbeat.record("builtin", false, None);
+        let liveness = std::fs::read(dir.path().join(HEARTBEAT_FILE)).unwrap();
+        heartbeat.record("builtin", true, None);
+        assert_eq!(
+            std::fs::read(dir.path().join(HEARTBEAT_FILE)).unwrap(),
+            liveness,
+            "the success file alone says it"
+        );
+        let state = Heartbeat::read(dir.path()).unwrap();
+        assert!(state.success_at_ms.is_some());
+        assert_eq!(state.alive_at_ms, state.success_at_ms);
+        assert_eq!(state.trigger, "builtin");
+        heartbeat.record("provider-x", true, None);
+        assert_eq!(Heartbeat::read(dir.path()).unwrap().trigger, "provider-x");
     }
 
     #[test]

@@ -168,9 +168,13 @@ fn file_id(meta: &std::fs::Metadata) -> FileId {
 /// How often [`Store::check_readable`] reads the file through a fresh connection.
 const READ_CHECK_EVERY: Duration = Duration::from_secs(5);
 
-/// Every this many fresh-connection reads (one a minute), `PRAGMA quick_check` reads the whole
-/// file.
-const DEEP_CHECK_EVERY: u64 = 12;
+/// The least time between two `PRAGMA quick_check` reads of the whole file; a large store's
+/// check is spaced further, [`DEEP_CHECK_SHARE`] of the time at most.
+const DEEP_CHECK_EVERY: Duration = Duration::from_secs(60);
+
+/// The next whole-file check waits this many times as long as the last one took: it costs at
+/// most 1% of one core, however large the store (a million jobs' store takes about a second).
+const DEEP_CHECK_SHARE: u32 = 100;
 
 /// The store. Cheap to share behind an `Arc`; calls serialise on one connection.
 #[derive(Debug)]
@@ -183,8 +187,9 @@ pub struct Store {
     journal: Mutex<Option<Vec<FileId>>>,
     /// When the file is next read through a fresh connection.
     read_every: crate::clock::Every,
-    /// How many fresh-connection reads have run (every [`DEEP_CHECK_EVERY`]th reads it all).
-    reads: std::sync::atomic::AtomicU64,
+    /// When the next fresh-connection read may read the whole file ([`DEEP_CHECK_EVERY`],
+    /// [`DEEP_CHECK_SHARE`]).
+    deep_after: Mutex<std::time::Instant>,
     /// What the last fresh-connection read found.
     read_verdict: Mutex<Result<(), StoreLost>>,
     conn: Mutex<Connection>,
@@ -321,7 +326,7 @@ impl Store {
             identity: path.symlink_metadata().ok().map(|m| file_id(&m)),
             journal: Mutex::new(None),
             read_every: crate::clock::Every::starting_now(READ_CHECK_EVERY),
-            reads: std::sync::atomic::AtomicU64::new(0),
+            deep_after: Mutex::new(std::time::Instant::now() + DEEP_CHECK_EVERY),
             read_verdict: Mutex::new(Ok(())),
             conn: Mutex::new(conn),
             job_changes: std::sync::atomic::AtomicU64::new(0),
@@ -416,7 +421,8 @@ impl Store {
     /// connections share the locks and defer those closes.
     ///
     /// The daemon calls this from its supervision thread, off the ticker's path (the check
-    /// reads the whole file once a minute); [`Store::check_identity`] reports what it found.
+    /// reads the whole file once a minute, less often for a store whose check takes longer than
+    /// 0.6 s); [`Store::check_identity`] reports what it found.
     pub fn check_readable(&self) -> Result<(), StoreLost> {
         if !self.read_every.due() {
             return self
@@ -428,11 +434,9 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_NOFOLLOW;
-        let reads = self
-            .reads
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            + 1;
-        let deep = reads.is_multiple_of(DEEP_CHECK_EVERY);
+        let mut deep_after = self.deep_after.lock().unwrap_or_else(|p| p.into_inner());
+        let began = std::time::Instant::now();
+        let deep = began >= *deep_after;
         let unusable = |problem: String| StoreLost::Unusable {
             path: self.path.clone(),
             problem,
@@ -456,6 +460,11 @@ impl Store {
                     "it is damaged ({damage}); was it written by something other than cronhost, such as a backup copied over it while cronhost ran?"
                 ))),
             });
+        if deep {
+            let took = began.elapsed();
+            *deep_after = std::time::Instant::now() + DEEP_CHECK_EVERY.max(took * DEEP_CHECK_SHARE);
+        }
+        drop(deep_after);
         *self.read_verdict.lock().unwrap_or_else(|p| p.into_inner()) = verdict.clone();
         verdict
     }
@@ -521,7 +530,7 @@ impl Store {
     pub fn change_marker(&self) -> Result<(i64, u64), StoreError> {
         let version = self
             .lock()
-            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .row_cached("PRAGMA data_version", [], |row| row.get(0))
             .map_err(|e| self.sqlite(e))?;
         Ok((
             version,
