@@ -379,13 +379,19 @@ fn status_reports_each_verdict() {
     assert_eq!(report["running"], true);
     assert_eq!(report["active_jobs"], 1);
 
-    // Freeze the daemon (it keeps its lock) and age its heartbeat: STALLED.
+    // Freeze the daemon (it keeps its lock) and age its signs of life (a clean tick is one):
+    // STALLED.
     let pid = daemon.id() as i32;
     // SAFETY: signals to our own child.
     unsafe { libc::kill(pid, libc::SIGSTOP) };
     let state = home.state_dir();
-    let old = format!("{}\nbuiltin\n", chrono::Utc::now().timestamp() - 10_000);
-    std::fs::write(state.join("ticker_heartbeat"), &old).unwrap();
+    let long_ago = chrono::Utc::now().timestamp() - 10_000;
+    std::fs::write(
+        state.join("ticker_heartbeat"),
+        format!("{long_ago}\nbuiltin\n"),
+    )
+    .unwrap();
+    std::fs::write(state.join("ticker_last_success"), format!("{long_ago}\n")).unwrap();
     let stalled = home.cronhost(&["status"]);
     let text = String::from_utf8_lossy(&stalled.stdout).into_owned();
     assert!(
