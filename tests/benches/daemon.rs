@@ -372,7 +372,7 @@ fn main() {
     cronhost_e2e::floor::serve_if_asked();
     let quick = quick();
     let window = if quick { 8 } else { 62 };
-    let artifacts = cronhost_e2e::artifacts();
+    let artifacts = cronhost_e2e::ready_to_measure();
     println!(
         "cronhost daemon figures ({} build{}, {} cores)",
         if artifacts.cronhost.to_string_lossy().contains("release") {

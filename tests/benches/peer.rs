@@ -191,6 +191,7 @@ fn main() {
         peer_child(seconds.to_string_lossy().parse().unwrap_or(10));
     }
     let seconds = window();
+    cronhost_e2e::ready_to_measure();
     println!(
         "{JOBS} jobs `S * * * * *` (about 17 due each second), each starting `true`; {seconds} s window; {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
