@@ -57,10 +57,17 @@ pub(super) fn group_alive(group: u32, started_at: chrono::DateTime<Utc>) -> bool
 /// How many processes in `/proc` belong to process group `group` and are not zombies.
 #[cfg(target_os = "linux")]
 fn live_group_members(group: u32) -> usize {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    entries
+    processes()
+        .filter(|dir| live_group(dir) == Some(group))
+        .count()
+}
+
+/// The `/proc/PID` directories of the processes there are now.
+#[cfg(target_os = "linux")]
+fn processes() -> impl Iterator<Item = std::path::PathBuf> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
         .filter_map(|entry| entry.ok())
         .filter(|entry| {
             entry
@@ -68,14 +75,17 @@ fn live_group_members(group: u32) -> usize {
                 .to_str()
                 .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
         })
-        .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
-        .filter(|stat| {
-            let mut fields = stat_fields(stat);
-            let state = fields.next();
-            let pgrp = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
-            pgrp == Some(group) && !matches!(state, Some("Z" | "X"))
-        })
-        .count()
+        .map(|entry| entry.path())
+}
+
+/// The process group of the process at `/proc/PID` (`dir`), unless it is a zombie or gone.
+#[cfg(target_os = "linux")]
+fn live_group(dir: &std::path::Path) -> Option<u32> {
+    let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+    let mut fields = stat_fields(&stat);
+    let state = fields.next();
+    let group = fields.nth(1)?.parse::<u32>().ok()?;
+    (!matches!(state, Some("Z" | "X"))).then_some(group)
 }
 
 /// The fields of a `/proc/PID/stat` line from field 3 (the state) on: those after the `)`
@@ -118,18 +128,8 @@ pub(super) fn run_groups() -> HashMap<String, u32> {
     #[cfg(target_os = "linux")]
     {
         const KEY: &[u8] = b"CRONHOST_RUN_ID=";
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return found;
-        };
-        for entry in entries.filter_map(|entry| entry.ok()) {
-            let is_pid = entry
-                .file_name()
-                .to_str()
-                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
-            if !is_pid {
-                continue;
-            }
-            let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+        for dir in processes() {
+            let Ok(environ) = std::fs::read(dir.join("environ")) else {
                 continue;
             };
             let Some(run_id) = environ
@@ -139,13 +139,7 @@ pub(super) fn run_groups() -> HashMap<String, u32> {
             else {
                 continue;
             };
-            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-                continue;
-            };
-            let mut fields = stat_fields(&stat);
-            let state = fields.next();
-            let group = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
-            if let (Some(group), false) = (group, matches!(state, Some("Z" | "X"))) {
+            if let Some(group) = live_group(&dir) {
                 found.insert(run_id.to_owned(), group);
             }
         }
