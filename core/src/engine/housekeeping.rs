@@ -7,6 +7,7 @@
 //! before history was bounded) is worked off over many short calls.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -54,6 +55,8 @@ enum Progress {
 pub(super) struct Housekeeping {
     every: crate::clock::Every,
     pass: Mutex<Pass>,
+    /// Whether the last checkpoint failed (told once, and again when it works).
+    checkpoint_failing: AtomicBool,
 }
 
 impl Housekeeping {
@@ -62,12 +65,14 @@ impl Housekeeping {
         Self {
             every: crate::clock::Every::starting_now(PRUNE_EVERY),
             pass: Mutex::new(Pass::Idle),
+            checkpoint_failing: AtomicBool::new(false),
         }
     }
 
     /// One call's worth: start a pass when one is due (pruning completed one-shots first), or
     /// go on with the one under way.
     pub(super) fn run(&self, store: &Store, output_dir: &Path, settings: &CronEngineSettings) {
+        self.checkpoint(store);
         let mut pass = self.pass.lock().unwrap_or_else(|p| p.into_inner());
         let (after, so_far) = match std::mem::take(&mut *pass) {
             Pass::Going { after, pruned } => (after, pruned),
@@ -93,6 +98,24 @@ impl Housekeeping {
             ),
             Ok(Progress::Done(_)) => {}
             Err(e) => log::warn!("cannot prune the run history: {e}"),
+        }
+    }
+}
+
+impl Housekeeping {
+    fn checkpoint(&self, store: &Store) {
+        match store.checkpoint_if_due() {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                if self.checkpoint_failing.swap(false, Ordering::Relaxed) {
+                    log::info!("the job store's write-ahead log is copied into it again");
+                }
+            }
+            Err(e) => {
+                if !self.checkpoint_failing.swap(true, Ordering::Relaxed) {
+                    log::warn!("cannot copy the job store's write-ahead log into it (it grows until this works): {e}");
+                }
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! number of CLI processes. Every mutation is one transaction.
 
 mod batch;
+mod checkpoint;
 mod claim;
 mod edit;
 mod export;
@@ -25,6 +26,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use checkpoint::Checkpointed;
 pub use claim::{Claim, ClaimOutcome, Claimer};
 pub use policy::{ManualRefusal, CATCH_UP_ALL_CAP};
 
@@ -193,6 +195,8 @@ pub struct Store {
     /// What the last fresh-connection read found.
     read_verdict: Mutex<Result<(), StoreLost>>,
     conn: Mutex<Connection>,
+    /// Who copies the write-ahead log back, and when ([`Store::checkpoint_if_due`]).
+    checkpoints: checkpoint::Checkpoints,
     /// Job-set changes made through this handle: SQLite's `data_version` only moves for
     /// commits of *other* connections, so an embedding app's own edits are counted here.
     job_changes: std::sync::atomic::AtomicU64,
@@ -329,6 +333,7 @@ impl Store {
             deep_after: Mutex::new(std::time::Instant::now() + DEEP_CHECK_EVERY),
             read_verdict: Mutex::new(Ok(())),
             conn: Mutex::new(conn),
+            checkpoints: checkpoint::Checkpoints::new(),
             job_changes: std::sync::atomic::AtomicU64::new(0),
         }
     }
