@@ -348,20 +348,24 @@ impl Engine for CronEngine {
         let (next, chunks) = (AtomicUsize::new(0), AtomicUsize::new(0));
         // Jobs due at the same instant are claimed in chunks and started by a few workers side
         // by side: claims serialise in the store, but starting processes does not have to.
-        let fire_next = || loop {
-            let size = chunk_size(chunks.fetch_add(1, Ordering::Relaxed));
-            let from = next.fetch_add(size, Ordering::Relaxed);
-            if from >= due.len() {
-                break;
-            }
-            let outcomes = self.fire_chunk(&due[from..due.len().min(from + size)]);
-            let mut report = report.lock().unwrap_or_else(|p| p.into_inner());
-            for outcome in outcomes {
-                match outcome {
-                    Ok(FireOutcome::Fired) => report.fired += 1,
-                    Ok(FireOutcome::Skipped) => report.skipped += 1,
-                    Ok(_) => {}
-                    Err(()) => report.errors += 1,
+        // The runs' records wait while they claim.
+        let fire_next = || {
+            let _claiming = self.runner.claiming();
+            loop {
+                let size = chunk_size(chunks.fetch_add(1, Ordering::Relaxed));
+                let from = next.fetch_add(size, Ordering::Relaxed);
+                if from >= due.len() {
+                    break;
+                }
+                let outcomes = self.fire_chunk(&due[from..due.len().min(from + size)]);
+                let mut report = report.lock().unwrap_or_else(|p| p.into_inner());
+                for outcome in outcomes {
+                    match outcome {
+                        Ok(FireOutcome::Fired) => report.fired += 1,
+                        Ok(FireOutcome::Skipped) => report.skipped += 1,
+                        Ok(_) => {}
+                        Err(()) => report.errors += 1,
+                    }
                 }
             }
         };
@@ -721,6 +725,19 @@ mod tests {
             .process_group(0)
             .spawn()
             .unwrap();
+        // `spawn` can return while the kernel is still setting up the new program, before
+        // its environment is readable in /proc; a daemon settling runs is never that quick.
+        let environ = format!("/proc/{}/environ", command.id());
+        let began = Instant::now();
+        while !std::fs::read(&environ)
+            .is_ok_and(|e| e.windows(16).any(|w| w == b"CRONHOST_RUN_ID="))
+        {
+            assert!(
+                began.elapsed() < Duration::from_secs(10),
+                "the command never started"
+            );
+            std::thread::yield_now();
+        }
         assert_eq!(
             engine.settle_orphaned_runs().unwrap(),
             0,

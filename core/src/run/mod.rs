@@ -305,6 +305,13 @@ impl Runner {
         });
     }
 
+    /// Mark the calling thread as claiming for a tick until the guard is dropped: the runs'
+    /// starts and ends wait meanwhile (a bounded while), so that they do not take the store
+    /// from the claims of a burst ([`recorder`]).
+    pub(crate) fn claiming(&self) -> recorder::Claiming<'_> {
+        self.recorder.claiming()
+    }
+
     /// Store the run records handed over and not yet stored (the starts of runs still going).
     /// Called every tick.
     pub fn flush_records(&self) {
