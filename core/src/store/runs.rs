@@ -283,6 +283,15 @@ pub fn run_id(job_id: &str, scheduled_at: DateTime<Utc>) -> String {
     format!("{job_id}@{}", to_ms(scheduled_at))
 }
 
+/// The key a run is stored under, (job id, scheduled instant in ms), read from its id
+/// ([`run_id`]; job ids have no `@`). A string that is no run id gets a key no run has.
+fn key_of(run_id: &str) -> (&str, i64) {
+    run_id
+        .rsplit_once('@')
+        .and_then(|(job, ms)| Some((job, ms.parse().ok()?)))
+        .unwrap_or(("", i64::MIN))
+}
+
 const RUN_COLUMNS: &str = "id, job_id, scheduled_at, claimed_at, started_at, finished_at, status, reason, exit_code, error, host, pid, lateness_ms, child_pid, attempt, retry_of";
 
 fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
@@ -346,9 +355,11 @@ fn started_in(
     child_pid: u32,
     started_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let (job_id, scheduled_ms) = key_of(run_id);
     tx.exec_cached(
-        "UPDATE runs SET status = 'running', started_at = ?2, child_pid = ?3, lateness_ms = ?2 - scheduled_at WHERE id = ?1 AND status = 'claimed'",
-        params![run_id, to_ms(started_at), child_pid],
+        "UPDATE runs SET status = 'running', started_at = ?3, child_pid = ?4, lateness_ms = ?3 - scheduled_at
+         WHERE job_id = ?1 AND scheduled_at = ?2 AND status = 'claimed'",
+        params![job_id, scheduled_ms, to_ms(started_at), child_pid],
     )
     .map_err(sql)?;
     Ok(())
@@ -363,17 +374,24 @@ fn finished_in(
     error: Option<&str>,
     finished_at: DateTime<Utc>,
 ) -> Result<Finished, StoreError> {
-    tx.exec_cached(
-        "UPDATE runs SET status = ?2, exit_code = ?3, error = ?4, finished_at = ?5 WHERE id = ?1",
-        params![
-            run_id,
-            status.as_str(),
-            exit_code,
-            error,
-            to_ms(finished_at)
-        ],
-    )
-    .map_err(sql)?;
+    let (job_id, scheduled_ms) = key_of(run_id);
+    let updated = tx
+        .exec_cached(
+            "UPDATE runs SET status = ?3, exit_code = ?4, error = ?5, finished_at = ?6
+             WHERE job_id = ?1 AND scheduled_at = ?2",
+            params![
+                job_id,
+                scheduled_ms,
+                status.as_str(),
+                exit_code,
+                error,
+                to_ms(finished_at)
+            ],
+        )
+        .map_err(sql)?;
+    if updated == 0 {
+        return Ok(Finished::Done);
+    }
     let streak = match status {
         RunStatus::Succeeded => "0",
         // The host stopped it: says nothing of the job's health.
@@ -383,9 +401,9 @@ fn finished_in(
     tx.exec_cached(
         &format!(
             "UPDATE jobs SET last_status = ?2, last_error = ?3, failure_streak = {streak}
-             WHERE id = (SELECT job_id FROM runs WHERE id = ?1)"
+             WHERE id = ?1"
         ),
-        params![run_id, status.as_str(), error],
+        params![job_id, status.as_str(), error],
     )
     .map_err(sql)?;
     if !matches!(status, RunStatus::Failed | RunStatus::TimedOut) {
@@ -399,10 +417,11 @@ fn plan_retry(
     run_id: &str,
     finished_at: DateTime<Utc>,
 ) -> Result<Finished, StoreError> {
+    let (job_id, scheduled_ms) = key_of(run_id);
     let run = tx
         .row_cached(
-            &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
-            params![run_id],
+            &format!("SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?1 AND scheduled_at = ?2"),
+            params![job_id, scheduled_ms],
             run_from_row,
         )
         .optional()
@@ -498,10 +517,11 @@ impl Store {
 
     /// One run by id.
     pub fn run(&self, run_id: &str) -> Result<Option<Run>, StoreError> {
+        let (job_id, scheduled_ms) = key_of(run_id);
         self.read(|conn| {
             conn.row_cached(
-                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
-                params![run_id],
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?1 AND scheduled_at = ?2"),
+                params![job_id, scheduled_ms],
                 run_from_row,
             )
             .optional()
@@ -577,7 +597,10 @@ impl Store {
                 .optional()
                 .map_err(sql)?;
             if let Some(run) = &run {
-                tx.exec_cached("UPDATE runs SET status = 'claimed' WHERE id = ?1", params![run.id])
+                tx.exec_cached(
+                    "UPDATE runs SET status = 'claimed' WHERE job_id = ?1 AND scheduled_at = ?2",
+                    params![run.job_id, to_ms(run.scheduled_at)],
+                )
                     .map_err(sql)?;
             }
             Ok(run)
@@ -648,8 +671,8 @@ impl Store {
             let mut settled = Vec::new();
             for run in open.into_iter().filter(|r| !alive(r)) {
                 tx.exec_cached(
-                    "UPDATE runs SET status = 'unknown', finished_at = ?2, error = ?3 WHERE id = ?1",
-                    params![run.id, to_ms(now), format!("its owner (pid {} on {}) died while it was {}", run.pid, run.host, run.status.as_str())],
+                    "UPDATE runs SET status = 'unknown', finished_at = ?3, error = ?4 WHERE job_id = ?1 AND scheduled_at = ?2",
+                    params![run.job_id, to_ms(run.scheduled_at), to_ms(now), format!("its owner (pid {} on {}) died while it was {}", run.pid, run.host, run.status.as_str())],
                 )
                 .map_err(sql)?;
                 tx.exec_cached("UPDATE jobs SET last_status = 'unknown' WHERE id = ?1", params![run.job_id])

@@ -5,10 +5,10 @@ use rusqlite::Transaction;
 use super::{sql, StoreError};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 7;
+pub const VERSION: i64 = 8;
 
 /// Each migration takes the schema from version `index` to `index + 1`.
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     r#"
 CREATE TABLE sequence (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO sequence (name, value) VALUES ('job', 0);
@@ -122,6 +122,40 @@ DROP INDEX runs_by_job_status;
 DROP INDEX runs_by_status;
 CREATE INDEX runs_open ON runs (job_id, status) WHERE status IN ('claimed', 'running', 'queued');
 "#,
+    r#"
+-- Version 8 (one key per run): a run's id is `JOB@INSTANT` (store/runs.rs, run_id), the same key
+-- as UNIQUE (job_id, scheduled_at), yet it had a unique index of its own (the TEXT PRIMARY
+-- KEY). Every claim wrote an entry into both, each on a page of its own: a third of the log
+-- pages a claim writes. The table is rebuilt without it; a run is found by its id through the
+-- (job, instant) key, which keeps claims exactly once as before.
+CREATE TABLE runs_by_key (
+    id           TEXT NOT NULL,
+    job_id       TEXT NOT NULL,
+    scheduled_at INTEGER NOT NULL,
+    claimed_at   INTEGER NOT NULL,
+    started_at   INTEGER,
+    finished_at  INTEGER,
+    status       TEXT NOT NULL,
+    reason       TEXT,
+    exit_code    INTEGER,
+    error        TEXT,
+    host         TEXT NOT NULL,
+    pid          INTEGER NOT NULL,
+    child_pid    INTEGER,
+    lateness_ms  INTEGER,
+    attempt      INTEGER NOT NULL DEFAULT 0,
+    retry_of     INTEGER,
+    UNIQUE (job_id, scheduled_at)
+);
+INSERT INTO runs_by_key (id, job_id, scheduled_at, claimed_at, started_at, finished_at, status,
+                         reason, exit_code, error, host, pid, child_pid, lateness_ms, attempt, retry_of)
+    SELECT id, job_id, scheduled_at, claimed_at, started_at, finished_at, status,
+           reason, exit_code, error, host, pid, child_pid, lateness_ms, attempt, retry_of
+    FROM runs ORDER BY rowid;
+DROP TABLE runs;
+ALTER TABLE runs_by_key RENAME TO runs;
+CREATE INDEX runs_open ON runs (job_id, status) WHERE status IN ('claimed', 'running', 'queued');
+"#,
 ];
 
 /// Bring the schema up to [`VERSION`], inside the caller's transaction.
@@ -233,6 +267,85 @@ mod tests {
                 "{query}: {plan:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_run_has_one_key_and_is_found_by_its_id_through_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cronhost.db");
+        drop(super::super::Store::open(&path).unwrap());
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        // Schema 8: the (job, instant) key only; the id had a second unique index before.
+        let keys: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'runs' AND sql IS NULL")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        let plan: Vec<String> = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT * FROM runs WHERE job_id = ?1 AND scheduled_at = ?2",
+            )
+            .unwrap()
+            .query_map([rusqlite::types::Null, rusqlite::types::Null], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|step| step.starts_with("SEARCH runs USING INDEX") && step.contains(&keys[0])),
+            "{plan:?}"
+        );
+    }
+
+    #[test]
+    fn a_version_7_store_keeps_its_runs_findable_by_id_and_claimed_once() {
+        let (_dir, path) = store_at_version(
+            7,
+            "INSERT INTO runs (id, job_id, scheduled_at, claimed_at, finished_at, status, host, pid, attempt)
+             VALUES ('j1@1000', 'j1', 1000, 1000, 1000, 'failed', 'h', 1, 0),
+             ('j1@2000', 'j1', 2000, 2000, NULL, 'running', 'h', 1, 0);
+             UPDATE jobs SET next_run = 2000 WHERE id = 'j1';",
+        );
+        let store = super::super::Store::open(&path).unwrap();
+        let old = store.run("j1@1000").unwrap().expect("the ended run");
+        assert_eq!(
+            (old.status, old.job_id.as_str()),
+            (super::super::RunStatus::Failed, "j1")
+        );
+        assert_eq!(store.runs(Some("j1"), 10).unwrap().len(), 2);
+        // The occurrence at 2000 has its run: claiming it again is refused by the key.
+        let at = super::super::from_ms(2000);
+        let claimer = super::super::Claimer {
+            host: "h".into(),
+            pid: 2,
+            max_parallel: 0,
+        };
+        let claimed = store
+            .claim_occurrence("j1", at, at + chrono::Duration::seconds(1), &claimer)
+            .unwrap();
+        assert!(
+            !matches!(claimed, super::super::ClaimOutcome::Run(_)),
+            "{claimed:?}"
+        );
+        // Its end is recorded through the id.
+        store
+            .finish_run(
+                "j1@2000",
+                super::super::RunStatus::Succeeded,
+                Some(0),
+                None,
+                at,
+            )
+            .unwrap();
+        let ended = store.run("j1@2000").unwrap().expect("the run");
+        assert_eq!(ended.status, super::super::RunStatus::Succeeded);
+        assert_eq!(
+            store.job("j1").unwrap().last_status,
+            Some(super::super::RunStatus::Succeeded)
+        );
     }
 
     #[test]

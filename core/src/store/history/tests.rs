@@ -104,8 +104,8 @@ fn the_newest_runs_are_kept_and_open_ones_never_go() {
     store
         .write(|tx| {
             tx.execute(
-                "UPDATE runs SET status = 'queued' WHERE id = ?1",
-                [&claims[3].run_id],
+                "UPDATE runs SET status = 'queued' WHERE job_id = ?1 AND scheduled_at = ?2",
+                rusqlite::params![claims[3].job.id, claims[3].scheduled_at.timestamp_millis()],
             )
             .map_err(sql)
         })
