@@ -62,11 +62,11 @@ pub struct Checkpointed {
 }
 
 impl Store {
-    /// Copy the write-ahead log into the store file when [`CHECKPOINT_EVERY`] has passed since
-    /// the last time (else `Ok(None)` at once), on a connection of its own: the caller's thread
-    /// pays for the copy and its `fsync`s, never a claim's commit. The first call takes the
-    /// checkpoints over from the write path (see the [module](self) comment). The daemon calls
-    /// this from its supervising thread.
+    /// Copy the write-ahead log into the store file when 10 s have passed since the last time
+    /// (else `Ok(None)` at once), on a connection of its own: the caller's thread pays for the
+    /// copy and its `fsync`s, never a claim's commit. The first call takes the checkpoints
+    /// over from the write path: from then on a commit checkpoints only past 10,000 log pages,
+    /// should the caller stop calling. The daemon calls this from its supervising thread.
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
