@@ -100,9 +100,8 @@ impl Housekeeping {
             Err(e) => log::warn!("cannot prune the run history: {e}"),
         }
     }
-}
 
-impl Housekeeping {
+    /// Let the store checkpoint when due; a failure is told once, and its end once.
     fn checkpoint(&self, store: &Store) {
         match store.checkpoint_if_due() {
             Ok(None) => {}

@@ -20,7 +20,7 @@ use crate::store::{Finished, RunRecord, Store, StoreError};
 
 /// The longest a batch waits for the claims under way: a burst of a thousand process jobs
 /// claims for longer, and its runs' records are then written between its claims.
-pub(crate) const CLAIMS_FIRST_AT_MOST: Duration = Duration::from_millis(20);
+const CLAIMS_FIRST_AT_MOST: Duration = Duration::from_millis(20);
 
 thread_local! {
     /// Whether this thread is claiming for a tick (its own records never wait for claims).
@@ -100,12 +100,11 @@ impl Recorder {
 
     /// Wait until no thread claims, [`CLAIMS_FIRST_AT_MOST`] at the longest; at once on a
     /// claiming thread.
-    fn after_claims<'a>(&'a self, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+    fn after_claims<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
         if state.claiming == 0 || CLAIMING_HERE.with(Cell::get) {
             return state;
         }
         let until = Instant::now() + CLAIMS_FIRST_AT_MOST;
-        let mut state = state;
         while state.claiming > 0 && !state.urgent {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -327,6 +326,27 @@ mod tests {
         }
     }
 
+    /// Store `record` from another thread, and return once that thread leads a batch (or is
+    /// done already).
+    fn leading_a_batch(
+        recorder: &Arc<Recorder>,
+        record: RunRecord,
+    ) -> std::thread::JoinHandle<Result<Finished, StoreError>> {
+        let thread = {
+            let recorder = Arc::clone(recorder);
+            std::thread::spawn(move || recorder.record(record))
+        };
+        let began = Instant::now();
+        while !recorder.lock().writing && !thread.is_finished() {
+            assert!(
+                began.elapsed() < Duration::from_secs(10),
+                "the record never led a batch"
+            );
+            std::thread::yield_now();
+        }
+        thread
+    }
+
     #[test]
     fn records_wait_for_the_claims_under_way_but_a_claiming_threads_own_go_at_once() {
         let (_dir, store, now, runs) = claimed_runs(&["ended".into(), "claimer".into()]);
@@ -334,26 +354,16 @@ mod tests {
         let status = |run: &str| store.run(run).unwrap().unwrap().status;
         let claiming = recorder.claiming();
         // Another thread's end, while this one claims: it leads a batch, which waits.
-        let ending = {
-            let (recorder, run_id) = (Arc::clone(&recorder), runs[0].clone());
-            std::thread::spawn(move || {
-                recorder.record(RunRecord::Ended {
-                    run_id,
-                    status: RunStatus::Succeeded,
-                    exit_code: Some(0),
-                    error: None,
-                    at: now,
-                })
-            })
-        };
-        let began = Instant::now();
-        while !recorder.lock().writing && !ending.is_finished() {
-            assert!(
-                began.elapsed() < Duration::from_secs(10),
-                "the end never led a batch"
-            );
-            std::thread::yield_now();
-        }
+        let ending = leading_a_batch(
+            &recorder,
+            RunRecord::Ended {
+                run_id: runs[0].clone(),
+                status: RunStatus::Succeeded,
+                exit_code: Some(0),
+                error: None,
+                at: now,
+            },
+        );
         assert!(!ending.is_finished(), "the end did not wait for the claims");
         assert_eq!(status(&runs[0]), RunStatus::Claimed);
         // The claiming thread's own record (a run that failed to start) does not wait for the
@@ -378,24 +388,14 @@ mod tests {
         let (_dir, store, now, runs) = claimed_runs(&["job".into()]);
         let recorder = Arc::new(Recorder::new(Arc::clone(&store)));
         let claiming = recorder.claiming();
-        let starting = {
-            let (recorder, run_id) = (Arc::clone(&recorder), runs[0].clone());
-            std::thread::spawn(move || {
-                recorder.record(RunRecord::Started {
-                    run_id,
-                    child_pid: 9,
-                    at: now,
-                })
-            })
-        };
-        let began = Instant::now();
-        while !recorder.lock().writing {
-            assert!(
-                began.elapsed() < Duration::from_secs(10),
-                "the start never led a batch"
-            );
-            std::thread::yield_now();
-        }
+        let starting = leading_a_batch(
+            &recorder,
+            RunRecord::Started {
+                run_id: runs[0].clone(),
+                child_pid: 9,
+                at: now,
+            },
+        );
         drop(claiming);
         starting.join().unwrap().unwrap();
         assert_eq!(

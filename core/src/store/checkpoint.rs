@@ -92,15 +92,16 @@ impl Store {
             .conn
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if conn.is_none() {
-            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_NOFOLLOW;
-            *conn =
-                Some(Connection::open_with_flags(&self.path, flags).map_err(|e| self.sqlite(e))?);
-        }
-        let Some(open) = conn.as_ref() else {
-            return Ok(None);
+        let open = match &mut *conn {
+            Some(open) => open,
+            closed @ None => {
+                let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+                let opened =
+                    Connection::open_with_flags(&self.path, flags).map_err(|e| self.sqlite(e))?;
+                closed.insert(opened)
+            }
         };
         let checked = open.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
             Ok((

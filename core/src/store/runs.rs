@@ -292,6 +292,18 @@ fn key_of(run_id: &str) -> (&str, i64) {
         .unwrap_or(("", i64::MIN))
 }
 
+/// The run with id `run_id`, found through its key ([`key_of`]).
+fn find_run(conn: &rusqlite::Connection, run_id: &str) -> Result<Option<Run>, StoreError> {
+    let (job_id, scheduled_ms) = key_of(run_id);
+    conn.row_cached(
+        &format!("SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?1 AND scheduled_at = ?2"),
+        params![job_id, scheduled_ms],
+        run_from_row,
+    )
+    .optional()
+    .map_err(sql)
+}
+
 const RUN_COLUMNS: &str = "id, job_id, scheduled_at, claimed_at, started_at, finished_at, status, reason, exit_code, error, host, pid, lateness_ms, child_pid, attempt, retry_of";
 
 fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
@@ -417,16 +429,7 @@ fn plan_retry(
     run_id: &str,
     finished_at: DateTime<Utc>,
 ) -> Result<Finished, StoreError> {
-    let (job_id, scheduled_ms) = key_of(run_id);
-    let run = tx
-        .row_cached(
-            &format!("SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?1 AND scheduled_at = ?2"),
-            params![job_id, scheduled_ms],
-            run_from_row,
-        )
-        .optional()
-        .map_err(sql)?;
-    let Some(run) = run else {
+    let Some(run) = find_run(tx, run_id)? else {
         return Ok(Finished::Done);
     };
     if matches!(run.reason, Some(RunReason::Manual)) {
@@ -517,16 +520,7 @@ impl Store {
 
     /// One run by id.
     pub fn run(&self, run_id: &str) -> Result<Option<Run>, StoreError> {
-        let (job_id, scheduled_ms) = key_of(run_id);
-        self.read(|conn| {
-            conn.row_cached(
-                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?1 AND scheduled_at = ?2"),
-                params![job_id, scheduled_ms],
-                run_from_row,
-            )
-            .optional()
-            .map_err(sql)
-        })
+        self.read(|conn| find_run(conn, run_id))
     }
 
     /// The command started: record the start and the lateness.

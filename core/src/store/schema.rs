@@ -223,34 +223,51 @@ mod tests {
         "SELECT 1 FROM runs WHERE job_id = ?1 AND status IN ('claimed', 'running', 'queued') AND status IN ('claimed', 'running')",
     ];
 
-    #[test]
-    fn every_query_of_open_runs_reads_the_open_runs_index_and_never_scans_the_runs() {
+    /// A new store, migrated, and a plain connection to it.
+    fn fresh_store() -> (tempfile::TempDir, rusqlite::Connection) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cronhost.db");
         drop(super::super::Store::open(&path).unwrap());
         let conn = rusqlite::Connection::open(&path).unwrap();
-        let indexes: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'runs' AND sql IS NOT NULL")
-            .unwrap()
-            .query_map([], |r| r.get(0))
+        (dir, conn)
+    }
+
+    /// The names of the runs' indexes that `which` selects (`sql IS NULL`: the keys SQLite
+    /// made for UNIQUE and PRIMARY KEY; `sql IS NOT NULL`: the indexes the schema created).
+    fn runs_indexes(conn: &rusqlite::Connection, which: &str) -> Vec<String> {
+        conn.prepare(&format!(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'runs' AND {which}"
+        ))
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    }
+
+    /// The steps of `query`'s plan, its parameters unbound.
+    fn query_plan(conn: &rusqlite::Connection, query: &str) -> Vec<String> {
+        let mut explain = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+            .unwrap();
+        let unbound = vec![rusqlite::types::Null; explain.parameter_count()];
+        explain
+            .query_map(rusqlite::params_from_iter(unbound), |r| r.get(3))
             .unwrap()
             .collect::<Result<_, _>>()
-            .unwrap();
+            .unwrap()
+    }
+
+    #[test]
+    fn every_query_of_open_runs_reads_the_open_runs_index_and_never_scans_the_runs() {
+        let (_dir, conn) = fresh_store();
         assert_eq!(
-            indexes,
+            runs_indexes(&conn, "sql IS NOT NULL"),
             ["runs_open"],
             "the runs' own indexes (besides their keys)"
         );
         for query in OPEN_RUN_QUERIES {
-            let mut explain = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
-                .unwrap();
-            let unbound = vec![rusqlite::types::Null; explain.parameter_count()];
-            let plan: Vec<String> = explain
-                .query_map(rusqlite::params_from_iter(unbound), |r| r.get(3))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
+            let plan = query_plan(&conn, query);
             assert!(
                 plan.iter().any(|step| step.contains("runs_open")),
                 "{query}: {plan:?}"
@@ -271,28 +288,14 @@ mod tests {
 
     #[test]
     fn a_run_has_one_key_and_is_found_by_its_id_through_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("cronhost.db");
-        drop(super::super::Store::open(&path).unwrap());
-        let conn = rusqlite::Connection::open(&path).unwrap();
+        let (_dir, conn) = fresh_store();
         // Schema 8: the (job, instant) key only; the id had a second unique index before.
-        let keys: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'runs' AND sql IS NULL")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let keys = runs_indexes(&conn, "sql IS NULL");
         assert_eq!(keys.len(), 1, "{keys:?}");
-        let plan: Vec<String> = conn
-            .prepare(
-                "EXPLAIN QUERY PLAN SELECT * FROM runs WHERE job_id = ?1 AND scheduled_at = ?2",
-            )
-            .unwrap()
-            .query_map([rusqlite::types::Null, rusqlite::types::Null], |r| r.get(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let plan = query_plan(
+            &conn,
+            "SELECT * FROM runs WHERE job_id = ?1 AND scheduled_at = ?2",
+        );
         assert!(
             plan.iter()
                 .any(|step| step.starts_with("SEARCH runs USING INDEX") && step.contains(&keys[0])),
