@@ -31,6 +31,10 @@ pub(super) const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
 /// log stays bounded even if nobody calls [`Store::checkpoint_if_due`] any more.
 pub(super) const BACKSTOP_PAGES: i64 = 10_000;
 
+/// How long a checkpoint waits for a lock another connection holds before it gives up until
+/// the next cadence.
+const CHECKPOINT_PATIENCE: Duration = Duration::from_secs(1);
+
 /// The checkpoint state of one store handle.
 #[derive(Debug)]
 pub(super) struct Checkpoints {
@@ -100,6 +104,11 @@ impl Store {
                     | OpenFlags::SQLITE_OPEN_NOFOLLOW;
                 let opened =
                     Connection::open_with_flags(&self.path, flags).map_err(|e| self.sqlite(e))?;
+                // A command that holds the store's lock a moment (switching a fresh store to
+                // WAL, say) is waited for, not reported as a failed checkpoint.
+                opened
+                    .busy_timeout(CHECKPOINT_PATIENCE)
+                    .map_err(|e| self.sqlite(e))?;
                 closed.insert(opened)
             }
         };
