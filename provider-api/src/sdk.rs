@@ -6,7 +6,8 @@ use abi_stable::std_types::{RResult, RStr};
 use serde::de::DeserializeOwned;
 
 use crate::ffi::{
-    FireOutcome, HostServicesBox, LogLevel, RunReport, StartOptions, StopSignalBox, TickReport,
+    FireOutcome, HostServicesBox, LogLevel, Occurrence, RunReport, StartOptions, StopSignalBox,
+    TickReport,
 };
 
 /// A provider: the part of cronhost that decides *when* due jobs fire.
@@ -137,7 +138,12 @@ impl HostError {
     /// that added it), as opposed to offering it and failing: a provider falls back to what it
     /// did before that service existed.
     pub fn is_not_offered(&self) -> bool {
-        self.message == crate::ffi::NOT_OFFERED || self.message == crate::ffi::NOT_OFFERED_1_2
+        [
+            crate::ffi::NOT_OFFERED,
+            crate::ffi::NOT_OFFERED_1_2,
+            crate::ffi::NOT_OFFERED_1_3,
+        ]
+        .contains(&self.message.as_str())
     }
 }
 
@@ -225,6 +231,50 @@ impl Host {
             self.services
                 .fire_occurrence(RStr::from_str(job_id), scheduled_at_ms),
         )
+    }
+
+    /// Claim and run each of `occurrences` (job id, instant in ms since the epoch), as
+    /// [`fire_occurrence`](Host::fire_occurrence) does one; the outcomes come back in their
+    /// order, one occurrence's failure in its own place. The host claims occurrences due
+    /// together in shared transactions and starts them side by side, so hand over a batch of
+    /// won claims in one call. A host older than 1.3 gets them one `fire_occurrence` at a
+    /// time. (API 1.3.)
+    ///
+    /// ```no_run
+    /// # fn fire(host: &cronhost_provider_api::Host) -> Result<(), cronhost_provider_api::HostError> {
+    /// let due = host.due_occurrences()?;
+    /// for ((job_id, _), outcome) in due.iter().zip(host.fire_occurrences(&due)?) {
+    ///     if let Err(e) = outcome {
+    ///         host.log(cronhost_provider_api::LogLevel::Warn, &format!("job {job_id}: {e}"));
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn fire_occurrences(
+        &self,
+        occurrences: &[(String, i64)],
+    ) -> Result<Vec<Result<FireOutcome, HostError>>, HostError> {
+        let batch: Vec<Occurrence> = occurrences
+            .iter()
+            .map(|(job_id, scheduled_at_ms)| Occurrence {
+                job_id: job_id.as_str().into(),
+                scheduled_at_ms: *scheduled_at_ms,
+            })
+            .collect();
+        match host_result(
+            "fire_occurrences",
+            self.services.fire_occurrences(batch.as_slice().into()),
+        ) {
+            Ok(outcomes) => Ok(outcomes
+                .into_iter()
+                .map(|outcome| host_result("fire_occurrences", outcome))
+                .collect()),
+            Err(e) if e.is_not_offered() => Ok(occurrences
+                .iter()
+                .map(|(job_id, at)| self.fire_occurrence(job_id, *at))
+                .collect()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Move past this occurrence without running it, recorded as skipped with `reason` (for

@@ -4,8 +4,12 @@
 use std::sync::{Arc, Mutex};
 
 use cronhost_provider_api::abi_stable::sabi_trait::TD_Opaque;
-use cronhost_provider_api::abi_stable::std_types::{RArc, RErr, ROk, RResult, RStr, RString, RVec};
-use cronhost_provider_api::ffi::{HostServices, HostServices_TO, StopSignal, StopSignal_TO};
+use cronhost_provider_api::abi_stable::std_types::{
+    RArc, RErr, ROk, RResult, RSlice, RStr, RString, RVec,
+};
+use cronhost_provider_api::ffi::{
+    HostServices, HostServices_TO, Occurrence, StopSignal, StopSignal_TO,
+};
 use cronhost_provider_api::{
     into_provider_box, FireOutcome, Host, LogLevel, Provider, ProviderConfig, ProviderError,
     StartOptions, Stop, TickReport,
@@ -276,4 +280,88 @@ fn next_due_in_is_a_duration_and_a_host_without_it_says_it_does_not_offer_it() {
     let failed = timed(Err("disk I/O error")).next_due_in().unwrap_err();
     assert!(!failed.is_not_offered(), "a failure is not an older host");
     assert_eq!(failed.message, "disk I/O error");
+}
+
+/// A host that fires occurrences one at a time (API 1.1) and, when `batches`, also a batch at
+/// a time (API 1.3); it records each call.
+#[derive(Clone, Default)]
+struct Occurrences {
+    batches: bool,
+    calls: Arc<Mutex<Vec<String>>>,
+}
+
+impl Occurrences {
+    fn answer(job_id: &str) -> RResult<FireOutcome, RString> {
+        match job_id {
+            "gone" => ROk(FireOutcome::NoSuchJob),
+            "locked" => RErr("store is locked".into()),
+            _ => ROk(FireOutcome::Fired),
+        }
+    }
+}
+
+impl HostServices for Occurrences {
+    fn tick(&self) -> RResult<TickReport, RString> {
+        ROk(TickReport::default())
+    }
+    fn fire_due(&self, _job_id: RStr<'_>) -> RResult<FireOutcome, RString> {
+        ROk(FireOutcome::ClaimLost)
+    }
+    fn due_job_ids(&self) -> RResult<RVec<RString>, RString> {
+        ROk(RVec::new())
+    }
+    fn record_heartbeat(&self, _success: bool, _error: RStr<'_>) {}
+    fn log(&self, _level: LogLevel, _message: RStr<'_>) {}
+    fn config_json(&self) -> RString {
+        "{}".into()
+    }
+    fn fire_occurrence(&self, job_id: RStr<'_>, at_ms: i64) -> RResult<FireOutcome, RString> {
+        let call = format!("one {job_id}@{at_ms}");
+        self.calls.lock().unwrap().push(call);
+        Self::answer(job_id.as_str())
+    }
+    fn fire_occurrences(
+        &self,
+        occurrences: RSlice<'_, Occurrence>,
+    ) -> RResult<RVec<RResult<FireOutcome, RString>>, RString> {
+        if !self.batches {
+            return RErr(cronhost_provider_api::ffi::NOT_OFFERED_1_3.into());
+        }
+        let call = format!("batch of {}", occurrences.len());
+        self.calls.lock().unwrap().push(call);
+        let answers = occurrences.iter().map(|o| Self::answer(o.job_id.as_str()));
+        ROk(answers.collect())
+    }
+}
+
+#[test]
+fn a_batch_of_occurrences_goes_in_one_call_or_one_at_a_time_to_an_older_host() {
+    let batch: Vec<(String, i64)> = ["a", "gone", "locked", "b"]
+        .iter()
+        .zip(1..)
+        .map(|(job, at)| (job.to_string(), at))
+        .collect();
+    for batches in [true, false] {
+        let services = Occurrences {
+            batches,
+            ..Occurrences::default()
+        };
+        let host = Host::from_ffi(HostServices_TO::from_ptr(
+            RArc::new(services.clone()),
+            TD_Opaque,
+        ));
+        let outcomes = host.fire_occurrences(&batch).unwrap();
+        assert_eq!(outcomes.len(), 4);
+        assert_eq!(outcomes[0], Ok(FireOutcome::Fired));
+        assert_eq!(outcomes[1], Ok(FireOutcome::NoSuchJob));
+        let locked = outcomes[2].as_ref().unwrap_err();
+        assert_eq!(locked.message, "store is locked");
+        assert!(!locked.is_not_offered());
+        assert_eq!(outcomes[3], Ok(FireOutcome::Fired));
+        let calls = services.calls.lock().unwrap().clone();
+        match batches {
+            true => assert_eq!(calls, ["batch of 4"]),
+            false => assert_eq!(calls, ["one a@1", "one gone@2", "one locked@3", "one b@4"]),
+        }
+    }
 }

@@ -42,6 +42,8 @@ pub struct Artifacts {
     pub compat_1_0: PathBuf,
     /// A provider built against the frozen 1.1 interface (`compat-1.1`).
     pub compat_1_1: PathBuf,
+    /// A provider built against the frozen 1.2 interface (`compat-1.2`).
+    pub compat_1_2: PathBuf,
     /// A provider built against a 2.0 interface (refused by version).
     pub api_v2: PathBuf,
     /// A provider built against another application's interface (refused by layout).
@@ -154,15 +156,16 @@ pub fn artifacts() -> &'static Artifacts {
             ],
             &compat_target,
         );
-        let compat_1_1_target = root.join("target").join("e2e-compat-1.1");
-        let compat_1_1_manifest = root.join("tests/fixtures/api-1.1/Cargo.toml");
-        cargo_build(
-            &[
-                "--manifest-path",
-                compat_1_1_manifest.to_str().expect("utf-8 path"),
-            ],
-            &compat_1_1_target,
-        );
+        let frozen = |version: &str| {
+            let target = root.join("target").join(format!("e2e-compat-{version}"));
+            let manifest = root.join(format!("tests/fixtures/api-{version}/Cargo.toml"));
+            cargo_build(
+                &["--manifest-path", manifest.to_str().expect("utf-8 path")],
+                &target,
+            );
+            target
+        };
+        let (compat_1_1_target, compat_1_2_target) = (frozen("1.1"), frozen("1.2"));
         // Benchmarks set CRONHOST_E2E_RELEASE to measure optimised builds.
         let profile = if std::env::var_os("CRONHOST_E2E_RELEASE").is_some() {
             "release"
@@ -184,6 +187,9 @@ pub fn artifacts() -> &'static Artifacts {
             compat_1_1: compat_1_1_target
                 .join(profile)
                 .join(library_file_name("cronhost-fixture-compat-1-1")),
+            compat_1_2: compat_1_2_target
+                .join(profile)
+                .join(library_file_name("cronhost-fixture-compat-1-2")),
             api_v2: compat_target
                 .join(profile)
                 .join(library_file_name("cronhost-fixture-v2")),

@@ -448,3 +448,32 @@ fn a_job_added_while_the_provider_sleeps_fires_without_waiting_for_the_cadence()
         );
     }
 }
+
+/// A host hands a scan's won claims to its engine in one `fire_occurrences` call (API 1.3);
+/// an isolated provider's batch crosses to the host in messages of at most 64 occurrences.
+/// With 80 jobs due every second on one isolated host, each scan's batch takes two messages,
+/// and every occurrence still runs exactly once.
+#[test]
+fn an_isolated_host_fires_a_batch_larger_than_one_message_exactly_once() {
+    let _serial = serial();
+    let mut cluster = Cluster::with_settings(
+        "batch",
+        1,
+        database_url(),
+        5,
+        80,
+        ("", "poll_ms = 50\nisolation = \"process\"\n"),
+    );
+    cluster.start(0, 0);
+    wait_for("the member in the database", PATIENCE, || {
+        let status = cluster.hosts[0].home.cronhost(&["status"]);
+        String::from_utf8_lossy(&status.stdout).contains("(1 member(s))")
+    });
+    let from = epoch_ms();
+    std::thread::sleep(Duration::from_secs(6));
+    let to = epoch_ms();
+    cluster.stop_all();
+    assert_every_occurrence(&cluster, 80, from, to);
+    let executed = assert_no_double_run(&cluster);
+    assert!(executed >= 80 * 4, "only {executed} executions in 6 s");
+}

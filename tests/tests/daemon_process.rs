@@ -116,6 +116,7 @@ fn providers_json_lists_the_selection_the_providers_and_every_rejection() {
     home.install(&artifacts().duplicate, "20-dup.so");
     home.install(&artifacts().compat_1_0, "30-compat.so");
     home.install(&artifacts().compat_1_1, "31-compat.so");
+    home.install(&artifacts().compat_1_2, "32-compat.so");
     home.write_plugin_file("00-empty.so", b"");
     home.write_config(
         "[cron]\nprovider = \"zoo-ticker\"\nprovider_call_timeout_ms = 1000\n[providers.zoo-unavailable]\nisolation = \"process\"\n",
@@ -152,6 +153,7 @@ fn providers_json_lists_the_selection_the_providers_and_every_rejection() {
     assert_eq!(row("zoo-panic-is-available").unwrap()["available"], false);
     assert_eq!(row("compat-1.0").unwrap()["api_version"], "1.0.0");
     assert_eq!(row("compat-1.1").unwrap()["api_version"], "1.1.0");
+    assert_eq!(row("compat-1.2").unwrap()["api_version"], "1.2.0");
     assert!(row("dup-only").is_some());
     assert!(
         row("zoo-panic-new").is_none(),
@@ -492,24 +494,42 @@ fn metrics_are_off_by_default_and_a_bad_listen_address_does_not_stop_the_jobs() 
     let _ = log;
 }
 
-/// The interface grew in 1.2 (a host service): a library built against 1.1 is checked against
-/// the frozen 1.1 layout, loads, and fires through the 1.1 services it calls, in the host's
-/// process and in a child of its own. Before the frozen layout, abi_stable refused it at load
-/// (fewer prefix fields than the host's) and nothing fired (`fallback = "none"`).
+/// The interface grew in 1.2 and again in 1.3 (a host service each): a library built against
+/// 1.1 or 1.2 is checked against that version's frozen layout, loads, and fires through the
+/// services it calls (1.2's `next_due_in` too), in the host's process and in a child of its
+/// own. Before the frozen layouts, abi_stable refused such a library at load (fewer prefix
+/// fields than the host's) and nothing fired (`fallback = "none"`).
 #[test]
-fn a_provider_built_against_1_1_still_loads_and_fires_in_process_and_isolated() {
-    for isolation in ["in-process", "process"] {
-        let home = TestHome::new();
-        home.install(&artifacts().compat_1_1, "compat.so");
-        home.write_config(&format!(
-            "[cron]\nprovider = \"compat-1.1\"\nfallback = \"none\"\n[providers.compat-1.1]\nisolation = \"{isolation}\"\n"
-        ));
-        let out = job(&home, "old");
-        let running = Running::start(&home);
-        running.wait_for_log("provider `compat-1.1` from");
-        wait_for("two fires", PATIENCE, || count_lines(&out) >= 2);
-        let (status, log) = running.terminate();
-        assert_eq!(status.code(), Some(0), "{isolation}: {log}");
-        assert!(!log.contains("built-in ticker"), "{isolation}: {log}");
+fn providers_built_against_1_1_and_1_2_still_load_and_fire_in_process_and_isolated() {
+    let older = [
+        (
+            &artifacts().compat_1_1,
+            "compat-1.1",
+            "provider `compat-1.1` from",
+        ),
+        (
+            &artifacts().compat_1_2,
+            "compat-1.2",
+            "next_due_in answered Some(",
+        ),
+    ];
+    for (library, name, sign) in older {
+        for isolation in ["in-process", "process"] {
+            let home = TestHome::new();
+            home.install(library, "compat.so");
+            home.write_config(&format!(
+                "[cron]\nprovider = \"{name}\"\nfallback = \"none\"\n[providers.{name}]\nisolation = \"{isolation}\"\n"
+            ));
+            let out = job(&home, "old");
+            let running = Running::start(&home);
+            running.wait_for_log(sign);
+            wait_for("two fires", PATIENCE, || count_lines(&out) >= 2);
+            let (status, log) = running.terminate();
+            assert_eq!(status.code(), Some(0), "{name}, {isolation}: {log}");
+            assert!(
+                !log.contains("built-in ticker"),
+                "{name}, {isolation}: {log}"
+            );
+        }
     }
 }

@@ -1,18 +1,18 @@
 //! The cron engine: due scan over the store, claims, and handing claimed runs to the runner.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::{Engine, EngineError, FireOutcome, TickReport};
 use crate::run::Runner;
-use crate::store::{ClaimOutcome, Claimer, Store};
+use crate::store::{ClaimOutcome, Claimer, Store, StoreError};
 use crate::text::panic_message;
 
 use super::processes::{self, group_alive, owner_alive};
+use super::together;
 
 /// How often the ticks look for runs whose owner and command are both gone (an orphaned
 /// command that outlived a killed daemon holds its job's overlap slot until then).
@@ -154,39 +154,44 @@ impl CronEngine {
         &self.runner
     }
 
-    /// Claim the due jobs `job_ids` in one transaction, then start or record what each claim
-    /// decided; one job's error or panic is logged and never stops the others (a panic while
-    /// claiming is its job's error already: `Store::claim_each`).
-    fn fire_chunk(&self, job_ids: &[String]) -> Vec<Result<FireOutcome, ()>> {
+    /// Claim `items` in one transaction (`claim`, at one instant), then start or record what
+    /// each claim decided; one item's error or panic is logged and returned in its place, and
+    /// never stops the others (a panic while claiming is its item's error already:
+    /// [`Store::claim_each`]).
+    fn fire_chunk<K>(
+        &self,
+        items: &[K],
+        job_of: impl Fn(&K) -> &str,
+        claim: impl FnOnce(&[K], DateTime<Utc>) -> Vec<Result<ClaimOutcome, StoreError>>,
+    ) -> Vec<Result<FireOutcome, EngineError>> {
         let now = crate::clock::now();
-        let claims = self.store.claim_each(job_ids, now, &self.claimer);
-        job_ids
+        let claims = claim(items, now);
+        items
             .iter()
             .zip(claims)
-            .map(|(job_id, claim)| self.guarded(job_id, || self.act_on(claim?, now)))
+            .map(|(item, claim)| self.guarded(job_of(item), || self.act_on(claim?, now)))
             .collect()
     }
 
-    /// Run `fire` for `job_id`; its error or panic is logged and never stops the others.
+    /// Run `fire` for `job_id`; its error or panic is logged and returned, and never stops
+    /// the others.
     fn guarded(
         &self,
         job_id: &str,
         fire: impl FnOnce() -> Result<FireOutcome, EngineError>,
-    ) -> Result<FireOutcome, ()> {
+    ) -> Result<FireOutcome, EngineError> {
         match catch_unwind(AssertUnwindSafe(fire)) {
             Ok(Ok(outcome)) => Ok(outcome),
             // Recorded on its run as failed, and logged there: once is enough.
-            Ok(Err(EngineError::Job { .. })) => Err(()),
+            Ok(Err(e @ EngineError::Job { .. })) => Err(e),
             Ok(Err(e)) => {
                 log::warn!("job={job_id}: {e}");
-                Err(())
+                Err(e)
             }
             Err(payload) => {
-                log::error!(
-                    "job={job_id}: evaluating it panicked: {}",
-                    panic_message(&*payload)
-                );
-                Err(())
+                let message = format!("evaluating it panicked: {}", panic_message(&*payload));
+                log::error!("job={job_id}: {message}");
+                Err(EngineError::Failed(message))
             }
         }
     }
@@ -306,25 +311,6 @@ impl CronEngine {
     }
 }
 
-/// How many due jobs the `n`th chunk of a tick claims in one transaction: 1, 2, 4, 8, then
-/// 16 at a time, so the first jobs start at once and a burst costs a few commits; while one
-/// worker starts a chunk's processes, another claims the next.
-fn chunk_size(n: usize) -> usize {
-    1 << n.min(4)
-}
-
-/// How many workers start the jobs due at one instant: one per core, at least 2, at most 8.
-fn fire_workers() -> usize {
-    // Asked once: the answer reads cgroup files, too slow for every tick.
-    static WORKERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *WORKERS.get_or_init(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .clamp(2, 8)
-    })
-}
-
 impl Engine for CronEngine {
     fn metrics(&self) -> Option<Arc<crate::metrics::Metrics>> {
         Some(Arc::clone(self.runner.metrics()))
@@ -344,44 +330,22 @@ impl Engine for CronEngine {
             .store
             .due_job_ids(crate::clock::now())
             .map_err(EngineError::from)?;
-        let report = Mutex::new(TickReport::default());
-        let (next, chunks) = (AtomicUsize::new(0), AtomicUsize::new(0));
-        // Jobs due at the same instant are claimed in chunks and started by a few workers side
-        // by side: claims serialise in the store, but starting processes does not have to.
-        // The runs' records wait while they claim.
-        let fire_next = || {
-            let _claiming = self.runner.claiming();
-            loop {
-                let size = chunk_size(chunks.fetch_add(1, Ordering::Relaxed));
-                let from = next.fetch_add(size, Ordering::Relaxed);
-                if from >= due.len() {
-                    break;
-                }
-                let outcomes = self.fire_chunk(&due[from..due.len().min(from + size)]);
-                let mut report = report.lock().unwrap_or_else(|p| p.into_inner());
-                for outcome in outcomes {
-                    match outcome {
-                        Ok(FireOutcome::Fired) => report.fired += 1,
-                        Ok(FireOutcome::Skipped) => report.skipped += 1,
-                        Ok(_) => {}
-                        Err(()) => report.errors += 1,
-                    }
-                }
+        let outcomes = together::fire_together(&due, &self.runner, |job_ids| {
+            self.fire_chunk(job_ids, String::as_str, |job_ids, now| {
+                self.store.claim_each(job_ids, now, &self.claimer)
+            })
+        });
+        let mut report = TickReport::default();
+        for outcome in outcomes {
+            match outcome {
+                Ok(FireOutcome::Fired) => report.fired += 1,
+                Ok(FireOutcome::Skipped) => report.skipped += 1,
+                Ok(_) => {}
+                Err(_) => report.errors += 1,
             }
-        };
-        let workers = due.len().min(fire_workers());
-        if workers > 1 {
-            std::thread::scope(|scope| {
-                for _ in 1..workers {
-                    scope.spawn(fire_next);
-                }
-                fire_next();
-            });
-        } else {
-            fire_next();
         }
         unrecorded?;
-        Ok(report.into_inner().unwrap_or_else(|p| p.into_inner()))
+        Ok(report)
     }
 
     fn fire_due(&self, job_id: &str) -> Result<FireOutcome, EngineError> {
@@ -404,11 +368,21 @@ impl Engine for CronEngine {
         job_id: &str,
         scheduled_at: chrono::DateTime<Utc>,
     ) -> Result<FireOutcome, EngineError> {
-        let now = crate::clock::now();
-        let outcome = self
-            .store
-            .claim_occurrence(job_id, scheduled_at, now, &self.claimer)?;
-        self.act_on(outcome, now)
+        let mut outcomes = self.fire_occurrences(&[(job_id.to_owned(), scheduled_at)]);
+        outcomes.pop().expect("one outcome per occurrence")
+    }
+
+    fn fire_occurrences(
+        &self,
+        occurrences: &[(String, chrono::DateTime<Utc>)],
+    ) -> Vec<Result<FireOutcome, EngineError>> {
+        together::fire_together(occurrences, &self.runner, |chunk| {
+            self.fire_chunk(
+                chunk,
+                |(job_id, _)| job_id.as_str(),
+                |chunk, now| self.store.claim_occurrences(chunk, now, &self.claimer),
+            )
+        })
     }
 
     fn skip_occurrence(
@@ -575,6 +549,78 @@ mod tests {
         assert!(engine.store.runs(Some("broken"), 10).unwrap().is_empty());
         let again = engine.tick().unwrap();
         assert_eq!(again.errors, 0, "{again:?}");
+    }
+
+    #[test]
+    fn a_batch_of_occurrences_fires_each_once_and_answers_in_its_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path());
+        let past = crate::clock::now() - chrono::Duration::seconds(10);
+        for n in 0..20 {
+            let name = format!("batch-{n}");
+            engine
+                .store
+                .add_job(&spec("every 1s", &name, &["true"]), "UTC", past)
+                .unwrap();
+        }
+        engine
+            .store
+            .add_job(&spec("every 1s", "broken", &["true"]), "UTC", past)
+            .unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join("cronhost.db")).unwrap();
+        conn.execute(
+            "UPDATE jobs SET schedule = 'cron:not a schedule' WHERE name = 'broken'",
+            [],
+        )
+        .unwrap();
+        let due = engine.due_occurrences().unwrap();
+        assert_eq!(due.len(), 21, "{due:?}");
+        let broken = engine.store.job("broken").unwrap().id;
+        let (first, second) = {
+            let mut fine = due.iter().filter(|(job_id, _)| *job_id != broken);
+            (fine.next().unwrap().clone(), fine.next().unwrap().clone())
+        };
+        let mut batch = due.clone();
+        batch.push(("jnosuchjob".into(), first.1));
+        batch.push((second.0.clone(), second.1 + chrono::Duration::minutes(1)));
+        batch.push(first.clone());
+
+        let outcomes = engine.fire_occurrences(&batch);
+        let outcomes: Vec<FireOutcome> = outcomes.into_iter().map(Result::unwrap).collect();
+        assert_eq!(outcomes.len(), batch.len());
+        for (occurrence, outcome) in due.iter().zip(&outcomes) {
+            let expected = match occurrence.0 == broken {
+                true => FireOutcome::ClaimLost,
+                false => FireOutcome::Fired,
+            };
+            if *occurrence != first {
+                assert_eq!(*outcome, expected, "{occurrence:?}");
+            }
+        }
+        assert_eq!(outcomes[21], FireOutcome::NoSuchJob);
+        assert_eq!(outcomes[22], FireOutcome::ClaimLost, "not its due instant");
+        // The same occurrence twice in one batch: one claim wins, wherever each landed.
+        let at = due
+            .iter()
+            .position(|occurrence| *occurrence == first)
+            .unwrap();
+        let mut twice = [outcomes[at], outcomes[23]];
+        twice.sort_by_key(|outcome| *outcome != FireOutcome::Fired);
+        assert_eq!(twice, [FireOutcome::Fired, FireOutcome::ClaimLost]);
+
+        assert!(engine.runner().wait_idle(Duration::from_secs(30)));
+        for n in 0..20 {
+            let runs = engine.store.runs(Some(&format!("batch-{n}")), 10).unwrap();
+            assert_eq!(runs.len(), 1, "batch-{n}: {runs:?}");
+            assert_eq!(runs[0].status, RunStatus::Succeeded);
+        }
+        let again = engine.fire_occurrences(&due);
+        assert!(
+            again
+                .iter()
+                .all(|outcome| matches!(outcome, Ok(FireOutcome::ClaimLost))),
+            "{again:?}"
+        );
     }
 
     #[test]

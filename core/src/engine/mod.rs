@@ -3,6 +3,7 @@
 mod cron;
 mod housekeeping;
 mod processes;
+mod together;
 
 use std::time::SystemTime;
 
@@ -104,6 +105,20 @@ pub trait Engine: Send + Sync {
         Err(EngineError::Failed(
             "this engine does not fire single occurrences".into(),
         ))
+    }
+
+    /// Claim and run each of `occurrences` (a job and the instant it is due for), as
+    /// [`fire_occurrence`](Engine::fire_occurrence) does one; the outcomes come back in their
+    /// order, one occurrence's failure in its own place. An engine with a store claims
+    /// occurrences due together in shared transactions and starts them side by side.
+    fn fire_occurrences(
+        &self,
+        occurrences: &[(String, DateTime<Utc>)],
+    ) -> Vec<Result<FireOutcome, EngineError>> {
+        occurrences
+            .iter()
+            .map(|(job_id, scheduled_at)| self.fire_occurrence(job_id, *scheduled_at))
+            .collect()
     }
 
     /// Move past this occurrence without running it, recorded as skipped with `reason`.

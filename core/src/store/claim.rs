@@ -186,6 +186,21 @@ impl Store {
         self.write(|tx| claim_in(tx, job_id, now, claimer, &Target::Exactly(scheduled)))
     }
 
+    /// Claim each of `occurrences` (job id, its due instant), as [`Store::claim_occurrence`]
+    /// does one, in one transaction: occurrences due together cost one commit. One
+    /// occurrence's error, or a panic while claiming it, is its own (returned in its place);
+    /// the others' claims still hold.
+    pub fn claim_occurrences(
+        &self,
+        occurrences: &[(String, DateTime<Utc>)],
+        now: DateTime<Utc>,
+        claimer: &Claimer,
+    ) -> Vec<Result<ClaimOutcome, StoreError>> {
+        self.write_each(occurrences, |tx, (job_id, scheduled)| {
+            claim_in(tx, job_id, now, claimer, &Target::Exactly(*scheduled))
+        })
+    }
+
     /// Move past the occurrence of `job_id` at `scheduled` without running it: it advances as
     /// if claimed, and is recorded as `skipped` with `reason` (e.g. it ran on another host).
     pub fn skip_occurrence(

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use cronhost_provider_api::abi_stable::std_types::{
-    RErr, RNone, ROk, ROption, RResult, RSome, RStr, RString, RVec,
+    RErr, RNone, ROk, ROption, RResult, RSlice, RSome, RStr, RString, RVec,
 };
 use cronhost_provider_api::ffi::{AnyProvider, HostServices, Occurrence, RunReport};
 use cronhost_provider_api::{FireOutcome, LogLevel, StartOptions, TickReport};
@@ -18,13 +18,13 @@ use cronhost_provider_api::{FireOutcome, LogLevel, StartOptions, TickReport};
 use super::pending::Pending;
 use super::protocol::{
     read_frame, write_frame, Answer, Call, FromChild, Init, Service, ServiceAnswer, ToChild,
-    PROTOCOL_VERSION,
+    MAX_OCCURRENCES_PER_MESSAGE, PROTOCOL_VERSION,
 };
 use crate::plugins::{load_library, vet_dir, vet_file, VetPolicy};
 use crate::provider::{bound_status, StopFlag, MAX_ERROR_BYTES, MAX_PROVIDER_LOG_BYTES};
 use crate::subprocess::{exit_now, protocol_pipes};
-use crate::workers::Workers;
 use cronhost_core::text::truncate;
+use cronhost_core::workers::Workers;
 
 /// The first argument that makes the `cronhost` binary serve a provider to its parent instead
 /// of running the command line. An application embedding the host checks for it at the top of
@@ -269,7 +269,11 @@ impl RemoteHost {
 }
 
 fn unexpected<T>(answer: ServiceAnswer) -> RResult<T, RString> {
-    RErr(format!("the host sent an unexpected answer: {answer:?}").into())
+    RErr(unexpected_answer(answer))
+}
+
+fn unexpected_answer(answer: ServiceAnswer) -> RString {
+    format!("the host sent an unexpected answer: {answer:?}").into()
 }
 
 fn outcome(answer: Result<ServiceAnswer, RString>) -> RResult<FireOutcome, RString> {
@@ -371,5 +375,36 @@ impl HostServices for RemoteHost {
             Ok(other) => unexpected(other),
             Err(e) => RErr(e),
         }
+    }
+
+    /// In messages of at most [`MAX_OCCURRENCES_PER_MESSAGE`]; a message that fails fails
+    /// its own occurrences, each in its place, and the rest still go.
+    fn fire_occurrences(
+        &self,
+        occurrences: RSlice<'_, Occurrence>,
+    ) -> RResult<RVec<RResult<FireOutcome, RString>>, RString> {
+        let mut outcomes = RVec::with_capacity(occurrences.len());
+        for chunk in occurrences.chunks(MAX_OCCURRENCES_PER_MESSAGE) {
+            let message = chunk
+                .iter()
+                .map(|o| {
+                    let job_id = truncate(o.job_id.as_str(), MAX_ERROR_BYTES).into_owned();
+                    (job_id, o.scheduled_at_ms)
+                })
+                .collect();
+            let failed = match self.ask(Service::FireOccurrences(message)) {
+                Ok(ServiceAnswer::Outcomes(answers)) if answers.len() == chunk.len() => {
+                    outcomes.extend(answers.into_iter().map(|answer| match answer {
+                        Ok(outcome) => ROk(outcome),
+                        Err(e) => RErr(RString::from(e)),
+                    }));
+                    continue;
+                }
+                Ok(other) => unexpected_answer(other),
+                Err(e) => e,
+            };
+            outcomes.extend(chunk.iter().map(|_| RErr(failed.clone())));
+        }
+        ROk(outcomes)
     }
 }

@@ -15,7 +15,13 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// The protocol version both sides must speak. Bump on any incompatible message change.
 /// 2: the `NextDueIn` service (API 1.2's `next_due_in_ms`).
-pub const PROTOCOL_VERSION: u32 = 2;
+/// 3: the `FireOccurrences` service (API 1.3's `fire_occurrences`).
+pub const PROTOCOL_VERSION: u32 = 3;
+
+/// The most occurrences one `FireOccurrences` message carries; a longer batch goes in several,
+/// so that a message and its answer (a job id or an error of up to 4 KiB each) stay far below
+/// [`MAX_FRAME_BYTES`].
+pub const MAX_OCCURRENCES_PER_MESSAGE: usize = 64;
 
 /// The largest frame either side accepts (1 MiB). Strings inside are cut well below it.
 pub const MAX_FRAME_BYTES: usize = 1 << 20;
@@ -114,6 +120,9 @@ pub enum Service {
     },
     /// `next_due_in_ms`.
     NextDueIn,
+    /// `fire_occurrences`: job ids and instants (ms since the epoch), at most
+    /// [`MAX_OCCURRENCES_PER_MESSAGE`].
+    FireOccurrences(Vec<(String, i64)>),
 }
 
 /// A run as `run_report` describes it.
@@ -170,6 +179,8 @@ pub enum ServiceAnswer {
     Run(Option<Run>),
     /// `next_due_in_ms`: milliseconds from when the host answered, or none known.
     NextDueIn(Option<u64>),
+    /// `fire_occurrences`: an outcome or an error per occurrence, in their order.
+    Outcomes(Vec<Result<FireOutcome, String>>),
 }
 
 /// Host → child.
@@ -334,6 +345,13 @@ mod tests {
             id: 2,
             result: Err("no".into()),
         });
+        roundtrip(ToChild::Served {
+            id: 4,
+            result: Ok(ServiceAnswer::Outcomes(vec![
+                Ok(FireOutcome::Fired),
+                Err("job `x`: no".into()),
+            ])),
+        });
         roundtrip(FromChild::Done {
             id: 3,
             result: Ok(Answer::Fired(FireOutcome::ClaimLost)),
@@ -413,6 +431,7 @@ mod tests {
         #[test]
         fn arbitrary_messages_roundtrip(id in any::<u64>(), text in ".{0,64}", at_ms in any::<i64>(), flag in any::<bool>()) {
             roundtrip(FromChild::Service { id, service: Service::FireOccurrence { job_id: text.clone(), at_ms } });
+            roundtrip(FromChild::Service { id, service: Service::FireOccurrences(vec![(text.clone(), at_ms); 3]) });
             roundtrip(FromChild::Heartbeat { success: flag, error: text.clone() });
             roundtrip(ToChild::Call { id, call: Call::FireDue { job_id: text.clone() } });
             roundtrip(FromChild::Done { id, result: Err(text) });

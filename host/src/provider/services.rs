@@ -1,5 +1,5 @@
 //! The host services a provider calls back into: tick, fire_due, due ids, heartbeat, log, config,
-//! the due occurrences and when the next one is due.
+//! the due occurrences, firing them one or a batch at a time, and when the next one is due.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use cronhost_core::text::panic_message;
 use cronhost_provider_api::abi_stable::std_types::{RNone, ROption, RSome};
 use cronhost_provider_api::abi_stable::{
     sabi_trait::TD_Opaque,
-    std_types::{RArc, RErr, ROk, RResult, RStr, RString, RVec},
+    std_types::{RArc, RErr, ROk, RResult, RSlice, RStr, RString, RVec},
 };
 use cronhost_provider_api::ffi::{
     HostServices, HostServicesBox, HostServices_TO, Occurrence, RunReport,
@@ -317,6 +317,29 @@ impl HostServices for Services {
                 }),
                 None => RNone,
             })
+        })
+    }
+
+    fn fire_occurrences(
+        &self,
+        occurrences: RSlice<'_, Occurrence>,
+    ) -> RResult<RVec<RResult<FireOutcome, RString>>, RString> {
+        self.contain("fire_occurrences", || {
+            self.refuse_if_quarantined()?;
+            let occurrences = occurrences
+                .iter()
+                .map(|o| Ok((o.job_id.to_string(), instant(o.scheduled_at_ms)?)))
+                .collect::<Result<Vec<_>, String>>()?;
+            Ok(self
+                .core
+                .engine
+                .fire_occurrences(&occurrences)
+                .into_iter()
+                .map(|outcome| match outcome {
+                    Ok(outcome) => ROk(fire_outcome(outcome)),
+                    Err(e) => RErr(e.to_string().into()),
+                })
+                .collect())
         })
     }
 

@@ -6,7 +6,7 @@ use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RArc, ROk, RResult, RStr, RString};
 
 use super::{
-    v1_0, v1_1, FireOutcome, HostServices, HostServices_TO, LibraryMetadata, ProviderBox,
+    v1_0, v1_1, v1_2, FireOutcome, HostServices, HostServices_TO, LibraryMetadata, ProviderBox,
     ProviderLibraryRef, StartOptions, StopSignalBox,
 };
 
@@ -19,6 +19,8 @@ pub enum AnyProviderLibrary {
     V1_0(v1_0::ProviderLibraryRef),
     /// Built against 1.1.
     V1_1(v1_1::ProviderLibraryRef),
+    /// Built against 1.2.
+    V1_2(v1_2::ProviderLibraryRef),
 }
 
 impl AnyProviderLibrary {
@@ -41,6 +43,11 @@ impl AnyProviderLibrary {
                 .init_root_module::<v1_1::ProviderLibraryRef>()
                 .map(Self::V1_1);
         }
+        if declared.version.as_str().starts_with("1.2.") {
+            return header
+                .init_root_module::<v1_2::ProviderLibraryRef>()
+                .map(Self::V1_2);
+        }
         Err(current)
     }
 
@@ -50,6 +57,7 @@ impl AnyProviderLibrary {
             Self::Current(module) => module.metadata(),
             Self::V1_0(module) => module.metadata(),
             Self::V1_1(module) => module.metadata(),
+            Self::V1_2(module) => module.metadata(),
         }
     }
 
@@ -60,18 +68,34 @@ impl AnyProviderLibrary {
             Self::Current(module) => module.new_provider()(name, config).map(AnyProvider::Current),
             Self::V1_0(module) => module.new_provider()(name, config).map(AnyProvider::V1_0),
             Self::V1_1(module) => module.new_provider()(name, config).map(AnyProvider::V1_1),
+            Self::V1_2(module) => module.new_provider()(name, config).map(AnyProvider::V1_2),
         }
     }
 }
 
 /// Host services that can be handed to a provider of any supported layout.
 pub trait AnyHost:
-    HostServices + v1_1::HostServices + v1_0::HostServices + Clone + Send + Sync + 'static
+    HostServices
+    + v1_2::HostServices
+    + v1_1::HostServices
+    + v1_0::HostServices
+    + Clone
+    + Send
+    + Sync
+    + 'static
 {
 }
 
-impl<H: HostServices + v1_1::HostServices + v1_0::HostServices + Clone + Send + Sync + 'static>
-    AnyHost for H
+impl<
+        H: HostServices
+            + v1_2::HostServices
+            + v1_1::HostServices
+            + v1_0::HostServices
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+    > AnyHost for H
 {
 }
 
@@ -87,6 +111,10 @@ fn v1_1_host<H: AnyHost>(host: &H) -> v1_1::HostServicesBox {
     v1_1::HostServices_TO::from_ptr(RArc::new(host.clone()), TD_Opaque)
 }
 
+fn v1_2_host<H: AnyHost>(host: &H) -> v1_2::HostServicesBox {
+    v1_2::HostServices_TO::from_ptr(RArc::new(host.clone()), TD_Opaque)
+}
+
 /// A provider instance, in the layout its library was built with. Methods a version lacks
 /// answer with that method's documented default.
 pub enum AnyProvider {
@@ -96,6 +124,8 @@ pub enum AnyProvider {
     V1_0(v1_0::ProviderBox),
     /// 1.1 layout.
     V1_1(v1_1::ProviderBox),
+    /// 1.2 layout.
+    V1_2(v1_2::ProviderBox),
 }
 
 macro_rules! dispatch {
@@ -104,6 +134,7 @@ macro_rules! dispatch {
             AnyProvider::Current($provider) => $call,
             AnyProvider::V1_0($provider) => $call,
             AnyProvider::V1_1($provider) => $call,
+            AnyProvider::V1_2($provider) => $call,
         }
     };
 }
@@ -131,6 +162,7 @@ impl AnyProvider {
             Self::Current(p) => p.start(current_host(host), stop, options),
             Self::V1_0(p) => p.start(v1_0_host(host), stop, options),
             Self::V1_1(p) => p.start(v1_1_host(host), stop, options),
+            Self::V1_2(p) => p.start(v1_2_host(host), stop, options),
         }
     }
     /// Stop it.
@@ -154,6 +186,7 @@ impl AnyProvider {
             Self::Current(p) => p.fire_due(current_host(host), job_id),
             Self::V1_0(p) => p.fire_due(v1_0_host(host), job_id),
             Self::V1_1(p) => p.fire_due(v1_1_host(host), job_id),
+            Self::V1_2(p) => p.fire_due(v1_2_host(host), job_id),
         }
     }
     /// Reconcile an external schedule.
@@ -167,6 +200,7 @@ impl AnyProvider {
         match self {
             Self::Current(p) => p.status_json(),
             Self::V1_1(p) => p.status_json(),
+            Self::V1_2(p) => p.status_json(),
             Self::V1_0(_) => ROk(RString::new()),
         }
     }

@@ -12,12 +12,13 @@
 //! [`LogLevel`], [`TickReport`], [`StartOptions`], [`ProviderInfo`]) can never grow: a new field
 //! or variant means a new type reached through a new method. A 1.x host loads every 1.y library: abi_stable's load-time check would refuse a
 //! library older than the host (abi_stable issue #118), so every published layout is kept
-//! frozen ([`v1_0`], [`v1_1`]) and [`AnyProviderLibrary::load`] checks an older library against its own.
+//! frozen ([`v1_0`], [`v1_1`], [`v1_2`]) and [`AnyProviderLibrary::load`] checks an older library against its own.
 #![allow(non_local_definitions)] // `#[sabi_trait]` expansion trips this lint (abi_stable #96).
 
 mod any;
 pub mod v1_0;
 pub mod v1_1;
+pub mod v1_2;
 
 pub use any::{AnyHost, AnyProvider, AnyProviderLibrary};
 
@@ -26,7 +27,7 @@ use abi_stable::{
     library::RootModule,
     package_version_strings, sabi_trait,
     sabi_types::VersionStrings,
-    std_types::{RArc, RBox, RErr, ROk, ROption, RResult, RStr, RString, RVec},
+    std_types::{RArc, RBox, RErr, ROk, ROption, RResult, RSlice, RStr, RString, RVec},
     StableAbi,
 };
 
@@ -188,6 +189,21 @@ pub trait HostServices: Clone + Send + Sync {
     fn next_due_in_ms(&self) -> RResult<ROption<u64>, RString> {
         RErr(NOT_OFFERED_1_2.into())
     }
+
+    // ---- added in 1.3 (defaulted: an older host answers that it does not offer it) ----
+
+    /// Claim and run each of `occurrences`, as `fire_occurrence` does one: the outcomes come
+    /// back in their order, one occurrence's failure (`RErr`) in its own place. The host claims
+    /// occurrences due together in shared transactions and starts them side by side, so a
+    /// provider that won a batch of claims hands the whole batch over in one call instead of
+    /// one call (and one commit) per occurrence. The outer `RErr` means nothing was fired.
+    fn fire_occurrences(
+        &self,
+        occurrences: RSlice<'_, Occurrence>,
+    ) -> RResult<RVec<RResult<FireOutcome, RString>>, RString> {
+        let _ = occurrences;
+        RErr(NOT_OFFERED_1_3.into())
+    }
 }
 
 /// What a host older than 1.1 answers for a 1.1 service.
@@ -195,6 +211,9 @@ pub const NOT_OFFERED: &str = "this host does not offer that service (it predate
 
 /// What a host older than 1.2 answers for a 1.2 service.
 pub const NOT_OFFERED_1_2: &str = "this host does not offer that service (it predates API 1.2)";
+
+/// What a host older than 1.3 answers for a 1.3 service.
+pub const NOT_OFFERED_1_3: &str = "this host does not offer that service (it predates API 1.3)";
 
 /// A due occurrence: a job and the nominal instant it is due for.
 #[repr(C)]

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use cronhost_provider_api::{FireOutcome, Host, LogLevel};
+use cronhost_provider_api::{FireOutcome, Host, HostError, LogLevel};
 use postgres::Client;
 
 use crate::settings::{OnDbDown, Settings};
@@ -147,13 +147,11 @@ impl Coordinator {
         let mut lost = Vec::new();
         for batch in [mine, rest] {
             let won = self.claim(&batch)?;
-            for (job_id, at) in batch {
-                if won.contains(&(job_id.clone(), at)) {
-                    self.fire(&job_id, at)?;
-                } else {
-                    lost.push((job_id, at));
-                }
-            }
+            let (won, not_won): (Vec<_>, Vec<_>) = batch
+                .into_iter()
+                .partition(|occurrence| won.contains(occurrence));
+            self.fire_won(&won)?;
+            lost.extend(not_won);
         }
         let cluster = self.settings.cluster.clone();
         let member = self.member.clone();
@@ -216,8 +214,37 @@ impl Coordinator {
         Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
     }
 
+    /// Fire the occurrences whose claims this member won, in one call to the host (which
+    /// claims them locally in shared transactions and starts them side by side), and settle
+    /// each claim by its outcome.
+    fn fire_won(&mut self, won: &[(String, i64)]) -> Result<(), postgres::Error> {
+        if won.is_empty() {
+            return Ok(());
+        }
+        let outcomes = match self.host.fire_occurrences(won) {
+            Ok(outcomes) => outcomes,
+            // Nothing was fired: every claim is given back below.
+            Err(e) => won.iter().map(|_| Err(e.clone())).collect(),
+        };
+        for ((job_id, at), outcome) in won.iter().zip(outcomes) {
+            self.settle_fired(job_id, *at, outcome)?;
+        }
+        Ok(())
+    }
+
     /// Fire an occurrence whose claim this member holds, and settle the claim by the outcome.
     fn fire(&mut self, job_id: &str, at: i64) -> Result<(), postgres::Error> {
+        let outcome = self.host.fire_occurrence(job_id, at);
+        self.settle_fired(job_id, at, outcome)
+    }
+
+    /// Settle the claim of an occurrence this member fired by what firing it came to.
+    fn settle_fired(
+        &mut self,
+        job_id: &str,
+        at: i64,
+        outcome: Result<FireOutcome, HostError>,
+    ) -> Result<(), postgres::Error> {
         let cluster = self.settings.cluster.clone();
         let member = self.member.clone();
         let client = self.client.as_mut().expect("connected");
@@ -234,7 +261,7 @@ impl Coordinator {
                 &[&cluster, &job_id, &at, &member],
             )
         };
-        match self.host.fire_occurrence(job_id, at) {
+        match outcome {
             Ok(FireOutcome::Fired) => self.inflight.push(InFlight {
                 job_id: job_id.to_owned(),
                 scheduled_at: at,

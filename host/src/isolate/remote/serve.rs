@@ -6,11 +6,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use cronhost_provider_api::abi_stable::std_types::RString;
-use cronhost_provider_api::ffi::HostServices;
+use cronhost_provider_api::ffi::{HostServices, Occurrence};
 
 use super::connection::Connection;
-use crate::isolate::protocol::{Run, Service, ServiceAnswer, ToChild};
-use crate::provider::Services;
+use crate::isolate::protocol::{Run, Service, ServiceAnswer, ToChild, MAX_OCCURRENCES_PER_MESSAGE};
+use crate::provider::{Services, MAX_ERROR_BYTES};
 use cronhost_core::text::truncate;
 
 /// How many host-service requests of one child are answered at once; more get "busy".
@@ -113,6 +113,37 @@ fn perform(services: &Services, service: Service) -> Result<ServiceAnswer, Strin
         Service::NextDueIn => HostServices::next_due_in_ms(services)
             .into_result()
             .map(|ms| ServiceAnswer::NextDueIn(ms.into_option())),
+        Service::FireOccurrences(occurrences)
+            if occurrences.len() > MAX_OCCURRENCES_PER_MESSAGE =>
+        {
+            Err(RString::from(format!(
+                "{} occurrences in one message; at most {MAX_OCCURRENCES_PER_MESSAGE} are allowed",
+                occurrences.len()
+            )))
+        }
+        Service::FireOccurrences(occurrences) => {
+            let occurrences: Vec<Occurrence> = occurrences
+                .into_iter()
+                .map(|(job_id, scheduled_at_ms)| Occurrence {
+                    job_id: job_id.into(),
+                    scheduled_at_ms,
+                })
+                .collect();
+            HostServices::fire_occurrences(services, occurrences.as_slice().into())
+                .into_result()
+                .map(|outcomes| {
+                    ServiceAnswer::Outcomes(
+                        outcomes
+                            .into_iter()
+                            .map(|outcome| {
+                                outcome
+                                    .into_result()
+                                    .map_err(|e| truncate(e.as_str(), MAX_ERROR_BYTES).into_owned())
+                            })
+                            .collect(),
+                    )
+                })
+        }
     }
     .map_err(RString::into_string)
 }
