@@ -1,5 +1,6 @@
 //! Cluster benchmark: claims per second on the PostgreSQL server, and fire lateness (scheduled
-//! instant → command started) with 1 and 3 hosts sharing per-second jobs.
+//! instant → command started) and the hosts' CPU per fire, with 1 and 3 hosts sharing
+//! per-second jobs; and the machine's floor for 20 commands started at once, in the same run.
 //!
 //! `CRONHOST_E2E_RELEASE=1 cargo bench -p cronhost-e2e --bench cluster` (uses `DATABASE_URL`,
 //! or starts a throwaway server). `CRONHOST_BENCH_SECONDS` sets the firing window (default 20;
@@ -75,9 +76,22 @@ fn fire_lateness(hosts: usize, jobs: usize, seconds: u64, library: Option<&std::
     wait_for("firing", Duration::from_secs(60), || {
         cluster.claims().len() >= jobs
     });
+    let pids: Vec<u32> = cluster
+        .hosts
+        .iter()
+        .filter_map(|host| host.child.as_ref().map(|child| child.id()))
+        .collect();
+    let cpu = || {
+        pids.iter()
+            .map(|pid| cronhost_e2e::cpu_secs(*pid))
+            .sum::<f64>()
+    };
+    // The CPU of the whole window, whose fires are those of the whole seconds inside it.
+    let cpu_before = cpu();
     let from = epoch_ms() + 1_000;
     std::thread::sleep(Duration::from_secs(seconds));
     let to = epoch_ms() - 1_000;
+    let cpu_used = cpu() - cpu_before;
     let mut client = postgres::Client::connect(database_url(), postgres::NoTls).expect("connect");
     let rows = client
         .query(
@@ -91,17 +105,34 @@ fn fire_lateness(hosts: usize, jobs: usize, seconds: u64, library: Option<&std::
     lateness.sort_unstable();
     let window = (to - from) as f64 / 1000.0;
     let which = library.map_or(String::new(), |l| format!(" [{}]", l.display()));
+    let fires_in_window = (jobs as f64) * (seconds as f64);
     println!(
-        "{hosts} host(s){which}, {jobs} jobs every second, {window:.0}s: {} fires ({:.0}/s); lateness p50 {} ms, p99 {} ms, max {} ms",
+        "{hosts} host(s){which}, {jobs} jobs every second, {window:.0}s: {} fires ({:.0}/s); lateness p50 {} ms, p99 {} ms, max {} ms; hosts' CPU {:.3} s per 1,000 fires",
         lateness.len(),
         lateness.len() as f64 / window,
         percentile(&lateness, 0.50),
         percentile(&lateness, 0.99),
-        lateness.last().copied().unwrap_or(0)
+        lateness.last().copied().unwrap_or(0),
+        cpu_used / fires_in_window * 1000.0,
+    );
+}
+
+/// What this machine needs to start `jobs` commands at once (the cheapest loop, in the same
+/// run): the floor under any host's lateness for that many fires in one second.
+fn floor(jobs: usize, bursts: usize) {
+    let floor = cronhost_e2e::floor::burst_floor(jobs, bursts, Duration::from_secs(1));
+    let mut late = floor.late_ms;
+    late.sort_unstable();
+    println!(
+        "floor (posix_spawn loop, {jobs} at once, {bursts} bursts): lateness p50 {} ms, p99 {} ms, max {} ms",
+        percentile(&late, 0.50),
+        percentile(&late, 0.99),
+        late.last().copied().unwrap_or(0),
     );
 }
 
 fn main() {
+    cronhost_e2e::floor::serve_if_asked();
     let quick = std::env::args().any(|a| a == "--quick");
     let seconds = std::env::var("CRONHOST_BENCH_SECONDS")
         .ok()
@@ -109,6 +140,7 @@ fn main() {
         .unwrap_or(if quick { 5 } else { 20 });
     let url = database_url();
     claim_throughput(url, if quick { 500 } else { 5_000 });
+    floor(20, seconds as usize);
     for hosts in [1, 3] {
         fire_lateness(hosts, 20, seconds, None);
     }

@@ -39,24 +39,7 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 
 /// CPU seconds (user + system) and peak RSS (MiB) of a process, from /proc.
 fn cpu_and_peak(pid: u32) -> (f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    // After the command name: state is field 3, utime 14, stime 15 (1-based in proc(5)).
-    let ticks = |n: usize| {
-        fields
-            .get(n - 3)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    (
-        (ticks(14) + ticks(15)) / hz,
-        cronhost_e2e::memory_mib(pid).1,
-    )
+    (cronhost_e2e::cpu_secs(pid), cronhost_e2e::memory_mib(pid).1)
 }
 
 struct Figures {

@@ -140,6 +140,26 @@ pub fn run_lateness_ms(home: &TestHome, from: i64, to: i64) -> Vec<i64> {
         .collect()
 }
 
+/// CPU seconds (user + system) process `pid` has used, its own threads only (not its
+/// children's), from `/proc` (0 when unknown).
+pub fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // After the command name: state is field 3, utime 14, stime 15 (1-based in proc(5)).
+    let ticks = |n: usize| {
+        fields
+            .get(n - 3)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(14) + ticks(15)) / hz
+}
+
 /// Resident (`VmRSS`) and peak (`VmHWM`) memory of process `pid`, in MiB (0 when unknown).
 pub fn memory_mib(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();

@@ -17,8 +17,8 @@ pub mod postgres;
 pub mod proxy;
 
 pub use daemon::{
-    assert_each_occurrence_ran_once, count_lines, marking_job, memory_mib, run_lateness_ms,
-    Running, PATIENCE,
+    assert_each_occurrence_ran_once, count_lines, cpu_secs, marking_job, memory_mib,
+    run_lateness_ms, Running, PATIENCE,
 };
 
 /// Paths of everything the tests load or run, freshly built.

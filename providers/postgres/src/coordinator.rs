@@ -13,6 +13,18 @@ use crate::share::{split, Place};
 /// How often the `local` fallback repeats its warning.
 const LOCAL_WARNING_EVERY: Duration = Duration::from_secs(10);
 
+/// The longest time between two rounds of membership upkeep (the member row, the sweep of
+/// expired leases, this member's lease renewals): often enough to renew a lease several times
+/// over, far less often than a scan runs (every due instant and every `poll_ms`).
+const MAX_UPKEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// How often the membership upkeep runs for a lease of `lease_secs`: a quarter of the lease,
+/// at most [`MAX_UPKEEP_EVERY`], so a lease is renewed at least three times before it could
+/// expire.
+fn upkeep_every(lease_secs: u64) -> Duration {
+    (Duration::from_secs(lease_secs) / 4).min(MAX_UPKEEP_EVERY)
+}
+
 /// Connect with a bounded wait.
 pub fn connect(url: &str) -> Result<Client, String> {
     let mut config: postgres::Config = url.parse().map_err(|e| format!("invalid url: {e}"))?;
@@ -45,6 +57,8 @@ pub struct Coordinator {
     last_local_warning: Option<Instant>,
     down_since: Option<Instant>,
     place: Place,
+    /// When the membership upkeep last went through on the current connection.
+    upkept_at: Option<Instant>,
 }
 
 impl Coordinator {
@@ -59,6 +73,7 @@ impl Coordinator {
             last_local_warning: None,
             down_since: None,
             place: Place::default(),
+            upkept_at: None,
         }
     }
 
@@ -78,6 +93,7 @@ impl Coordinator {
                         ),
                     );
                     self.client = Some(client);
+                    self.upkept_at = None;
                 }
                 Err(error) => return self.database_down(&error),
             }
@@ -126,10 +142,15 @@ impl Coordinator {
         }
     }
 
-    /// Claims first, so that firing waits on nothing else; then the housekeeping.
+    /// Claims first, so that firing waits on nothing else; then the housekeeping: outcomes
+    /// at every scan, the membership upkeep on its own slower cadence ([`upkeep_every`]).
     fn coordinate(&mut self) -> Result<(), postgres::Error> {
         self.claim_due()?;
-        self.keep_membership()?;
+        let every = upkeep_every(self.settings.lease_secs);
+        if self.upkept_at.is_none_or(|at| at.elapsed() >= every) {
+            self.keep_membership()?;
+            self.upkept_at = Some(Instant::now());
+        }
         self.write_back_outcomes()
     }
 
@@ -417,5 +438,19 @@ impl Coordinator {
                 &[&self.settings.cluster, &self.member],
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_upkeep_renews_a_lease_at_least_three_times_and_at_most_every_second() {
+        assert_eq!(upkeep_every(1), Duration::from_millis(250));
+        assert_eq!(upkeep_every(2), Duration::from_millis(500));
+        assert_eq!(upkeep_every(4), Duration::from_secs(1));
+        assert_eq!(upkeep_every(30), Duration::from_secs(1));
+        assert_eq!(upkeep_every(86_400), Duration::from_secs(1));
     }
 }
