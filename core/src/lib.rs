@@ -4,8 +4,7 @@
 //! that scans, claims and starts due occurrences ([`engine`]), the runner that runs a claimed
 //! occurrence as a child process or in-process through a handler the application registered
 //! ([`handler`], [`run`]), what they tell of runs ([`events`]), and the few pieces they share:
-//! the clock, the stop flag, the file policy, counters, safe text and reusable threads
-//! ([`workers`]).
+//! the clock, the stop flag, the file policy, counters and safe text.
 //! It takes paths and settings; it knows nothing of plugins, providers, config files or the
 //! command line (those live in the `cronhost` crate and the `cronhost` binary).
 //!
@@ -39,6 +38,5 @@ pub mod schedule;
 mod stop;
 pub mod store;
 pub mod text;
-pub mod workers;
 
 pub use stop::StopFlag;

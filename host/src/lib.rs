@@ -41,6 +41,7 @@ mod subprocess;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod text_file;
+mod workers;
 
 pub use catalog::{Catalog, ProviderRow};
 pub use config::{

@@ -31,10 +31,9 @@ impl<E: Into<BoxError>> IntoRunResult for Result<(), E> {
     }
 }
 
-/// A blocking in-process job. Each occurrence the host claims runs on a thread of its own
-/// while it runs (one kept from an earlier run when one is idle, so thread-local values may
-/// outlive a run), with the same exactly-once, overlap, catch-up and retry rules as a command;
-/// a panic is caught and recorded as a failed run. Closures implement it:
+/// A blocking in-process job. It runs on a thread of its own for every occurrence the host
+/// claims, with the same exactly-once, overlap, catch-up and retry rules as a command; a panic
+/// is caught and recorded as a failed run. Closures implement it:
 ///
 /// ```
 /// use std::io::Write;

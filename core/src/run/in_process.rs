@@ -1,6 +1,5 @@
 //! In-process runs: a job with a handler runs through the handler of that name registered with
-//! the runner: a blocking one on a thread of its own while it runs (kept for a later run once it
-//! returns, [`crate::workers`]), an async one as a task on the
+//! the runner: a blocking one on a thread of its own, an async one as a task on the
 //! application's runtime. Each run gets a cancellation token that fires at the job's timeout
 //! and when the host stops; a run that ignores it is given up (recorded, its result dropped)
 //! a grace after its timeout, or at the shutdown deadline, so nothing waits on it for ever.
@@ -218,19 +217,19 @@ impl Runner {
         match handler {
             Registered::Blocking(handler) => {
                 let (runner, running) = (self.clone(), Arc::clone(&run));
-                // On a thread kept from an earlier run when one is idle: no thread start on
-                // the claiming worker's path.
-                let spawned = self.handler_threads.spawn(move |_relist| {
-                    let mut context = running.context();
-                    let ending = match catch_unwind(AssertUnwindSafe(|| handler.run(&mut context)))
-                    {
-                        Ok(result) => Ending::Returned(result),
-                        Err(payload) => Ending::Panicked(panic_message(&*payload)),
-                    };
-                    if !runner.settle(&running, ending) {
-                        runner.live.returned(&running.claim.job.id);
-                    }
-                });
+                let spawned = std::thread::Builder::new()
+                    .name(format!("job-{}", run.claim.job.id))
+                    .spawn(move || {
+                        let mut context = running.context();
+                        let ending =
+                            match catch_unwind(AssertUnwindSafe(|| handler.run(&mut context))) {
+                                Ok(result) => Ending::Returned(result),
+                                Err(payload) => Ending::Panicked(panic_message(&*payload)),
+                            };
+                        if !runner.settle(&running, ending) {
+                            runner.live.returned(&running.claim.job.id);
+                        }
+                    });
                 if let Err(e) = spawned {
                     let error = StartError::Thread(e);
                     self.settle(&run, Ending::Returned(Err(error.to_string().into())));

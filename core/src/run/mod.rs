@@ -83,11 +83,6 @@ pub struct Unrecorded {
     pub source: crate::store::StoreError,
 }
 
-/// How many threads that ran a blocking handler wait for the next one: enough for a burst of
-/// quick handlers to start none (the first chunks' threads are free again by the later ones);
-/// beyond it, a thread ends with its run.
-const MAX_IDLE_HANDLER_THREADS: usize = 16;
-
 /// How long a timed-out group gets between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 /// How often a command's exit is looked for where nothing signals it (no pidfd).
@@ -107,8 +102,6 @@ pub struct Runner {
     handlers: Arc<Handlers>,
     /// The in-process runs under way.
     live: Arc<in_process::LiveRuns>,
-    /// The threads blocking handlers run on, kept for the next run once one returns.
-    handler_threads: Arc<crate::workers::Workers>,
     /// Who hears of runs starting, ending and being skipped.
     events: Arc<Events>,
     metrics: Arc<crate::metrics::Metrics>,
@@ -166,10 +159,6 @@ impl Runner {
             groups: Arc::new(Mutex::new(std::collections::HashSet::new())),
             handlers: Arc::default(),
             live: Arc::default(),
-            handler_threads: Arc::new(crate::workers::Workers::new(
-                "job-handler",
-                MAX_IDLE_HANDLER_THREADS,
-            )),
             events: Arc::default(),
             metrics: Arc::default(),
             stopping: Arc::default(),

@@ -23,8 +23,8 @@ use super::protocol::{
 use crate::plugins::{load_library, vet_dir, vet_file, VetPolicy};
 use crate::provider::{bound_status, StopFlag, MAX_ERROR_BYTES, MAX_PROVIDER_LOG_BYTES};
 use crate::subprocess::{exit_now, protocol_pipes};
+use crate::workers::Workers;
 use cronhost_core::text::truncate;
-use cronhost_core::workers::Workers;
 
 /// The first argument that makes the `cronhost` binary serve a provider to its parent instead
 /// of running the command line. An application embedding the host checks for it at the top of

@@ -16,7 +16,7 @@ use cronhost_provider_api::FireOutcome;
 
 use super::services::Services;
 use crate::plugins::Discovered;
-use cronhost_core::workers::{Lost, Workers};
+use crate::workers::{Lost, Workers};
 
 /// Why a backend call failed, before the guard names the provider and the call.
 #[derive(Debug)]

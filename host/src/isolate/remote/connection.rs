@@ -20,8 +20,8 @@ use crate::isolate::protocol::{
 };
 use crate::provider::Services;
 use crate::subprocess::for_each_line;
+use crate::workers::Workers;
 use cronhost_core::text::truncate;
-use cronhost_core::workers::Workers;
 
 /// How many threads that answered service requests a connection keeps for the next ones.
 const MAX_IDLE_SERVERS: usize = 2;

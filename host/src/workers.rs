@@ -8,7 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::text::panic_message;
+use cronhost_core::text::panic_message;
 
 /// How long a thread that finished a job, and a caller waiting for a value, keep trying (giving
 /// the CPU away between tries) before they sleep: about what waking a sleeping thread costs on
@@ -39,18 +39,6 @@ struct Idle {
 }
 
 /// A set of reusable threads, at most `max_idle` of them kept waiting for work.
-///
-/// ```
-/// use std::time::Duration;
-/// use cronhost_core::workers::Workers;
-///
-/// let workers = Workers::new("example", 2);
-/// let here = || std::thread::current().id();
-/// let first = workers.within(Duration::from_secs(5), here).unwrap();
-/// assert_ne!(first, here(), "on a thread of the set");
-/// // That thread is idle again before the value comes back: the next call runs on it.
-/// assert_eq!(workers.within(Duration::from_secs(5), here).unwrap(), first);
-/// ```
 pub struct Workers {
     name: String,
     max_idle: usize,
