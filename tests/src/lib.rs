@@ -504,7 +504,8 @@ pub fn logs_containing(needle: &str) -> Vec<String> {
 /// What a [`ScriptedEngine`] does on tick number N (1-based).
 pub type TickScript = Box<dyn Fn(usize) -> Result<TickReport, EngineError> + Send + Sync>;
 
-/// An engine whose ticks follow a script and are counted; `fire_due` records the ids asked for.
+/// An engine whose ticks follow a script and are counted; `fire_due` records the ids asked for,
+/// `fire_occurrence` the occurrences (`JOB@MS`).
 pub struct ScriptedEngine {
     ticks: AtomicUsize,
     fired: Mutex<Vec<String>>,
@@ -533,7 +534,7 @@ impl ScriptedEngine {
         self.ticks.load(Ordering::SeqCst)
     }
 
-    /// The job ids `fire_due` was called with.
+    /// The job ids `fire_due` was called with, and the occurrences `fire_occurrence` was.
     pub fn fired(&self) -> Vec<String> {
         self.fired.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -555,5 +556,18 @@ impl Engine for ScriptedEngine {
 
     fn due_job_ids(&self) -> Result<Vec<String>, EngineError> {
         Ok(Vec::new())
+    }
+
+    fn fire_occurrence(
+        &self,
+        job_id: &str,
+        scheduled_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<FireOutcome, EngineError> {
+        let occurrence = format!("{job_id}@{}", scheduled_at.timestamp_millis());
+        self.fired
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(occurrence);
+        Ok(FireOutcome::Fired)
     }
 }

@@ -628,3 +628,32 @@ fn a_provider_built_against_the_frozen_1_0_interface_loads_in_the_current_host()
     let new = ProviderHandle::construct(current, "{}").unwrap();
     assert_eq!(new.status(), Ok(Some(serde_json::json!({ "zoo": "ok" }))));
 }
+
+/// A batch's occurrence whose instant is out of range is that occurrence's error, in its place;
+/// the others still fire, in the batch's order.
+#[test]
+fn a_batch_with_an_impossible_instant_fires_the_rest_in_order() {
+    use cronhost_provider_api::abi_stable::std_types::{RErr, ROk};
+    use cronhost_provider_api::ffi::{HostServices, Occurrence};
+    let engine = Arc::new(ScriptedEngine::clean());
+    let services = services("batch", Arc::clone(&engine));
+    let occurrence = |job_id: &str, scheduled_at_ms| Occurrence {
+        job_id: job_id.into(),
+        scheduled_at_ms,
+    };
+    let batch = [
+        occurrence("ja", 1_000),
+        occurrence("jb", i64::MAX),
+        occurrence("jc", 2_000),
+    ];
+    let outcomes = HostServices::fire_occurrences(&services, batch.as_slice().into()).unwrap();
+    assert_eq!(outcomes.len(), 3);
+    assert_eq!(outcomes[0], ROk(FireOutcome::Fired));
+    assert!(
+        matches!(&outcomes[1], RErr(e) if e.contains("is not a valid instant")),
+        "{:?}",
+        outcomes[1]
+    );
+    assert_eq!(outcomes[2], ROk(FireOutcome::Fired));
+    assert_eq!(engine.fired(), ["ja@1000", "jc@2000"]);
+}

@@ -326,18 +326,26 @@ impl HostServices for Services {
     ) -> RResult<RVec<RResult<FireOutcome, RString>>, RString> {
         self.contain("fire_occurrences", || {
             self.refuse_if_quarantined()?;
-            let occurrences = occurrences
+            // An instant out of range is that occurrence's error, in its place; the rest fire.
+            let instants: Vec<Result<_, String>> = occurrences
                 .iter()
-                .map(|o| Ok((o.job_id.to_string(), instant(o.scheduled_at_ms)?)))
-                .collect::<Result<Vec<_>, String>>()?;
-            Ok(self
-                .core
-                .engine
-                .fire_occurrences(&occurrences)
+                .map(|o| instant(o.scheduled_at_ms))
+                .collect();
+            let valid: Vec<(String, chrono::DateTime<chrono::Utc>)> = occurrences
+                .iter()
+                .zip(&instants)
+                .filter_map(|(o, at)| Some((o.job_id.to_string(), *at.as_ref().ok()?)))
+                .collect();
+            let mut fired = self.core.engine.fire_occurrences(&valid).into_iter();
+            Ok(instants
                 .into_iter()
-                .map(|outcome| match outcome {
-                    Ok(outcome) => ROk(fire_outcome(outcome)),
-                    Err(e) => RErr(e.to_string().into()),
+                .map(|at| match at.map(|_| fired.next()) {
+                    Ok(Some(Ok(outcome))) => ROk(fire_outcome(outcome)),
+                    Ok(Some(Err(e))) => RErr(e.to_string().into()),
+                    Ok(None) => {
+                        RErr("the engine answered fewer occurrences than it was given".into())
+                    }
+                    Err(e) => RErr(e.into()),
                 })
                 .collect())
         })

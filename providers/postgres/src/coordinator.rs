@@ -2,6 +2,7 @@
 //! those it won; skip the ones another member won; then keep the membership row fresh, expire
 //! dead members' leases, renew its own and write outcomes back; ride out a database outage.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use cronhost_provider_api::{FireOutcome, Host, HostError, LogLevel};
@@ -40,6 +41,9 @@ pub fn connect(url: &str) -> Result<Client, String> {
     config.keepalives_retries(3);
     config.connect(postgres::NoTls).map_err(|e| e.to_string())
 }
+
+/// The member holding an occurrence's claim, and the claim's status.
+type Holder = (String, String);
 
 /// An occurrence this host claimed and fired, whose outcome is still to be written back.
 struct InFlight {
@@ -174,27 +178,19 @@ impl Coordinator {
             self.fire_won(&won)?;
             lost.extend(not_won);
         }
-        let cluster = self.settings.cluster.clone();
+        let holders = self.holders(&lost)?;
         let member = self.member.clone();
-        for (job_id, at) in lost {
-            let client = self.client.as_mut().expect("connected");
-            let holder: Option<(String, String)> = client
-                .query_opt(
-                    "SELECT member, status FROM cronhost.claims WHERE cluster = $1 AND job_id = $2 AND scheduled_at = $3",
-                    &[&cluster, &job_id, &at],
-                )?
-                .map(|row| (row.get(0), row.get(1)));
-            // Our own claim whose reply was lost (the connection dropped after the insert)
-            // is ours to run.
-            let ours = holder
-                .as_ref()
-                .is_some_and(|(owner, status)| *owner == member && status == "claimed");
-            if ours {
-                self.fire(&job_id, at)?;
-                continue;
-            }
-            let owner = holder
-                .as_ref()
+        // Our own claim whose reply was lost (the connection dropped after the insert) is
+        // ours to run; the rest another member holds, or nobody any more.
+        let (ours, theirs): (Vec<_>, Vec<_>) = lost.into_iter().partition(|occurrence| {
+            holders
+                .get(occurrence)
+                .is_some_and(|(owner, status)| *owner == member && status == "claimed")
+        });
+        self.fire_won(&ours)?;
+        for (job_id, at) in theirs {
+            let owner = holders
+                .get(&(job_id.clone(), at))
                 .map_or("(unknown)", |(owner, _)| owner.as_str());
             let reason = format!("claimed by member {owner}");
             if let Err(e) = self.host.skip_occurrence(&job_id, at, &reason) {
@@ -202,6 +198,29 @@ impl Coordinator {
             }
         }
         Ok(())
+    }
+
+    /// Who holds the claim of each of `occurrences`, and in what status: one statement.
+    fn holders(
+        &mut self,
+        occurrences: &[(String, i64)],
+    ) -> Result<HashMap<(String, i64), Holder>, postgres::Error> {
+        if occurrences.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let jobs: Vec<&str> = occurrences.iter().map(|(job, _)| job.as_str()).collect();
+        let instants: Vec<i64> = occurrences.iter().map(|(_, at)| *at).collect();
+        let client = self.client.as_mut().expect("connected");
+        let rows = client.query(
+            "SELECT job_id, scheduled_at, member, status FROM cronhost.claims
+             WHERE cluster = $1
+             AND (job_id, scheduled_at) IN (SELECT * FROM unnest($2::text[], $3::bigint[]))",
+            &[&self.settings.cluster, &jobs, &instants],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|row| ((row.get(0), row.get(1)), (row.get(2), row.get(3))))
+            .collect())
     }
 
     /// Insert the claims of `batch` (in its order: every member inserts in the same order, so
@@ -251,12 +270,6 @@ impl Coordinator {
             self.settle_fired(job_id, *at, outcome)?;
         }
         Ok(())
-    }
-
-    /// Fire an occurrence whose claim this member holds, and settle the claim by the outcome.
-    fn fire(&mut self, job_id: &str, at: i64) -> Result<(), postgres::Error> {
-        let outcome = self.host.fire_occurrence(job_id, at);
-        self.settle_fired(job_id, at, outcome)
     }
 
     /// Settle the claim of an occurrence this member fired by what firing it came to.
