@@ -235,7 +235,9 @@ impl Host {
 
     /// Claim and run each of `occurrences` (job id, instant in ms since the epoch), as
     /// [`fire_occurrence`](Host::fire_occurrence) does one; the outcomes come back in their
-    /// order, one occurrence's failure in its own place. The host claims occurrences due
+    /// order, one per occurrence, each failure in its own place (an error for the whole batch
+    /// may still hide occurrences that fired: check [`run_report`](Host::run_report) before
+    /// giving a claim back). The host claims occurrences due
     /// together in shared transactions and starts them side by side, so hand over a batch of
     /// won claims in one call. A host older than 1.3 gets them one `fire_occurrence` at a
     /// time. (API 1.3.)
@@ -265,10 +267,23 @@ impl Host {
             "fire_occurrences",
             self.services.fire_occurrences(batch.as_slice().into()),
         ) {
-            Ok(outcomes) => Ok(outcomes
-                .into_iter()
-                .map(|outcome| host_result("fire_occurrences", outcome))
-                .collect()),
+            Ok(outcomes) => {
+                let answered = outcomes.len();
+                let mut outcomes: Vec<_> = outcomes
+                    .into_iter()
+                    .map(|outcome| host_result("fire_occurrences", outcome))
+                    .collect();
+                // One outcome per occurrence, whatever the host answered.
+                let short = HostError {
+                    service: "fire_occurrences",
+                    message: format!(
+                        "the host answered {answered} outcomes for {} occurrences",
+                        occurrences.len()
+                    ),
+                };
+                outcomes.resize(occurrences.len(), Err(short));
+                Ok(outcomes)
+            }
             Err(e) if e.is_not_offered() => Ok(occurrences
                 .iter()
                 .map(|(job_id, at)| self.fire_occurrence(job_id, *at))

@@ -365,3 +365,50 @@ fn a_batch_of_occurrences_goes_in_one_call_or_one_at_a_time_to_an_older_host() {
         }
     }
 }
+
+/// A host that answers one outcome however many occurrences it is given.
+#[derive(Clone)]
+struct ShortAnswer;
+
+impl HostServices for ShortAnswer {
+    fn tick(&self) -> RResult<TickReport, RString> {
+        ROk(TickReport::default())
+    }
+    fn fire_due(&self, _job_id: RStr<'_>) -> RResult<FireOutcome, RString> {
+        ROk(FireOutcome::ClaimLost)
+    }
+    fn due_job_ids(&self) -> RResult<RVec<RString>, RString> {
+        ROk(RVec::new())
+    }
+    fn record_heartbeat(&self, _success: bool, _error: RStr<'_>) {}
+    fn log(&self, _level: LogLevel, _message: RStr<'_>) {}
+    fn config_json(&self) -> RString {
+        "{}".into()
+    }
+    fn fire_occurrences(
+        &self,
+        _occurrences: RSlice<'_, Occurrence>,
+    ) -> RResult<RVec<RResult<FireOutcome, RString>>, RString> {
+        ROk(vec![ROk(FireOutcome::Fired)].into())
+    }
+}
+
+#[test]
+fn a_short_answer_still_gives_one_outcome_per_occurrence() {
+    let host = Host::from_ffi(HostServices_TO::from_ptr(RArc::new(ShortAnswer), TD_Opaque));
+    let batch = [
+        ("a".to_string(), 1),
+        ("b".to_string(), 2),
+        ("c".to_string(), 3),
+    ];
+    let outcomes = host.fire_occurrences(&batch).unwrap();
+    assert_eq!(outcomes.len(), 3);
+    assert_eq!(outcomes[0], Ok(FireOutcome::Fired));
+    for missing in &outcomes[1..] {
+        let error = missing.as_ref().unwrap_err();
+        assert_eq!(
+            error.message,
+            "the host answered 1 outcomes for 3 occurrences"
+        );
+    }
+}

@@ -37,7 +37,8 @@ pub(super) fn fire_together<K: Sync>(
     if workers > 1 {
         std::thread::scope(|scope| {
             for _ in 1..workers {
-                scope.spawn(fire_next);
+                // A thread the system refuses is a worker fewer: this one fires the rest.
+                let _ = std::thread::Builder::new().spawn_scoped(scope, fire_next);
             }
             fire_next();
         });

@@ -19,9 +19,13 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The most occurrences one `FireOccurrences` message carries; a longer batch goes in several,
-/// so that a message and its answer (a job id or an error of up to 4 KiB each) stay far below
-/// [`MAX_FRAME_BYTES`].
+/// so that a message (a job id of up to 4 KiB each) and its answer (an error of up to
+/// [`MAX_OUTCOME_ERROR_BYTES`] each) stay below [`MAX_FRAME_BYTES`] even when JSON escapes
+/// every byte (6 bytes for one).
 pub const MAX_OCCURRENCES_PER_MESSAGE: usize = 64;
+
+/// The longest error text of one occurrence in an `Outcomes` answer.
+pub const MAX_OUTCOME_ERROR_BYTES: usize = 1024;
 
 /// The largest frame either side accepts (1 MiB). Strings inside are cut well below it.
 pub const MAX_FRAME_BYTES: usize = 1 << 20;

@@ -196,7 +196,9 @@ pub trait HostServices: Clone + Send + Sync {
     /// back in their order, one occurrence's failure (`RErr`) in its own place. The host claims
     /// occurrences due together in shared transactions and starts them side by side, so a
     /// provider that won a batch of claims hands the whole batch over in one call instead of
-    /// one call (and one commit) per occurrence. The outer `RErr` means nothing was fired.
+    /// one call (and one commit) per occurrence. An outer `RErr` (or a failed occurrence)
+    /// may still hide occurrences that fired before the failure: ask `run_report` before
+    /// treating one as not run.
     fn fire_occurrences(
         &self,
         occurrences: RSlice<'_, Occurrence>,

@@ -15,13 +15,14 @@ use crate::share::{split, Place};
 const LOCAL_WARNING_EVERY: Duration = Duration::from_secs(10);
 
 /// The longest time between two rounds of membership upkeep (the member row, the sweep of
-/// expired leases, this member's lease renewals): often enough to renew a lease several times
-/// over, far less often than a scan runs (every due instant and every `poll_ms`).
+/// expired leases, this member's lease renewals): far less often than a scan runs (every due
+/// instant and every `poll_ms`).
 const MAX_UPKEEP_EVERY: Duration = Duration::from_secs(1);
 
-/// How often the membership upkeep runs for a lease of `lease_secs`: a quarter of the lease,
-/// at most [`MAX_UPKEEP_EVERY`], so a lease is renewed at least three times before it could
-/// expire.
+/// How long apart the membership upkeep runs for a lease of `lease_secs`: a quarter of the
+/// lease, at most [`MAX_UPKEEP_EVERY`]. While runs are in flight the provider wakes at least
+/// that often ([`Coordinator::longest_sleep`]), so their leases are renewed about four times
+/// in a lease.
 fn upkeep_every(lease_secs: u64) -> Duration {
     (Duration::from_secs(lease_secs) / 4).min(MAX_UPKEEP_EVERY)
 }
@@ -146,24 +147,36 @@ impl Coordinator {
         }
     }
 
-    /// Claims first, so that firing waits on nothing else; then the housekeeping: outcomes
-    /// at every scan, the membership upkeep on its own slower cadence ([`upkeep_every`]).
+    /// How long the provider may sleep before the next scan, whatever is due: while runs of
+    /// this member are in flight, their leases need renewing every [`upkeep_every`].
+    pub fn longest_sleep(&self) -> Duration {
+        match self.inflight.is_empty() {
+            true => Duration::MAX,
+            false => upkeep_every(self.settings.lease_secs),
+        }
+    }
+
+    /// Claims first, so that firing waits on nothing else; then the membership upkeep on its
+    /// own slower cadence ([`upkeep_every`]), which renews the leases of the runs just fired
+    /// before the lost occurrences are moved past; then the outcomes, at every scan.
     fn coordinate(&mut self) -> Result<(), postgres::Error> {
-        self.claim_due()?;
+        let lost = self.claim_due()?;
         let every = upkeep_every(self.settings.lease_secs);
         if self.upkept_at.is_none_or(|at| at.elapsed() >= every) {
             self.keep_membership()?;
             self.upkept_at = Some(Instant::now());
         }
+        self.move_past(lost)?;
         self.write_back_outcomes()
     }
 
     /// Claim this host's due occurrences and fire the ones won: first this member's share
     /// (`share.rs`) in one statement, fire what it won, then the rest in another. One statement
     /// per batch is one commit (one WAL flush) however many occurrences are due at once, and
-    /// the shares spread the firing over the members. The occurrences lost to another member
-    /// are moved past after every won one has been fired, so losing costs the winners nothing.
-    fn claim_due(&mut self) -> Result<(), postgres::Error> {
+    /// the shares spread the firing over the members. Returns the occurrences lost to another
+    /// member, moved past ([`Coordinator::move_past`]) after every won one has been fired, so
+    /// losing costs the winners nothing.
+    fn claim_due(&mut self) -> Result<Vec<(String, i64)>, postgres::Error> {
         let due = self.host.due_occurrences().unwrap_or_else(|e| {
             self.host.log(LogLevel::Error, &e.to_string());
             Vec::new()
@@ -178,6 +191,13 @@ impl Coordinator {
             self.fire_won(&won)?;
             lost.extend(not_won);
         }
+        Ok(lost)
+    }
+
+    /// Move past the occurrences this member did not win: each is recorded here as skipped,
+    /// naming the member that holds it; one whose claim turns out to be ours after all (the
+    /// reply to our insert was lost) is fired.
+    fn move_past(&mut self, lost: Vec<(String, i64)>) -> Result<(), postgres::Error> {
         let holders = self.holders(&lost)?;
         let member = self.member.clone();
         // Our own claim whose reply was lost (the connection dropped after the insert) is
@@ -256,23 +276,56 @@ impl Coordinator {
 
     /// Fire the occurrences whose claims this member won, in one call to the host (which
     /// claims them locally in shared transactions and starts them side by side), and settle
-    /// each claim by its outcome.
+    /// each claim by its outcome. The runs that started are in flight before any statement
+    /// runs, so a statement that fails never loses one; a failure that may hide a run
+    /// started here (a call that failed part way, an answer lost) never gives a claim back
+    /// while this host has a run of it.
     fn fire_won(&mut self, won: &[(String, i64)]) -> Result<(), postgres::Error> {
         if won.is_empty() {
             return Ok(());
         }
         let outcomes = match self.host.fire_occurrences(won) {
             Ok(outcomes) => outcomes,
-            // Nothing was fired: every claim is given back below.
             Err(e) => won.iter().map(|_| Err(e.clone())).collect(),
         };
+        let outcomes: Vec<_> = won
+            .iter()
+            .zip(outcomes)
+            .map(|((job_id, at), outcome)| match outcome {
+                Err(e) if self.ran_here(job_id, *at) => {
+                    self.host.log(
+                        LogLevel::Warn,
+                        &format!("job {job_id}: {e}; it has a run here, so its claim is kept"),
+                    );
+                    Ok(FireOutcome::Fired)
+                }
+                // Not due here because it ran here already (fired locally while the database
+                // was away, say): the claim is its, and the run's outcome goes back.
+                Ok(FireOutcome::ClaimLost) if self.ran_here(job_id, *at) => Ok(FireOutcome::Fired),
+                other => other,
+            })
+            .collect();
+        for ((job_id, at), outcome) in won.iter().zip(&outcomes) {
+            if let Ok(FireOutcome::Fired) = outcome {
+                self.inflight.push(InFlight {
+                    job_id: job_id.clone(),
+                    scheduled_at: *at,
+                });
+            }
+        }
         for ((job_id, at), outcome) in won.iter().zip(outcomes) {
             self.settle_fired(job_id, *at, outcome)?;
         }
         Ok(())
     }
 
-    /// Settle the claim of an occurrence this member fired by what firing it came to.
+    /// Whether this host has a run of the occurrence; when it cannot tell, it says yes: a
+    /// claim kept by mistake ends as `lost`, one given back by mistake could run twice.
+    fn ran_here(&self, job_id: &str, at: i64) -> bool {
+        !matches!(self.host.run_report(job_id, at), Ok(None))
+    }
+
+    /// Settle the claim of an occurrence this member tried to fire by what that came to.
     fn settle_fired(
         &mut self,
         job_id: &str,
@@ -296,10 +349,8 @@ impl Coordinator {
             )
         };
         match outcome {
-            Ok(FireOutcome::Fired) => self.inflight.push(InFlight {
-                job_id: job_id.to_owned(),
-                scheduled_at: at,
-            }),
+            // In flight already (`fire_won`); its outcome is written back when it ends.
+            Ok(FireOutcome::Fired) => {}
             Ok(FireOutcome::Skipped) => {
                 settle(
                     client,
@@ -457,9 +508,108 @@ impl Coordinator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cronhost_e2e::postgres::{database_url, unique_cluster};
+    use cronhost_provider_api::abi_stable::sabi_trait::TD_Opaque;
+    use cronhost_provider_api::abi_stable::std_types::{
+        RArc, RErr, RNone, ROk, ROption, RResult, RSlice, RSome, RStr, RString, RVec,
+    };
+    use cronhost_provider_api::ffi::{HostServices, HostServices_TO, Occurrence, RunReport};
+    use cronhost_provider_api::{ProviderConfig, TickReport};
+
+    /// A host with one due occurrence whose batch call fails as a whole, as one does when the
+    /// host panicked or the answer was lost part way; `ran` says whether the occurrence's run
+    /// had started here all the same.
+    #[derive(Clone)]
+    struct FailingBatch {
+        ran: bool,
+    }
+
+    impl HostServices for FailingBatch {
+        fn tick(&self) -> RResult<TickReport, RString> {
+            ROk(TickReport::default())
+        }
+        fn fire_due(&self, _job_id: RStr<'_>) -> RResult<FireOutcome, RString> {
+            ROk(FireOutcome::ClaimLost)
+        }
+        fn due_job_ids(&self) -> RResult<RVec<RString>, RString> {
+            ROk(RVec::new())
+        }
+        fn record_heartbeat(&self, _success: bool, _error: RStr<'_>) {}
+        fn log(&self, _level: LogLevel, _message: RStr<'_>) {}
+        fn config_json(&self) -> RString {
+            "{}".into()
+        }
+        fn due_occurrences(&self) -> RResult<RVec<Occurrence>, RString> {
+            let due = Occurrence {
+                job_id: "jbatch".into(),
+                scheduled_at_ms: 1_000,
+            };
+            ROk(vec![due].into())
+        }
+        fn fire_occurrences(
+            &self,
+            _occurrences: RSlice<'_, Occurrence>,
+        ) -> RResult<RVec<RResult<FireOutcome, RString>>, RString> {
+            RErr("host fire_occurrences panicked: boom".into())
+        }
+        fn skip_occurrence(
+            &self,
+            _job_id: RStr<'_>,
+            _at: i64,
+            _reason: RStr<'_>,
+        ) -> RResult<FireOutcome, RString> {
+            ROk(FireOutcome::Skipped)
+        }
+        fn run_report(&self, _job_id: RStr<'_>, _at: i64) -> RResult<ROption<RunReport>, RString> {
+            let running = RunReport {
+                status: "running".into(),
+                exit_code: RNone,
+                started_at_ms: RSome(1_001),
+                finished_at_ms: RNone,
+                error: RString::new(),
+            };
+            ROk(if self.ran { RSome(running) } else { RNone })
+        }
+    }
+
+    /// A batch call that failed gives a claim back only when no run of it started here: one
+    /// that started stays claimed and in flight (before, every claim of a failed batch was
+    /// given back, and another member could run the occurrence a second time).
+    #[test]
+    fn a_failed_batch_keeps_the_claims_whose_runs_started_here() {
+        for ran in [true, false] {
+            let cluster = unique_cluster("failed-batch");
+            let config = serde_json::json!({ "url": database_url(), "cluster": cluster });
+            let config = ProviderConfig::from_json(&config.to_string()).unwrap();
+            let settings = Settings::from_config(&config).unwrap();
+            let services = HostServices_TO::from_ptr(RArc::new(FailingBatch { ran }), TD_Opaque);
+            let mut coordinator =
+                Coordinator::new(settings, "member-a".into(), Host::from_ffi(services));
+            coordinator.cycle().unwrap();
+            let mut client = connect(database_url()).unwrap();
+            let claim = client
+                .query_opt(
+                    "SELECT member, status FROM cronhost.claims
+                     WHERE cluster = $1 AND job_id = 'jbatch' AND scheduled_at = 1000",
+                    &[&cluster],
+                )
+                .unwrap()
+                .map(|row| (row.get::<_, String>(0), row.get::<_, String>(1)));
+            match ran {
+                true => {
+                    assert_eq!(claim, Some(("member-a".into(), "running".into())));
+                    assert_eq!(coordinator.inflight.len(), 1);
+                }
+                false => {
+                    assert_eq!(claim, None, "given back for a later scan to run");
+                    assert!(coordinator.inflight.is_empty());
+                }
+            }
+        }
+    }
 
     #[test]
-    fn the_upkeep_renews_a_lease_at_least_three_times_and_at_most_every_second() {
+    fn the_upkeep_runs_a_quarter_lease_apart_and_at_most_a_second_apart() {
         assert_eq!(upkeep_every(1), Duration::from_millis(250));
         assert_eq!(upkeep_every(2), Duration::from_millis(500));
         assert_eq!(upkeep_every(4), Duration::from_secs(1));

@@ -114,7 +114,7 @@ impl Provider for PostgresProvider {
                 );
                 said_cadence = true;
             }
-            stop.wait(wait);
+            stop.wait(wait.min(coordinator.longest_sleep()));
         }
         coordinator.leave();
         Ok(())

@@ -28,8 +28,9 @@ pub struct Settings {
     pub lease_secs: u64,
     /// `pause` or `local`.
     pub on_db_down: OnDbDown,
-    /// The longest the provider sleeps between scans, in milliseconds: how often it renews
-    /// leases, writes outcomes back and retries a database that is away. On a host of API 1.2
+    /// The longest the provider sleeps between scans, in milliseconds: how often it writes
+    /// outcomes back and retries a database that is away (it renews its leases every quarter
+    /// lease, at most a second apart, however long this is). On a host of API 1.2
     /// or later it also scans when the next occurrence is due; on an older one, only this often.
     pub poll_ms: u64,
     /// This host's name in the cluster (default: the host name and the process id).

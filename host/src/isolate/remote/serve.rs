@@ -9,8 +9,10 @@ use cronhost_provider_api::abi_stable::std_types::RString;
 use cronhost_provider_api::ffi::{HostServices, Occurrence};
 
 use super::connection::Connection;
-use crate::isolate::protocol::{Run, Service, ServiceAnswer, ToChild, MAX_OCCURRENCES_PER_MESSAGE};
-use crate::provider::{Services, MAX_ERROR_BYTES};
+use crate::isolate::protocol::{
+    Run, Service, ServiceAnswer, ToChild, MAX_OCCURRENCES_PER_MESSAGE, MAX_OUTCOME_ERROR_BYTES,
+};
+use crate::provider::Services;
 use cronhost_core::text::truncate;
 
 /// How many host-service requests of one child are answered at once; more get "busy".
@@ -136,9 +138,9 @@ fn perform(services: &Services, service: Service) -> Result<ServiceAnswer, Strin
                         outcomes
                             .into_iter()
                             .map(|outcome| {
-                                outcome
-                                    .into_result()
-                                    .map_err(|e| truncate(e.as_str(), MAX_ERROR_BYTES).into_owned())
+                                outcome.into_result().map_err(|e| {
+                                    truncate(e.as_str(), MAX_OUTCOME_ERROR_BYTES).into_owned()
+                                })
                             })
                             .collect(),
                     )
