@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use cronhost_provider_api::abi_stable::std_types::{
     RErr, RNone, ROk, ROption, RResult, RSlice, RSome, RStr, RString, RVec,
 };
-use cronhost_provider_api::ffi::{AnyProvider, HostServices, Occurrence, RunReport};
+use cronhost_provider_api::ffi::{into_rresult, AnyProvider, HostServices, Occurrence, RunReport};
 use cronhost_provider_api::{FireOutcome, LogLevel, StartOptions, TickReport};
 
 use super::pending::Pending;
@@ -394,10 +394,7 @@ impl HostServices for RemoteHost {
                 .collect();
             let failed = match self.ask(Service::FireOccurrences(message)) {
                 Ok(ServiceAnswer::Outcomes(answers)) if answers.len() == chunk.len() => {
-                    outcomes.extend(answers.into_iter().map(|answer| match answer {
-                        Ok(outcome) => ROk(outcome),
-                        Err(e) => RErr(RString::from(e)),
-                    }));
+                    outcomes.extend(answers.into_iter().map(into_rresult));
                     continue;
                 }
                 Ok(other) => unexpected_answer(other),

@@ -228,8 +228,10 @@ impl Coordinator {
         if occurrences.is_empty() {
             return Ok(HashMap::new());
         }
-        let jobs: Vec<&str> = occurrences.iter().map(|(job, _)| job.as_str()).collect();
-        let instants: Vec<i64> = occurrences.iter().map(|(_, at)| *at).collect();
+        let (jobs, instants): (Vec<&str>, Vec<i64>) = occurrences
+            .iter()
+            .map(|(job, at)| (job.as_str(), *at))
+            .unzip();
         let client = self.client.as_mut().expect("connected");
         let rows = client.query(
             "SELECT job_id, scheduled_at, member, status FROM cronhost.claims
@@ -253,8 +255,8 @@ impl Coordinator {
         if batch.is_empty() {
             return Ok(Default::default());
         }
-        let jobs: Vec<&str> = batch.iter().map(|(job, _)| job.as_str()).collect();
-        let instants: Vec<i64> = batch.iter().map(|(_, at)| *at).collect();
+        let (jobs, instants): (Vec<&str>, Vec<i64>) =
+            batch.iter().map(|(job, at)| (job.as_str(), *at)).unzip();
         let client = self.client.as_mut().expect("connected");
         let rows = client.query(
             "INSERT INTO cronhost.claims (cluster, job_id, scheduled_at, member, lease_until, status)
@@ -427,8 +429,11 @@ impl Coordinator {
         self.place = Place::among(&members, &member);
         // Renew exactly the claims this process has in flight (not every claim bearing its
         // member name, which a restarted or namesake member would keep alive forever).
-        let jobs: Vec<&str> = self.inflight.iter().map(|r| r.job_id.as_str()).collect();
-        let instants: Vec<i64> = self.inflight.iter().map(|r| r.scheduled_at).collect();
+        let (jobs, instants): (Vec<&str>, Vec<i64>) = self
+            .inflight
+            .iter()
+            .map(|run| (run.job_id.as_str(), run.scheduled_at))
+            .unzip();
         client.execute(
             "UPDATE cronhost.claims SET lease_until = now() + make_interval(secs => $3)
              WHERE cluster = $1 AND member = $2 AND status IN ('claimed', 'queued', 'running')
